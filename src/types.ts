@@ -54,6 +54,13 @@ export interface PageError {
   message: string;
 }
 
+export interface WorkerMetrics {
+  pages: number;
+  total_ms: number;
+  avg_ms: number;
+  errors: number;
+}
+
 export interface JobMetrics {
   job_id: string;
   filename: string;
@@ -70,7 +77,9 @@ export interface JobMetrics {
   avg_page_time_ms: number;
   file_size_bytes: number;
   file_size_mb: number;
+  /** Pages read per worker node. */
   ocr_rounds_per_worker: Record<string, number>;
+  worker_metrics: Record<string, WorkerMetrics>;
   status: JobStatus;
   errors: PageError[];
 }

@@ -61,11 +61,13 @@ function numberFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): 
   return value;
 }
 
-export function defaultThreads(): number {
-  return Math.max(1, availableParallelism());
+/** Threads per inference so that `slots` concurrent inferences together use the machine's cores. */
+export function defaultThreads(slots: number): number {
+  return Math.max(1, Math.floor(availableParallelism() / slots));
 }
 
-export function ocrConfigFromEnv(env: NodeJS.ProcessEnv = process.env): OcrConfig {
+/** The pipeline's configuration; `slots` is how many pages this process reads at once. */
+export function ocrConfigFromEnv(env: NodeJS.ProcessEnv = process.env, slots = 1): OcrConfig {
   const assets = modelsPackageDir();
   return {
     models: {
@@ -74,7 +76,7 @@ export function ocrConfigFromEnv(env: NodeJS.ProcessEnv = process.env): OcrConfi
       cls: env.OCR_CLS_MODEL || join(assets, 'ch_ppocr_mobile_v2.0_cls_infer.onnx'),
       dict: env.OCR_REC_DICT || join(assets, 'ppocr_keys_v1.txt'),
     },
-    threads: Math.floor(numberFromEnv(env, 'OCR_CPU_THREADS', defaultThreads())),
+    threads: Math.floor(numberFromEnv(env, 'OCR_CPU_THREADS', defaultThreads(slots))),
     det: {
       limitSideLen: Math.floor(numberFromEnv(env, 'OCR_DET_LIMIT_SIDE', 1280)),
       thresh: 0.3,
@@ -85,6 +87,6 @@ export function ocrConfigFromEnv(env: NodeJS.ProcessEnv = process.env): OcrConfi
     },
     cls: { enabled: env.OCR_USE_CLS !== 'false', windowsPerLine: 3, flipThreshold: 0.9, pageFlipShare: 0.5 },
     rec: { batchColumns: 2400, batchWidthSpread: 1.25, splitGap: 1, minConfidence: 0.5 },
-    spaces: { gapToWordGap: 0.6, gapToAdvance: 0.6 },
+    spaces: { gapToWordGap: 0.6, gapToAdvance: 0.6, minGapToAdvance: 0.4, lineSamples: 2, pageSamples: 3, otsuSamples: 20 },
   };
 }

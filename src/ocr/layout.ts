@@ -18,7 +18,7 @@ export interface LayoutBox {
 export interface LayoutParams {
   /** Narrowest gutter, in multiples of the median line height. */
   minGutter: number;
-  /** Share of lines that may cross a gutter (headings, footnotes, spanning titles). */
+  /** Share of lines that may cross a gutter (headings, footnotes, spanning titles); two always may. */
   maxSpanningShare: number;
   /** Median row width in a column, as a share of the column's width, for running text. */
   minColumnFill: number;
@@ -46,6 +46,10 @@ function median(values: number[]): number {
 
 const cy = (b: LayoutBox) => (b.y0 + b.y1) / 2;
 const cx = (b: LayoutBox) => (b.x0 + b.x1) / 2;
+
+function spanningAllowance(params: LayoutParams, lines: number): number {
+  return Math.max(2, Math.floor(params.maxSpanningShare * lines));
+}
 
 interface Gutter {
   x0: number;
@@ -89,7 +93,7 @@ interface Context {
 /** The first gutter at which the region splits into two text columns, if any. */
 function findSplit(ctx: Context, ids: number[]): ColumnSplit | undefined {
   if (ids.length < 2) return undefined;
-  const allowance = Math.floor(ctx.params.maxSpanningShare * ids.length);
+  const allowance = spanningAllowance(ctx.params, ids.length);
   for (const g of gutterCandidates(ctx.boxes, ids, allowance, ctx.params.minGutter * ctx.lineHeight)) {
     const split = splitAtGutter(ctx, ids, g);
     if (split) return split;
@@ -109,7 +113,7 @@ function isTextColumn(ctx: Context, ids: number[]): boolean {
   if (width < params.minColumnWidth * lineHeight) return false;
   const extents = groupRows(boxes, ids).map((row) => Math.max(...row.map((i) => boxes[i]!.x1)) - Math.min(...row.map((i) => boxes[i]!.x0)));
   if (median(extents) < params.minColumnFill * width) return false;
-  const allowance = Math.floor(params.maxSpanningShare * ids.length);
+  const allowance = spanningAllowance(params, ids.length);
   return gutterCandidates(boxes, ids, allowance, params.minGutter * lineHeight).length === 0 || findSplit(ctx, ids) !== undefined;
 }
 

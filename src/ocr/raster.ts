@@ -1,5 +1,8 @@
 /** Decoded images as plain pixel buffers, and the few whole-image operations the pipeline needs. */
-import sharp from 'sharp';
+import sharp, { type Metadata } from 'sharp';
+import { OcrError } from '../errors.ts';
+
+const FORMATS = new Set(['png', 'jpeg', 'webp', 'tiff']);
 
 /** 8-bit pixels, row-major, interleaved; grey (1 channel) or RGB (3 channels). */
 export interface Raster {
@@ -13,14 +16,26 @@ export type Turn = 0 | 90 | 180 | 270;
 
 /**
  * Decodes PNG, JPEG, WebP or TIFF (first page), applying the EXIF orientation, dropping alpha onto white,
- * and keeping one channel when the image is grey.
+ * and keeping one channel when the image is grey. The size is checked from the header, before decoding.
  */
 export async function decodeImage(input: Uint8Array, maxPixels: number): Promise<Raster> {
-  const image = sharp(input, { limitInputPixels: maxPixels, failOn: 'error' }).autoOrient().flatten({ background: '#ffffff' });
-  const { channels } = await image.metadata();
-  const grey = channels !== undefined && channels <= 2;
-  const { data, info } = await (grey ? image.toColourspace('b-w') : image.toColourspace('srgb')).raw().toBuffer({ resolveWithObject: true });
-  return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height, channels: info.channels === 1 ? 1 : 3 };
+  let meta: Metadata;
+  try {
+    meta = await sharp(input).metadata();
+  } catch {
+    throw new OcrError('IMAGE_UNREADABLE', 'The image could not be read');
+  }
+  if (!meta.format || !FORMATS.has(meta.format)) throw new OcrError('UNSUPPORTED_MEDIA', `Unsupported image format "${meta.format ?? 'unknown'}": send PNG, JPEG, WebP or TIFF`);
+  const { width = 0, height = 0 } = meta;
+  if (width * height > maxPixels) throw new OcrError('IMAGE_TOO_LARGE', `The image has ${width}x${height} pixels, more than the limit of ${maxPixels} (MAX_PIXELS)`);
+  try {
+    const image = sharp(input, { limitInputPixels: maxPixels, failOn: 'error' }).autoOrient().flatten({ background: '#ffffff' });
+    const grey = meta.channels !== undefined && meta.channels <= 2;
+    const { data, info } = await (grey ? image.toColourspace('b-w') : image.toColourspace('srgb')).raw().toBuffer({ resolveWithObject: true });
+    return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height, channels: info.channels === 1 ? 1 : 3 };
+  } catch {
+    throw new OcrError('IMAGE_UNREADABLE', 'The image is damaged or truncated');
+  }
 }
 
 /** Resamples a raster to an exact size (area-averaging when shrinking). */

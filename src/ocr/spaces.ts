@@ -15,6 +15,13 @@ export interface SpaceParams {
   gapToWordGap: number;
   /** Without emitted spaces to learn from: a gap this share of the median character advance. */
   gapToAdvance: number;
+  /** Never a word break below this share of the median character advance, however learned. */
+  minGapToAdvance: number;
+  /** Emitted spaces needed to learn the word gap from a line, and from a page. */
+  lineSamples: number;
+  pageSamples: number;
+  /** Character gaps on a page needed to find the word-gap cut without emitted spaces. */
+  otsuSamples: number;
 }
 
 export interface RecognizedLine {
@@ -61,13 +68,57 @@ function medianAdvance(chars: readonly DecodedChar[]): number | undefined {
   return median(advances);
 }
 
+/** Otsu's threshold of whole-number samples: the cut that best separates them into two groups. */
+export function otsuThreshold(values: readonly number[]): number {
+  const max = Math.max(...values);
+  const hist = new Float64Array(max + 1);
+  for (const v of values) hist[v]! += 1;
+  const total = values.length;
+  const sum = values.reduce((s, v) => s + v, 0);
+  let best = 0, bestVar = -1, weight = 0, partial = 0;
+  for (let t = 0; t < max; t++) {
+    weight += hist[t]!;
+    partial += t * hist[t]!;
+    if (weight === 0 || weight === total) continue;
+    const m0 = partial / weight, m1 = (sum - partial) / (total - weight);
+    const between = weight * (total - weight) * (m0 - m1) ** 2;
+    if (between > bestVar) { bestVar = between; best = t + 1; }
+  }
+  return best;
+}
+
+/** Gaps between neighbouring characters where the model emitted no space. */
+function letterGaps(chars: readonly DecodedChar[], blank: Uint8Array): number[] {
+  const gaps: number[] = [];
+  for (let k = 1; k < chars.length; k++) {
+    const a = chars[k - 1]!, b = chars[k]!;
+    if (a.char !== ' ' && b.char !== ' ' && !UNSPACED.test(a.char) && !UNSPACED.test(b.char)) gaps.push(gapBetween(blank, a, b));
+  }
+  return gaps;
+}
+
+// Narrow punctuation leaves a wide blank beside its small glyph: it needs a wider gap to be a break.
+const NARROW = /^[.,:;'"`\u2018\u2019]$/;
+const NARROW_FACTOR = 1.5;
+const DIGIT = /^\d$/;
+
+/** Inside a number like 1,250.75 a separator never takes a space on either side. */
+function insideNumber(chars: readonly DecodedChar[], k: number): boolean {
+  const at = (i: number) => chars[i]?.char ?? '';
+  const separator = (c: string) => c === '.' || c === ',';
+  return (separator(at(k - 1)) && DIGIT.test(at(k - 2)) && DIGIT.test(at(k))) || (separator(at(k)) && DIGIT.test(at(k - 1)) && DIGIT.test(at(k + 1)));
+}
+
 /** The line's text with a space wherever a gap between two characters is at least `minGap` columns. */
 export function insertSpaces(chars: readonly DecodedChar[], blank: Uint8Array, minGap: number): string {
   let out = '';
   chars.forEach((b, k) => {
     const a = chars[k - 1];
-    const mayBreak = a !== undefined && a.char !== ' ' && b.char !== ' ' && !UNSPACED.test(a.char) && !UNSPACED.test(b.char);
-    if (mayBreak && gapBetween(blank, a, b) >= minGap) out += ' ';
+    const mayBreak = a !== undefined && a.char !== ' ' && b.char !== ' ' && !UNSPACED.test(a.char) && !UNSPACED.test(b.char) && !insideNumber(chars, k);
+    if (mayBreak) {
+      const needed = NARROW.test(a.char) || NARROW.test(b.char) ? NARROW_FACTOR * minGap : minGap;
+      if (gapBetween(blank, a, b) >= needed) out += ' ';
+    }
     out += b.char;
   });
   return out.replace(/ {2,}/g, ' ').trim();
@@ -77,12 +128,18 @@ export function insertSpaces(chars: readonly DecodedChar[], blank: Uint8Array, m
 export function recoverSpaces(lines: readonly RecognizedLine[], params: SpaceParams): string[] {
   const blanks = lines.map((l) => blankColumns(l.image));
   const lineGaps = lines.map((l, i) => emittedWordGaps(l.chars, blanks[i]!));
-  const pageGap = median(lineGaps.flat());
+  const pageGaps = lineGaps.flat();
+  const pageGap = pageGaps.length >= params.pageSamples ? median(pageGaps) : undefined;
+  // Where the model emitted (almost) no spaces, the page's gaps between characters split into
+  // letter gaps and word gaps; Otsu's cut between the two needs enough of them to be meaningful.
+  const unspaced = pageGap === undefined ? lines.flatMap((l, i) => letterGaps(l.chars, blanks[i]!)) : [];
+  const pageCut = unspaced.length >= params.otsuSamples ? otsuThreshold(unspaced) : undefined;
   return lines.map((line, i) => {
-    const own = lineGaps[i]!.length >= 2 ? median(lineGaps[i]!) : undefined;
+    const own = lineGaps[i]!.length >= params.lineSamples ? median(lineGaps[i]!) : undefined;
     const wordGap = own ?? pageGap;
-    const advance = medianAdvance(line.chars);
-    const minGap = wordGap !== undefined ? params.gapToWordGap * wordGap : advance !== undefined ? params.gapToAdvance * advance : Infinity;
+    const advance = medianAdvance(line.chars) ?? Infinity;
+    const learned = wordGap !== undefined ? params.gapToWordGap * wordGap : pageCut;
+    const minGap = learned !== undefined ? Math.max(learned, params.minGapToAdvance * advance) : params.gapToAdvance * advance;
     return insertSpaces(line.chars, blanks[i]!, Math.max(1, minGap));
   });
 }

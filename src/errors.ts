@@ -1,0 +1,46 @@
+/**
+ * The one error taxonomy. Every failure a client can see has a stable code, an HTTP status and
+ * whether trying again (elsewhere) can help. Plain TypeScript: the pipeline throws these, and the
+ * Moleculer boundary (src/broker-errors.ts) carries them between nodes and maps them to HTTP.
+ */
+
+export const ERROR_CODES = {
+  MISSING_FILE: { status: 400, retryable: false },
+  EMPTY_UPLOAD: { status: 400, retryable: false },
+  INVALID_PARAMS: { status: 422, retryable: false },
+  UPLOAD_TOO_LARGE: { status: 413, retryable: false },
+  IMAGE_TOO_LARGE: { status: 413, retryable: false },
+  UNSUPPORTED_MEDIA: { status: 415, retryable: false },
+  IMAGE_UNREADABLE: { status: 422, retryable: false },
+  NOT_FOUND: { status: 404, retryable: false },
+  PAGE_TIMEOUT: { status: 504, retryable: true },
+  NO_WORKERS: { status: 503, retryable: true },
+  WORKER_BUSY: { status: 503, retryable: true },
+  INTERNAL: { status: 500, retryable: false },
+} as const satisfies Record<string, { status: number; retryable: boolean }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ERROR_CODES, value);
+}
+
+export class OcrError extends Error {
+  readonly code: ErrorCode;
+  readonly page: number | undefined;
+
+  constructor(code: ErrorCode, message: string, page?: number) {
+    super(message);
+    this.name = 'OcrError';
+    this.code = code;
+    this.page = page;
+  }
+
+  get status(): number {
+    return ERROR_CODES[this.code].status;
+  }
+
+  get retryable(): boolean {
+    return ERROR_CODES[this.code].retryable;
+  }
+}

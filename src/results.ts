@@ -1,0 +1,89 @@
+/** Builds what a client gets for a job from its page results: metrics, combined text and markdown. */
+import type { JobMetrics, JobResult, JobStatus, PageError, PageResult, WorkerMetrics } from './types.ts';
+
+export interface JobFacts {
+  job_id: string;
+  filename: string;
+  file_size_bytes: number;
+  total_pages: number;
+  start: Date;
+  end: Date;
+}
+
+const round = (v: number, digits: number) => Math.round(v * 10 ** digits) / 10 ** digits;
+
+export function countWords(text: string): number {
+  const tokens = text.split(/\s+/).filter(Boolean);
+  return tokens.length;
+}
+
+/** success when every page was read, failed when none was, partial_success in between. */
+export function jobStatus(total: number, failed: number): JobStatus {
+  if (failed === 0) return 'success';
+  return failed >= total ? 'failed' : 'partial_success';
+}
+
+/** Page texts in page order, separated by form feeds (the shape of pdftotext and OCRmyPDF sidecars). */
+export function combinedText(pages: readonly PageResult[]): string {
+  return pages.map((p) => p.text).join('\f');
+}
+
+/** A heading per page, then its paragraphs as blocks in reading order; failed pages say why. */
+export function combinedMarkdown(pages: readonly PageResult[], errors: readonly PageError[], totalPages: number): string {
+  const byPage = new Map(pages.map((p) => [p.page_number, p]));
+  const failed = new Map(errors.map((e) => [e.page, e]));
+  const parts: string[] = [];
+  for (let n = 1; n <= totalPages; n++) {
+    const page = byPage.get(n);
+    const error = failed.get(n);
+    const body = page
+      ? page.paragraphs.map((p) => p.text).join('\n\n')
+      : error ? `> Page ${n} could not be read (${error.code}): ${error.message}` : '';
+    parts.push(body ? `## Page ${n}\n\n${body}` : `## Page ${n}`);
+  }
+  return parts.join('\n\n') + '\n';
+}
+
+export function workerMetrics(pages: readonly PageResult[], errors: readonly (PageError & { worker?: string })[]): Record<string, WorkerMetrics> {
+  const out: Record<string, WorkerMetrics> = {};
+  const get = (w: string) => (out[w] ??= { pages: 0, total_ms: 0, avg_ms: 0, errors: 0 });
+  for (const p of pages) {
+    const m = get(p.worker);
+    m.pages += 1;
+    m.total_ms = round(m.total_ms + p.timings.total_ms, 1);
+  }
+  for (const e of errors) if (e.worker) get(e.worker).errors += 1;
+  for (const m of Object.values(out)) m.avg_ms = m.pages ? round(m.total_ms / m.pages, 1) : 0;
+  return out;
+}
+
+export function buildJobResult(facts: JobFacts, unordered: readonly PageResult[], errors: readonly PageError[]): JobResult {
+  const pages = [...unordered].sort((a, b) => a.page_number - b.page_number);
+  const lines = pages.flatMap((p) => p.lines);
+  const rounds: Record<string, number> = {};
+  for (const p of pages) rounds[p.worker] = (rounds[p.worker] ?? 0) + 1;
+  const duration = facts.end.getTime() - facts.start.getTime();
+  const sortedErrors = [...errors].sort((a, b) => a.page - b.page).map(({ page, code, message }) => ({ page, code, message }));
+  const metrics: JobMetrics = {
+    job_id: facts.job_id,
+    filename: facts.filename,
+    total_pages: facts.total_pages,
+    pages_processed: pages.length,
+    pages_failed: sortedErrors.length,
+    total_words: pages.reduce((s, p) => s + countWords(p.text), 0),
+    total_chars: lines.reduce((s, l) => s + l.text.length, 0),
+    total_lines: lines.length,
+    avg_confidence: lines.length ? round(lines.reduce((s, l) => s + l.confidence, 0) / lines.length, 4) : 0,
+    start_time: facts.start.toISOString(),
+    end_time: facts.end.toISOString(),
+    total_duration_ms: duration,
+    avg_page_time_ms: pages.length ? round(pages.reduce((s, p) => s + p.timings.total_ms, 0) / pages.length, 1) : 0,
+    file_size_bytes: facts.file_size_bytes,
+    file_size_mb: round(facts.file_size_bytes / (1024 * 1024), 3),
+    ocr_rounds_per_worker: rounds,
+    worker_metrics: workerMetrics(pages, errors),
+    status: jobStatus(facts.total_pages, sortedErrors.length),
+    errors: sortedErrors,
+  };
+  return { metrics, results: pages, combined_text: combinedText(pages), combined_markdown: combinedMarkdown(pages, sortedErrors, facts.total_pages) };
+}

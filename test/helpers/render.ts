@@ -1,0 +1,79 @@
+/** Test fixtures made in the test: pages of known text rendered with @napi-rs/canvas. */
+import { existsSync } from 'node:fs';
+import { createCanvas, GlobalFonts } from '@napi-rs/canvas';
+
+const FONT_FILE = '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf';
+let registered = false;
+
+function ensureFont(): void {
+  if (registered) return;
+  if (!existsSync(FONT_FILE)) throw new Error(`${FONT_FILE} is missing: apt-get install fonts-dejavu-core (.ci/run does)`);
+  GlobalFonts.registerFromPath(FONT_FILE, 'TestSans');
+  registered = true;
+}
+
+export interface PageSpec {
+  /** Paragraphs of lines. */
+  paragraphs: string[][];
+  width?: number;
+  height?: number;
+  fontSize?: number;
+  /** Clockwise turn applied to the finished page. */
+  turn?: 0 | 90 | 180 | 270;
+  /** Two columns: the paragraphs are split between a left and a right column. */
+  columns?: 1 | 2;
+  format?: 'png' | 'jpeg' | 'webp';
+}
+
+/** Renders the page and returns the encoded image and its truth (lines joined by \n, paragraphs by \n\n). */
+export function renderPage(spec: PageSpec): { image: Buffer; truth: string } {
+  ensureFont();
+  const width = spec.width ?? 1200, height = spec.height ?? 900, size = spec.fontSize ?? 28;
+  const page = createCanvas(width, height);
+  const g = page.getContext('2d');
+  g.fillStyle = '#fff';
+  g.fillRect(0, 0, width, height);
+  g.fillStyle = '#111';
+  g.font = `${size}px TestSans`;
+  g.textBaseline = 'top';
+  const columns = spec.columns ?? 1;
+  const margin = 60, gutter = 80;
+  const columnWidth = (width - 2 * margin - (columns - 1) * gutter) / columns;
+  const perColumn = Math.ceil(spec.paragraphs.length / columns);
+  spec.paragraphs.forEach((para, p) => {
+    const column = Math.floor(p / perColumn);
+    const x = margin + column * (columnWidth + gutter);
+    let y = margin + spec.paragraphs.slice(column * perColumn, p).reduce((s, q) => s + q.length * size * 1.5 + size, 0);
+    for (const line of para) {
+      g.fillText(line, x, y);
+      y += size * 1.5;
+    }
+  });
+  const turn = spec.turn ?? 0;
+  const [ow, oh] = turn === 90 || turn === 270 ? [height, width] : [width, height];
+  const out = createCanvas(ow, oh);
+  const o = out.getContext('2d');
+  o.translate(ow / 2, oh / 2);
+  o.rotate((turn * Math.PI) / 180);
+  o.drawImage(page, -width / 2, -height / 2);
+  const format = spec.format ?? 'png';
+  const image = format === 'png' ? out.toBuffer('image/png') : format === 'jpeg' ? out.toBuffer('image/jpeg', 90) : out.toBuffer('image/webp', 90);
+  return { image, truth: spec.paragraphs.map((p) => p.join('\n')).join('\n\n') };
+}
+
+/** Character error rate: edit distance over the truth's length, whitespace runs folded to one space. */
+export function cer(hypothesis: string, truth: string): number {
+  const a = hypothesis.replace(/\s+/g, ' ').trim(), b = truth.replace(/\s+/g, ' ').trim();
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length]! / Math.max(1, b.length);
+}
+
+export const ENGLISH_PARAGRAPHS: string[][] = [
+  ['The quick brown fox jumps over the lazy dog.', 'Pack my box with five dozen liquor jugs.'],
+  ['Sphinx of black quartz, judge my vow: 42 items', 'cost $1,250.75 in total, shipped on 2024-06-01.'],
+];

@@ -1,0 +1,54 @@
+/** The ocr-worker service in a broker: the action contract, validation, errors, models loaded once. */
+import assert from 'node:assert/strict';
+import { after, before, mock, test } from 'node:test';
+import { Errors, ServiceBroker } from 'moleculer';
+import OcrWorkerService from '../../services/ocr-worker.service.ts';
+import { OcrEngine } from '../../src/ocr/engine.ts';
+import type { PageResult } from '../../src/types.ts';
+import { ENGLISH_PARAGRAPHS, renderPage } from '../helpers/render.ts';
+
+const broker = new ServiceBroker({ nodeID: 'worker-test', logger: false });
+const load = mock.method(OcrEngine, 'load');
+
+before(async () => {
+  broker.createService(OcrWorkerService);
+  await broker.start();
+});
+after(() => broker.stop());
+
+test('ocr.recognize returns the page contract', async () => {
+  const { image } = renderPage({ paragraphs: ENGLISH_PARAGRAPHS });
+  const page = await broker.call<PageResult, object>('ocr.recognize', { image, page_number: 3 });
+  assert.equal(page.page_number, 3);
+  assert.equal(page.worker, 'worker-test');
+  assert.deepEqual([page.width, page.height], [1200, 900]);
+  assert.match(page.text, /^The quick brown fox jumps over the lazy dog\./);
+  assert.ok(page.lines.length === 4 && page.paragraphs.length === 2);
+  assert.deepEqual(Object.keys(page.timings).sort(), ['cls_ms', 'decode_ms', 'det_ms', 'rec_ms', 'total_ms']);
+  assert.ok(page.avg_confidence > 0.9);
+});
+
+test('the models are loaded once per process, not per request', async () => {
+  const { image } = renderPage({ paragraphs: [['Once is enough.']], height: 200 });
+  await Promise.all([1, 2, 3].map((n) => broker.call('ocr.recognize', { image, page_number: n })));
+  assert.equal(load.mock.callCount(), 1);
+  const health = await broker.call<{ pages_done: number; total_requests: number; in_flight: number }, object>('ocr.health', {});
+  assert.ok(health.pages_done >= 4 && health.total_requests >= 4);
+  assert.equal(health.in_flight, 0);
+});
+
+test('bad params are refused by the validator', async () => {
+  await assert.rejects(broker.call('ocr.recognize', { page_number: 1 }), Errors.ValidationError);
+  await assert.rejects(broker.call('ocr.recognize', { image: 'not a buffer', page_number: 1 }), Errors.ValidationError);
+  await assert.rejects(broker.call('ocr.recognize', { image: Buffer.from('x'), page_number: 0 }), Errors.ValidationError);
+});
+
+test('an undecodable image fails with IMAGE_UNREADABLE, not retryable', async () => {
+  const { image } = renderPage({ paragraphs: ENGLISH_PARAGRAPHS });
+  await assert.rejects(broker.call('ocr.recognize', { image: image.subarray(0, 300), page_number: 1 }), (err: Errors.MoleculerError) => {
+    assert.equal(err.type, 'IMAGE_UNREADABLE');
+    assert.equal(err.code, 422);
+    assert.equal(err.retryable, false);
+    return true;
+  });
+});

@@ -1,0 +1,43 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { cropLine, flipLine, splitLineAtGaps } from '../../src/ocr/crop.ts';
+import type { Raster } from '../../src/ocr/raster.ts';
+
+function page(width: number, height: number, ink: (x: number, y: number) => boolean): Raster {
+  const data = new Uint8Array(width * height);
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) data[y * width + x] = ink(x, y) ? 0 : 255;
+  return { data, width, height, channels: 1 };
+}
+
+test('a box is cut out at 48 rows, its width following its aspect', () => {
+  const src = page(400, 100, (x, y) => x >= 90 && x < 310 && y >= 30 && y < 70);
+  const line = cropLine(src, [[100, 40], [300, 40], [300, 60], [100, 60]], 48);
+  assert.equal(line.height, 48);
+  assert.equal(line.width, 480);
+  assert.ok(line.data.every((v) => v < 10), 'all ink');
+});
+
+test('a box taller than wide is read turned a quarter', () => {
+  const src = page(100, 400, (_x, y) => y < 200);
+  const line = cropLine(src, [[40, 100], [60, 100], [60, 300], [40, 300]], 48);
+  assert.equal(line.width, 480);
+  // Turned counter-clockwise: the top of the box (ink) ends on the left.
+  assert.ok(line.data[24 * line.width + 10]! < 10 && line.data[24 * line.width + 470]! > 245);
+});
+
+test('a line is cut at a blank run wider than its height, keeping a margin', () => {
+  // Ink 0-100 and 200-300 in a 300-wide, 48-high line: the 100-column gap splits it.
+  const image = { data: new Uint8Array(300 * 48).fill(255), width: 300, height: 48 };
+  for (let y = 0; y < 48; y++) for (let x = 0; x < 300; x++) if (x < 100 || x >= 200) image.data[y * 300 + x] = 0;
+  const pieces = splitLineAtGaps(image, [[0, 0], [600, 0], [600, 96], [0, 96]], 1);
+  assert.equal(pieces.length, 2);
+  assert.deepEqual(pieces.map((p) => p.image.width), [107, 107]);
+  assert.ok(Math.abs(pieces[1]!.box[0][0] - 2 * 193) < 1e-9);
+  assert.equal(splitLineAtGaps(image, [[0, 0], [600, 0], [600, 96], [0, 96]], 3).length, 1);
+});
+
+test('flipping a line twice gives it back', () => {
+  const l = { data: Uint8Array.from([1, 2, 3, 4, 5, 6]), width: 3, height: 2 };
+  assert.deepEqual([...flipLine(l).data], [6, 5, 4, 3, 2, 1]);
+  assert.deepEqual(flipLine(flipLine(l)).data, l.data);
+});

@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { boxScore, dbPostprocess, textRegions, type ProbabilityMap } from '../../src/ocr/db-postprocess.ts';
+import { quadSize } from '../../src/ocr/geometry.ts';
+
+const params = { thresh: 0.3, boxThresh: 0.6, unclipRatio: 1.5, maxCandidates: 1000, minSize: 3 };
+
+function map(width: number, height: number, fill: (x: number, y: number) => number): ProbabilityMap {
+  const data = new Float32Array(width * height);
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) data[y * width + x] = fill(x, y);
+  return { data, width, height };
+}
+
+test('regions are 8-connected: a diagonal touch joins, a gap separates', () => {
+  const m = map(10, 6, (x, y) => ((x === 1 && y === 1) || (x === 2 && y === 2) || (x === 7 && y === 4) ? 1 : 0));
+  const regions = textRegions(m, 0.3);
+  assert.equal(regions.length, 2);
+  assert.deepEqual(regions.map((r) => r.length).sort(), [1, 2]);
+});
+
+test('two text bars give two boxes, grown by the unclip distance and scaled to the image', () => {
+  // Bars 40x6 at (10,10) and (10,30) in a 64x48 map; the image is twice the size.
+  const m = map(64, 48, (x, y) => (x >= 10 && x < 50 && ((y >= 10 && y < 16) || (y >= 30 && y < 36)) ? 0.9 : 0.05));
+  const boxes = dbPostprocess(m, params, 128, 96).sort((a, b) => a.box[0][1] - b.box[0][1]);
+  assert.equal(boxes.length, 2);
+  // Pixel centres span 39x5; unclip grows each side by 39*5*1.5/(2*44) = 3.3.
+  const { width, height } = quadSize(boxes[0]!.box);
+  assert.ok(Math.abs(width - 2 * (39 + 6.65)) <= 2, `width ${width}`);
+  assert.ok(Math.abs(height - 2 * (5 + 6.65)) <= 2, `height ${height}`);
+  assert.ok(boxes[0]!.score > 0.85);
+  const [tl, , br] = boxes[1]!.box;
+  assert.ok(Math.abs(tl[0] - 2 * (10 - 3.3)) <= 2 && Math.abs(br[1] - 2 * (35 + 3.3)) <= 2);
+});
+
+test('a region whose mean probability is under box_thresh is dropped; specks under min_size too', () => {
+  const m = map(64, 32, (x, y) => {
+    if (x >= 5 && x < 40 && y >= 5 && y < 12) return 0.45; // above thresh, below box_thresh
+    if (x >= 50 && x < 52 && y >= 20 && y < 22) return 1; // a 2x2 speck
+    return 0;
+  });
+  assert.deepEqual(dbPostprocess(m, params, 64, 32), []);
+});
+
+test('a tilted bar gives a tilted box', () => {
+  const m = map(80, 60, (x, y) => (Math.abs(y - (20 + 0.25 * x)) < 3 && x > 5 && x < 70 ? 1 : 0));
+  const [box] = dbPostprocess(m, params, 80, 60);
+  assert.ok(box);
+  const angle = Math.atan2(box.box[1][1] - box.box[0][1], box.box[1][0] - box.box[0][0]);
+  assert.ok(Math.abs(angle - Math.atan(0.25)) < 0.05, `angle ${angle}`);
+});
+
+test('box score is the mean probability inside the quad', () => {
+  const m = map(10, 10, (x) => (x < 5 ? 1 : 0));
+  assert.equal(boxScore(m, [[0, 0], [4, 0], [4, 9], [0, 9]]), 1);
+  assert.ok(Math.abs(boxScore(m, [[0, 0], [9, 0], [9, 9], [0, 9]]) - 0.5) < 1e-9);
+});

@@ -1,0 +1,30 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Errors } from 'moleculer';
+import { errorResponse, toMoleculerError } from '../../src/broker-errors.ts';
+import { OcrError } from '../../src/errors.ts';
+import { sniffMedia } from '../../src/media.ts';
+
+test('an OcrError keeps its code and status through Moleculer and back to HTTP', () => {
+  const moved = toMoleculerError(new OcrError('IMAGE_UNREADABLE', 'broken', 4));
+  assert.equal(moved.code, 422);
+  assert.equal(moved.retryable, false);
+  assert.deepEqual(errorResponse(moved), { status: 422, body: { error: { code: 'IMAGE_UNREADABLE', message: 'broken', page: 4 } } });
+  assert.equal(toMoleculerError(new OcrError('PAGE_TIMEOUT', 'slow')).retryable, true);
+});
+
+test("Moleculer's own errors map to the taxonomy; unknown errors hide their message", () => {
+  assert.equal(errorResponse(new Errors.ValidationError('bad params', 'VALIDATION_ERROR', [])).body.error.code, 'INVALID_PARAMS');
+  assert.equal(errorResponse(new Errors.ServiceNotFoundError({ action: 'ocr.recognize' })).status, 503);
+  assert.equal(errorResponse(new Errors.RequestTimeoutError({ action: 'ocr.recognize', nodeID: 'n1' })).body.error.code, 'PAGE_TIMEOUT');
+  assert.deepEqual(errorResponse(new Error('secret stack detail')), { status: 500, body: { error: { code: 'INTERNAL', message: 'Internal error' } } });
+});
+
+test('files are recognised by their first bytes', () => {
+  assert.equal(sniffMedia(Buffer.from('%PDF-1.7\n')), 'pdf');
+  assert.equal(sniffMedia(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0])), 'png');
+  assert.equal(sniffMedia(Buffer.from([0xff, 0xd8, 0xff, 0xe0])), 'jpeg');
+  assert.equal(sniffMedia(Buffer.from('RIFF\0\0\0\0WEBPVP8 ')), 'webp');
+  assert.equal(sniffMedia(Buffer.from([0x49, 0x49, 0x2a, 0x00])), 'tiff');
+  assert.equal(sniffMedia(Buffer.from('hello')), undefined);
+});

@@ -1,0 +1,45 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { buildJobResult, jobStatus } from '../../src/results.ts';
+import type { PageResult } from '../../src/types.ts';
+
+function page(n: number, worker: string, paragraphs: string[][]): PageResult {
+  const lines = paragraphs.flat().map((text, i) => ({ text, confidence: 0.9 + i * 0.01, box: [[0, 0], [1, 0], [1, 1], [0, 1]] as PageResult['lines'][0]['box'] }));
+  let k = 0;
+  return {
+    page_number: n, width: 100, height: 100, rotation: 0, worker,
+    text: paragraphs.map((p) => p.join('\n')).join('\n\n'),
+    lines,
+    paragraphs: paragraphs.map((p) => ({ text: p.join(' '), box: [[0, 0], [1, 0], [1, 1], [0, 1]], lines: p.map(() => k++) })),
+    avg_confidence: 0.9,
+    timings: { decode_ms: 1, det_ms: 2, cls_ms: 3, rec_ms: 4, total_ms: 10 * n },
+  };
+}
+
+const facts = { job_id: 'j1', filename: 'a.pdf', file_size_bytes: 2 * 1048576, total_pages: 3, start: new Date(1000), end: new Date(4000) };
+
+test('metrics add up from the pages, in page order whatever the arrival order', () => {
+  const pages = [page(3, 'w2', [['gamma delta']]), page(1, 'w1', [['alpha beta', 'one'], ['two']])];
+  const r = buildJobResult(facts, pages, [{ page: 2, code: 'IMAGE_UNREADABLE', message: 'bad' }]);
+  assert.deepEqual(r.results.map((p) => p.page_number), [1, 3]);
+  const m = r.metrics;
+  assert.equal(m.pages_processed, 2);
+  assert.equal(m.pages_failed, 1);
+  assert.equal(m.status, 'partial_success');
+  assert.equal(m.total_words, 6);
+  assert.equal(m.total_lines, 4);
+  assert.equal(m.total_chars, 'alpha beta'.length + 3 + 3 + 'gamma delta'.length);
+  assert.equal(m.total_duration_ms, 3000);
+  assert.equal(m.file_size_mb, 2);
+  assert.deepEqual(m.ocr_rounds_per_worker, { w1: 1, w2: 1 });
+  assert.equal(m.avg_page_time_ms, 20);
+  assert.deepEqual(m.errors, [{ page: 2, code: 'IMAGE_UNREADABLE', message: 'bad' }]);
+  assert.equal(r.combined_text, 'alpha beta\none\n\ntwo\fgamma delta');
+  assert.equal(r.combined_markdown, '## Page 1\n\nalpha beta one\n\ntwo\n\n## Page 2\n\n> Page 2 could not be read (IMAGE_UNREADABLE): bad\n\n## Page 3\n\ngamma delta\n');
+});
+
+test('status: success, partial_success, failed', () => {
+  assert.equal(jobStatus(3, 0), 'success');
+  assert.equal(jobStatus(3, 1), 'partial_success');
+  assert.equal(jobStatus(3, 3), 'failed');
+});
