@@ -4,15 +4,15 @@
  */
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import type { Box, OcrLine, OcrParagraph, PageOcr } from '../types.ts';
+import type { PageOcr } from '../types.ts';
 import { classifyLines } from './cls.ts';
 import { REC_HEIGHT, type OcrConfig } from './config.ts';
 import { cropLine, flipLine, lineAspect, splitLineAtGaps } from './crop.ts';
 import { ctcAlphabet } from './ctc.ts';
 import type { DetectedBox } from './db-postprocess.ts';
 import { detectText } from './det.ts';
-import { deskewedBounds, medianSkew, quadBounds, quadSize, rotateQuad, type Quad } from './geometry.ts';
-import { layoutPage } from './layout.ts';
+import { quadSize, rotateQuad, type Quad } from './geometry.ts';
+import { assemblePage } from './assemble.ts';
 import { loadSession, type Session } from './onnx.ts';
 import { decodeImage, turnRaster, type Raster, type Turn } from './raster.ts';
 import { recognizeLines } from './rec.ts';
@@ -124,50 +124,16 @@ export class OcrEngine {
       if (text.trim() !== '' && r.confidence >= this.config.rec.minConfidence) kept.push({ box: boxes[i]!, text, confidence: r.confidence });
     });
 
-    const skew = medianSkew(kept.map((k) => k.box));
-    const layout = layoutPage(kept.map((k) => deskewedBounds(k.box, skew)));
     // Boxes are reported in the frame of the image as it was sent.
     const back = ((360 - turn) % 360) as Turn;
-    const toOriginal = (q: Quad): Box => rotateQuad(q, back, page.width, page.height);
-    const lines: OcrLine[] = [];
-    const paragraphs: OcrParagraph[] = [];
-    const pageText: string[] = [];
-    for (const para of layout.paragraphs) {
-      const indices: number[] = [];
-      const rowTexts: string[] = [];
-      for (const row of para) {
-        rowTexts.push(row.map((i) => kept[i]!.text).join(' '));
-        for (const i of row) {
-          indices.push(lines.length);
-          lines.push({ text: kept[i]!.text, confidence: round4(kept[i]!.confidence), box: toOriginal(kept[i]!.box) });
-        }
-      }
-      const b = quadBounds(toOriginalBoundsQuad(para.flat().map((i) => kept[i]!.box), toOriginal));
-      paragraphs.push({ text: rowTexts.join(' '), box: [[b.x0, b.y0], [b.x1, b.y0], [b.x1, b.y1], [b.x0, b.y1]], lines: indices });
-      pageText.push(rowTexts.join('\n'));
-    }
-    const avg = lines.length === 0 ? 0 : lines.reduce((s, l) => s + l.confidence, 0) / lines.length;
+    const assembled = assemblePage(kept, (q) => rotateQuad(q, back, page.width, page.height));
     const totalMs = performance.now() - t0;
     return {
       width: original.width,
       height: original.height,
       rotation: turn,
-      text: pageText.join('\n\n'),
-      lines,
-      paragraphs,
-      avg_confidence: round4(avg),
+      ...assembled,
       timings: { decode_ms: 0, det_ms: round1(detMs), cls_ms: round1(clsMs), rec_ms: round1(recognized.ms), total_ms: round1(totalMs) },
     };
   }
-}
-
-function round4(v: number): number {
-  return Math.round(v * 10000) / 10000;
-}
-
-function toOriginalBoundsQuad(quads: Quad[], toOriginal: (q: Quad) => Box): Quad {
-  const pts = quads.flatMap((q) => toOriginal(q));
-  const xs = pts.map((p) => p[0]), ys = pts.map((p) => p[1]);
-  const x0 = Math.min(...xs), x1 = Math.max(...xs), y0 = Math.min(...ys), y1 = Math.max(...ys);
-  return [[x0, y0], [x1, y0], [x1, y1], [x0, y1]];
 }

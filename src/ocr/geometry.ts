@@ -113,10 +113,14 @@ export interface Bounds {
   y1: number;
 }
 
-export function quadBounds(q: Quad): Bounds {
-  const xs = q.map((p) => p[0]);
-  const ys = q.map((p) => p[1]);
+export function pointsBounds(points: readonly Point[]): Bounds {
+  const xs = points.map((p) => p[0]);
+  const ys = points.map((p) => p[1]);
   return { x0: Math.min(...xs), y0: Math.min(...ys), x1: Math.max(...xs), y1: Math.max(...ys) };
+}
+
+export function quadBounds(q: Quad): Bounds {
+  return pointsBounds(q);
 }
 
 /** Whether p lies inside the convex quad (either winding). */

@@ -120,9 +120,12 @@ function isTextColumn(ctx: Context, ids: number[]): boolean {
 function splitAtGutter(ctx: Context, ids: number[], g: Gutter): ColumnSplit | undefined {
   const { boxes } = ctx;
   const spanning: number[] = [], left: number[] = [], right: number[] = [];
+  // Spanning lines reach a line height into both sides; a box that only pokes into the gutter (a
+  // speck of dirt beside a line) belongs to the side its centre is on.
+  const reach = ctx.lineHeight;
   for (const i of ids) {
     const b = boxes[i]!;
-    if (b.x0 < g.x0 && b.x1 > g.x1) spanning.push(i);
+    if (b.x0 < g.x0 - reach && b.x1 > g.x1 + reach) spanning.push(i);
     else (cx(b) < (g.x0 + g.x1) / 2 ? left : right).push(i);
   }
   if (left.length === 0 || right.length === 0) return undefined;

@@ -29,8 +29,16 @@ export interface RecognizedLine {
   image: LineImage;
 }
 
-// Scripts written without spaces between words: never insert one next to these.
+// Scripts written without spaces between words: never a space between two of these (between one
+// of these and a Latin word, only where the page shows one).
 const UNSPACED = /[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef\u3000-\u303f]/;
+const CJK_LETTER = /[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]/;
+
+/** The recogniser's dictionary has full-width digits and Latin letters; outside CJK text they are plain ASCII. */
+export function foldFullWidth(text: string): string {
+  if (CJK_LETTER.test(text)) return text;
+  return text.replace(/[\uff01-\uff5e]/g, (c) => String.fromCharCode(c.charCodeAt(0) - 0xfee0)).replace(/\u3000/g, ' ');
+}
 
 const centre = (c: DecodedChar) => ((c.start + c.end + 1) / 2) * REC_STRIDE;
 
@@ -92,7 +100,7 @@ function letterGaps(chars: readonly DecodedChar[], blank: Uint8Array): number[] 
   const gaps: number[] = [];
   for (let k = 1; k < chars.length; k++) {
     const a = chars[k - 1]!, b = chars[k]!;
-    if (a.char !== ' ' && b.char !== ' ' && !UNSPACED.test(a.char) && !UNSPACED.test(b.char)) gaps.push(gapBetween(blank, a, b));
+    if (a.char !== ' ' && b.char !== ' ' && !(UNSPACED.test(a.char) && UNSPACED.test(b.char))) gaps.push(gapBetween(blank, a, b));
   }
   return gaps;
 }
@@ -114,7 +122,7 @@ export function insertSpaces(chars: readonly DecodedChar[], blank: Uint8Array, m
   let out = '';
   chars.forEach((b, k) => {
     const a = chars[k - 1];
-    const mayBreak = a !== undefined && a.char !== ' ' && b.char !== ' ' && !UNSPACED.test(a.char) && !UNSPACED.test(b.char) && !insideNumber(chars, k);
+    const mayBreak = a !== undefined && a.char !== ' ' && b.char !== ' ' && !(UNSPACED.test(a.char) && UNSPACED.test(b.char)) && !insideNumber(chars, k);
     if (mayBreak) {
       const needed = NARROW.test(a.char) || NARROW.test(b.char) ? NARROW_FACTOR * minGap : minGap;
       if (gapBetween(blank, a, b) >= needed) out += ' ';
@@ -140,6 +148,6 @@ export function recoverSpaces(lines: readonly RecognizedLine[], params: SpacePar
     const advance = medianAdvance(line.chars) ?? Infinity;
     const learned = wordGap !== undefined ? params.gapToWordGap * wordGap : pageCut;
     const minGap = learned !== undefined ? Math.max(learned, params.minGapToAdvance * advance) : params.gapToAdvance * advance;
-    return insertSpaces(line.chars, blanks[i]!, Math.max(1, minGap));
+    return foldFullWidth(insertSpaces(line.chars, blanks[i]!, Math.max(1, minGap)));
   });
 }

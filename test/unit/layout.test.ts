@@ -59,3 +59,9 @@ test('boxes overlapping vertically by more than half their height share a row, l
 test('no boxes, no paragraphs', () => {
   assert.deepEqual(layoutPage([]).paragraphs, []);
 });
+
+test('a line that pokes into the next column stays in its own column', () => {
+  const boxes: LayoutBox[] = [];
+  for (let i = 0; i < 6; i++) boxes.push(box(50, 100 + i * 40, i === 3 ? 575 : 480, 130 + i * 40), box(560, 100 + i * 40, 1000, 130 + i * 40));
+  assert.equal(order(boxes), '0 2 4 6 8 10 | 1 3 5 7 9 11');
+});

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { LineImage } from '../../src/ocr/crop.ts';
 import type { DecodedChar } from '../../src/ocr/ctc.ts';
-import { insertSpaces, otsuThreshold, recoverSpaces } from '../../src/ocr/spaces.ts';
+import { foldFullWidth, insertSpaces, otsuThreshold, recoverSpaces } from '../../src/ocr/spaces.ts';
 
 const PARAMS = { gapToWordGap: 0.6, gapToAdvance: 0.6, minGapToAdvance: 0.4, lineSamples: 2, pageSamples: 2, otsuSamples: 20 };
 
@@ -28,9 +28,14 @@ test('a wide blank run between two characters is a word break, a narrow one is n
   assert.equal(insertSpaces(l.chars, l.blank, 10), 'ab c');
 });
 
-test('no space is put between CJK characters, whatever the gap', () => {
-  const l = line([[0, 30, '中'], [60, 90, '文']], 100);
-  assert.equal(insertSpaces(l.chars, l.blank, 10), '中文');
+test('no space is put between CJK characters, whatever the gap; between CJK and Latin where the page shows one', () => {
+  const l = line([[0, 30, '中'], [60, 90, '文'], [96, 108, 'p'], [112, 124, 'g'], [150, 180, '是'], [182, 212, '一']], 220);
+  assert.equal(insertSpaces(l.chars, l.blank, 10), '中文pg 是一');
+});
+
+test('full-width digits and letters become ASCII outside CJK text only', () => {
+  assert.equal(foldFullWidth('cost １２ ＵＳＤ'), 'cost 12 USD');
+  assert.equal(foldFullWidth('价格（１２）'), '价格（１２）');
 });
 
 test('word gaps are learned from the spaces the model emitted', () => {

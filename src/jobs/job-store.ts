@@ -1,0 +1,142 @@
+/**
+ * Job state owned by the aggregator: what each job is, its page results as they arrive (in any order),
+ * its progress, and its final result. Finished jobs are kept for a while, then forgotten.
+ */
+import { randomUUID } from 'node:crypto';
+import { OcrError } from '../errors.ts';
+import { buildJobResult } from '../results.ts';
+import type { JobResult, JobStatus, PageError, PageResult } from '../types.ts';
+
+export interface JobSpec {
+  filename: string;
+  file_size_bytes: number;
+  total_pages: number;
+}
+
+export interface JobProgress {
+  job_id: string;
+  status: JobStatus;
+  filename: string;
+  total_pages: number;
+  pages_done: number;
+  pages_failed: number;
+  /** Set once the job has ended. */
+  finished: boolean;
+}
+
+interface Job {
+  id: string;
+  spec: JobSpec;
+  status: JobStatus;
+  start: Date;
+  end?: Date;
+  results: PageResult[];
+  errors: (PageError & { worker?: string })[];
+  controller: AbortController;
+  ended: Promise<void>;
+  markEnded: () => void;
+}
+
+const FINAL: readonly JobStatus[] = ['success', 'partial_success', 'failed', 'cancelled'];
+
+export class JobStore {
+  private readonly jobs = new Map<string, Job>();
+  private readonly ttlMs: number;
+
+  constructor(ttlMs: number) {
+    this.ttlMs = ttlMs;
+  }
+
+  create(spec: JobSpec): { id: string; signal: AbortSignal } {
+    let markEnded!: () => void;
+    const ended = new Promise<void>((r) => (markEnded = r));
+    const job: Job = { id: randomUUID(), spec, status: 'queued', start: new Date(), results: [], errors: [], controller: new AbortController(), ended, markEnded };
+    this.jobs.set(job.id, job);
+    return { id: job.id, signal: job.controller.signal };
+  }
+
+  private job(id: string): Job {
+    const job = this.jobs.get(id);
+    if (!job) throw new OcrError('NOT_FOUND', `No job ${id} (finished jobs are kept for a limited time)`);
+    return job;
+  }
+
+  started(id: string): void {
+    const job = this.job(id);
+    if (job.status === 'queued') job.status = 'running';
+  }
+
+  addPage(id: string, page: PageResult): void {
+    this.job(id).results.push(page);
+  }
+
+  addError(id: string, error: PageError & { worker?: string }): void {
+    this.job(id).errors.push(error);
+  }
+
+  /** Ends the job: cancelled if it was cancelled, else by how many pages failed. */
+  finish(id: string): JobProgress {
+    const job = this.job(id);
+    if (!FINAL.includes(job.status)) {
+      const unread = job.spec.total_pages - job.results.length - job.errors.length;
+      job.status = job.controller.signal.aborted ? 'cancelled' : buildJobResult(this.facts(job, new Date()), job.results, job.errors).metrics.status;
+      if (unread > 0 && job.status !== 'cancelled') job.status = 'failed';
+    }
+    job.end ??= new Date();
+    job.markEnded();
+    return this.progress(id);
+  }
+
+  /** Stops a job: pages not yet started are never run. */
+  cancel(id: string): JobProgress {
+    const job = this.job(id);
+    if (!FINAL.includes(job.status)) job.controller.abort();
+    return this.progress(id);
+  }
+
+  progress(id: string): JobProgress {
+    const job = this.job(id);
+    return {
+      job_id: job.id,
+      status: job.status,
+      filename: job.spec.filename,
+      total_pages: job.spec.total_pages,
+      pages_done: job.results.length,
+      pages_failed: job.errors.length,
+      finished: FINAL.includes(job.status),
+    };
+  }
+
+  /** Resolves when the job has ended. */
+  ended(id: string): Promise<void> {
+    return this.job(id).ended;
+  }
+
+  result(id: string): JobResult {
+    const job = this.job(id);
+    if (!job.end) throw new OcrError('JOB_NOT_FINISHED', `Job ${id} is ${job.status}: ${job.results.length + job.errors.length} of ${job.spec.total_pages} pages done`);
+    const result = buildJobResult(this.facts(job, job.end), job.results, job.errors);
+    result.metrics.status = job.status;
+    return result;
+  }
+
+  /** Forgets jobs that ended more than the TTL ago; returns their ids. */
+  sweep(now = Date.now()): string[] {
+    const gone: string[] = [];
+    for (const [id, job] of this.jobs) {
+      if (job.end && now - job.end.getTime() > this.ttlMs) {
+        this.jobs.delete(id);
+        gone.push(id);
+      }
+    }
+    return gone;
+  }
+
+  list(): JobProgress[] {
+    return [...this.jobs.keys()].map((id) => this.progress(id));
+  }
+
+  private facts(job: Job, end: Date) {
+    return { job_id: job.id, filename: job.spec.filename, file_size_bytes: job.spec.file_size_bytes, total_pages: job.spec.total_pages, start: job.start, end };
+  }
+}

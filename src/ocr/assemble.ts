@@ -1,0 +1,48 @@
+/** Turns read lines with their boxes into a page's reading order: ordered lines, paragraphs and text. */
+import type { Box, OcrLine, OcrParagraph } from '../types.ts';
+import { deskewedBounds, medianSkew, pointsBounds, type Quad } from './geometry.ts';
+import { layoutPage } from './layout.ts';
+
+export interface ReadLine {
+  box: Quad;
+  text: string;
+  confidence: number;
+}
+
+export interface AssembledPage {
+  text: string;
+  lines: OcrLine[];
+  paragraphs: OcrParagraph[];
+  avg_confidence: number;
+}
+
+const round4 = (v: number) => Math.round(v * 10000) / 10000;
+
+/**
+ * Orders `read` lines (boxes deskewed by the page's median line angle first), joins the boxes of a row
+ * with a space and the rows of a paragraph with a newline. `toOutput` maps a box to the frame the
+ * caller reports boxes in.
+ */
+export function assemblePage(read: readonly ReadLine[], toOutput: (q: Quad) => Box = (q) => q): AssembledPage {
+  const skew = medianSkew(read.map((k) => k.box));
+  const layout = layoutPage(read.map((k) => deskewedBounds(k.box, skew)));
+  const lines: OcrLine[] = [];
+  const paragraphs: OcrParagraph[] = [];
+  const blocks: string[] = [];
+  for (const para of layout.paragraphs) {
+    const indices: number[] = [];
+    const rowTexts: string[] = [];
+    for (const row of para) {
+      rowTexts.push(row.map((i) => read[i]!.text).join(' '));
+      for (const i of row) {
+        indices.push(lines.length);
+        lines.push({ text: read[i]!.text, confidence: round4(read[i]!.confidence), box: toOutput(read[i]!.box) });
+      }
+    }
+    const b = pointsBounds(indices.flatMap((i) => lines[i]!.box));
+    paragraphs.push({ text: rowTexts.join(' '), box: [[b.x0, b.y0], [b.x1, b.y0], [b.x1, b.y1], [b.x0, b.y1]], lines: indices });
+    blocks.push(rowTexts.join('\n'));
+  }
+  const avg = lines.length === 0 ? 0 : lines.reduce((s, l) => s + l.confidence, 0) / lines.length;
+  return { text: blocks.join('\n\n'), lines, paragraphs, avg_confidence: round4(avg) };
+}
