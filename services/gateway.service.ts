@@ -1,26 +1,62 @@
 /** gateway: the REST API (moleculer-web). Reads uploads, calls the OCR services, shapes the replies. */
 import { randomUUID } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from 'moleculer';
 import ApiGateway from 'moleculer-web';
 import { OcrError } from '../src/errors.ts';
+import type { JobProgress } from '../src/jobs/job-store.ts';
 import { sendError, sendJson } from '../src/http/reply.ts';
-import { readUpload } from '../src/http/upload.ts';
+import { readUpload, saveUpload, type UploadInfo } from '../src/http/upload.ts';
 import { IMAGE_KINDS, sniffMedia } from '../src/media.ts';
 import { buildJobResult } from '../src/results.ts';
 import { settingsFromEnv } from '../src/settings.ts';
-import type { PageResult } from '../src/types.ts';
+import type { JobResult, PageResult } from '../src/types.ts';
+import type { SubmitParams } from './aggregator.service.ts';
 
 const settings = settingsFromEnv();
 
+type Request = IncomingMessage & { $ctx: Context; $params: Record<string, string> };
+type ProgressListener = (progress: JobProgress) => void;
+
 interface GatewayMethods {
-  ocrImage(req: IncomingMessage & { $ctx: Context }, res: ServerResponse): Promise<void>;
+  ocrImage(req: Request, res: ServerResponse): Promise<void>;
+  submitPdf(req: Request): Promise<JobProgress>;
+  ocrPdf(req: Request, res: ServerResponse): Promise<void>;
+  createJob(req: Request, res: ServerResponse): Promise<void>;
+  jobEvents(req: Request, res: ServerResponse): Promise<void>;
+}
+
+interface GatewayVars {
+  /** Server-sent-event subscribers per job id. */
+  listeners: Map<string, Set<ProgressListener>>;
 }
 
 type GatewaySettings = ServiceSettingSchema & Record<string, unknown>;
-type GatewayThis = Service<GatewaySettings> & GatewayMethods;
+type GatewayThis = Service<GatewaySettings> & GatewayMethods & GatewayVars;
 
-const GatewayService: ServiceSchema<GatewaySettings, GatewayMethods> = {
+/** The job options of a PDF upload's form fields, validated. */
+export function jobOptions(fields: Record<string, string>): Pick<SubmitParams, 'dpi' | 'text_layer' | 'language' | 'password'> {
+  const dpi = fields.dpi === undefined || fields.dpi === '' ? settings.dpi : Number(fields.dpi);
+  if (!Number.isFinite(dpi) || dpi < settings.minDpi || dpi > settings.maxDpi) {
+    throw new OcrError('INVALID_PARAMS', `dpi must be a number from ${settings.minDpi} to ${settings.maxDpi}`);
+  }
+  const textLayer = fields.text_layer || 'ocr';
+  if (textLayer !== 'auto' && textLayer !== 'ocr') throw new OcrError('INVALID_PARAMS', 'text_layer must be "auto" or "ocr"');
+  return { dpi, text_layer: textLayer, language: fields.language || undefined, password: fields.password || undefined };
+}
+
+function checkKind(upload: UploadInfo, want: 'pdf' | 'image'): void {
+  const kind = sniffMedia(upload.head);
+  if (want === 'pdf' && kind !== 'pdf') {
+    throw new OcrError('UNSUPPORTED_MEDIA', kind ? 'This file is an image: send it to POST /ocr/image' : 'Not a PDF');
+  }
+  if (want === 'image' && (!kind || !IMAGE_KINDS.includes(kind))) {
+    throw new OcrError('UNSUPPORTED_MEDIA', kind === 'pdf' ? 'This file is a PDF: send it to POST /ocr/pdf or POST /jobs' : 'Not an image: send PNG, JPEG, WebP or TIFF');
+  }
+}
+
+const GatewayService: ServiceSchema<GatewaySettings, GatewayMethods, GatewayVars> = {
   name: 'gateway',
   mixins: [ApiGateway as unknown as Partial<ServiceSchema>],
 
@@ -35,8 +71,21 @@ const GatewayService: ServiceSchema<GatewaySettings, GatewayMethods> = {
         bodyParsers: false,
         aliases: {
           'GET /health': 'gateway.health',
-          'POST /ocr/image'(this: GatewayThis, req: IncomingMessage & { $ctx: Context }, res: ServerResponse) {
+          'POST /ocr/image'(this: GatewayThis, req: Request, res: ServerResponse) {
             return this.ocrImage(req, res);
+          },
+          'POST /ocr/pdf'(this: GatewayThis, req: Request, res: ServerResponse) {
+            return this.ocrPdf(req, res);
+          },
+          'POST /jobs'(this: GatewayThis, req: Request, res: ServerResponse) {
+            return this.createJob(req, res);
+          },
+          'GET /jobs': 'aggregator.list',
+          'GET /jobs/:id': 'aggregator.status',
+          'GET /jobs/:id/result': 'aggregator.result',
+          'DELETE /jobs/:id': 'aggregator.cancel',
+          'GET /jobs/:id/events'(this: GatewayThis, req: Request, res: ServerResponse) {
+            return this.jobEvents(req, res);
           },
         },
         onError(_req: IncomingMessage, res: ServerResponse, err: Error) {
@@ -44,6 +93,16 @@ const GatewayService: ServiceSchema<GatewaySettings, GatewayMethods> = {
         },
       },
     ],
+  },
+
+  created(this: GatewayThis) {
+    this.listeners = new Map();
+  },
+
+  events: {
+    'job.progress'(this: GatewayThis, ctx: Context<JobProgress>) {
+      for (const listener of this.listeners.get(ctx.params.job_id) ?? []) listener(ctx.params);
+    },
   },
 
   actions: {
@@ -70,13 +129,83 @@ const GatewayService: ServiceSchema<GatewaySettings, GatewayMethods> = {
       try {
         const start = new Date();
         const upload = await readUpload(req, settings.maxUploadBytes);
-        const kind = sniffMedia(upload.data);
-        if (kind === 'pdf') throw new OcrError('UNSUPPORTED_MEDIA', 'This file is a PDF: send it to POST /ocr/pdf');
-        if (!kind || !IMAGE_KINDS.includes(kind)) throw new OcrError('UNSUPPORTED_MEDIA', 'Not an image: send PNG, JPEG, WebP or TIFF');
+        checkKind(upload, 'image');
         const page: PageResult = await req.$ctx.call('ocr.recognize', { image: upload.data, page_number: 1 }, { timeout: settings.pageTimeoutMs });
-        const facts = { job_id: randomUUID(), filename: upload.filename, file_size_bytes: upload.data.length, total_pages: 1, start, end: new Date() };
+        const facts = { job_id: randomUUID(), filename: upload.filename, file_size_bytes: upload.size, total_pages: 1, start, end: new Date() };
         sendJson(res, 200, buildJobResult(facts, [page], []));
       } catch (err) {
+        sendError(res, err);
+      }
+    },
+
+    /** Streams a PDF upload to TEMP_DIR and starts its job; the upload is removed if it cannot start. */
+    async submitPdf(this: GatewayThis, req) {
+      const upload = await saveUpload(req, settings.maxUploadBytes, settings.tempDir);
+      try {
+        checkKind(upload, 'pdf');
+        const params: SubmitParams = { path: upload.path, node_id: this.broker.nodeID, filename: upload.filename, file_size_bytes: upload.size, ...jobOptions(upload.fields) };
+        const job: JobProgress = await req.$ctx.call('aggregator.submit', params);
+        return job;
+      } catch (err) {
+        await rm(upload.path, { force: true });
+        throw err;
+      }
+    },
+
+    /** POST /ocr/pdf: waits for the whole document. */
+    async ocrPdf(this: GatewayThis, req, res) {
+      try {
+        const job = await this.submitPdf(req);
+        const result: JobResult = await req.$ctx.call('aggregator.result', { id: job.job_id, wait: true }, { timeout: 0 });
+        sendJson(res, 200, result);
+      } catch (err) {
+        sendError(res, err);
+      }
+    },
+
+    /** POST /jobs: 202 with the job id at once. */
+    async createJob(this: GatewayThis, req, res) {
+      try {
+        const job = await this.submitPdf(req);
+        res.setHeader('Location', `/jobs/${job.job_id}`);
+        sendJson(res, 202, job);
+      } catch (err) {
+        sendError(res, err);
+      }
+    },
+
+    /** GET /jobs/:id/events: progress as server-sent events, in order, ending with the final status. */
+    async jobEvents(this: GatewayThis, req, res) {
+      const id = req.$params.id ?? '';
+      const queue: JobProgress[] = [];
+      let deliver: ProgressListener = (p) => queue.push(p);
+      const listener: ProgressListener = (p) => deliver(p);
+      const subscribers = this.listeners.get(id) ?? new Set();
+      this.listeners.set(id, subscribers);
+      subscribers.add(listener);
+      const unsubscribe = () => {
+        subscribers.delete(listener);
+        if (subscribers.size === 0) this.listeners.delete(id);
+      };
+      try {
+        const current: JobProgress = await req.$ctx.call('aggregator.status', { id });
+        res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' });
+        let last = -1;
+        deliver = (p) => {
+          const done = p.pages_done + p.pages_failed;
+          if (done < last && !p.finished) return; // an event older than what was already sent
+          last = done;
+          res.write(`event: progress\ndata: ${JSON.stringify(p)}\n\n`);
+          if (p.finished) {
+            unsubscribe();
+            res.end();
+          }
+        };
+        deliver(current);
+        for (const p of queue.splice(0)) if (!res.writableEnded) deliver(p);
+        req.on('close', unsubscribe);
+      } catch (err) {
+        unsubscribe();
         sendError(res, err);
       }
     },

@@ -4,10 +4,22 @@ import { ocrEngineMixin, type OcrEngineVars } from '../mixins/ocr-engine.mixin.t
 import { withBrokerErrors } from '../src/broker-errors.ts';
 import { ocrConfigFromEnv } from '../src/ocr/config.ts';
 import { settingsFromEnv } from '../src/settings.ts';
-import type { PageResult } from '../src/types.ts';
+import { OcrError } from '../src/errors.ts';
+import type { OcrEngine } from '../src/ocr/engine.ts';
+import type { PageOcr, PageResult } from '../src/types.ts';
 
+/** A decoded page: grey or RGB bytes, row-major (what the rasterizer sends; nothing to decode). */
+export interface RasterParam {
+  data: Buffer;
+  width: number;
+  height: number;
+  channels: 1 | 3;
+}
+
+/** One page: either an encoded image or a decoded raster. */
 export interface RecognizeParams {
-  image: Buffer;
+  image?: Buffer;
+  raster?: RasterParam;
   page_number: number;
 }
 
@@ -22,6 +34,16 @@ type WorkerThis = Service<ServiceSettingSchema> & OcrEngineVars & { stats: Worke
 
 const settings = settingsFromEnv();
 
+function readPage(engine: OcrEngine, params: RecognizeParams): Promise<PageOcr> {
+  const { image, raster } = params;
+  if (image) return engine.recognizeImage(image, settings.maxPixels);
+  if (!raster) throw new OcrError('INVALID_PARAMS', 'Send the page as "image" (encoded) or "raster" (decoded)');
+  const { data, width, height, channels } = raster;
+  if (data.length !== width * height * channels) throw new OcrError('INVALID_PARAMS', `raster.data has ${data.length} bytes, not ${width}x${height}x${channels}`);
+  if (width * height > settings.maxPixels) throw new OcrError('IMAGE_TOO_LARGE', `The page has ${width}x${height} pixels, more than MAX_PIXELS`);
+  return engine.recognizeRaster({ data, width, height, channels });
+}
+
 const OcrWorkerService: ServiceSchema<ServiceSettingSchema, Record<string, never>, OcrEngineVars & { stats: WorkerStats }> = {
   name: 'ocr',
   mixins: [ocrEngineMixin(ocrConfigFromEnv(process.env, settings.ocrConcurrency))],
@@ -34,7 +56,17 @@ const OcrWorkerService: ServiceSchema<ServiceSettingSchema, Record<string, never
     recognize: {
       bulkhead: { enabled: true, concurrency: settings.ocrConcurrency, maxQueueSize: settings.ocrQueueSize },
       params: {
-        image: { type: 'class', instanceOf: Buffer },
+        image: { type: 'class', instanceOf: Buffer, optional: true },
+        raster: {
+          type: 'object',
+          optional: true,
+          props: {
+            data: { type: 'class', instanceOf: Buffer },
+            width: { type: 'number', integer: true, positive: true },
+            height: { type: 'number', integer: true, positive: true },
+            channels: { type: 'enum', values: [1, 3] },
+          },
+        },
         page_number: { type: 'number', integer: true, positive: true, convert: true },
       },
       async handler(this: WorkerThis, ctx: Context<RecognizeParams>): Promise<PageResult> {
@@ -42,9 +74,9 @@ const OcrWorkerService: ServiceSchema<ServiceSettingSchema, Record<string, never
         stats.total_requests += 1;
         stats.in_flight += 1;
         try {
-          const page = await withBrokerErrors(() => this.engine.recognizeImage(ctx.params.image, settings.maxPixels));
+          const page = await withBrokerErrors(() => readPage(this.engine, ctx.params));
           stats.pages_done += 1;
-          return { page_number: ctx.params.page_number, ...page, worker: this.broker.nodeID };
+          return { page_number: ctx.params.page_number, ...page, worker: this.broker.nodeID, source: 'ocr' };
         } catch (err) {
           stats.errors += 1;
           throw err;

@@ -7,6 +7,8 @@ import { brokerOptions } from '../moleculer.config.ts';
 
 export const SERVICE_MODULES = {
   'ocr-worker': () => import('../services/ocr-worker.service.ts'),
+  rasterizer: () => import('../services/rasterizer.service.ts'),
+  aggregator: () => import('../services/aggregator.service.ts'),
   gateway: () => import('../services/gateway.service.ts'),
 } as const;
 

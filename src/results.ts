@@ -61,7 +61,7 @@ export function buildJobResult(facts: JobFacts, unordered: readonly PageResult[]
   const pages = [...unordered].sort((a, b) => a.page_number - b.page_number);
   const lines = pages.flatMap((p) => p.lines);
   const rounds: Record<string, number> = {};
-  for (const p of pages) rounds[p.worker] = (rounds[p.worker] ?? 0) + 1;
+  for (const p of pages) if (p.source === 'ocr') rounds[p.worker] = (rounds[p.worker] ?? 0) + 1;
   const duration = facts.end.getTime() - facts.start.getTime();
   const sortedErrors = [...errors].sort((a, b) => a.page - b.page).map(({ page, code, message }) => ({ page, code, message }));
   const metrics: JobMetrics = {
@@ -81,7 +81,8 @@ export function buildJobResult(facts: JobFacts, unordered: readonly PageResult[]
     file_size_bytes: facts.file_size_bytes,
     file_size_mb: round(facts.file_size_bytes / (1024 * 1024), 3),
     ocr_rounds_per_worker: rounds,
-    worker_metrics: workerMetrics(pages, errors),
+    worker_metrics: workerMetrics(pages.filter((p) => p.source === 'ocr'), errors),
+    text_layer_pages: pages.filter((p) => p.source === 'text_layer').map((p) => p.page_number),
     status: jobStatus(facts.total_pages, sortedErrors.length),
     errors: sortedErrors,
   };

@@ -1,4 +1,6 @@
 /** Service-level settings from the environment: one place, documented in README's Configuration. */
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 export interface Settings {
   /** HTTP port of the gateway. */
@@ -13,6 +15,18 @@ export interface Settings {
   ocrConcurrency: number;
   /** Pages waiting per worker node beyond the running ones. */
   ocrQueueSize: number;
+  /** Most pages a PDF may have (read from the document before any rendering). */
+  maxPages: number;
+  /** Default, lowest and highest rendering resolution of PDF pages. */
+  dpi: number;
+  minDpi: number;
+  maxDpi: number;
+  /** Where uploads are written while their job runs. */
+  tempDir: string;
+  /** How long finished jobs are kept, in ms. */
+  jobTtlMs: number;
+  /** Pages of one job in flight at once (rendered or being read). */
+  jobWindow: number;
 }
 
 function positive(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -31,5 +45,12 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     pageTimeoutMs: Math.floor(positive(env, 'WORKER_REQUEST_TIMEOUT', 120) * 1000),
     ocrConcurrency: Math.floor(positive(env, 'OCR_CONCURRENCY', 1)),
     ocrQueueSize: Math.floor(positive(env, 'OCR_QUEUE_SIZE', 100)),
+    maxPages: Math.floor(positive(env, 'MAX_PAGES', 2000)),
+    dpi: Math.floor(positive(env, 'DEFAULT_DPI', 200)),
+    minDpi: 72,
+    maxDpi: 600,
+    tempDir: env.TEMP_DIR || join(tmpdir(), 'ocr-cluster'),
+    jobTtlMs: Math.floor(positive(env, 'JOB_TTL_SECONDS', 3600) * 1000),
+    jobWindow: Math.floor(positive(env, 'JOB_WINDOW', 4)),
   };
 }

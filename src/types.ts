@@ -39,11 +39,15 @@ export interface PageOcr {
   timings: PageTimings;
 }
 
-/** The reply of `ocr.recognize`. */
+/** The reply of `ocr.recognize`, and a page of a job's result. */
 export interface PageResult extends PageOcr {
   page_number: number;
-  /** Node id of the worker that read the page. */
+  /** Node id of the worker that read the page (of the rasterizer, for a text-layer page). */
   worker: string;
+  /** Where the text came from: OCR, or the PDF's own text layer (`text_layer=auto`). */
+  source: 'ocr' | 'text_layer';
+  /** Resolution a PDF page was rendered at. */
+  dpi?: number;
 }
 
 export type JobStatus = 'queued' | 'running' | 'success' | 'partial_success' | 'failed' | 'cancelled';
@@ -80,6 +84,8 @@ export interface JobMetrics {
   /** Pages read per worker node. */
   ocr_rounds_per_worker: Record<string, number>;
   worker_metrics: Record<string, WorkerMetrics>;
+  /** Pages whose text came from the PDF's own text layer instead of OCR. */
+  text_layer_pages: number[];
   status: JobStatus;
   errors: PageError[];
 }

@@ -5,7 +5,8 @@
  */
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { getDocument, type PDFDocumentProxy } from 'pdfjs-dist/legacy/build/pdf.mjs';
+import { getDocument, Util, type PDFDocumentProxy } from 'pdfjs-dist/legacy/build/pdf.mjs';
+import type { ReadLine } from '../ocr/assemble.ts';
 import { OcrError } from '../errors.ts';
 import type { Raster } from '../ocr/raster.ts';
 
@@ -22,8 +23,12 @@ export interface PdfOpenOptions {
   password?: string;
 }
 
-/** Text of a page's own text layer, lines joined by \n. */
-export type TextLayer = string;
+/** A page's own text layer as lines with their boxes, in pixels of the page rendered at the same dpi. */
+export interface TextLayer {
+  lines: ReadLine[];
+  width: number;
+  height: number;
+}
 
 export class PdfDocument {
   private readonly doc: PDFDocumentProxy;
@@ -85,17 +90,35 @@ export class PdfDocument {
     }
   }
 
-  /** The page's own text, in content order, or '' when it has none. */
-  async textLayer(n: number): Promise<TextLayer> {
+  /** The page's own text layer at `dpi`: one line per run of text items up to an end of line. */
+  async textLayer(n: number, dpi: number): Promise<TextLayer> {
     const page = await this.doc.getPage(n);
     try {
+      const viewport = page.getViewport({ scale: dpi / 72 });
       const content = await page.getTextContent();
-      let text = '';
+      const lines: ReadLine[] = [];
+      let text = '', x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+      const endLine = () => {
+        if (text.trim()) lines.push({ text: text.trim().replace(/\s+/g, ' '), confidence: 1, box: [[x0, y0], [x1, y0], [x1, y1], [x0, y1]] });
+        text = '';
+        x0 = y0 = Infinity;
+        x1 = y1 = -Infinity;
+      };
       for (const item of content.items) {
         if (!('str' in item)) continue;
-        text += item.str + (item.hasEOL ? '\n' : '');
+        if (item.str) {
+          const [, , c, d, x, y] = Util.transform(viewport.transform, item.transform) as number[];
+          const size = Math.hypot(c!, d!);
+          text += item.str;
+          x0 = Math.min(x0, x!);
+          x1 = Math.max(x1, x! + item.width * viewport.scale);
+          y0 = Math.min(y0, y! - size);
+          y1 = Math.max(y1, y!);
+        }
+        if (item.hasEOL) endLine();
       }
-      return text.replace(/[ \t]+\n/g, '\n').trim();
+      endLine();
+      return { lines, width: Math.floor(viewport.width), height: Math.floor(viewport.height) };
     } finally {
       page.cleanup();
     }

@@ -7,7 +7,7 @@ function page(n: number, worker: string, paragraphs: string[][]): PageResult {
   const lines = paragraphs.flat().map((text, i) => ({ text, confidence: 0.9 + i * 0.01, box: [[0, 0], [1, 0], [1, 1], [0, 1]] as PageResult['lines'][0]['box'] }));
   let k = 0;
   return {
-    page_number: n, width: 100, height: 100, rotation: 0, worker,
+    page_number: n, width: 100, height: 100, rotation: 0, worker, source: 'ocr',
     text: paragraphs.map((p) => p.join('\n')).join('\n\n'),
     lines,
     paragraphs: paragraphs.map((p) => ({ text: p.join(' '), box: [[0, 0], [1, 0], [1, 1], [0, 1]], lines: p.map(() => k++) })),

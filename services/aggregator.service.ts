@@ -1,0 +1,140 @@
+/**
+ * aggregator: owns job state. A job opens its PDF on the rasterizer of the node that holds the upload,
+ * runs its pages through `rasterizer.page` with a bounded window, gathers results in any order and
+ * broadcasts progress (`job.progress`). Finished jobs are kept for JOB_TTL_SECONDS.
+ */
+import type { Context, Service, ServiceSchema, ServiceSettingSchema } from 'moleculer';
+import { classifyError } from '../src/broker-errors.ts';
+import { JobStore, type JobProgress } from '../src/jobs/job-store.ts';
+import { runPages } from '../src/jobs/run-pages.ts';
+import { settingsFromEnv } from '../src/settings.ts';
+import type { JobResult, PageResult } from '../src/types.ts';
+import type { OpenParams, PageParams } from './rasterizer.service.ts';
+
+const settings = settingsFromEnv();
+
+export interface SubmitParams {
+  /** The upload, on the node `node_id`. */
+  path: string;
+  node_id: string;
+  filename: string;
+  file_size_bytes: number;
+  dpi: number;
+  text_layer: 'auto' | 'ocr';
+  language?: string;
+  password?: string;
+}
+
+interface Opened {
+  doc_id: string;
+  pages: number;
+  node_id: string;
+}
+
+interface AggregatorMethods {
+  runJob(id: string, signal: AbortSignal, opened: Opened, params: SubmitParams): Promise<void>;
+  publish(progress: JobProgress): void;
+}
+
+type AggregatorThis = Service<ServiceSettingSchema> & AggregatorMethods & { store: JobStore; sweeper: NodeJS.Timeout };
+
+const AggregatorService: ServiceSchema<ServiceSettingSchema, AggregatorMethods, { store: JobStore; sweeper: NodeJS.Timeout }> = {
+  name: 'aggregator',
+
+  created(this: AggregatorThis) {
+    this.store = new JobStore(settings.jobTtlMs);
+  },
+
+  started(this: AggregatorThis) {
+    this.sweeper = setInterval(() => this.store.sweep(), Math.min(60_000, settings.jobTtlMs)).unref();
+  },
+
+  stopped(this: AggregatorThis) {
+    clearInterval(this.sweeper);
+  },
+
+  actions: {
+    /** Opens the document and starts the job; answers at once with its progress. */
+    submit: {
+      params: {
+        path: 'string',
+        node_id: 'string',
+        filename: 'string',
+        file_size_bytes: { type: 'number', integer: true, min: 0 },
+        dpi: { type: 'number', min: settings.minDpi, max: settings.maxDpi },
+        text_layer: { type: 'enum', values: ['auto', 'ocr'] },
+        language: { type: 'string', optional: true },
+        password: { type: 'string', optional: true },
+      },
+      async handler(this: AggregatorThis, ctx: Context<SubmitParams>): Promise<JobProgress> {
+        const { path, password, node_id: nodeID } = ctx.params;
+        const opened = await ctx.call<Opened, OpenParams>('rasterizer.open', { path, password }, { nodeID });
+        const { id, signal } = this.store.create({ filename: ctx.params.filename, file_size_bytes: ctx.params.file_size_bytes, total_pages: opened.pages });
+        this.runJob(id, signal, opened, ctx.params).catch((err) => this.logger.error(`Job ${id} broke:`, err));
+        return this.store.progress(id);
+      },
+    },
+
+    status: {
+      params: { id: 'string' },
+      handler(this: AggregatorThis, ctx: Context<{ id: string }>): JobProgress {
+        return this.store.progress(ctx.params.id);
+      },
+    },
+
+    /** The finished job's result; with `wait`, waits for the job to end first. */
+    result: {
+      params: { id: 'string', wait: { type: 'boolean', optional: true } },
+      async handler(this: AggregatorThis, ctx: Context<{ id: string; wait?: boolean }>): Promise<JobResult> {
+        if (ctx.params.wait) await this.store.ended(ctx.params.id);
+        return this.store.result(ctx.params.id);
+      },
+    },
+
+    cancel: {
+      params: { id: 'string' },
+      handler(this: AggregatorThis, ctx: Context<{ id: string }>): JobProgress {
+        const progress = this.store.cancel(ctx.params.id);
+        this.publish(progress);
+        return progress;
+      },
+    },
+
+    list: {
+      handler(this: AggregatorThis): JobProgress[] {
+        return this.store.list();
+      },
+    },
+  },
+
+  methods: {
+    async runJob(this: AggregatorThis, id, signal, opened, params) {
+      const { store } = this;
+      store.started(id);
+      this.publish(store.progress(id));
+      const pages = Array.from({ length: opened.pages }, (_, i) => i + 1);
+      const readPage = (page: number) =>
+        this.broker.call<PageResult, PageParams>('rasterizer.page', { doc_id: opened.doc_id, page, dpi: params.dpi, text_layer: params.text_layer }, { nodeID: opened.node_id, timeout: 0 });
+      try {
+        await runPages(pages, settings.jobWindow, readPage, (run) => {
+          if (run.result) store.addPage(id, run.result);
+          else {
+            const err = classifyError(run.error);
+            if (err.code === 'INTERNAL') this.logger.error(`Job ${id} page ${run.page}:`, run.error);
+            store.addError(id, { page: run.page, code: err.code, message: err.message });
+          }
+          this.publish(store.progress(id));
+        }, signal);
+      } finally {
+        await this.broker.call('rasterizer.close', { doc_id: opened.doc_id }, { nodeID: opened.node_id }).catch((err) => this.logger.warn(`Closing the document of job ${id}:`, err));
+        this.publish(store.finish(id));
+      }
+    },
+
+    publish(this: AggregatorThis, progress: JobProgress) {
+      this.broker.broadcast('job.progress', progress);
+    },
+  },
+};
+
+export default AggregatorService;

@@ -1,0 +1,129 @@
+/**
+ * rasterizer: holds the PDFs of running jobs (on the node their upload was written to) and turns one
+ * page at a time into text: from the PDF's own text layer when asked and usable, else by rendering it
+ * and sending the decoded page to `ocr.recognize`. Pages go straight from here to a worker.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFile, rm } from 'node:fs/promises';
+import type { Context, Service, ServiceSchema, ServiceSettingSchema } from 'moleculer';
+import { withBrokerErrors } from '../src/broker-errors.ts';
+import { OcrError } from '../src/errors.ts';
+import { sniffMedia } from '../src/media.ts';
+import { assemblePage } from '../src/ocr/assemble.ts';
+import { isUsableTextLayer, PdfDocument } from '../src/pdf/rasterizer.ts';
+import { settingsFromEnv } from '../src/settings.ts';
+import type { PageResult } from '../src/types.ts';
+import type { RecognizeParams } from './ocr-worker.service.ts';
+
+const settings = settingsFromEnv();
+
+export interface OpenParams {
+  path: string;
+  password?: string;
+}
+
+export interface PageParams {
+  doc_id: string;
+  page: number;
+  dpi: number;
+  text_layer: 'auto' | 'ocr';
+}
+
+interface OpenDocument {
+  doc: PdfDocument;
+  path: string;
+}
+
+type RasterizerThis = Service<ServiceSettingSchema> & { docs: Map<string, OpenDocument> };
+
+const round1 = (v: number) => Math.round(v * 10) / 10;
+
+async function closeDocument(open: OpenDocument): Promise<void> {
+  await open.doc.close().catch(() => undefined);
+  await rm(open.path, { force: true });
+}
+
+const RasterizerService: ServiceSchema<ServiceSettingSchema, Record<string, never>, { docs: Map<string, OpenDocument> }> = {
+  name: 'rasterizer',
+
+  created(this: RasterizerThis) {
+    this.docs = new Map();
+  },
+
+  async stopped(this: RasterizerThis) {
+    await Promise.all([...this.docs.values()].map(closeDocument));
+    this.docs.clear();
+  },
+
+  actions: {
+    /** Opens an uploaded PDF; checks it is one and that its page count is within MAX_PAGES. */
+    open: {
+      params: { path: 'string', password: { type: 'string', optional: true } },
+      handler(this: RasterizerThis, ctx: Context<OpenParams>) {
+        return withBrokerErrors(async () => {
+          const data = new Uint8Array(await readFile(ctx.params.path));
+          if (sniffMedia(data.subarray(0, 1024)) !== 'pdf') throw new OcrError('NOT_A_PDF', 'The file is not a PDF');
+          const doc = await PdfDocument.open(data, { password: ctx.params.password });
+          const pages = doc.pageCount;
+          if (pages === 0 || pages > settings.maxPages) {
+            await doc.close();
+            throw pages === 0
+              ? new OcrError('PDF_UNREADABLE', 'The PDF has no pages')
+              : new OcrError('TOO_MANY_PAGES', `The PDF has ${pages} pages, more than the limit of ${settings.maxPages} (MAX_PAGES)`);
+          }
+          const docId = randomUUID();
+          this.docs.set(docId, { doc, path: ctx.params.path });
+          return { doc_id: docId, pages, node_id: this.broker.nodeID };
+        });
+      },
+    },
+
+    /** One page's result: its text layer (text_layer=auto, when usable) or its OCR. */
+    page: {
+      params: {
+        doc_id: 'string',
+        page: { type: 'number', integer: true, positive: true },
+        dpi: { type: 'number', min: settings.minDpi, max: settings.maxDpi },
+        text_layer: { type: 'enum', values: ['auto', 'ocr'] },
+      },
+      handler(this: RasterizerThis, ctx: Context<PageParams>): Promise<PageResult> {
+        return withBrokerErrors(async () => {
+          const open = this.docs.get(ctx.params.doc_id);
+          if (!open) throw new OcrError('NOT_FOUND', 'The document is no longer open');
+          const { page, dpi } = ctx.params;
+          const t0 = performance.now();
+          if (ctx.params.text_layer === 'auto') {
+            const layer = await open.doc.textLayer(page, dpi);
+            if (isUsableTextLayer(layer.lines.map((l) => l.text).join('\n'))) {
+              const ms = round1(performance.now() - t0);
+              return {
+                page_number: page, width: layer.width, height: layer.height, rotation: 0, ...assemblePage(layer.lines),
+                timings: { decode_ms: ms, det_ms: 0, cls_ms: 0, rec_ms: 0, total_ms: ms }, worker: this.broker.nodeID, source: 'text_layer', dpi,
+              };
+            }
+          }
+          const rendered = await open.doc.render(page, dpi, settings.maxPixels);
+          const { data, width, height, channels } = rendered.raster;
+          const renderMs = performance.now() - t0;
+          const raster = { data: Buffer.from(data.buffer, data.byteOffset, data.length), width, height, channels };
+          const result: PageResult = await ctx.call<PageResult, RecognizeParams>('ocr.recognize', { raster, page_number: page }, { timeout: settings.pageTimeoutMs });
+          const t = result.timings;
+          return { ...result, dpi: round1(rendered.dpi), timings: { ...t, decode_ms: round1(t.decode_ms + renderMs), total_ms: round1(t.total_ms + renderMs) } };
+        });
+      },
+    },
+
+    /** Closes a document and deletes its upload. */
+    close: {
+      params: { doc_id: 'string' },
+      async handler(this: RasterizerThis, ctx: Context<{ doc_id: string }>) {
+        const open = this.docs.get(ctx.params.doc_id);
+        this.docs.delete(ctx.params.doc_id);
+        if (open) await closeDocument(open);
+        return { closed: open !== undefined };
+      },
+    },
+  },
+};
+
+export default RasterizerService;
