@@ -5,7 +5,7 @@
  */
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { getDocument, Util, type PDFDocumentProxy } from 'pdfjs-dist/legacy/build/pdf.mjs';
+import { getDocument, OPS, Util, type PDFDocumentProxy, type PDFPageProxy } from 'pdfjs-dist/legacy/build/pdf.mjs';
 import type { ReadLine } from '../ocr/assemble.ts';
 import { OcrError } from '../errors.ts';
 import type { Raster } from '../ocr/raster.ts';
@@ -81,6 +81,7 @@ export class PdfDocument {
       await page.render({ canvas: canvas as never, canvasContext: context as never, viewport, background: 'rgb(255,255,255)' }).promise;
       const raster = greyFromRgba(canvas.data(), width, height);
       canvas.width = 0; // release the pixel memory now, not at the next GC
+      if (await hasUndecodableImage(page)) throw new OcrError('PAGE_UNREADABLE', `Page ${n} has an embedded image that could not be decoded`, n);
       return { raster, dpi: scale * 72 };
     } catch (err) {
       if (err instanceof OcrError) throw err;
@@ -127,6 +128,24 @@ export class PdfDocument {
   async close(): Promise<void> {
     await this.doc.loadingTask.destroy();
   }
+}
+
+const IMAGE_OPS = new Set<number>([OPS.paintImageXObject, OPS.paintImageXObjectRepeat]);
+
+/**
+ * pdfjs draws nothing for an image it cannot decode and only logs a warning; the image's object is
+ * then null. A scan page whose image is lost must be reported, not read as a blank page.
+ */
+async function hasUndecodableImage(page: PDFPageProxy): Promise<boolean> {
+  const ops = await page.getOperatorList();
+  for (let i = 0; i < ops.fnArray.length; i++) {
+    if (!IMAGE_OPS.has(ops.fnArray[i]!)) continue;
+    const id = (ops.argsArray[i] as unknown[])[0];
+    if (typeof id !== 'string') continue;
+    const objs = id.startsWith('g_') ? page.commonObjs : page.objs;
+    if (objs.has(id) && objs.get(id) === null) return true;
+  }
+  return false;
 }
 
 interface CanvasLike {

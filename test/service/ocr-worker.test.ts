@@ -2,6 +2,8 @@
 import assert from 'node:assert/strict';
 import { after, before, mock, test } from 'node:test';
 import { Errors, ServiceBroker } from 'moleculer';
+import sharp from 'sharp';
+import { errorResponse } from '../../src/broker-errors.ts';
 import OcrWorkerService from '../../services/ocr-worker.service.ts';
 import { OcrEngine } from '../../src/ocr/engine.ts';
 import type { PageResult } from '../../src/types.ts';
@@ -37,10 +39,22 @@ test('the models are loaded once per process, not per request', async () => {
   assert.equal(health.in_flight, 0);
 });
 
-test('bad params are refused by the validator', async () => {
-  await assert.rejects(broker.call('ocr.recognize', { page_number: 1 }), Errors.ValidationError);
+test('bad params are refused as INVALID_PARAMS', async () => {
+  const invalid = (err: unknown) => errorResponse(err).body.error.code === 'INVALID_PARAMS';
+  await assert.rejects(broker.call('ocr.recognize', { page_number: 1 }), invalid);
   await assert.rejects(broker.call('ocr.recognize', { image: 'not a buffer', page_number: 1 }), Errors.ValidationError);
   await assert.rejects(broker.call('ocr.recognize', { image: Buffer.from('x'), page_number: 0 }), Errors.ValidationError);
+  const raster = { data: Buffer.alloc(10), width: 4, height: 4, channels: 1 };
+  await assert.rejects(broker.call('ocr.recognize', { raster, page_number: 1 }), invalid);
+});
+
+test('a decoded raster is read like the encoded image', async () => {
+  const { image } = renderPage({ paragraphs: ENGLISH_PARAGRAPHS });
+  const { data, info } = await sharp(image).greyscale().raw().toBuffer({ resolveWithObject: true });
+  const raster = { data, width: info.width, height: info.height, channels: 1 };
+  const page = await broker.call<PageResult, object>('ocr.recognize', { raster, page_number: 1 });
+  assert.match(page.text, /^The quick brown fox jumps over the lazy dog\./);
+  assert.equal(page.timings.decode_ms, 0);
 });
 
 test('an undecodable image fails with IMAGE_UNREADABLE, not retryable', async () => {

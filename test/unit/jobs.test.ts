@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { OcrError } from '../../src/errors.ts';
+import { JobStore } from '../../src/jobs/job-store.ts';
+import { runPages } from '../../src/jobs/run-pages.ts';
+import type { PageResult } from '../../src/types.ts';
+
+const page = (n: number): PageResult => ({
+  page_number: n, width: 1, height: 1, rotation: 0, text: `page ${n}`, lines: [], paragraphs: [], avg_confidence: 0,
+  timings: { decode_ms: 0, det_ms: 0, cls_ms: 0, rec_ms: 0, total_ms: 1 }, worker: 'w', source: 'ocr',
+});
+
+test('runPages keeps at most `window` pages in flight and reports every page once', async () => {
+  let inFlight = 0, most = 0;
+  const done: number[] = [];
+  await runPages([1, 2, 3, 4, 5, 6, 7], 3, async (n) => {
+    most = Math.max(most, ++inFlight);
+    await new Promise((r) => setTimeout(r, 5 + (n % 3) * 5));
+    inFlight--;
+    if (n === 4) throw new Error('page 4 is broken');
+    return n;
+  }, (run) => done.push(run.page), new AbortController().signal);
+  assert.equal(most, 3);
+  assert.deepEqual(done.sort(), [1, 2, 3, 4, 5, 6, 7]);
+});
+
+test('runPages starts no page after the signal aborts', async () => {
+  const controller = new AbortController();
+  const started: number[] = [];
+  await runPages([1, 2, 3, 4, 5, 6], 2, async (n) => {
+    started.push(n);
+    if (n === 2) controller.abort();
+    await new Promise((r) => setTimeout(r, 5));
+    return n;
+  }, () => undefined, controller.signal);
+  assert.deepEqual(started, [1, 2]);
+});
+
+test('a job gathers pages in any order and ends by how many failed', () => {
+  const store = new JobStore(1000);
+  const { id } = store.create({ filename: 'a.pdf', file_size_bytes: 10, total_pages: 3 });
+  assert.throws(() => store.result(id), (e: unknown) => e instanceof OcrError && e.code === 'JOB_NOT_FINISHED');
+  store.started(id);
+  store.addPage(id, page(3));
+  store.addError(id, { page: 2, code: 'PAGE_UNREADABLE', message: 'x' });
+  store.addPage(id, page(1));
+  assert.deepEqual(store.progress(id), { job_id: id, status: 'running', filename: 'a.pdf', total_pages: 3, pages_done: 2, pages_failed: 1, finished: false });
+  assert.equal(store.finish(id).status, 'partial_success');
+  const result = store.result(id);
+  assert.deepEqual(result.results.map((p) => p.page_number), [1, 3]);
+  assert.equal(result.combined_text, 'page 1\fpage 3');
+});
+
+test('a cancelled job ends cancelled; finished jobs are forgotten after the TTL', () => {
+  const store = new JobStore(1000);
+  const { id, signal } = store.create({ filename: 'a.pdf', file_size_bytes: 10, total_pages: 5 });
+  store.cancel(id);
+  assert.ok(signal.aborted);
+  assert.equal(store.finish(id).status, 'cancelled');
+  assert.deepEqual(store.sweep(Date.now() + 500), []);
+  assert.deepEqual(store.sweep(Date.now() + 1500), [id]);
+  assert.throws(() => store.progress(id), (e: unknown) => e instanceof OcrError && e.code === 'NOT_FOUND');
+});
