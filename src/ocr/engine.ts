@@ -90,8 +90,10 @@ export class OcrEngine {
       detMs += detected.ms;
     }
     const pieces = detected.boxes.flatMap(({ box }) => {
-      const image = cropLine(page, box, REC_HEIGHT);
-      return lineAspect(box).vertical ? [{ box, image }] : splitLineAtGaps(image, box, this.config.rec.splitGap);
+      const { splitGap, widthScale } = this.config.rec;
+      const image = cropLine(page, box, REC_HEIGHT, widthScale);
+      if (lineAspect(box).vertical) return [{ box, image }];
+      return splitLineAtGaps(image, box, splitGap * REC_HEIGHT * widthScale, Math.round(0.15 * REC_HEIGHT * widthScale));
     });
     let boxes = pieces.map((p) => p.box);
     let crops = pieces.map((p) => p.image);

@@ -1,8 +1,10 @@
 /** Plane geometry for text boxes: convex hull, minimum-area rectangle, quad helpers. */
 
-export type Point = [number, number];
+import type { Box, Point } from '../types.ts';
+
+export type { Point };
 /** Four corners in order top-left, top-right, bottom-right, bottom-left (reading direction). */
-export type Quad = [Point, Point, Point, Point];
+export type Quad = Box;
 
 /** A rotated rectangle: centre, side lengths and the angle (radians) of the `width` side. */
 export interface RotatedRect {

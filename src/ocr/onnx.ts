@@ -9,6 +9,9 @@ export async function loadSession(path: string, threads: number): Promise<Sessio
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
+    // Input shapes change with every page and line; the arena keeps the largest ever seen
+    // (measured: 781 MB peak RSS with it, 651 MB without, same speed).
+    enableCpuMemArena: false,
   });
 }
 

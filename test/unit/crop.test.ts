@@ -15,6 +15,7 @@ test('a box is cut out at 48 rows, its width following its aspect', () => {
   assert.equal(line.height, 48);
   assert.equal(line.width, 480);
   assert.ok(line.data.every((v) => v < 10), 'all ink');
+  assert.equal(cropLine(src, [[100, 40], [300, 40], [300, 60], [100, 60]], 48, 0.5).width, 240);
 });
 
 test('a box taller than wide is read turned a quarter', () => {
@@ -25,15 +26,15 @@ test('a box taller than wide is read turned a quarter', () => {
   assert.ok(line.data[24 * line.width + 10]! < 10 && line.data[24 * line.width + 470]! > 245);
 });
 
-test('a line is cut at a blank run wider than its height, keeping a margin', () => {
+test('a line is cut at a blank run at least the given width, keeping a margin', () => {
   // Ink 0-100 and 200-300 in a 300-wide, 48-high line: the 100-column gap splits it.
   const image = { data: new Uint8Array(300 * 48).fill(255), width: 300, height: 48 };
   for (let y = 0; y < 48; y++) for (let x = 0; x < 300; x++) if (x < 100 || x >= 200) image.data[y * 300 + x] = 0;
-  const pieces = splitLineAtGaps(image, [[0, 0], [600, 0], [600, 96], [0, 96]], 1);
+  const pieces = splitLineAtGaps(image, [[0, 0], [600, 0], [600, 96], [0, 96]], 48, 7);
   assert.equal(pieces.length, 2);
   assert.deepEqual(pieces.map((p) => p.image.width), [107, 107]);
   assert.ok(Math.abs(pieces[1]!.box[0][0] - 2 * 193) < 1e-9);
-  assert.equal(splitLineAtGaps(image, [[0, 0], [600, 0], [600, 96], [0, 96]], 3).length, 1);
+  assert.equal(splitLineAtGaps(image, [[0, 0], [600, 0], [600, 96], [0, 96]], 144, 7).length, 1);
 });
 
 test('flipping a line twice gives it back', () => {

@@ -1,0 +1,62 @@
+/**
+ * Sends one PDF through a fresh one-process server as a job and reports pages per minute and the
+ * server's memory over the run (sampled from /proc), optionally scoring the text against the corpus.
+ * Usage: node bench/pdf-job.ts FILE.pdf [--repeat N] [--dpi 200] [--manifest corpus/manifest.tsv]
+ * --repeat builds a longer PDF from N copies of the file's pages (to show memory does not grow with pages).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { PDFDocument } from 'pdf-lib';
+import { freePort, startProcess, stopProcess, waitForHttp } from '../test/helpers/net.ts';
+
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { repeat: { type: 'string' }, dpi: { type: 'string' }, manifest: { type: 'string' } } });
+const file = resolve(positionals[0] ?? '');
+const repeat = Number(values.repeat ?? 1);
+const out = resolve('bench/out/pdf-job');
+mkdirSync(out, { recursive: true });
+
+let pdf = readFileSync(file);
+let name = basename(file, '.pdf');
+if (repeat > 1) {
+  const src = await PDFDocument.load(pdf);
+  const doc = await PDFDocument.create();
+  for (let r = 0; r < repeat; r++) for (const page of await doc.copyPages(src, src.getPageIndices())) doc.addPage(page);
+  pdf = Buffer.from(await doc.save());
+  name = `${name}_x${repeat}`;
+}
+
+const port = await freePort();
+const server = startProcess('src/main.ts', { COORDINATOR_PORT: String(port), MAX_UPLOAD_MB: '2000', MAX_PAGES: '100000' });
+const base = `http://127.0.0.1:${port}`;
+await waitForHttp(`${base}/health`, server, 120_000);
+const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${server.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+const idle = rss();
+let peak = idle;
+const sampler = setInterval(() => (peak = Math.max(peak, rss())), 250);
+
+const body = new FormData();
+body.append('file', new Blob([new Uint8Array(pdf)]), `${name}.pdf`);
+body.append('dpi', values.dpi ?? '200');
+const t0 = performance.now();
+const job = await (await fetch(`${base}/jobs`, { method: 'POST', body })).json();
+const samples: string[] = [];
+for (;;) {
+  await new Promise((r) => setTimeout(r, 1000));
+  const p = await (await fetch(`${base}/jobs/${job.job_id}`)).json();
+  if (samples.length === 0 || p.pages_done % 50 === 0 || p.finished) samples.push(`${p.pages_done} pages: ${rss().toFixed(0)} MB`);
+  if (p.finished) break;
+}
+const wall = (performance.now() - t0) / 1000;
+clearInterval(sampler);
+const result = await (await fetch(`${base}/jobs/${job.job_id}/result`)).json();
+await stopProcess(server);
+writeFileSync(join(out, `${name}.txt`), result.combined_text);
+
+const pages = result.metrics.total_pages;
+console.log(`${name}: ${pages} pages in ${wall.toFixed(1)} s = ${((pages / wall) * 60).toFixed(1)} pages/min (${(wall / pages).toFixed(2)} s/page), status ${result.metrics.status}`);
+console.log(`server RSS: ${idle.toFixed(0)} MB after start, peak ${peak.toFixed(0)} MB; ${samples.join(', ')}`);
+if (values.manifest && repeat === 1) {
+  console.log(execFileSync('python3', [join(import.meta.dirname, '../../shared/eval/score.py'), resolve(values.manifest), out, '--filter', `^${name}/`, '--quiet'], { encoding: 'utf8' }).trim());
+}
