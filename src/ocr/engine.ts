@@ -5,9 +5,9 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { PageOcr } from '../types.ts';
-import { classifyLines } from './cls.ts';
+import { classifyLines, type LineOrientation } from './cls.ts';
 import { REC_HEIGHT, type OcrConfig } from './config.ts';
-import { cropLine, flipLine, lineAspect, splitLineAtGaps } from './crop.ts';
+import { cropLine, flipLine, lineAspect, splitLineAtGaps, type LinePiece } from './crop.ts';
 import { ctcAlphabet } from './ctc.ts';
 import type { DetectedBox } from './db-postprocess.ts';
 import { detectText } from './det.ts';
@@ -36,6 +36,10 @@ function mostlyVertical(boxes: DetectedBox[]): boolean {
   return vertical > 2 * horizontal;
 }
 
+function turnedProbability(o: LineOrientation): number {
+  return o.turned ? o.score : 1 - o.score;
+}
+
 export class OcrEngine {
   readonly config: OcrConfig;
   private readonly det: Session;
@@ -59,7 +63,18 @@ export class OcrEngine {
       config.cls.enabled ? loadSession(models.cls, threads) : undefined,
       readFile(models.dict, 'utf8'),
     ]);
-    return new OcrEngine(config, det, rec, cls, ctcAlphabet(dict));
+    const engine = new OcrEngine(config, det, rec, cls, ctcAlphabet(dict));
+    await engine.warmUp();
+    return engine;
+  }
+
+  /** One small inference per model: onnxruntime's first run is slow, and no user should pay it. */
+  private async warmUp(): Promise<void> {
+    const page: Raster = { data: new Uint8Array(256 * 256).fill(255), width: 256, height: 256, channels: 1 };
+    await detectText(this.det, page, this.config.det);
+    const line = { data: new Uint8Array(REC_HEIGHT * 96).fill(255), width: 96, height: REC_HEIGHT };
+    await recognizeLines(this.rec, [line], this.alphabet, this.config.rec);
+    if (this.cls) await classifyLines(this.cls, [line], 1);
   }
 
   get info(): EngineInfo {
@@ -81,61 +96,76 @@ export class OcrEngine {
     const t0 = performance.now();
     let page = original;
     let turn: Turn = 0;
-    let detected = await detectText(this.det, page, this.config.det);
-    let detMs = detected.ms;
-    if (mostlyVertical(detected.boxes)) {
+    let detMs = 0, clsMs = 0;
+    const detect = async () => {
+      const detected = await detectText(this.det, page, this.config.det);
+      detMs += detected.ms;
+      return detected.boxes;
+    };
+    let boxes = await detect();
+    if (mostlyVertical(boxes)) {
       turn = 90;
       page = turnRaster(page, 90);
-      detected = await detectText(this.det, page, this.config.det);
-      detMs += detected.ms;
+      boxes = await detect();
     }
-    const pieces = detected.boxes.flatMap(({ box }) => {
-      const { splitGap, widthScale } = this.config.rec;
-      const image = cropLine(page, box, REC_HEIGHT, widthScale);
-      if (lineAspect(box).vertical) return [{ box, image }];
-      return splitLineAtGaps(image, box, splitGap * REC_HEIGHT * widthScale, Math.round(0.15 * REC_HEIGHT * widthScale));
+    let lines = this.cutLines(page, boxes);
+    let orientations = await this.classify(lines);
+    clsMs += orientations.ms;
+    if (this.pageIsUpsideDown(lines, orientations.lines)) {
+      // Read it again the right way up: boxes found on the upright page fit its text best.
+      turn = ((turn + 180) % 360) as Turn;
+      page = turnRaster(page, 180);
+      lines = this.cutLines(page, await detect());
+      orientations = await this.classify(lines);
+      clsMs += orientations.ms;
+    }
+    const { flipThreshold } = this.config.cls;
+    const crops = lines.map((l, i) => {
+      const o = orientations.lines[i];
+      return o && o.turned && o.score >= flipThreshold ? flipLine(l.image) : l.image;
     });
-    let boxes = pieces.map((p) => p.box);
-    let crops = pieces.map((p) => p.image);
-
-    let clsMs = 0;
-    if (this.cls && crops.length > 0) {
-      const { orientations, ms } = await classifyLines(this.cls, crops, this.config.cls.windowsPerLine);
-      clsMs = ms;
-      const { flipThreshold, pageFlipShare } = this.config.cls;
-      const isTurned = orientations.map((o) => o.turned && o.score >= flipThreshold);
-      const total = crops.reduce((s, c) => s + c.width, 0);
-      const turnedWidth = crops.reduce((s, c, i) => s + (isTurned[i] ? c.width : 0), 0);
-      if (turnedWidth > pageFlipShare * total) {
-        // Most text reads upside down: the page is, so turn it and read every line the other way.
-        const { width, height } = page;
-        turn = ((turn + 180) % 360) as Turn;
-        page = turnRaster(page, 180);
-        boxes = boxes.map((b) => rotateQuad(b, 180, width, height));
-        crops = crops.map(flipLine);
-        isTurned.forEach((t, i) => (isTurned[i] = !t && orientations[i]!.score >= flipThreshold));
-      }
-      crops = crops.map((c, i) => (isTurned[i] ? flipLine(c) : c));
-    }
 
     const recognized = await recognizeLines(this.rec, crops, this.alphabet, this.config.rec);
     const texts = recoverSpaces(recognized.lines.map((r, i) => ({ chars: r.chars, image: crops[i]! })), this.config.spaces);
     const kept: { box: Quad; text: string; confidence: number }[] = [];
     recognized.lines.forEach((r, i) => {
       const text = texts[i]!;
-      if (text.trim() !== '' && r.confidence >= this.config.rec.minConfidence) kept.push({ box: boxes[i]!, text, confidence: r.confidence });
+      if (text.trim() !== '' && r.confidence >= this.config.rec.minConfidence) kept.push({ box: lines[i]!.box, text, confidence: r.confidence });
     });
 
     // Boxes are reported in the frame of the image as it was sent.
     const back = ((360 - turn) % 360) as Turn;
     const assembled = assemblePage(kept, (q) => rotateQuad(q, back, page.width, page.height));
-    const totalMs = performance.now() - t0;
     return {
       width: original.width,
       height: original.height,
       rotation: turn,
       ...assembled,
-      timings: { decode_ms: 0, det_ms: round1(detMs), cls_ms: round1(clsMs), rec_ms: round1(recognized.ms), total_ms: round1(totalMs) },
+      timings: { decode_ms: 0, det_ms: round1(detMs), cls_ms: round1(clsMs), rec_ms: round1(recognized.ms), total_ms: round1(performance.now() - t0) },
     };
+  }
+
+  /** Each detected box straightened at the recogniser's height, cut at column gutters. */
+  private cutLines(page: Raster, boxes: readonly DetectedBox[]): LinePiece[] {
+    const { splitGap, widthScale } = this.config.rec;
+    return boxes.flatMap(({ box }) => {
+      const image = cropLine(page, box, REC_HEIGHT, widthScale);
+      if (lineAspect(box).vertical) return [{ box, image }];
+      return splitLineAtGaps(image, box, splitGap * REC_HEIGHT * widthScale, Math.round(0.15 * REC_HEIGHT * widthScale));
+    });
+  }
+
+  private async classify(lines: readonly LinePiece[]): Promise<{ lines: LineOrientation[]; ms: number }> {
+    if (!this.cls || lines.length === 0) return { lines: [], ms: 0 };
+    const { orientations, ms } = await classifyLines(this.cls, lines.map((l) => l.image), this.config.cls.windowsPerLine);
+    return { lines: orientations, ms };
+  }
+
+  /** The page's vote: every line weighed by its width and the classifier's probability that it is turned. */
+  private pageIsUpsideDown(lines: readonly LinePiece[], orientations: readonly LineOrientation[]): boolean {
+    if (orientations.length === 0) return false;
+    const total = lines.reduce((s, l) => s + l.image.width, 0);
+    const turned = lines.reduce((s, l, i) => s + l.image.width * turnedProbability(orientations[i]!), 0);
+    return turned > this.config.cls.pageFlipShare * total;
   }
 }

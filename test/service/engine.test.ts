@@ -55,6 +55,17 @@ test('a single line turned upside down on an upright page is read the right way'
   assert.match(result.text, /^The first line stays upright\./);
 });
 
+test('on an upside-down page, the one line printed the other way is read too', async () => {
+  const upright = renderPage({ paragraphs: [['The first line stays upright.', 'So does the second one here.', 'And the third line as well.']] });
+  const flipped = renderPage({ paragraphs: [['This line was printed upside down.']], width: 1200, height: 120, turn: 180 });
+  const composed = await sharp(upright.image).composite([{ input: flipped.image, top: 500, left: 0 }]).png().toBuffer();
+  const page = await sharp(composed).rotate(180).png().toBuffer();
+  const result = await engine.recognizeImage(page, MAX_PIXELS);
+  assert.equal(result.rotation, 180);
+  assert.match(result.text, /^The first line stays upright\./);
+  assert.match(result.text, /This line was printed upside down\./);
+});
+
 test('two columns are read left column first', async () => {
   const paragraphs = [['Left column first paragraph', 'continues on this line.'], ['Left column second part', 'ends the left side.'], ['Right column begins here', 'and carries on below.'], ['The right column ends', 'with this final line.']];
   const { image, truth } = renderPage({ paragraphs, columns: 2, width: 1400, fontSize: 24 });
