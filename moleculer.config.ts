@@ -2,14 +2,40 @@
  * Broker options from the environment. Without TRANSPORTER the node is self-contained (the embedded
  * default: every service in one process); with TRANSPORTER=nats://host:4222 it joins the cluster.
  */
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { BrokerOptions } from 'moleculer';
+
+/** NATS connection options: credentials and TLS pass through from the environment. */
+function natsOptions(env: NodeJS.ProcessEnv, url: string): Record<string, unknown> {
+  const tls = env.NATS_TLS_CA || env.NATS_TLS_CERT || env.NATS_TLS_KEY
+    ? {
+        ca: env.NATS_TLS_CA ? readFileSync(env.NATS_TLS_CA) : undefined,
+        cert: env.NATS_TLS_CERT ? readFileSync(env.NATS_TLS_CERT) : undefined,
+        key: env.NATS_TLS_KEY ? readFileSync(env.NATS_TLS_KEY) : undefined,
+      }
+    : undefined;
+  return {
+    url,
+    user: env.NATS_USER || undefined,
+    pass: env.NATS_PASSWORD || undefined,
+    token: env.NATS_TOKEN || undefined,
+    tls,
+    maxReconnectAttempts: -1, // keep trying while the NATS server restarts
+    reconnectTimeWait: 500,
+  };
+}
 
 export function brokerOptions(env: NodeJS.ProcessEnv = process.env): BrokerOptions {
   return {
     namespace: env.NAMESPACE ?? 'ocr-cluster',
     nodeID: env.NODE_ID || `${hostname()}-${process.pid}`,
-    transporter: env.TRANSPORTER ? { type: 'NATS', options: { url: env.TRANSPORTER } } : null,
+    transporter: env.TRANSPORTER ? { type: 'NATS', options: natsOptions(env, env.TRANSPORTER) } : null,
+    // Binary: page bytes and Buffers stay bytes (JSON would turn them into arrays of numbers).
+    serializer: 'CBOR',
+    // A node that stops answering is dropped within seconds.
+    heartbeatInterval: 2,
+    heartbeatTimeout: 6,
     logger: { type: 'Console', options: { level: (env.LOG_LEVEL as 'info' | undefined) ?? 'info', formatter: 'short' } },
     validator: true,
     // The gateway maps errors to HTTP itself; the broker must not print stacks for expected 4xx.

@@ -11,6 +11,9 @@ import { readUpload, saveUpload, type UploadInfo } from '../src/http/upload.ts';
 import { IMAGE_KINDS, sniffMedia } from '../src/media.ts';
 import { buildJobResult } from '../src/results.ts';
 import { settingsFromEnv } from '../src/settings.ts';
+import { streamOf } from '../src/streams.ts';
+import { withRetries } from '../src/retry.ts';
+import { isRetryable } from '../src/broker-errors.ts';
 import type { JobResult, PageResult } from '../src/types.ts';
 import type { SubmitParams } from './aggregator.service.ts';
 
@@ -130,7 +133,11 @@ const GatewayService: ServiceSchema<GatewaySettings, GatewayMethods, GatewayVars
         const start = new Date();
         const upload = await readUpload(req, settings.maxUploadBytes);
         checkKind(upload, 'image');
-        const page: PageResult = await req.$ctx.call('ocr.recognize', { image: upload.data, page_number: 1 }, { timeout: settings.pageTimeoutMs });
+        const page = await withRetries(
+          (): Promise<PageResult> => req.$ctx.call('ocr.recognize', { page_number: 1 }, { stream: streamOf(upload.data), timeout: settings.pageTimeoutMs }),
+          settings.retry,
+          isRetryable,
+        );
         const facts = { job_id: randomUUID(), filename: upload.filename, file_size_bytes: upload.size, total_pages: 1, start, end: new Date() };
         sendJson(res, 200, buildJobResult(facts, [page], []));
       } catch (err) {

@@ -1,26 +1,29 @@
 /** ocr-worker: reads one page image per `ocr.recognize` call with the process's OcrEngine. */
+import type { Readable } from 'node:stream';
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from 'moleculer';
 import { ocrEngineMixin, type OcrEngineVars } from '../mixins/ocr-engine.mixin.ts';
 import { withBrokerErrors } from '../src/broker-errors.ts';
 import { ocrConfigFromEnv } from '../src/ocr/config.ts';
 import { settingsFromEnv } from '../src/settings.ts';
+import { readAll } from '../src/streams.ts';
 import { OcrError } from '../src/errors.ts';
 import type { OcrEngine } from '../src/ocr/engine.ts';
 import type { PageOcr, PageResult } from '../src/types.ts';
 
-/** A decoded page: grey or RGB bytes, row-major (what the rasterizer sends; nothing to decode). */
-export interface RasterParam {
-  data: Buffer;
+/** Size of a decoded page whose grey or RGB bytes, row-major, come in the call's stream. */
+export interface RasterShape {
   width: number;
   height: number;
   channels: 1 | 3;
 }
 
-/** One page: either an encoded image or a decoded raster. */
+/**
+ * One page. Its bytes come in the call's stream (`{ stream }` in the call options): an encoded image
+ * (PNG, JPEG, WebP, TIFF), or, when `raster` gives their shape, decoded pixels.
+ */
 export interface RecognizeParams {
-  image?: Buffer;
-  raster?: RasterParam;
   page_number: number;
+  raster?: RasterShape;
 }
 
 interface WorkerStats {
@@ -34,13 +37,14 @@ type WorkerThis = Service<ServiceSettingSchema> & OcrEngineVars & { stats: Worke
 
 const settings = settingsFromEnv();
 
-function readPage(engine: OcrEngine, params: RecognizeParams): Promise<PageOcr> {
-  const { image, raster } = params;
-  if (image) return engine.recognizeImage(image, settings.maxPixels);
-  if (!raster) throw new OcrError('INVALID_PARAMS', 'Send the page as "image" (encoded) or "raster" (decoded)');
-  const { data, width, height, channels } = raster;
-  if (data.length !== width * height * channels) throw new OcrError('INVALID_PARAMS', `raster.data has ${data.length} bytes, not ${width}x${height}x${channels}`);
+async function readPage(engine: OcrEngine, params: RecognizeParams, stream: Readable | null): Promise<PageOcr> {
+  if (!stream) throw new OcrError('INVALID_PARAMS', 'Send the page bytes as the call\'s stream');
+  const { raster } = params;
+  if (!raster) return engine.recognizeImage(await readAll(stream, settings.maxUploadBytes), settings.maxPixels);
+  const { width, height, channels } = raster;
   if (width * height > settings.maxPixels) throw new OcrError('IMAGE_TOO_LARGE', `The page has ${width}x${height} pixels, more than MAX_PIXELS`);
+  const data = await readAll(stream, width * height * channels);
+  if (data.length !== width * height * channels) throw new OcrError('INVALID_PARAMS', `The stream has ${data.length} bytes, not ${width}x${height}x${channels}`);
   return engine.recognizeRaster({ data, width, height, channels });
 }
 
@@ -56,12 +60,10 @@ const OcrWorkerService: ServiceSchema<ServiceSettingSchema, Record<string, never
     recognize: {
       bulkhead: { enabled: true, concurrency: settings.ocrConcurrency, maxQueueSize: settings.ocrQueueSize },
       params: {
-        image: { type: 'class', instanceOf: Buffer, optional: true },
         raster: {
           type: 'object',
           optional: true,
           props: {
-            data: { type: 'class', instanceOf: Buffer },
             width: { type: 'number', integer: true, positive: true },
             height: { type: 'number', integer: true, positive: true },
             channels: { type: 'enum', values: [1, 3] },
@@ -74,7 +76,7 @@ const OcrWorkerService: ServiceSchema<ServiceSettingSchema, Record<string, never
         stats.total_requests += 1;
         stats.in_flight += 1;
         try {
-          const page = await withBrokerErrors(() => readPage(this.engine, ctx.params));
+          const page = await withBrokerErrors(() => readPage(this.engine, ctx.params, ctx.stream as Readable | null));
           stats.pages_done += 1;
           return { page_number: ctx.params.page_number, ...page, worker: this.broker.nodeID, source: 'ocr' };
         } catch (err) {

@@ -6,12 +6,14 @@
 import { randomUUID } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from 'moleculer';
-import { withBrokerErrors } from '../src/broker-errors.ts';
+import { isRetryable, withBrokerErrors } from '../src/broker-errors.ts';
 import { OcrError } from '../src/errors.ts';
 import { sniffMedia } from '../src/media.ts';
 import { assemblePage } from '../src/ocr/assemble.ts';
 import { isUsableTextLayer, PdfDocument } from '../src/pdf/rasterizer.ts';
 import { settingsFromEnv } from '../src/settings.ts';
+import { streamOf } from '../src/streams.ts';
+import { withRetries } from '../src/retry.ts';
 import type { PageResult } from '../src/types.ts';
 import type { RecognizeParams } from './ocr-worker.service.ts';
 
@@ -105,8 +107,12 @@ const RasterizerService: ServiceSchema<ServiceSettingSchema, Record<string, neve
           const rendered = await open.doc.render(page, dpi, settings.maxPixels);
           const { data, width, height, channels } = rendered.raster;
           const renderMs = performance.now() - t0;
-          const raster = { data: Buffer.from(data.buffer, data.byteOffset, data.length), width, height, channels };
-          const result: PageResult = await ctx.call<PageResult, RecognizeParams>('ocr.recognize', { raster, page_number: page }, { timeout: settings.pageTimeoutMs });
+          // A worker lost or timed out mid-page: the pixels are still here, send them again.
+          const result = await withRetries(
+            () => ctx.call<PageResult, RecognizeParams>('ocr.recognize', { page_number: page, raster: { width, height, channels } }, { stream: streamOf(data), timeout: settings.pageTimeoutMs }),
+            settings.retry,
+            isRetryable,
+          );
           const t = result.timings;
           return { ...result, dpi: round1(rendered.dpi), timings: { ...t, decode_ms: round1(t.decode_ms + renderMs), total_ms: round1(t.total_ms + renderMs) } };
         });

@@ -13,6 +13,11 @@ export function toMoleculerError(err: OcrError): Errors.MoleculerError {
   return new Kind(err.message, err.status, err.code, err.page === undefined ? undefined : { page: err.page });
 }
 
+/** Whether trying again, possibly on another node, can help. */
+export function isRetryable(err: unknown): boolean {
+  return classifyError(err).retryable;
+}
+
 /** Runs `fn`, turning a thrown OcrError into its Moleculer form. */
 export async function withBrokerErrors<T>(fn: () => Promise<T>): Promise<T> {
   try {
@@ -33,6 +38,7 @@ export function classifyError(err: unknown): OcrError {
     ServiceNotFoundError: ['NO_WORKERS', 'No OCR worker is available'],
     ServiceNotAvailableError: ['NO_WORKERS', 'No OCR worker is available'],
     QueueIsFullError: ['WORKER_BUSY', 'Every OCR worker queue is full'],
+    RequestRejectedError: ['WORKER_LOST', 'The worker reading the page left the cluster'],
     PayloadTooLarge: ['UPLOAD_TOO_LARGE', e?.message ?? 'Upload too large'],
   };
   const known = e?.name ? byName[e.name] : undefined;

@@ -23,6 +23,7 @@ export const ERROR_CODES = {
   PAGE_TIMEOUT: { status: 504, retryable: true },
   NO_WORKERS: { status: 503, retryable: true },
   WORKER_BUSY: { status: 503, retryable: true },
+  WORKER_LOST: { status: 503, retryable: true },
   INTERNAL: { status: 500, retryable: false },
 } as const satisfies Record<string, { status: number; retryable: boolean }>;
 

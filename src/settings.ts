@@ -2,6 +2,7 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { positiveNumber } from './env.ts';
+import type { RetryPolicy } from './retry.ts';
 
 export interface Settings {
   /** HTTP port of the gateway. */
@@ -28,6 +29,8 @@ export interface Settings {
   jobTtlMs: number;
   /** Pages of one job in flight at once (rendered or being read). */
   jobWindow: number;
+  /** Retries of a page that failed for a transient reason, and the first backoff in ms. */
+  retry: RetryPolicy;
 }
 
 export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings {
@@ -45,5 +48,6 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     tempDir: env.TEMP_DIR || join(tmpdir(), 'ocr-cluster'),
     jobTtlMs: Math.floor(positiveNumber(env, 'JOB_TTL_SECONDS', 3600) * 1000),
     jobWindow: Math.floor(positiveNumber(env, 'JOB_WINDOW', 4)),
+    retry: { retries: env.MAX_RETRIES === '0' ? 0 : Math.floor(positiveNumber(env, 'MAX_RETRIES', 3)), delayMs: positiveNumber(env, 'RETRY_DELAY_SECONDS', 1) * 1000 },
   };
 }

@@ -4,6 +4,7 @@ import { after, before, mock, test } from 'node:test';
 import { Errors, ServiceBroker } from 'moleculer';
 import sharp from 'sharp';
 import { errorResponse } from '../../src/broker-errors.ts';
+import { streamOf } from '../../src/streams.ts';
 import OcrWorkerService from '../../services/ocr-worker.service.ts';
 import { OcrEngine } from '../../src/ocr/engine.ts';
 import type { PageResult } from '../../src/types.ts';
@@ -20,7 +21,7 @@ after(() => broker.stop());
 
 test('ocr.recognize returns the page contract', async () => {
   const { image } = renderPage({ paragraphs: ENGLISH_PARAGRAPHS });
-  const page = await broker.call<PageResult, object>('ocr.recognize', { image, page_number: 3 });
+  const page = await broker.call<PageResult, object>('ocr.recognize', { page_number: 3 }, { stream: streamOf(image) });
   assert.equal(page.page_number, 3);
   assert.equal(page.worker, 'worker-test');
   assert.deepEqual([page.width, page.height], [1200, 900]);
@@ -32,7 +33,7 @@ test('ocr.recognize returns the page contract', async () => {
 
 test('the models are loaded once per process, not per request', async () => {
   const { image } = renderPage({ paragraphs: [['Once is enough.']], height: 200 });
-  await Promise.all([1, 2, 3].map((n) => broker.call('ocr.recognize', { image, page_number: n })));
+  await Promise.all([1, 2, 3].map((n) => broker.call('ocr.recognize', { page_number: n }, { stream: streamOf(image) })));
   assert.equal(load.mock.callCount(), 1);
   const health = await broker.call<{ pages_done: number; total_requests: number; in_flight: number }, object>('ocr.health', {});
   assert.ok(health.pages_done >= 4 && health.total_requests >= 4);
@@ -41,25 +42,24 @@ test('the models are loaded once per process, not per request', async () => {
 
 test('bad params are refused as INVALID_PARAMS', async () => {
   const invalid = (err: unknown) => errorResponse(err).body.error.code === 'INVALID_PARAMS';
-  await assert.rejects(broker.call('ocr.recognize', { page_number: 1 }), invalid);
-  await assert.rejects(broker.call('ocr.recognize', { image: 'not a buffer', page_number: 1 }), Errors.ValidationError);
-  await assert.rejects(broker.call('ocr.recognize', { image: Buffer.from('x'), page_number: 0 }), Errors.ValidationError);
-  const raster = { data: Buffer.alloc(10), width: 4, height: 4, channels: 1 };
-  await assert.rejects(broker.call('ocr.recognize', { raster, page_number: 1 }), invalid);
+  await assert.rejects(broker.call('ocr.recognize', { page_number: 1 }), invalid, 'no page bytes');
+  await assert.rejects(broker.call('ocr.recognize', { page_number: 0 }, { stream: streamOf(Buffer.from('x')) }), Errors.ValidationError);
+  await assert.rejects(broker.call('ocr.recognize', { page_number: 1, raster: { width: 4, height: 4, channels: 2 } }, { stream: streamOf(Buffer.alloc(32)) }), Errors.ValidationError);
+  await assert.rejects(broker.call('ocr.recognize', { page_number: 1, raster: { width: 4, height: 4, channels: 1 } }, { stream: streamOf(Buffer.alloc(10)) }), invalid, 'short raster');
 });
 
 test('a decoded raster is read like the encoded image', async () => {
   const { image } = renderPage({ paragraphs: ENGLISH_PARAGRAPHS });
   const { data, info } = await sharp(image).greyscale().raw().toBuffer({ resolveWithObject: true });
-  const raster = { data, width: info.width, height: info.height, channels: 1 };
-  const page = await broker.call<PageResult, object>('ocr.recognize', { raster, page_number: 1 });
+  const raster = { width: info.width, height: info.height, channels: 1 };
+  const page = await broker.call<PageResult, object>('ocr.recognize', { page_number: 1, raster }, { stream: streamOf(data) });
   assert.match(page.text, /^The quick brown fox jumps over the lazy dog\./);
   assert.equal(page.timings.decode_ms, 0);
 });
 
 test('an undecodable image fails with IMAGE_UNREADABLE, not retryable', async () => {
   const { image } = renderPage({ paragraphs: ENGLISH_PARAGRAPHS });
-  await assert.rejects(broker.call('ocr.recognize', { image: image.subarray(0, 300), page_number: 1 }), (err: Errors.MoleculerError) => {
+  await assert.rejects(broker.call('ocr.recognize', { page_number: 1 }, { stream: streamOf(image.subarray(0, 300)) }), (err: Errors.MoleculerError) => {
     assert.equal(err.type, 'IMAGE_UNREADABLE');
     assert.equal(err.code, 422);
     assert.equal(err.retryable, false);

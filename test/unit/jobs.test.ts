@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { OcrError } from '../../src/errors.ts';
 import { JobStore } from '../../src/jobs/job-store.ts';
 import { runPages } from '../../src/jobs/run-pages.ts';
+import { withRetries } from '../../src/retry.ts';
 import type { PageResult } from '../../src/types.ts';
 
 const page = (n: number): PageResult => ({
@@ -60,4 +61,24 @@ test('a cancelled job ends cancelled; finished jobs are forgotten after the TTL'
   assert.deepEqual(store.sweep(Date.now() + 500), []);
   assert.deepEqual(store.sweep(Date.now() + 1500), [id]);
   assert.throws(() => store.progress(id), (e: unknown) => e instanceof OcrError && e.code === 'NOT_FOUND');
+});
+
+test('transient failures are retried with growing waits, permanent ones are not', async () => {
+  const transient = new OcrError('WORKER_LOST', 'gone');
+  const started: number[] = [];
+  const t0 = Date.now();
+  const value = await withRetries(async (n) => {
+    started.push(Date.now() - t0);
+    if (n < 2) throw transient;
+    return 'read';
+  }, { retries: 3, delayMs: 20 }, (e) => e instanceof OcrError && e.retryable);
+  assert.equal(value, 'read');
+  assert.equal(started.length, 3);
+  assert.ok(started[2]! - started[1]! >= 35, 'the second wait is about twice the first');
+  let tries = 0;
+  await assert.rejects(withRetries(async () => { tries++; throw new OcrError('IMAGE_UNREADABLE', 'bad'); }, { retries: 3, delayMs: 1 }, (e) => e instanceof OcrError && e.retryable));
+  assert.equal(tries, 1);
+  tries = 0;
+  await assert.rejects(withRetries(async () => { tries++; throw transient; }, { retries: 2, delayMs: 1 }, () => true));
+  assert.equal(tries, 3);
 });

@@ -1,0 +1,126 @@
+/**
+ * The cluster over a real nats-server: a gateway node and worker nodes as separate OS processes
+ * find each other, share the pages of a job, and survive a worker killed with SIGKILL.
+ */
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { after, before, test } from 'node:test';
+import sharp from 'sharp';
+import type { JobProgress } from '../../src/jobs/job-store.ts';
+import type { JobResult } from '../../src/types.ts';
+import { NatsServer } from '../helpers/nats.ts';
+import { freePort, startProcess, stopProcess, waitForHttp } from '../helpers/net.ts';
+import { buildPdf, type TextPage } from '../helpers/pdf.ts';
+import { renderPage } from '../helpers/render.ts';
+
+type Node = ChildProcess & { output: string[] };
+let nats: NatsServer;
+const workers = new Map<string, Node>();
+let gateway: Node;
+let base: string;
+
+function startWorker(name: string): Node {
+  const node = startProcess('src/main.ts', { TRANSPORTER: nats.url, SERVICES: 'ocr-worker', NODE_ID: name, OCR_CPU_THREADS: '1' });
+  workers.set(name, node);
+  return node;
+}
+
+async function health(): Promise<{ ocr_workers: number }> {
+  return (await fetch(`${base}/health`)).json();
+}
+
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<number> {
+  const t0 = Date.now();
+  while (!(await check())) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}:\n${gateway.output.join('').slice(-2000)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return Date.now() - t0;
+}
+
+before(async () => {
+  nats = await NatsServer.start();
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  gateway = startProcess('src/main.ts', {
+    TRANSPORTER: nats.url, SERVICES: 'gateway,rasterizer,aggregator', NODE_ID: 'gateway', COORDINATOR_PORT: String(port),
+    JOB_WINDOW: '6', RETRY_DELAY_SECONDS: '0.5', WORKER_REQUEST_TIMEOUT: '30',
+  });
+  for (const name of ['worker-1', 'worker-2', 'worker-3']) startWorker(name);
+  await waitForHttp(`${base}/health`, gateway, 120_000);
+  await until('three workers', async () => (await health()).ocr_workers === 3);
+});
+
+after(async () => {
+  await Promise.all([gateway, ...workers.values()].map((n) => stopProcess(n, 'SIGKILL')));
+  await nats.kill();
+});
+
+const PAGES: TextPage[] = Array.from({ length: 12 }, (_, i) => ({
+  lines: [`Page ${i + 1} of the cluster test document`, `carries the order number ${4100 + i} and`, 'a few more words to read on every page.'],
+}));
+
+async function postJob(pdf: Buffer): Promise<string> {
+  const body = new FormData();
+  body.append('file', new Blob([new Uint8Array(pdf)]), 'cluster.pdf');
+  const res = await fetch(`${base}/jobs`, { method: 'POST', body });
+  assert.equal(res.status, 202);
+  return (await res.json()).job_id;
+}
+
+async function progress(id: string): Promise<JobProgress> {
+  return (await fetch(`${base}/jobs/${id}`)).json();
+}
+
+test('a 12-page PDF is spread over all three workers and reads as in one process', async () => {
+  const pdf = await buildPdf(PAGES);
+  const id = await postJob(pdf);
+  await until('the job', async () => (await progress(id)).finished);
+  const result: JobResult = await (await fetch(`${base}/jobs/${id}/result`)).json();
+  assert.equal(result.metrics.status, 'success');
+  assert.deepEqual(result.results.map((p) => p.page_number), PAGES.map((_, i) => i + 1));
+  const rounds = result.metrics.ocr_rounds_per_worker;
+  assert.deepEqual(Object.keys(rounds).sort(), ['worker-1', 'worker-2', 'worker-3'], JSON.stringify(rounds));
+  console.log(`pages per worker: ${JSON.stringify(rounds)}`);
+
+  // The same PDF in the one-process embedded mode gives the same text.
+  const port = await freePort();
+  const embedded = startProcess('src/main.ts', { COORDINATOR_PORT: String(port) });
+  try {
+    await waitForHttp(`http://127.0.0.1:${port}/health`, embedded, 120_000);
+    const body = new FormData();
+    body.append('file', new Blob([new Uint8Array(pdf)]), 'cluster.pdf');
+    const alone: JobResult = await (await fetch(`http://127.0.0.1:${port}/ocr/pdf`, { method: 'POST', body })).json();
+    assert.equal(result.combined_text, alone.combined_text);
+  } finally {
+    await stopProcess(embedded);
+  }
+});
+
+test('a page image over 1 MB goes through NATS', async () => {
+  const { image } = renderPage({ paragraphs: [['A large page image travels in chunks']], width: 2400, height: 2000 });
+  const big = await sharp(image).png({ compressionLevel: 0 }).toBuffer();
+  assert.ok(big.length > 1024 * 1024, `${big.length} bytes`);
+  const body = new FormData();
+  body.append('file', new Blob([new Uint8Array(big)]), 'big.png');
+  const res = await fetch(`${base}/ocr/image`, { method: 'POST', body });
+  assert.equal(res.status, 200);
+  const result: JobResult = await res.json();
+  assert.match(result.combined_text, /A large page image travels in chunks/);
+});
+
+test('a worker killed with SIGKILL mid-job: the job ends success with every page', async () => {
+  const many = Array.from({ length: 3 }, () => PAGES).flat();
+  const id = await postJob(await buildPdf(many));
+  await until('the first pages', async () => (await progress(id)).pages_done >= 3);
+  const victim = workers.get('worker-1')!;
+  victim.kill('SIGKILL');
+  const killedAt = Date.now();
+  const goneMs = await until('the worker to leave', async () => (await health()).ocr_workers === 2, 30_000);
+  await until('the job', async () => (await progress(id)).finished, 180_000);
+  const recoveredMs = Date.now() - killedAt;
+  const result: JobResult = await (await fetch(`${base}/jobs/${id}/result`)).json();
+  assert.equal(result.metrics.status, 'success', JSON.stringify(result.metrics.errors));
+  assert.deepEqual(result.results.map((p) => p.page_number), many.map((_, i) => i + 1));
+  console.log(`killed worker-1: gone from the cluster after ${goneMs} ms, job finished ${recoveredMs} ms after the kill; pages per worker ${JSON.stringify(result.metrics.ocr_rounds_per_worker)}`);
+});
