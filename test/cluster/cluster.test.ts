@@ -124,3 +124,45 @@ test('a worker killed with SIGKILL mid-job: the job ends success with every page
   assert.deepEqual(result.results.map((p) => p.page_number), many.map((_, i) => i + 1));
   console.log(`killed worker-1: gone from the cluster after ${goneMs} ms, job finished ${recoveredMs} ms after the kill; pages per worker ${JSON.stringify(result.metrics.ocr_rounds_per_worker)}`);
 });
+
+test('the NATS server killed and restarted in the middle of a job: the job completes', async () => {
+  const many = Array.from({ length: 2 }, () => PAGES).flat();
+  const id = await postJob(await buildPdf(many));
+  await until('the first pages', async () => (await progress(id)).pages_done >= 2);
+  await nats.kill();
+  await new Promise((r) => setTimeout(r, 1500));
+  const restartedAt = Date.now();
+  await nats.restart();
+  await until('the job', async () => (await progress(id)).finished, 240_000);
+  const result: JobResult = await (await fetch(`${base}/jobs/${id}/result`)).json();
+  assert.equal(result.metrics.status, 'success', JSON.stringify(result.metrics.errors));
+  assert.equal(result.results.length, many.length);
+  console.log(`NATS down 1.5 s: job finished ${Date.now() - restartedAt} ms after the restart`);
+});
+
+test('no worker at all: a clear 503 within the retry budget, no hang', async () => {
+  const port = await freePort();
+  const lonely = startProcess('src/main.ts', {
+    TRANSPORTER: nats.url, NAMESPACE: 'no-workers-here', SERVICES: 'gateway,rasterizer,aggregator', COORDINATOR_PORT: String(port), RETRY_DELAY_SECONDS: '0.5',
+  });
+  try {
+    await until('the lonely gateway', async () => {
+      try {
+        return (await fetch(`http://127.0.0.1:${port}/health`)).status === 503;
+      } catch {
+        return false;
+      }
+    });
+    const { image } = renderPage({ paragraphs: [['Nobody will read this page']] });
+    const body = new FormData();
+    body.append('file', new Blob([new Uint8Array(image)]), 'page.png');
+    const t0 = Date.now();
+    const res = await fetch(`http://127.0.0.1:${port}/ocr/image`, { method: 'POST', body });
+    const elapsed = Date.now() - t0;
+    assert.equal(res.status, 503);
+    assert.equal((await res.json()).error.code, 'NO_WORKERS');
+    assert.ok(elapsed < 15_000, `${elapsed} ms`);
+  } finally {
+    await stopProcess(lonely);
+  }
+});
