@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { BrokerOptions } from 'moleculer';
+import { positiveNumber } from './src/env.ts';
 
 /** NATS connection options: credentials and TLS pass through from the environment. */
 function natsOptions(env: NodeJS.ProcessEnv, url: string): Record<string, unknown> {
@@ -33,6 +34,10 @@ export function brokerOptions(env: NodeJS.ProcessEnv = process.env): BrokerOptio
     transporter: env.TRANSPORTER ? { type: 'NATS', options: natsOptions(env, env.TRANSPORTER) } : null,
     // Binary: page bytes and Buffers stay bytes (JSON would turn them into arrays of numbers).
     serializer: 'CBOR',
+    // SIGTERM: stop taking requests, finish those in flight (up to a page's time limit), then leave.
+    tracking: { enabled: true, shutdownTimeout: positiveNumber(env, 'WORKER_REQUEST_TIMEOUT', 120) * 1000 },
+    // The bulkhead's in-flight and queue gauges feed the workers' live health.
+    metrics: { enabled: true, reporter: [] },
     // A node that stops answering is dropped within seconds.
     heartbeatInterval: 2,
     heartbeatTimeout: 6,

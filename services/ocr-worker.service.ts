@@ -1,4 +1,5 @@
 /** ocr-worker: reads one page image per `ocr.recognize` call with the process's OcrEngine. */
+import { availableParallelism, hostname, totalmem } from 'node:os';
 import type { Readable } from 'node:stream';
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from 'moleculer';
 import { ocrEngineMixin, type OcrEngineVars } from '../mixins/ocr-engine.mixin.ts';
@@ -8,7 +9,7 @@ import { settingsFromEnv } from '../src/settings.ts';
 import { readAll } from '../src/streams.ts';
 import { OcrError } from '../src/errors.ts';
 import type { OcrEngine } from '../src/ocr/engine.ts';
-import type { PageOcr, PageResult } from '../src/types.ts';
+import type { PageOcr, PageResult, WorkerHealth } from '../src/types.ts';
 
 /** Size of a decoded page whose grey or RGB bytes, row-major, come in the call's stream. */
 export interface RasterShape {
@@ -28,12 +29,18 @@ export interface RecognizeParams {
 
 interface WorkerStats {
   total_requests: number;
-  in_flight: number;
   pages_done: number;
   errors: number;
 }
 
-type WorkerThis = Service<ServiceSettingSchema> & OcrEngineVars & { stats: WorkerStats };
+const BULKHEAD_LABELS = { action: 'ocr.recognize', service: 'ocr' };
+
+interface CpuSample {
+  at: number;
+  usage: NodeJS.CpuUsage;
+}
+
+type WorkerThis = Service<ServiceSettingSchema> & OcrEngineVars & { stats: WorkerStats; cpu: CpuSample };
 
 const settings = settingsFromEnv();
 
@@ -48,12 +55,15 @@ async function readPage(engine: OcrEngine, params: RecognizeParams, stream: Read
   return engine.recognizeRaster({ data, width, height, channels });
 }
 
-const OcrWorkerService: ServiceSchema<ServiceSettingSchema, Record<string, never>, OcrEngineVars & { stats: WorkerStats }> = {
+const OcrWorkerService: ServiceSchema<ServiceSettingSchema, Record<string, never>, OcrEngineVars & { stats: WorkerStats; cpu: CpuSample }> = {
   name: 'ocr',
+  // Read by the balancer on other nodes: a node with more slots takes more pages.
+  metadata: { slots: settings.ocrConcurrency },
   mixins: [ocrEngineMixin(ocrConfigFromEnv(process.env, settings.ocrConcurrency))],
 
   created(this: WorkerThis) {
-    this.stats = { total_requests: 0, in_flight: 0, pages_done: 0, errors: 0 };
+    this.stats = { total_requests: 0, pages_done: 0, errors: 0 };
+    this.cpu = { at: performance.now(), usage: process.cpuUsage() };
   },
 
   actions: {
@@ -74,7 +84,6 @@ const OcrWorkerService: ServiceSchema<ServiceSettingSchema, Record<string, never
       async handler(this: WorkerThis, ctx: Context<RecognizeParams>): Promise<PageResult> {
         const { stats } = this;
         stats.total_requests += 1;
-        stats.in_flight += 1;
         try {
           const page = await withBrokerErrors(() => readPage(this.engine, ctx.params, ctx.stream as Readable | null));
           stats.pages_done += 1;
@@ -82,15 +91,32 @@ const OcrWorkerService: ServiceSchema<ServiceSettingSchema, Record<string, never
         } catch (err) {
           stats.errors += 1;
           throw err;
-        } finally {
-          stats.in_flight -= 1;
         }
       },
     },
 
     health: {
-      handler(this: WorkerThis) {
-        return { node_id: this.broker.nodeID, ...this.stats, ...this.engine.info };
+      handler(this: WorkerThis): WorkerHealth {
+        const now = performance.now(), usage = process.cpuUsage();
+        const cpuMicros = usage.user - this.cpu.usage.user + usage.system - this.cpu.usage.system;
+        const cpuPercent = (cpuMicros / 1000 / Math.max(1, now - this.cpu.at) / availableParallelism()) * 100;
+        this.cpu = { at: now, usage };
+        const gauge = (name: string) => Number(this.broker.metrics.getMetric(name)?.get(BULKHEAD_LABELS)?.value ?? 0);
+        const rss = process.memoryUsage().rss;
+        return {
+          node_id: this.broker.nodeID,
+          host: hostname(),
+          pid: process.pid,
+          uptime_seconds: Math.round(process.uptime()),
+          cpu_percent: Math.round(cpuPercent * 10) / 10,
+          memory_mb: Math.round(rss / 1048576),
+          memory_percent: Math.round((rss / totalmem()) * 1000) / 10,
+          ...this.stats,
+          in_flight: gauge('moleculer.request.bulkhead.inflight'),
+          queued: gauge('moleculer.request.bulkhead.queue.size'),
+          slots: settings.ocrConcurrency,
+          ...this.engine.info,
+        };
       },
     },
   },

@@ -98,6 +98,34 @@ export interface JobResult {
   combined_markdown: string;
 }
 
+/** A worker's live health, as `ocr.health` reports it and `GET /workers/status` lists it. */
+export interface WorkerHealth {
+  node_id: string;
+  host: string;
+  pid: number;
+  uptime_seconds: number;
+  /** CPU used by this process since the previous report, as a share of the whole machine. */
+  cpu_percent: number;
+  memory_mb: number;
+  memory_percent: number;
+  total_requests: number;
+  /** Pages being read now, and pages waiting in this worker's bulkhead queue. */
+  in_flight: number;
+  queued: number;
+  pages_done: number;
+  errors: number;
+  slots: number;
+  threads: number;
+  models: { det: string; rec: string; cls: string };
+}
+
+/** `GET /workers/status`: every OCR worker the cluster knows, with its live health when it answers. */
+export interface WorkersStatus {
+  total_workers: number;
+  healthy_workers: number;
+  workers: (Partial<WorkerHealth> & { node_id: string; status: 'healthy' | 'unreachable' })[];
+}
+
 export interface ErrorBody {
   error: { code: string; message: string; page?: number };
 }

@@ -7,7 +7,7 @@ import type { ChildProcess } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import sharp from 'sharp';
 import type { JobProgress } from '../../src/jobs/job-store.ts';
-import type { JobResult } from '../../src/types.ts';
+import type { JobResult, WorkersStatus } from '../../src/types.ts';
 import { NatsServer } from '../helpers/nats.ts';
 import { freePort, startProcess, stopProcess, waitForHttp } from '../helpers/net.ts';
 import { buildPdf, type TextPage } from '../helpers/pdf.ts';
@@ -27,6 +27,10 @@ function startWorker(name: string): Node {
 
 async function health(): Promise<{ ocr_workers: number }> {
   return (await fetch(`${base}/health`)).json();
+}
+
+async function workersStatus(): Promise<WorkersStatus> {
+  return (await fetch(`${base}/workers/status`)).json();
 }
 
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<number> {
@@ -97,6 +101,23 @@ test('a 12-page PDF is spread over all three workers and reads as in one process
   }
 });
 
+test('GET /workers/status lists every worker with its live health', async () => {
+  const status = await workersStatus();
+  assert.equal(status.total_workers, 3);
+  assert.equal(status.healthy_workers, 3);
+  assert.deepEqual(status.workers.map((w) => w.node_id), ['worker-1', 'worker-2', 'worker-3']);
+  for (const w of status.workers) {
+    assert.equal(w.status, 'healthy');
+    for (const key of ['cpu_percent', 'memory_mb', 'memory_percent', 'uptime_seconds', 'total_requests', 'in_flight', 'queued', 'pages_done', 'errors', 'slots', 'threads'] as const) {
+      assert.equal(typeof w[key], 'number', key);
+    }
+    assert.ok(w.memory_mb! > 50 && typeof w.host === 'string');
+    assert.match(w.models!.rec, /rec/);
+    assert.equal(w.threads, 1);
+  }
+  assert.equal(status.workers.reduce((s, w) => s + w.pages_done!, 0), 12, 'the 12 pages of the first test');
+});
+
 test('a page image over 1 MB goes through NATS', async () => {
   const { image } = renderPage({ paragraphs: [['A large page image travels in chunks']], width: 2400, height: 2000 });
   const big = await sharp(image).png({ compressionLevel: 0 }).toBuffer();
@@ -116,13 +137,43 @@ test('a worker killed with SIGKILL mid-job: the job ends success with every page
   const victim = workers.get('worker-1')!;
   victim.kill('SIGKILL');
   const killedAt = Date.now();
-  const goneMs = await until('the worker to leave', async () => (await health()).ocr_workers === 2, 30_000);
+  const goneMs = await until('the worker to leave', async () => {
+    const status = await workersStatus();
+    return status.total_workers === 2 && !status.workers.some((w) => w.node_id === 'worker-1');
+  }, 30_000);
   await until('the job', async () => (await progress(id)).finished, 180_000);
   const recoveredMs = Date.now() - killedAt;
   const result: JobResult = await (await fetch(`${base}/jobs/${id}/result`)).json();
   assert.equal(result.metrics.status, 'success', JSON.stringify(result.metrics.errors));
   assert.deepEqual(result.results.map((p) => p.page_number), many.map((_, i) => i + 1));
   console.log(`killed worker-1: gone from the cluster after ${goneMs} ms, job finished ${recoveredMs} ms after the kill; pages per worker ${JSON.stringify(result.metrics.ocr_rounds_per_worker)}`);
+});
+
+test('a worker started while a job runs gets pages of that job', async () => {
+  const many = Array.from({ length: 2 }, () => PAGES).flat();
+  const id = await postJob(await buildPdf(many));
+  await until('the first page', async () => (await progress(id)).pages_done >= 1);
+  startWorker('worker-4');
+  await until('the job', async () => (await progress(id)).finished, 240_000);
+  const result: JobResult = await (await fetch(`${base}/jobs/${id}/result`)).json();
+  assert.equal(result.metrics.status, 'success');
+  assert.ok((result.metrics.ocr_rounds_per_worker['worker-4'] ?? 0) > 0, JSON.stringify(result.metrics.ocr_rounds_per_worker));
+  console.log(`worker-4 joined mid-job: pages per worker ${JSON.stringify(result.metrics.ocr_rounds_per_worker)}`);
+});
+
+test('SIGTERM on a worker: it finishes the pages it holds, then leaves; the job is complete', async () => {
+  const id = await postJob(await buildPdf(PAGES));
+  await until('the first pages', async () => (await progress(id)).pages_done >= 2);
+  const before = (await workersStatus()).workers.find((w) => w.node_id === 'worker-2')!;
+  const leaving = workers.get('worker-2')!;
+  const exited = new Promise<number | null>((r) => leaving.once('exit', (code) => r(code)));
+  leaving.kill('SIGTERM');
+  assert.equal(await exited, 0, 'a clean exit');
+  await until('the job', async () => (await progress(id)).finished, 120_000);
+  const result: JobResult = await (await fetch(`${base}/jobs/${id}/result`)).json();
+  assert.equal(result.metrics.status, 'success', JSON.stringify(result.metrics.errors));
+  assert.equal(result.results.length, PAGES.length);
+  console.log(`SIGTERM on worker-2 with ${before.in_flight} page(s) in flight and ${before.queued} queued; it read ${result.metrics.ocr_rounds_per_worker['worker-2'] ?? 0} pages of the job`);
 });
 
 test('the NATS server killed and restarted in the middle of a job: the job completes', async () => {
