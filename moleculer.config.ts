@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { BrokerOptions } from 'moleculer';
+import { LeastOutstandingStrategy, OutstandingRequests } from './src/balancing.ts';
 import { positiveNumber } from './src/env.ts';
 
 /** NATS connection options: credentials and TLS pass through from the environment. */
@@ -38,6 +39,9 @@ export function brokerOptions(env: NodeJS.ProcessEnv = process.env): BrokerOptio
     tracking: { enabled: true, shutdownTimeout: positiveNumber(env, 'WORKER_REQUEST_TIMEOUT', 120) * 1000 },
     // The bulkhead's in-flight and queue gauges feed the workers' live health.
     metrics: { enabled: true, reporter: [] },
+    // Pages go where this node has the fewest outstanding per inference slot (src/balancing.ts).
+    registry: { strategy: LeastOutstandingStrategy, preferLocal: false },
+    middlewares: [OutstandingRequests],
     // A node that stops answering is dropped within seconds.
     heartbeatInterval: 2,
     heartbeatTimeout: 6,
