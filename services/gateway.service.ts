@@ -14,7 +14,8 @@ import { settingsFromEnv } from '../src/settings.ts';
 import { streamOf } from '../src/streams.ts';
 import { withRetries } from '../src/retry.ts';
 import { isRetryable } from '../src/broker-errors.ts';
-import type { JobResult, PageResult, WorkerHealth, WorkersStatus } from '../src/types.ts';
+import { workersStatus } from '../src/cluster-status.ts';
+import type { JobResult, PageResult, WorkersStatus } from '../src/types.ts';
 import type { SubmitParams } from './aggregator.service.ts';
 
 const settings = settingsFromEnv();
@@ -112,18 +113,8 @@ const GatewayService: ServiceSchema<GatewaySettings, GatewayMethods, GatewayVars
   actions: {
     /** Every OCR worker node with its live health, asked of each node directly. */
     workers: {
-      async handler(this: GatewayThis, ctx: Context): Promise<WorkersStatus> {
-        const nodes = this.broker.registry.getServiceList({ skipInternal: true }).filter((s: { name: string }) => s.name === 'ocr') as { nodeID: string }[];
-        const workers = await Promise.all(nodes.map(async ({ nodeID }): Promise<WorkersStatus['workers'][number]> => {
-          try {
-            const health: WorkerHealth = await ctx.call('ocr.health', {}, { nodeID, timeout: 3000, retries: 0 });
-            return { ...health, status: 'healthy' };
-          } catch {
-            return { node_id: nodeID, host: this.broker.registry.nodes.get(nodeID)?.hostname ?? undefined, status: 'unreachable' };
-          }
-        }));
-        workers.sort((a, b) => a.node_id.localeCompare(b.node_id));
-        return { total_workers: workers.length, healthy_workers: workers.filter((w) => w.status === 'healthy').length, workers };
+      handler(this: GatewayThis, ctx: Context): Promise<WorkersStatus> {
+        return workersStatus(this.broker, ctx);
       },
     },
 

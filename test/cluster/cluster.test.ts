@@ -4,6 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import sharp from 'sharp';
 import type { JobProgress } from '../../src/jobs/job-store.ts';
@@ -116,6 +119,34 @@ test('GET /workers/status lists every worker with its live health', async () => 
     assert.equal(w.threads, 1);
   }
   assert.equal(status.workers.reduce((s, w) => s + w.pages_done!, 0), 12, 'the 12 pages of the first test');
+});
+
+test('the REPL joins the cluster: workers, ocr <file>, jobs', async () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'repl-')), 'note.pdf');
+  writeFileSync(file, await buildPdf([{ lines: ['A note read from the REPL'] }]));
+  const repl = startProcess('src/repl.ts', { TRANSPORTER: nats.url, NODE_ID: 'repl' });
+  try {
+    // Asked again every 3 s until the REPL node has discovered all three workers.
+    let asked = 0;
+    await until('the workers table', async () => {
+      if (/3\/3 workers healthy/.test(repl.output.join(''))) return true;
+      if (Date.now() - asked > 3000) {
+        repl.stdin!.write('workers\n');
+        asked = Date.now();
+      }
+      return false;
+    }, 60_000);
+    repl.stdin!.write(`ocr ${file}\n`);
+    await until('the text', async () => /success: 1\/1 pages/.test(repl.output.join('')), 60_000);
+    repl.stdin!.write('jobs\n');
+    await until('the jobs list', async () => /success\s+1\/1 pages\s+0 failed\s+note\.pdf/.test(repl.output.join('')), 20_000);
+    const out = repl.output.join('');
+    assert.match(out, /worker-1\s+\S+\s+healthy/);
+    assert.match(out, /A note read from the REPL/);
+    assert.ok(existsSync(file), "the user's file is left in place");
+  } finally {
+    await stopProcess(repl, 'SIGKILL');
+  }
 });
 
 test('a page image over 1 MB goes through NATS', async () => {

@@ -19,7 +19,7 @@ export function freePort(): Promise<number> {
 
 /** Starts `node <script>` from the project root with extra environment; its output is kept for failures. */
 export function startProcess(script: string, env: Record<string, string>): ChildProcess & { output: string[] } {
-  const child = spawn(process.execPath, [script], { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] }) as ChildProcess & { output: string[] };
+  const child = spawn(process.execPath, [script], { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['pipe', 'pipe', 'pipe'] }) as ChildProcess & { output: string[] };
   child.output = [];
   child.stdout!.on('data', (d: Buffer) => child.output.push(d.toString()));
   child.stderr!.on('data', (d: Buffer) => child.output.push(d.toString()));

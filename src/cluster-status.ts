@@ -1,0 +1,18 @@
+/** The cluster's OCR workers and their live health, for `GET /workers/status` and the REPL. */
+import type { Context, ServiceBroker } from 'moleculer';
+import type { WorkerHealth, WorkersStatus } from './types.ts';
+
+export async function workersStatus(broker: ServiceBroker, ctx?: Context): Promise<WorkersStatus> {
+  const call = ctx ? ctx.call.bind(ctx) : broker.call.bind(broker);
+  const nodes = broker.registry.getServiceList({ skipInternal: true }).filter((s: { name: string }) => s.name === 'ocr') as { nodeID: string }[];
+  const workers = await Promise.all(nodes.map(async ({ nodeID }): Promise<WorkersStatus['workers'][number]> => {
+    try {
+      const health = (await call('ocr.health', {}, { nodeID, timeout: 3000, retries: 0 })) as WorkerHealth;
+      return { ...health, status: 'healthy' };
+    } catch {
+      return { node_id: nodeID, host: broker.registry.nodes.get(nodeID)?.hostname ?? undefined, status: 'unreachable' };
+    }
+  }));
+  workers.sort((a, b) => a.node_id.localeCompare(b.node_id));
+  return { total_workers: workers.length, healthy_workers: workers.filter((w) => w.status === 'healthy').length, workers };
+}

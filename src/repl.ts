@@ -1,0 +1,105 @@
+/**
+ * `npm run repl`: joins the cluster as a node (with a rasterizer and an aggregator of its own, which
+ * run the jobs of `ocr <file>` on this machine's files while the cluster's workers read the pages) and
+ * opens the Moleculer REPL with three commands of ours:
+ *   workers [--watch SECONDS]   every worker's live health, refreshed every 2 s while watching
+ *   jobs                        jobs kept by the aggregator, with their progress
+ *   ocr <file>                  runs a PDF or an image through the cluster, prints text and metrics
+ */
+import { copyFile, mkdir, readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { ServiceBroker } from 'moleculer';
+import { brokerOptions } from '../moleculer.config.ts';
+import AggregatorService from '../services/aggregator.service.ts';
+import RasterizerService from '../services/rasterizer.service.ts';
+import { workersStatus } from './cluster-status.ts';
+import type { JobProgress } from './jobs/job-store.ts';
+import { sniffMedia } from './media.ts';
+import { buildJobResult } from './results.ts';
+import { settingsFromEnv } from './settings.ts';
+import { streamOf } from './streams.ts';
+import type { JobResult, PageResult, WorkersStatus } from './types.ts';
+
+const settings = settingsFromEnv();
+
+export function workersTable(status: WorkersStatus): string {
+  const rows = status.workers.map((w) => ({
+    node: w.node_id, host: w.host ?? '', status: w.status, 'cpu %': w.cpu_percent ?? '', 'mem MB': w.memory_mb ?? '', 'mem %': w.memory_percent ?? '',
+    'up s': w.uptime_seconds ?? '', requests: w.total_requests ?? '', 'in flight': w.in_flight ?? '', queued: w.queued ?? '', done: w.pages_done ?? '',
+    errors: w.errors ?? '', slots: w.slots ?? '', threads: w.threads ?? '',
+  }));
+  const columns = Object.keys(rows[0] ?? { node: '' });
+  const width = (c: string) => Math.max(c.length, ...rows.map((r) => String(r[c as keyof typeof r]).length));
+  const line = (cells: string[]) => cells.map((v, i) => v.padEnd(width(columns[i]!))).join('  ');
+  return [`${status.healthy_workers}/${status.total_workers} workers healthy`, line(columns), ...rows.map((r) => line(columns.map((c) => String(r[c as keyof typeof r]))))].join('\n');
+}
+
+async function ocrFile(broker: ServiceBroker, file: string): Promise<JobResult> {
+  const path = resolve(file);
+  const data = await readFile(path);
+  const kind = sniffMedia(data.subarray(0, 1024));
+  if (kind === 'pdf') {
+    // The rasterizer deletes its copy when the job ends; the user's file stays.
+    await mkdir(settings.tempDir, { recursive: true });
+    const copy = join(settings.tempDir, `${randomUUID()}.upload`);
+    await copyFile(path, copy);
+    const here = { nodeID: broker.nodeID };
+    const job = await broker.call<JobProgress, object>('aggregator.submit', { path: copy, node_id: broker.nodeID, filename: basename(path), file_size_bytes: data.length, dpi: settings.dpi, text_layer: 'ocr' }, here);
+    return broker.call<JobResult, object>('aggregator.result', { id: job.job_id, wait: true }, { ...here, timeout: 0 });
+  }
+  const start = new Date();
+  const page = await broker.call<PageResult, object>('ocr.recognize', { page_number: 1 }, { stream: streamOf(data), timeout: settings.pageTimeoutMs });
+  return buildJobResult({ job_id: randomUUID(), filename: basename(path), file_size_bytes: data.length, total_pages: 1, start, end: new Date() }, [page], []);
+}
+
+const commands = [
+  {
+    command: 'workers',
+    description: "Every OCR worker's live health (--watch SECONDS refreshes it every 2 s)",
+    options: [{ option: '-w, --watch <seconds>', description: 'keep refreshing for this long' }],
+    async action(broker: ServiceBroker, args: { options: { watch?: string } }) {
+      const until = Date.now() + Number(args.options.watch ?? 0) * 1000;
+      for (;;) {
+        const table = workersTable(await workersStatus(broker));
+        if (args.options.watch) process.stdout.write('\x1b[2J\x1b[H');
+        console.log(table);
+        if (Date.now() >= until) return;
+        await new Promise((r) => setTimeout(r, 2000));
+      }
+    },
+  },
+  {
+    command: 'jobs',
+    description: 'Jobs kept by the aggregator, with their progress',
+    async action(broker: ServiceBroker) {
+      const aggregators = broker.registry.getServiceList({ skipInternal: true }).filter((svc: { name: string }) => svc.name === 'aggregator') as { nodeID: string }[];
+      const lists = await Promise.all(aggregators.map(({ nodeID }) => broker.call<JobProgress[], object>('aggregator.list', {}, { nodeID }).catch(() => [])));
+      const jobs = lists.flat();
+      if (jobs.length === 0) return console.log('no jobs');
+      for (const j of jobs) console.log(`${j.job_id}  ${j.status.padEnd(15)} ${String(j.pages_done + j.pages_failed).padStart(5)}/${j.total_pages} pages  ${j.pages_failed} failed  ${j.filename}`);
+    },
+  },
+  {
+    command: 'ocr <file>',
+    description: 'Run a PDF or an image through the cluster; print its text and metrics',
+    async action(broker: ServiceBroker, args: { file: string }) {
+      try {
+        const result = await ocrFile(broker, args.file);
+        console.log(result.combined_text.replace(/\f/g, '\n\n---- next page ----\n\n'));
+        const { metrics: m } = result;
+        console.log(`\n${m.status}: ${m.pages_processed}/${m.total_pages} pages, ${m.total_words} words, avg confidence ${m.avg_confidence}, ${m.total_duration_ms} ms, pages per worker ${JSON.stringify(m.ocr_rounds_per_worker)}`);
+        for (const e of m.errors) console.log(`page ${e.page}: ${e.code} ${e.message}`);
+      } catch (err) {
+        console.log(`failed: ${(err as Error).message}`);
+      }
+    },
+  },
+];
+
+const broker = new ServiceBroker({ ...brokerOptions(), nodeID: process.env.NODE_ID || `repl-${hostname()}-${process.pid}`, replOptions: { customCommands: commands, delimiter: 'ocr-cluster $' } } as never);
+broker.createService(RasterizerService);
+broker.createService(AggregatorService);
+await broker.start();
+await broker.repl();
