@@ -42,10 +42,15 @@ body.append('dpi', values.dpi ?? '200');
 const t0 = performance.now();
 const job = await (await fetch(`${base}/jobs`, { method: 'POST', body })).json();
 const samples: string[] = [];
+let sampledAt = -1;
 for (;;) {
   await new Promise((r) => setTimeout(r, 1000));
   const p = await (await fetch(`${base}/jobs/${job.job_id}`)).json();
-  if (samples.length === 0 || p.pages_done % 50 === 0 || p.finished) samples.push(`${p.pages_done} pages: ${rss().toFixed(0)} MB`);
+  const mark = Math.floor(p.pages_done / 50) * 50;
+  if (mark > sampledAt || p.finished) {
+    samples.push(`${p.pages_done} pages: ${rss().toFixed(0)} MB`);
+    sampledAt = mark;
+  }
   if (p.finished) break;
 }
 const wall = (performance.now() - t0) / 1000;
