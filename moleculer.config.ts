@@ -39,7 +39,8 @@ export function brokerOptions(env: NodeJS.ProcessEnv = process.env): BrokerOptio
     tracking: { enabled: true, shutdownTimeout: positiveNumber(env, 'WORKER_REQUEST_TIMEOUT', 120) * 1000 },
     // The bulkhead's in-flight and queue gauges feed the workers' live health.
     metrics: { enabled: true, reporter: [] },
-    // Pages go where this node has the fewest outstanding per inference slot (src/balancing.ts).
+    // Pages go where this node has the fewest outstanding per inference slot (src/balancing.ts);
+    // the strategy itself keeps other calls local, so a local OCR worker gets no unfair preference.
     registry: { strategy: LeastOutstandingStrategy, preferLocal: false },
     middlewares: [OutstandingRequests],
     // A node that stops answering is dropped within seconds.

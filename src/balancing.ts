@@ -4,6 +4,7 @@
  * the next one where that count per inference slot (the service's `metadata.slots`) is lowest. A node
  * that reads twice as fast drains its count twice as fast, so it gets about twice the pages; a node
  * with twice the slots takes twice the count before it looks as busy.
+ * Services without slots keep Moleculer's usual preference for a local endpoint.
  */
 import { Strategies, type Context, type Middleware, type ServiceBroker } from 'moleculer';
 
@@ -35,6 +36,12 @@ function track(this: ServiceBroker, next: (ctx: Context) => Promise<unknown>) {
 
 export class LeastOutstandingStrategy extends Strategies.Base {
   select(list: Endpoint[]): Endpoint {
+    // Only services that declare inference slots (the OCR workers) are spread by capacity; any other
+    // call stays on this node when it can (a job's aggregator is the one beside its upload).
+    if (!list.some((e) => e.service?.metadata?.slots !== undefined)) {
+      const local = list.find((e) => e.local);
+      if (local) return local;
+    }
     const counts = outstanding(this.broker);
     let best: Endpoint[] = [];
     let bestLoad = Infinity;
