@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { OcrError } from '../errors.ts';
-import { buildJobResult } from '../results.ts';
+import { buildJobResult, jobStatus } from '../results.ts';
 import type { JobResult, JobStatus, PageError, PageResult } from '../types.ts';
 
 export interface JobSpec {
@@ -79,7 +79,7 @@ export class JobStore {
     const job = this.job(id);
     if (!FINAL.includes(job.status)) {
       const unread = job.spec.total_pages - job.results.length - job.errors.length;
-      job.status = job.controller.signal.aborted ? 'cancelled' : buildJobResult(this.facts(job, new Date()), job.results, job.errors).metrics.status;
+      job.status = job.controller.signal.aborted ? 'cancelled' : jobStatus(job.spec.total_pages, job.errors.length);
       if (unread > 0 && job.status !== 'cancelled') job.status = 'failed';
     }
     job.end ??= new Date();
