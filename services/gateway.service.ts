@@ -1,21 +1,17 @@
 /** gateway: the REST API (moleculer-web). Reads uploads, calls the OCR services, shapes the replies. */
-import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from 'moleculer';
 import ApiGateway from 'moleculer-web';
 import { OcrError } from '../src/errors.ts';
+import { ocrImageJob } from '../src/image-job.ts';
 import type { JobProgress } from '../src/jobs/job-store.ts';
 import { sendError, sendJson } from '../src/http/reply.ts';
 import { readUpload, saveUpload, type UploadInfo } from '../src/http/upload.ts';
 import { IMAGE_KINDS, sniffMedia } from '../src/media.ts';
-import { buildJobResult } from '../src/results.ts';
 import { settingsFromEnv } from '../src/settings.ts';
-import { streamOf } from '../src/streams.ts';
-import { withRetries } from '../src/retry.ts';
-import { isRetryable } from '../src/broker-errors.ts';
 import { workersStatus } from '../src/cluster-status.ts';
-import type { JobResult, PageResult, WorkersStatus } from '../src/types.ts';
+import type { JobResult, WorkersStatus } from '../src/types.ts';
 import type { SubmitParams } from './aggregator.service.ts';
 
 const settings = settingsFromEnv();
@@ -139,16 +135,9 @@ const GatewayService: ServiceSchema<GatewaySettings, GatewayMethods, GatewayVars
     /** POST /ocr/image: one page image in, the job contract out. */
     async ocrImage(this: GatewayThis, req, res) {
       try {
-        const start = new Date();
         const upload = await readUpload(req, settings.maxUploadBytes);
         checkKind(upload, 'image');
-        const page = await withRetries(
-          (): Promise<PageResult> => req.$ctx.call('ocr.recognize', { page_number: 1 }, { stream: streamOf(upload.data), timeout: settings.pageTimeoutMs }),
-          settings.retry,
-          isRetryable,
-        );
-        const facts = { job_id: randomUUID(), filename: upload.filename, file_size_bytes: upload.size, total_pages: 1, start, end: new Date() };
-        sendJson(res, 200, buildJobResult(facts, [page], []));
+        sendJson(res, 200, await ocrImageJob(req.$ctx.call.bind(req.$ctx), upload.data, upload.filename, settings));
       } catch (err) {
         sendError(res, err);
       }

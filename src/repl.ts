@@ -16,11 +16,10 @@ import AggregatorService from '../services/aggregator.service.ts';
 import RasterizerService from '../services/rasterizer.service.ts';
 import { workersStatus } from './cluster-status.ts';
 import type { JobProgress } from './jobs/job-store.ts';
+import { ocrImageJob, type Call } from './image-job.ts';
 import { sniffMedia } from './media.ts';
-import { buildJobResult } from './results.ts';
 import { settingsFromEnv } from './settings.ts';
-import { streamOf } from './streams.ts';
-import type { JobResult, PageResult, WorkersStatus } from './types.ts';
+import type { JobResult, WorkersStatus } from './types.ts';
 
 const settings = settingsFromEnv();
 
@@ -49,9 +48,7 @@ async function ocrFile(broker: ServiceBroker, file: string): Promise<JobResult> 
     const job = await broker.call<JobProgress, object>('aggregator.submit', { path: copy, node_id: broker.nodeID, filename: basename(path), file_size_bytes: data.length, dpi: settings.dpi, text_layer: 'ocr' }, here);
     return broker.call<JobResult, object>('aggregator.result', { id: job.job_id, wait: true }, { ...here, timeout: 0 });
   }
-  const start = new Date();
-  const page = await broker.call<PageResult, object>('ocr.recognize', { page_number: 1 }, { stream: streamOf(data), timeout: settings.pageTimeoutMs });
-  return buildJobResult({ job_id: randomUUID(), filename: basename(path), file_size_bytes: data.length, total_pages: 1, start, end: new Date() }, [page], []);
+  return ocrImageJob(broker.call.bind(broker) as Call, data, basename(path), settings);
 }
 
 const commands = [
