@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { BrokerOptions } from 'moleculer';
+import { isNodeFault } from './src/broker-errors.ts';
 import { LeastOutstandingStrategy, OutstandingRequests } from './src/balancing.ts';
 import { positiveNumber } from './src/env.ts';
 
@@ -43,6 +44,17 @@ export function brokerOptions(env: NodeJS.ProcessEnv = process.env): BrokerOptio
     // the strategy itself keeps other calls local, so a local OCR worker gets no unfair preference.
     registry: { strategy: LeastOutstandingStrategy, preferLocal: false },
     middlewares: [OutstandingRequests],
+    // A worker whose engine keeps failing is left alone for a while: at least half of 3 or more calls
+    // in a minute failed -> no pages for CIRCUIT_HALF_OPEN_SECONDS, then one trial page. Timeouts and
+    // lost nodes don't count: a NATS outage times out every node at once, and the retry covers them.
+    circuitBreaker: {
+      enabled: true,
+      threshold: 0.5,
+      minRequestCount: 3,
+      windowTime: 60,
+      halfOpenTime: positiveNumber(env, 'CIRCUIT_HALF_OPEN_SECONDS', 30) * 1000,
+      check: isNodeFault,
+    },
     // A node that stops answering is dropped within seconds.
     heartbeatInterval: 2,
     heartbeatTimeout: 6,

@@ -9,23 +9,7 @@ import { settingsFromEnv } from '../src/settings.ts';
 import { readAll } from '../src/streams.ts';
 import { OcrError } from '../src/errors.ts';
 import type { OcrEngine } from '../src/ocr/engine.ts';
-import type { PageOcr, PageResult, WorkerHealth } from '../src/types.ts';
-
-/** Size of a decoded page whose grey or RGB bytes, row-major, come in the call's stream. */
-export interface RasterShape {
-  width: number;
-  height: number;
-  channels: 1 | 3;
-}
-
-/**
- * One page. Its bytes come in the call's stream (`{ stream }` in the call options): an encoded image
- * (PNG, JPEG, WebP, TIFF), or, when `raster` gives their shape, decoded pixels.
- */
-export interface RecognizeParams {
-  page_number: number;
-  raster?: RasterShape;
-}
+import type { PageOcr, PageResult, RecognizeParams, WorkerHealth } from '../src/types.ts';
 
 interface WorkerStats {
   total_requests: number;
@@ -85,7 +69,15 @@ const OcrWorkerService: ServiceSchema<ServiceSettingSchema, Record<string, never
         const { stats } = this;
         stats.total_requests += 1;
         try {
-          const page = await withBrokerErrors(() => readPage(this.engine, ctx.params, ctx.stream as Readable | null));
+          const page = await withBrokerErrors(async () => {
+            try {
+              return await readPage(this.engine, ctx.params, ctx.stream as Readable | null);
+            } catch (err) {
+              if (err instanceof OcrError) throw err;
+              this.logger.error(`Page ${ctx.params.page_number} failed in the engine`, err);
+              throw new OcrError('ENGINE_FAILED', 'The OCR engine failed on this page', ctx.params.page_number);
+            }
+          });
           stats.pages_done += 1;
           return { page_number: ctx.params.page_number, ...page, worker: this.broker.nodeID, source: 'ocr' };
         } catch (err) {

@@ -6,16 +6,14 @@
 import { randomUUID } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from 'moleculer';
-import { isRetryable, withBrokerErrors } from '../src/broker-errors.ts';
+import { withBrokerErrors } from '../src/broker-errors.ts';
 import { OcrError } from '../src/errors.ts';
 import { sniffMedia } from '../src/media.ts';
 import { assemblePage } from '../src/ocr/assemble.ts';
 import { isUsableTextLayer, PdfDocument } from '../src/pdf/rasterizer.ts';
 import { settingsFromEnv } from '../src/settings.ts';
-import { streamOf } from '../src/streams.ts';
-import { withRetries } from '../src/retry.ts';
+import { recognizeWithRetries, type Call } from '../src/ocr-call.ts';
 import type { PageResult } from '../src/types.ts';
-import type { RecognizeParams } from './ocr-worker.service.ts';
 
 const settings = settingsFromEnv();
 
@@ -108,11 +106,7 @@ const RasterizerService: ServiceSchema<ServiceSettingSchema, Record<string, neve
           const { data, width, height, channels } = rendered.raster;
           const renderMs = performance.now() - t0;
           // A worker lost or timed out mid-page: the pixels are still here, send them again.
-          const result = await withRetries(
-            () => ctx.call<PageResult, RecognizeParams>('ocr.recognize', { page_number: page, raster: { width, height, channels } }, { stream: streamOf(data), timeout: settings.pageTimeoutMs }),
-            settings.retry,
-            isRetryable,
-          );
+          const result = await recognizeWithRetries(ctx.call.bind(ctx) as Call, { page_number: page, raster: { width, height, channels } }, data, settings);
           const t = result.timings;
           return { ...result, dpi: round1(rendered.dpi), timings: { ...t, decode_ms: round1(t.decode_ms + renderMs), total_ms: round1(t.total_ms + renderMs) } };
         });

@@ -4,9 +4,11 @@
  * the next one where that count per inference slot (the service's `metadata.slots`) is lowest. A node
  * that reads twice as fast drains its count twice as fast, so it gets about twice the pages; a node
  * with twice the slots takes twice the count before it looks as busy.
- * Services without slots keep Moleculer's usual preference for a local endpoint.
+ * Services without slots keep Moleculer's usual preference for a local endpoint. A retry names the
+ * nodes that already failed its page (`avoidNodes`); they are skipped while any other node is there.
  */
 import { Strategies, type Context, type Middleware, type ServiceBroker } from 'moleculer';
+import type { AvoidNodesOption } from './ocr-call.ts';
 
 type Endpoint = Parameters<Strategies.Base['select']>[0][number] & { service?: { metadata?: { slots?: number } } };
 
@@ -35,7 +37,10 @@ function track(this: ServiceBroker, next: (ctx: Context) => Promise<unknown>) {
 }
 
 export class LeastOutstandingStrategy extends Strategies.Base {
-  select(list: Endpoint[]): Endpoint {
+  select(all: Endpoint[], ctx?: Context): Endpoint {
+    const avoid = (ctx?.options as AvoidNodesOption | undefined)?.avoidNodes ?? [];
+    const others = avoid.length ? all.filter((e) => !avoid.includes(e.id)) : all;
+    const list = others.length ? others : all;
     // Only services that declare inference slots (the OCR workers) are spread by capacity; any other
     // call stays on this node when it can (a job's aggregator is the one beside its upload).
     if (!list.some((e) => e.service?.metadata?.slots !== undefined)) {

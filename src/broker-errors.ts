@@ -46,6 +46,11 @@ export function classifyError(err: unknown): OcrError {
   return new OcrError('INTERNAL', 'Internal error');
 }
 
+/** A failure that says the node is broken, not the page: counted by the circuit breaker. */
+export function isNodeFault(err: unknown): boolean {
+  return classifyError(err).code === 'ENGINE_FAILED';
+}
+
 export function errorResponse(err: unknown): { status: number; body: ErrorBody } {
   const e = classifyError(err);
   const body: ErrorBody = { error: { code: e.code, message: e.message } };

@@ -1,6 +1,15 @@
 /** The cluster's OCR workers and their live health, for `GET /workers/status` and the REPL. */
 import type { Context, ServiceBroker } from 'moleculer';
-import type { WorkerHealth, WorkersStatus } from './types.ts';
+import type { WorkerCircuit, WorkerHealth, WorkersStatus } from './types.ts';
+
+type CircuitState = 'close' | 'half_open' | 'half_open_wait' | 'open';
+
+/** This node's circuit breaker state for a worker's `ocr.recognize` (pages are sent from here). */
+function circuitOf(broker: ServiceBroker, nodeID: string): WorkerCircuit {
+  const store = (broker as ServiceBroker & { CircuitBreakerStore?: Map<string, { state: CircuitState }> }).CircuitBreakerStore;
+  const state = store?.get(`${nodeID}:ocr.recognize`)?.state ?? 'close';
+  return state === 'close' ? 'closed' : state === 'open' ? 'open' : 'half_open';
+}
 
 export async function workersStatus(broker: ServiceBroker, ctx?: Context): Promise<WorkersStatus> {
   const call = ctx ? ctx.call.bind(ctx) : broker.call.bind(broker);
@@ -8,9 +17,9 @@ export async function workersStatus(broker: ServiceBroker, ctx?: Context): Promi
   const workers = await Promise.all(nodes.map(async ({ nodeID }): Promise<WorkersStatus['workers'][number]> => {
     try {
       const health = (await call('ocr.health', {}, { nodeID, timeout: 3000, retries: 0 })) as WorkerHealth;
-      return { ...health, status: 'healthy' };
+      return { ...health, status: 'healthy', circuit: circuitOf(broker, nodeID) };
     } catch {
-      return { node_id: nodeID, host: broker.registry.nodes.get(nodeID)?.hostname ?? undefined, status: 'unreachable' };
+      return { node_id: nodeID, host: broker.registry.nodes.get(nodeID)?.hostname ?? undefined, status: 'unreachable', circuit: circuitOf(broker, nodeID) };
     }
   }));
   workers.sort((a, b) => a.node_id.localeCompare(b.node_id));

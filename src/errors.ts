@@ -24,6 +24,8 @@ export const ERROR_CODES = {
   NO_WORKERS: { status: 503, retryable: true },
   WORKER_BUSY: { status: 503, retryable: true },
   WORKER_LOST: { status: 503, retryable: true },
+  // The worker's engine threw on a page: another node may read it (a broken node's circuit opens).
+  ENGINE_FAILED: { status: 500, retryable: true },
   INTERNAL: { status: 500, retryable: false },
 } as const satisfies Record<string, { status: number; retryable: boolean }>;
 

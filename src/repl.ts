@@ -16,7 +16,8 @@ import AggregatorService from '../services/aggregator.service.ts';
 import RasterizerService from '../services/rasterizer.service.ts';
 import { workersStatus } from './cluster-status.ts';
 import type { JobProgress } from './jobs/job-store.ts';
-import { ocrImageJob, type Call } from './image-job.ts';
+import { ocrImageJob } from './image-job.ts';
+import type { Call } from './ocr-call.ts';
 import { sniffMedia } from './media.ts';
 import { settingsFromEnv } from './settings.ts';
 import type { JobResult, WorkersStatus } from './types.ts';
@@ -25,7 +26,7 @@ const settings = settingsFromEnv();
 
 export function workersTable(status: WorkersStatus): string {
   const rows = status.workers.map((w) => ({
-    node: w.node_id, host: w.host ?? '', status: w.status, 'cpu %': w.cpu_percent ?? '', 'mem MB': w.memory_mb ?? '', 'mem %': w.memory_percent ?? '',
+    node: w.node_id, host: w.host ?? '', status: w.status, circuit: w.circuit, 'cpu %': w.cpu_percent ?? '', 'mem MB': w.memory_mb ?? '', 'mem %': w.memory_percent ?? '',
     'up s': w.uptime_seconds ?? '', requests: w.total_requests ?? '', 'in flight': w.in_flight ?? '', queued: w.queued ?? '', done: w.pages_done ?? '',
     errors: w.errors ?? '', slots: w.slots ?? '', threads: w.threads ?? '',
   }));

@@ -99,6 +99,23 @@ export interface JobResult {
 }
 
 /** A worker's live health, as `ocr.health` reports it and `GET /workers/status` lists it. */
+/** Size of a decoded page whose grey or RGB bytes, row-major, come in the call's stream. */
+export interface RasterShape {
+  width: number;
+  height: number;
+  channels: 1 | 3;
+}
+
+/**
+ * One page. Its bytes come in the call's stream (`{ stream }` in the call options): an encoded image
+ * (PNG, JPEG, WebP, TIFF), or, when `raster` gives their shape, decoded pixels.
+ */
+/** `ocr.recognize`'s params. */
+export interface RecognizeParams {
+  page_number: number;
+  raster?: RasterShape;
+}
+
 export interface WorkerHealth {
   node_id: string;
   host: string;
@@ -119,11 +136,14 @@ export interface WorkerHealth {
   models: { det: string; rec: string; cls: string };
 }
 
+/** Whether pages go to a worker: `open` after its engine kept failing, `half_open` while one trial page tests it. */
+export type WorkerCircuit = 'closed' | 'open' | 'half_open';
+
 /** `GET /workers/status`: every OCR worker the cluster knows, with its live health when it answers. */
 export interface WorkersStatus {
   total_workers: number;
   healthy_workers: number;
-  workers: (Partial<WorkerHealth> & { node_id: string; status: 'healthy' | 'unreachable' })[];
+  workers: (Partial<WorkerHealth> & { node_id: string; status: 'healthy' | 'unreachable'; circuit: WorkerCircuit })[];
 }
 
 export interface ErrorBody {

@@ -34,3 +34,11 @@ test('services without slots stay on the local node when it has them', () => {
   assert.equal(strategy.select([endpoint('remote', 1), endpoint('here', 1, true)]).id, 'remote', 'OCR workers are chosen by load, local or not');
   release();
 });
+
+test('a retry avoids the nodes that failed its page while another node is there', () => {
+  const retry = { options: { avoidNodes: ['a'] } } as unknown as Context;
+  const picks = new Set(Array.from({ length: 20 }, () => strategy.select([endpoint('a', 4), endpoint('b', 1)], retry).id));
+  assert.deepEqual([...picks], ['b'], 'a is idle with more slots, but it failed this page');
+  const everywhere = { options: { avoidNodes: ['a', 'b'] } } as unknown as Context;
+  assert.ok(['a', 'b'].includes(strategy.select([endpoint('a', 1), endpoint('b', 1)], everywhere).id), 'with nowhere else to go, a failed node is tried again');
+});

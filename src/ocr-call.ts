@@ -1,0 +1,48 @@
+/**
+ * Sending one page to `ocr.recognize`: the page's bytes go as the call's stream, and a transient
+ * failure (worker lost, timeout, queue full, engine failure) is retried with backoff on another node
+ * where there is one: the nodes that failed this page are passed to the balancer to avoid. An engine
+ * failure is tried on one more node only: a page that breaks two engines is the page's fault, and
+ * more tries would only trip circuit breakers on healthy nodes.
+ */
+import type { CallingOptions } from 'moleculer';
+import { isNodeFault, isRetryable } from './broker-errors.ts';
+import { withRetries } from './retry.ts';
+import type { Settings } from './settings.ts';
+import { streamOf } from './streams.ts';
+import type { PageResult, RecognizeParams } from './types.ts';
+
+/** `ctx.call` or `broker.call`. */
+export type Call = (action: string, params: object, opts: CallingOptions) => Promise<unknown>;
+
+/** A call option read by LeastOutstandingStrategy (src/balancing.ts). */
+export interface AvoidNodesOption {
+  avoidNodes?: string[];
+}
+
+/** The node an error came from or was waiting on, when Moleculer says. */
+function failedNode(err: unknown): string | undefined {
+  const e = err as { nodeID?: unknown; data?: { nodeID?: unknown } } | undefined;
+  const node = e?.nodeID ?? e?.data?.nodeID;
+  return typeof node === 'string' ? node : undefined;
+}
+
+export function recognizeWithRetries(call: Call, params: RecognizeParams, bytes: Uint8Array, settings: Settings): Promise<PageResult> {
+  const avoidNodes: string[] = [];
+  let engineFailures = 0;
+  return withRetries(
+    async () => {
+      const opts: CallingOptions & AvoidNodesOption = { stream: streamOf(bytes), timeout: settings.pageTimeoutMs, avoidNodes: [...avoidNodes] };
+      try {
+        return (await call('ocr.recognize', params, opts)) as PageResult;
+      } catch (err) {
+        const node = failedNode(err);
+        if (node && !avoidNodes.includes(node)) avoidNodes.push(node);
+        if (isNodeFault(err)) engineFailures += 1;
+        throw err;
+      }
+    },
+    settings.retry,
+    (err) => isRetryable(err) && !(isNodeFault(err) && engineFailures > 1),
+  );
+}
