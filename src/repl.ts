@@ -6,21 +6,17 @@
  *   jobs                        jobs kept by the aggregator, with their progress
  *   ocr <file>                  runs a PDF or an image through the cluster, prints text and metrics
  */
-import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { basename, join, resolve } from 'node:path';
-import { randomUUID } from 'node:crypto';
+import { resolve } from 'node:path';
 import { ServiceBroker } from 'moleculer';
 import { brokerOptions } from '../moleculer.config.ts';
 import AggregatorService from '../services/aggregator.service.ts';
 import RasterizerService from '../services/rasterizer.service.ts';
 import { workersStatus } from './cluster-status.ts';
 import type { JobProgress } from './jobs/job-store.ts';
-import { ocrImageJob } from './image-job.ts';
-import type { Call } from './ocr-call.ts';
-import { sniffMedia } from './media.ts';
+import { ocrFileJob } from './file-job.ts';
 import { settingsFromEnv } from './settings.ts';
-import type { JobResult, WorkersStatus } from './types.ts';
+import type { WorkersStatus } from './types.ts';
 
 const settings = settingsFromEnv();
 
@@ -34,22 +30,6 @@ export function workersTable(status: WorkersStatus): string {
   const width = (c: string) => Math.max(c.length, ...rows.map((r) => String(r[c as keyof typeof r]).length));
   const line = (cells: string[]) => cells.map((v, i) => v.padEnd(width(columns[i]!))).join('  ');
   return [`${status.healthy_workers}/${status.total_workers} workers healthy`, line(columns), ...rows.map((r) => line(columns.map((c) => String(r[c as keyof typeof r]))))].join('\n');
-}
-
-async function ocrFile(broker: ServiceBroker, file: string): Promise<JobResult> {
-  const path = resolve(file);
-  const data = await readFile(path);
-  const kind = sniffMedia(data.subarray(0, 1024));
-  if (kind === 'pdf') {
-    // The rasterizer deletes its copy when the job ends; the user's file stays.
-    await mkdir(settings.tempDir, { recursive: true });
-    const copy = join(settings.tempDir, `${randomUUID()}.upload`);
-    await copyFile(path, copy);
-    const here = { nodeID: broker.nodeID };
-    const job = await broker.call<JobProgress, object>('aggregator.submit', { path: copy, node_id: broker.nodeID, filename: basename(path), file_size_bytes: data.length, dpi: settings.dpi, text_layer: 'ocr' }, here);
-    return broker.call<JobResult, object>('aggregator.result', { id: job.job_id, wait: true }, { ...here, timeout: 0 });
-  }
-  return ocrImageJob(broker.call.bind(broker) as Call, data, basename(path), settings);
 }
 
 const commands = [
@@ -84,7 +64,7 @@ const commands = [
     description: 'Run a PDF or an image through the cluster; print its text and metrics',
     async action(broker: ServiceBroker, args: { file: string }) {
       try {
-        const result = await ocrFile(broker, args.file);
+        const result = await ocrFileJob(broker, resolve(args.file), { dpi: settings.dpi, text_layer: 'ocr' }, settings);
         console.log(result.combined_text.replace(/\f/g, '\n\n---- next page ----\n\n'));
         const { metrics: m } = result;
         console.log(`\n${m.status}: ${m.pages_processed}/${m.total_pages} pages, ${m.total_words} words, avg confidence ${m.avg_confidence}, ${m.total_duration_ms} ms, pages per worker ${JSON.stringify(m.ocr_rounds_per_worker)}`);

@@ -149,3 +149,34 @@ export interface WorkersStatus {
 export interface ErrorBody {
   error: { code: string; message: string; page?: number };
 }
+
+/** A passage of a document for an embedding model (`ocr-cluster batch --chunks`). */
+export interface TextChunk {
+  /** `<document>#<chunk_index>`. */
+  chunk_id: string;
+  /** The input file, relative to the batch's input folder. */
+  document: string;
+  chunk_index: number;
+  text: string;
+  pages: number[];
+  /** The paragraph boxes the text came from, in pixels of their page image. */
+  boxes: { page: number; box: Box }[];
+}
+
+export type DocumentStatus = 'success' | 'partial_success' | 'failed';
+
+/** A line of a batch's `manifest.jsonl`: one document, as it ended in one run. */
+export interface ManifestEntry {
+  /** The input file, relative to the input folder (absolute for a list file's absolute paths). */
+  path: string;
+  size: number;
+  sha256: string;
+  pages: number;
+  pages_failed: number;
+  status: DocumentStatus;
+  duration_ms: number;
+  finished_at: string;
+  /** Where the document's `.json`, `.txt` and `.md` were written, relative to the output folder. */
+  output?: string;
+  error?: { code: string; message: string };
+}

@@ -1,0 +1,197 @@
+/**
+ * `ocr-cluster batch`: every document of a folder or list through the OCR, a bounded number in
+ * flight, each result written atomically with a manifest line, and documents already done (same
+ * content hash, outputs present) skipped, so a run stopped anywhere picks up where it left off.
+ * The OCR itself is passed in (a broker's `ocrFileJob` in the CLI), so this module runs no services.
+ */
+import { access, createWriteStream } from 'node:fs';
+import { mkdir, readFile, rename, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { classifyError } from '../broker-errors.ts';
+import type { DocumentStatus, JobResult, ManifestEntry } from '../types.ts';
+import { chunkDocument, type ChunkOptions } from './chunks.ts';
+import { listCorpus, sha256File, type CorpusFile, type CorpusFilter } from './corpus.ts';
+import { appendManifest, CHUNKS, loadManifest, removeOutputs, removeTemporaries, writeAtomic } from './outputs.ts';
+
+export interface BatchOptions {
+  input: string;
+  outDir: string;
+  filter: CorpusFilter;
+  /** Documents in flight at once. */
+  concurrency: number;
+  /** Redo documents already done. */
+  force: boolean;
+  /** Stop taking documents after the first one that fails. */
+  failFast: boolean;
+  /** Write `<name>.chunks.jsonl` per document and `chunks.jsonl` for the corpus. */
+  chunks?: ChunkOptions;
+}
+
+export type OcrDocument = (path: string) => Promise<JobResult>;
+
+export interface BatchSummary {
+  documents: { total: number; done: number; skipped: number; failed: number; not_started: number };
+  pages: { done: number; failed: number; skipped: number };
+  duration_s: number;
+  pages_per_minute: number;
+  pages_per_worker: Record<string, number>;
+}
+
+/** What the progress display hears about. */
+export type BatchEvent =
+  | { type: 'listed'; total: number }
+  | { type: 'document'; entry: ManifestEntry; skipped: boolean; summary: BatchSummary };
+
+function exists(path: string): Promise<boolean> {
+  return new Promise((r) => access(path, (err) => r(!err)));
+}
+
+function documentStatus(result: JobResult): DocumentStatus {
+  const s = result.metrics.status;
+  return s === 'success' || s === 'partial_success' ? s : 'failed';
+}
+
+export class Batch {
+  private stopping = false;
+  private readonly started = performance.now();
+  readonly summary: BatchSummary = {
+    documents: { total: 0, done: 0, skipped: 0, failed: 0, not_started: 0 },
+    pages: { done: 0, failed: 0, skipped: 0 },
+    duration_s: 0,
+    pages_per_minute: 0,
+    pages_per_worker: {},
+  };
+
+  private readonly options: BatchOptions;
+  private readonly ocr: OcrDocument;
+  private readonly report: (event: BatchEvent) => void;
+
+  constructor(options: BatchOptions, ocr: OcrDocument, report: (event: BatchEvent) => void = () => {}) {
+    this.options = options;
+    this.ocr = ocr;
+    this.report = report;
+  }
+
+  /** Takes no new documents; those in flight finish. */
+  stop(): void {
+    this.stopping = true;
+  }
+
+  async run(): Promise<BatchSummary> {
+    const { outDir, concurrency } = this.options;
+    await mkdir(outDir, { recursive: true });
+    await removeTemporaries(outDir);
+    const manifest = await loadManifest(outDir);
+    // Names only (not contents), so the display can show a total and an ETA.
+    const files: CorpusFile[] = [];
+    for await (const file of listCorpus(this.options.input, this.options.filter, outDir)) files.push(file);
+    this.summary.documents.total = files.length;
+    this.report({ type: 'listed', total: files.length });
+
+    const finished = new Set<string>();
+    let next = 0;
+    const runner = async () => {
+      while (!this.stopping && next < files.length) {
+        const file = files[next++]!;
+        if (await this.document(file, manifest.get(file.name))) finished.add(file.name);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, concurrency) }, runner));
+    this.summary.documents.not_started = files.length - next;
+    if (this.options.chunks) await this.writeCorpusChunks(files.map((f) => f.name).filter((n) => finished.has(n)));
+    return this.tick();
+  }
+
+  private tick(): BatchSummary {
+    const s = this.summary;
+    s.duration_s = Math.round((performance.now() - this.started) / 100) / 10;
+    s.pages_per_minute = s.duration_s > 0 ? Math.round((s.pages.done / s.duration_s) * 600) / 10 : 0;
+    return s;
+  }
+
+  /** One document; true when it has outputs (done now or before). */
+  private async document(file: CorpusFile, previous: ManifestEntry | undefined): Promise<boolean> {
+    const { outDir, force } = this.options;
+    const t0 = performance.now();
+    const base: Pick<ManifestEntry, 'path' | 'size' | 'sha256'> = { path: file.name, size: 0, sha256: '' };
+    try {
+      base.size = (await stat(file.path)).size;
+      base.sha256 = await sha256File(file.path);
+    } catch (err) {
+      return this.finish({ ...base, pages: 0, pages_failed: 0, status: 'failed', duration_ms: 0, finished_at: new Date().toISOString(), error: { code: 'FILE_UNREADABLE', message: (err as Error).message } }, false);
+    }
+    if (!force && previous?.status === 'success' && previous.sha256 === base.sha256 && (await exists(join(outDir, `${file.name}.json`)))) {
+      this.summary.pages.skipped += previous.pages;
+      if (this.options.chunks && !(await exists(join(outDir, `${file.name}.chunks.jsonl`)))) {
+        // Done by a run without --chunks: its chunks come from the result it wrote.
+        const result = JSON.parse(await readFile(join(outDir, `${file.name}.json`), 'utf8')) as JobResult;
+        await this.writeChunks(file.name, result);
+      }
+      return this.finish(previous, true);
+    }
+    let entry: ManifestEntry;
+    try {
+      const result = await this.ocr(file.path);
+      const status = documentStatus(result);
+      const m = result.metrics;
+      entry = { ...base, pages: m.total_pages, pages_failed: m.pages_failed, status, duration_ms: Math.round(performance.now() - t0), finished_at: new Date().toISOString() };
+      if (status === 'failed') {
+        const first = m.errors[0];
+        entry.error = first ? { code: first.code, message: first.message } : { code: 'INTERNAL', message: 'No page could be read' };
+        await removeOutputs(outDir, file.name);
+      } else {
+        await this.writeOutputs(file.name, result);
+        entry.output = file.name;
+        for (const [worker, pages] of Object.entries(m.ocr_rounds_per_worker)) this.summary.pages_per_worker[worker] = (this.summary.pages_per_worker[worker] ?? 0) + pages;
+      }
+      this.summary.pages.done += m.pages_processed;
+      this.summary.pages.failed += m.pages_failed;
+    } catch (err) {
+      const e = classifyError(err);
+      entry = { ...base, pages: 0, pages_failed: 0, status: 'failed', duration_ms: Math.round(performance.now() - t0), finished_at: new Date().toISOString(), error: { code: e.code, message: e.message } };
+      await removeOutputs(outDir, file.name);
+    }
+    await appendManifest(outDir, entry);
+    return this.finish(entry, false);
+  }
+
+  private finish(entry: ManifestEntry, skipped: boolean): boolean {
+    const docs = this.summary.documents;
+    if (skipped) docs.skipped += 1;
+    else if (entry.status === 'failed') docs.failed += 1;
+    else docs.done += 1;
+    if (entry.status === 'failed' && this.options.failFast) this.stop();
+    this.report({ type: 'document', entry, skipped, summary: this.tick() });
+    return entry.status !== 'failed';
+  }
+
+  /** The outputs of one document; the `.json` last, since its presence marks the document done. */
+  private async writeOutputs(name: string, result: JobResult): Promise<void> {
+    const out = join(this.options.outDir, name);
+    await writeAtomic(`${out}.txt`, result.combined_text);
+    await writeAtomic(`${out}.md`, result.combined_markdown);
+    await this.writeChunks(name, result);
+    await writeAtomic(`${out}.json`, JSON.stringify(result));
+  }
+
+  private async writeChunks(name: string, result: JobResult): Promise<void> {
+    if (!this.options.chunks) return;
+    const chunks = chunkDocument(name, result.results, this.options.chunks);
+    await writeAtomic(join(this.options.outDir, `${name}.chunks.jsonl`), chunks.map((c) => `${JSON.stringify(c)}\n`).join(''));
+  }
+
+  /** `chunks.jsonl`: the chunks of every document done, in corpus order, one document at a time. */
+  private async writeCorpusChunks(names: string[]): Promise<void> {
+    const path = join(this.options.outDir, CHUNKS);
+    const temp = `${path}.partial-${process.pid}`;
+    const out = createWriteStream(temp);
+    for (const name of names) {
+      const text = await readFile(join(this.options.outDir, `${name}.chunks.jsonl`), 'utf8').catch(() => '');
+      if (!out.write(text)) await once(out, 'drain');
+    }
+    out.end();
+    await once(out, 'finish');
+    await rename(temp, path);
+  }
+}

@@ -1,0 +1,129 @@
+#!/usr/bin/env node
+/**
+ * `ocr-cluster batch <input-dir|list-file> --out <dir>`: OCR a corpus. With TRANSPORTER set the
+ * command joins the cluster as a node (its own rasterizer and aggregator; the cluster's workers read
+ * the pages); without, it runs every service in this process.
+ */
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { DEFAULT_EXTENSIONS } from './batch/corpus.ts';
+import { progressReporter, summaryLine } from './batch/progress.ts';
+import { Batch } from './batch/run.ts';
+import { ocrFileJob } from './file-job.ts';
+import { startNode } from './node.ts';
+import { settingsFromEnv } from './settings.ts';
+
+const USAGE = `usage: ocr-cluster batch <input-dir|list-file> --out <dir> [options]
+
+  --out <dir>            where results go: <name>.json/.txt/.md and manifest.jsonl (required)
+  --ext <list>           file extensions to take from a folder (default ${DEFAULT_EXTENSIONS.join(',')})
+  --glob <pattern>       instead of --ext: paths under the folder matching this glob, e.g. 'scans/**/*.pdf'
+  --dpi <n>              PDF rendering resolution (default DEFAULT_DPI, 200)
+  --language <code>      passed to the OCR as /ocr/pdf's language field
+  --text-layer auto|ocr  auto: use a PDF page's own text when it has usable text (default ocr)
+  --concurrency <n>      documents in flight at once (default 4)
+  --force                redo documents that are already done
+  --fail-fast            stop taking documents after the first that fails
+  --chunks               also write passages for embedding: <name>.chunks.jsonl and chunks.jsonl
+  --chunk-size <chars>   passage size (default 1000)
+  --chunk-overlap <chars> characters of the previous passage repeated (default 200)
+
+A rerun skips documents done before with the same content; failed or changed ones are redone.
+Exit status: 0 when every document was read, 1 when any failed, 2 for bad arguments.`;
+
+function fail(message: string): never {
+  process.stderr.write(`${message}\n\n${USAGE}\n`);
+  process.exit(2);
+}
+
+function positiveInt(value: string | undefined, name: string, fallback: number, min = 1): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) fail(`--${name} must be an integer of at least ${min}`);
+  return n;
+}
+
+function parseOptions(args: string[]) {
+  return parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      out: { type: 'string' }, ext: { type: 'string' }, glob: { type: 'string' }, dpi: { type: 'string' }, language: { type: 'string' },
+      'text-layer': { type: 'string' }, concurrency: { type: 'string' }, force: { type: 'boolean' }, 'fail-fast': { type: 'boolean' },
+      chunks: { type: 'boolean' }, 'chunk-size': { type: 'string' }, 'chunk-overlap': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
+}
+
+async function batch(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseOptions(args);
+  } catch (err) {
+    fail((err as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (positionals.length !== 1) fail('give one input folder or list file');
+  if (!values.out) fail('--out is required');
+  const settings = settingsFromEnv();
+  const dpi = values.dpi === undefined ? settings.dpi : Number(values.dpi);
+  if (!(dpi >= settings.minDpi && dpi <= settings.maxDpi)) fail(`--dpi must be between ${settings.minDpi} and ${settings.maxDpi}`);
+  const textLayer = values['text-layer'] ?? 'ocr';
+  if (textLayer !== 'auto' && textLayer !== 'ocr') fail('--text-layer must be auto or ocr');
+  const chunkSize = positiveInt(values['chunk-size'], 'chunk-size', 1000);
+  const chunkOverlap = positiveInt(values['chunk-overlap'], 'chunk-overlap', 200, 0);
+  if (chunkOverlap >= chunkSize) fail('--chunk-overlap must be smaller than --chunk-size');
+
+  const clustered = Boolean(process.env.TRANSPORTER);
+  const broker = await startNode({
+    ...process.env,
+    SERVICES: clustered ? 'rasterizer,aggregator' : 'ocr-worker,rasterizer,aggregator',
+    NODE_ID: process.env.NODE_ID || `batch-${hostname()}-${process.pid}`,
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+  });
+  // In a cluster the workers may still be announcing themselves.
+  await broker.waitForServices(['ocr'], settings.pageTimeoutMs);
+
+  const job = { dpi, text_layer: textLayer as 'auto' | 'ocr', language: values.language };
+  const run = new Batch(
+    {
+      input: resolve(positionals[0]!),
+      outDir: resolve(values.out!),
+      filter: { extensions: values.ext ? values.ext.split(',').map((e) => e.trim().replace(/^\./, '').toLowerCase()) : DEFAULT_EXTENSIONS, glob: values.glob },
+      concurrency: positiveInt(values.concurrency, 'concurrency', 4),
+      force: values.force ?? false,
+      failFast: values['fail-fast'] ?? false,
+      chunks: values.chunks ? { size: chunkSize, overlap: chunkOverlap } : undefined,
+    },
+    (path) => ocrFileJob(broker, path, job, settings),
+    progressReporter(process.stderr),
+  );
+  // Ctrl-C: no new documents, those in flight finish and are recorded; a second one leaves at once.
+  let interrupted = false;
+  const onSignal = () => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    process.stderr.write('\nstopping after the documents in flight (again to leave now)\n');
+    run.stop();
+  };
+  process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
+  const summary = await run.run();
+  process.stderr.write('\n');
+  console.log(summaryLine(summary));
+  await broker.stop();
+  return summary.documents.failed > 0 || interrupted ? 1 : 0;
+}
+
+const [command, ...rest] = process.argv.slice(2);
+if (command !== 'batch') fail(command ? `unknown command "${command}"` : 'give a command');
+try {
+  process.exitCode = await batch(rest);
+} catch (err) {
+  console.error(err instanceof Error ? err.message : err);
+  process.exitCode = 1;
+}

@@ -1,0 +1,51 @@
+/**
+ * A file on this node's disk as a job: a PDF through this node's aggregator and rasterizer (the
+ * cluster's workers read its pages), an image as a one-page job. Used by the REPL's `ocr <file>` and
+ * by `ocr-cluster batch`; the reply is the `/ocr/pdf` contract.
+ */
+import { randomUUID } from 'node:crypto';
+import { copyFile, mkdir, open, readFile, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import type { ServiceBroker } from 'moleculer';
+import { OcrError } from './errors.ts';
+import { ocrImageJob } from './image-job.ts';
+import type { JobProgress } from './jobs/job-store.ts';
+import { sniffMedia } from './media.ts';
+import type { Call } from './ocr-call.ts';
+import type { Settings } from './settings.ts';
+import type { JobResult } from './types.ts';
+
+export interface FileJobOptions {
+  dpi: number;
+  text_layer: 'auto' | 'ocr';
+  language?: string;
+  password?: string;
+}
+
+async function head(path: string): Promise<Uint8Array> {
+  const file = await open(path, 'r');
+  try {
+    const { buffer, bytesRead } = await file.read(Buffer.alloc(1024), 0, 1024, 0);
+    return buffer.subarray(0, bytesRead);
+  } finally {
+    await file.close();
+  }
+}
+
+export async function ocrFileJob(broker: ServiceBroker, path: string, options: FileJobOptions, settings: Settings): Promise<JobResult> {
+  const { size } = await stat(path);
+  if (size === 0) throw new OcrError('EMPTY_UPLOAD', 'The file is empty');
+  if (size > settings.maxUploadBytes) throw new OcrError('UPLOAD_TOO_LARGE', `The file is larger than MAX_UPLOAD_MB (${settings.maxUploadBytes / 1048576} MB)`);
+  const kind = sniffMedia(await head(path));
+  if (kind === 'pdf') {
+    // The rasterizer deletes its copy when the job ends; the user's file stays.
+    await mkdir(settings.tempDir, { recursive: true });
+    const copy = join(settings.tempDir, `${randomUUID()}.upload`);
+    await copyFile(path, copy);
+    const here = { nodeID: broker.nodeID };
+    const job = await broker.call<JobProgress, object>('aggregator.submit', { path: copy, node_id: broker.nodeID, filename: basename(path), file_size_bytes: size, ...options }, here);
+    return broker.call<JobResult, object>('aggregator.result', { id: job.job_id, wait: true }, { ...here, timeout: 0 });
+  }
+  if (kind === undefined) throw new OcrError('UNSUPPORTED_MEDIA', 'Not a PDF, PNG, JPEG, WebP or TIFF file');
+  return ocrImageJob(broker.call.bind(broker) as Call, await readFile(path), basename(path), settings);
+}
