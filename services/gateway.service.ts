@@ -6,6 +6,7 @@ import ApiGateway from 'moleculer-web';
 import { OcrError } from '../src/errors.ts';
 import { ocrImageJob } from '../src/image-job.ts';
 import type { JobProgress } from '../src/jobs/job-store.ts';
+import { accessFromEnv, checkApiKey, rateLimitKey } from '../src/http/access.ts';
 import { sendError, sendJson } from '../src/http/reply.ts';
 import { readUpload, saveUpload, type UploadInfo } from '../src/http/upload.ts';
 import { IMAGE_KINDS, sniffMedia } from '../src/media.ts';
@@ -15,6 +16,7 @@ import type { JobResult, WorkersStatus } from '../src/types.ts';
 import type { SubmitParams } from './aggregator.service.ts';
 
 const settings = settingsFromEnv();
+const access = accessFromEnv();
 
 type Request = IncomingMessage & { $ctx: Context; $params: Record<string, string> };
 type ProgressListener = (progress: JobProgress) => void;
@@ -64,13 +66,30 @@ const GatewayService: ServiceSchema<GatewaySettings, GatewayMethods, GatewayVars
     port: settings.port,
     ip: process.env.COORDINATOR_HOST ?? '0.0.0.0',
     log4XXResponses: false,
+    // Browsers on other origins, when CORS_ORIGINS names them.
+    cors: access.corsOrigins.length
+      ? { origin: access.corsOrigins.includes('*') ? '*' : access.corsOrigins, methods: ['GET', 'POST', 'DELETE', 'OPTIONS'], allowedHeaders: ['Authorization', 'Content-Type'], maxAge: 3600 }
+      : undefined,
     routes: [
+      {
+        // Open to load balancers and probes: no key, no rate limit.
+        path: '/health',
+        mappingPolicy: 'restrict',
+        bodyParsers: false,
+        aliases: { 'GET /': 'gateway.health' },
+        onError(_req: IncomingMessage, res: ServerResponse, err: Error) {
+          sendError(res, err);
+        },
+      },
       {
         path: '/',
         mappingPolicy: 'restrict',
         bodyParsers: false,
+        authentication: true,
+        rateLimit: access.rateLimitPerMinute > 0
+          ? { window: 60_000, limit: access.rateLimitPerMinute, headers: true, key: (req: IncomingMessage) => rateLimitKey(req, access) }
+          : undefined,
         aliases: {
-          'GET /health': 'gateway.health',
           'GET /workers/status': 'gateway.workers',
           'POST /ocr/image'(this: GatewayThis, req: Request, res: ServerResponse) {
             return this.ocrImage(req, res);
@@ -132,6 +151,12 @@ const GatewayService: ServiceSchema<GatewaySettings, GatewayMethods, GatewayVars
   },
 
   methods: {
+    /** moleculer-web's hook for routes with `authentication: true`. */
+    authenticate(this: GatewayThis, _ctx: Context, _route: unknown, req: IncomingMessage) {
+      checkApiKey(req, access);
+      return null;
+    },
+
     /** POST /ocr/image: one page image in, the job contract out. */
     async ocrImage(this: GatewayThis, req, res) {
       try {

@@ -40,6 +40,7 @@ export function classifyError(err: unknown): OcrError {
     QueueIsFullError: ['WORKER_BUSY', 'Every OCR worker queue is full'],
     RequestRejectedError: ['WORKER_LOST', 'The worker reading the page left the cluster'],
     PayloadTooLarge: ['UPLOAD_TOO_LARGE', e?.message ?? 'Upload too large'],
+    RateLimitExceeded: ['RATE_LIMITED', 'Too many requests: RATE_LIMIT_PER_MINUTE reached, try again within a minute'],
   };
   const known = e?.name ? byName[e.name] : undefined;
   if (known) return new OcrError(known[0], known[1]);

@@ -6,6 +6,8 @@
 
 export const ERROR_CODES = {
   MISSING_FILE: { status: 400, retryable: false },
+  UNAUTHORIZED: { status: 401, retryable: false },
+  RATE_LIMITED: { status: 429, retryable: false },
   EMPTY_UPLOAD: { status: 400, retryable: false },
   INVALID_PARAMS: { status: 422, retryable: false },
   UPLOAD_TOO_LARGE: { status: 413, retryable: false },

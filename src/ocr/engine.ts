@@ -13,7 +13,7 @@ import type { DetectedBox } from './db-postprocess.ts';
 import { detectText } from './det.ts';
 import { quadSize, rotateQuad, type Quad } from './geometry.ts';
 import { assemblePage } from './assemble.ts';
-import { loadSession, type Session } from './onnx.ts';
+import { inferenceTime, loadSession, type Session } from './onnx.ts';
 import { decodeImage, turnRaster, type Raster, type Turn } from './raster.ts';
 import { recognizeLines } from './rec.ts';
 import { recoverSpaces } from './spaces.ts';
@@ -75,6 +75,11 @@ export class OcrEngine {
     const line = { data: new Uint8Array(REC_HEIGHT * 96).fill(255), width: 96, height: REC_HEIGHT };
     await recognizeLines(this.rec, [line], this.alphabet, this.config.rec);
     if (this.cls) await classifyLines(this.cls, [line], 1);
+  }
+
+  /** Milliseconds spent inside the models since loading (warm-up included). */
+  get inferenceMs(): number {
+    return inferenceTime(this.det) + inferenceTime(this.rec) + (this.cls ? inferenceTime(this.cls) : 0);
   }
 
   get info(): EngineInfo {

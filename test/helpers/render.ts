@@ -61,17 +61,7 @@ export function renderPage(spec: PageSpec): { image: Buffer; truth: string } {
   return { image, truth: spec.paragraphs.map((p) => p.join('\n')).join('\n\n') };
 }
 
-/** Character error rate: edit distance over the truth's length, whitespace runs folded to one space. */
-export function cer(hypothesis: string, truth: string): number {
-  const a = hypothesis.replace(/\s+/g, ' ').trim(), b = truth.replace(/\s+/g, ' ').trim();
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    prev = row;
-  }
-  return prev[b.length]! / Math.max(1, b.length);
-}
+export { cer } from '../../bench/cer.ts';
 
 export const ENGLISH_PARAGRAPHS: string[][] = [
   ['The quick brown fox jumps over the lazy dog.', 'Pack my box with five dozen liquor jugs.'],

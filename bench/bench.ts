@@ -1,0 +1,288 @@
+/**
+ * `npm run bench`: the same pages at the same DPI through
+ *   1. the model floor: detection, orientation and recognition inference only (session.run time),
+ *      with the engine called in this process, no service;
+ *   2. the engine in this process (the whole pipeline around the models, still no service);
+ *   3. the embedded server end to end (one process, POST /ocr/pdf);
+ *   4. the cluster end to end (nats-server, a gateway node and worker nodes as separate processes);
+ *   5. Tesseract (when installed), on the same page images, one single-threaded process per core.
+ * Prints one table and writes it as JSON to bench/out/. Medians over --runs.
+ *
+ *   npm run bench                                   generated pages (vector text, truth known)
+ *   npm run bench -- --corpus ../eval-corpus        the first pages of the corpus's big_100p.pdf
+ *   options: --pages N (12)  --dpi D (200)  --runs R (1)  --workers W (cores)  --skip floor,engine,embedded,cluster,tesseract
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { PDFDocument, StandardFonts } from 'pdf-lib';
+import { ocrConfigFromEnv } from '../src/ocr/config.ts';
+import { OcrEngine } from '../src/ocr/engine.ts';
+import { PdfDocument } from '../src/pdf/rasterizer.ts';
+import type { JobResult } from '../src/types.ts';
+import { NatsServer } from '../test/helpers/nats.ts';
+import { freePort, startProcess, stopProcess, waitForHttp } from '../test/helpers/net.ts';
+import { charErrors } from './cer.ts';
+
+const { values } = parseArgs({
+  options: {
+    corpus: { type: 'string' }, pages: { type: 'string' }, dpi: { type: 'string' }, runs: { type: 'string' },
+    workers: { type: 'string' }, skip: { type: 'string' },
+  },
+});
+const PAGES = Number(values.pages ?? 12);
+const DPI = Number(values.dpi ?? 200);
+const RUNS = Number(values.runs ?? 1);
+const CORES = availableParallelism();
+const WORKERS = Number(values.workers ?? CORES);
+const SKIP = new Set((values.skip ?? '').split(',').filter(Boolean));
+
+interface Row {
+  mode: string;
+  pages: number;
+  wall_s: number;
+  pages_per_min: number;
+  s_per_page: number;
+  /** Pages per minute over the floor's. */
+  of_floor: number;
+  /** Peak RSS per process, MB. */
+  peak_rss_mb: Record<string, number>;
+  cer_percent: number | null;
+  note?: string;
+}
+
+/** One measurement before the table's derived columns. */
+interface Measured {
+  wall_s: number;
+  peak_rss_mb: Record<string, number>;
+  texts: string[];
+  note?: string;
+}
+
+// ---------------------------------------------------------------- input
+
+const WORDS = 'the of archive ledger harbour invoice meadow lantern granite orchard velvet summit pebble quartz record series volume chapter index shelf catalogue letter minutes report council estate deed'.split(' ');
+
+/** Dense pages of vector text in a standard font: about 3,000 characters each, truth known. */
+async function generatedPdf(pages: number): Promise<{ pdf: Uint8Array; truths: string[] }> {
+  const doc = await PDFDocument.create();
+  const font = await doc.embedFont(StandardFonts.Helvetica);
+  const truths: string[] = [];
+  let seed = 7;
+  const next = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  for (let p = 0; p < pages; p++) {
+    const page = doc.addPage([612, 792]);
+    const lines: string[] = [];
+    for (let l = 0; l < 44; l++) {
+      const words: string[] = [];
+      while (words.join(' ').length < 70) words.push(WORDS[Math.floor(next() * WORDS.length)]!);
+      if (l % 6 === 0) words.push(String(Math.floor(next() * 10000)));
+      lines.push(words.join(' '));
+    }
+    lines.forEach((line, i) => page.drawText(line, { x: 54, y: 740 - i * 15.5, size: 10.5, font }));
+    truths.push(lines.join('\n'));
+  }
+  return { pdf: await doc.save(), truths };
+}
+
+/** The first `pages` pages of the corpus's big_100p.pdf and their truth. */
+async function corpusPdf(dir: string, pages: number): Promise<{ pdf: Uint8Array; truths: string[] }> {
+  const source = await PDFDocument.load(await readFile(join(dir, 'big_100p.pdf')));
+  const doc = await PDFDocument.create();
+  const n = Math.min(pages, source.getPageCount());
+  for (const page of await doc.copyPages(source, Array.from({ length: n }, (_, i) => i))) doc.addPage(page);
+  const truths = Array.from({ length: n }, (_, i) => readFileSync(join(dir, 'big_100p', `p${String(i + 1).padStart(3, '0')}.txt`), 'utf8'));
+  return { pdf: await doc.save(), truths };
+}
+
+// ---------------------------------------------------------------- measuring
+
+function vmHwmMb(pid: number | undefined): number {
+  try {
+    return Math.round(Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024);
+  } catch {
+    return 0;
+  }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
+async function postPdf(base: string, pdf: Uint8Array): Promise<{ wall_s: number; texts: string[] }> {
+  const body = new FormData();
+  body.append('file', new Blob([new Uint8Array(pdf)]), 'bench.pdf');
+  body.append('dpi', String(DPI));
+  const t0 = performance.now();
+  const res = await fetch(`${base}/ocr/pdf`, { method: 'POST', body });
+  const result = (await res.json()) as JobResult;
+  const wall_s = (performance.now() - t0) / 1000;
+  if (result.metrics?.status !== 'success') throw new Error(`bench job ended ${result.metrics?.status ?? res.status}: ${JSON.stringify(result.metrics?.errors ?? result)}`);
+  return { wall_s, texts: result.results.map((p) => p.text) };
+}
+
+const serverEnv = { MAX_UPLOAD_MB: '2000', MAX_PAGES: '100000', LOG_LEVEL: 'warn' };
+
+/** Renders every page once (not timed): the floor and Tesseract read these exact pixels. */
+async function renderPages(pdf: Uint8Array) {
+  const doc = await PdfDocument.open(new Uint8Array(pdf));
+  const rasters = [];
+  for (let n = 1; n <= doc.pageCount; n++) rasters.push((await doc.render(n, DPI, 1e9)).raster);
+  await doc.close();
+  return rasters;
+}
+
+async function floorAndEngine(rasters: Awaited<ReturnType<typeof renderPages>>): Promise<[Measured, Measured]> {
+  const engine = await OcrEngine.load(ocrConfigFromEnv(process.env, 1));
+  let inference = 0, total = 0;
+  const texts: string[] = [];
+  for (const raster of rasters) {
+    const before = engine.inferenceMs;
+    const t0 = performance.now();
+    const page = await engine.recognizeRaster(raster);
+    total += performance.now() - t0;
+    inference += engine.inferenceMs - before;
+    texts.push(page.text);
+  }
+  const rss = { bench: vmHwmMb(process.pid) };
+  return [{ wall_s: inference / 1000, peak_rss_mb: rss, texts, note: `${engine.info.threads} threads` }, { wall_s: total / 1000, peak_rss_mb: rss, texts }];
+}
+
+async function embedded(pdf: Uint8Array): Promise<Measured> {
+  const port = await freePort();
+  const server = startProcess('src/main.ts', { ...serverEnv, COORDINATOR_PORT: String(port) });
+  try {
+    await waitForHttp(`http://127.0.0.1:${port}/health`, server, 120_000);
+    const run = await postPdf(`http://127.0.0.1:${port}`, pdf);
+    return { ...run, peak_rss_mb: { server: vmHwmMb(server.pid) } };
+  } finally {
+    await stopProcess(server, 'SIGKILL');
+  }
+}
+
+async function cluster(pdf: Uint8Array): Promise<Measured> {
+  const nats = await NatsServer.start();
+  const env = { ...serverEnv, TRANSPORTER: nats.url, NAMESPACE: `bench-${process.pid}` };
+  const port = await freePort();
+  const gateway = startProcess('src/main.ts', { ...env, SERVICES: 'gateway,rasterizer,aggregator', NODE_ID: 'gateway', COORDINATOR_PORT: String(port) });
+  const threads = String(Math.max(1, Math.floor(CORES / WORKERS)));
+  const workers = Array.from({ length: WORKERS }, (_, i) => startProcess('src/main.ts', { ...env, SERVICES: 'ocr-worker', NODE_ID: `worker-${i + 1}`, OCR_CPU_THREADS: threads }));
+  const base = `http://127.0.0.1:${port}`;
+  try {
+    await waitForHttp(`${base}/health`, gateway, 120_000);
+    while ((await (await fetch(`${base}/workers/status`)).json()).healthy_workers < WORKERS) await new Promise((r) => setTimeout(r, 200));
+    const run = await postPdf(base, pdf);
+    const rss: Record<string, number> = { gateway: vmHwmMb(gateway.pid) };
+    workers.forEach((w, i) => (rss[`worker-${i + 1}`] = vmHwmMb(w.pid)));
+    return { ...run, peak_rss_mb: rss, note: `${WORKERS} workers x ${threads} threads` };
+  } finally {
+    await Promise.all([gateway, ...workers].map((p) => stopProcess(p, 'SIGKILL')));
+    await nats.kill();
+  }
+}
+
+function tesseractBinary(): string | undefined {
+  return ['/usr/bin/tesseract', '/usr/local/bin/tesseract'].find(existsSync);
+}
+
+async function tesseract(binary: string, rasters: Awaited<ReturnType<typeof renderPages>>): Promise<Measured> {
+  const dir = await mkdtemp(join(tmpdir(), 'bench-tess-'));
+  try {
+    // PGM: the raw grey pixels behind a text header, so no encoding cost lands on Tesseract's side.
+    const files = await Promise.all(rasters.map(async (r, i) => {
+      const file = join(dir, `p${i}.pgm`);
+      const grey = r.channels === 1 ? r.data : Uint8Array.from({ length: r.width * r.height }, (_, k) => r.data[k * 3]!);
+      await writeFile(file, Buffer.concat([Buffer.from(`P5\n${r.width} ${r.height}\n255\n`), grey]));
+      return file;
+    }));
+    const texts: string[] = new Array(files.length);
+    let peak = 0, next = 0;
+    const one = (i: number) => new Promise<void>((done, fail) => {
+      const child = spawn(binary, [files[i]!, 'stdout', '-l', 'eng'], { env: { ...process.env, OMP_THREAD_LIMIT: '1' } });
+      const out: Buffer[] = [];
+      child.stdout.on('data', (d: Buffer) => out.push(d));
+      const sampler = setInterval(() => (peak = Math.max(peak, vmHwmMb(child.pid))), 100);
+      child.on('exit', (code) => {
+        clearInterval(sampler);
+        texts[i] = Buffer.concat(out).toString('utf8');
+        code === 0 ? done() : fail(new Error(`tesseract exited ${code}`));
+      });
+    });
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: CORES }, async () => {
+      while (next < files.length) await one(next++);
+    }));
+    return { wall_s: (performance.now() - t0) / 1000, peak_rss_mb: { 'per process': peak }, texts, note: `${CORES} processes x 1 thread` };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------- table
+
+function cerPercent(texts: string[], truths: string[]): number {
+  let errors = 0, chars = 0;
+  texts.forEach((t, i) => {
+    const e = charErrors(t, truths[i]!);
+    errors += e.errors;
+    chars += e.chars;
+  });
+  return Math.round((errors / Math.max(1, chars)) * 10000) / 100;
+}
+
+function table(rows: Row[]): string {
+  const header = ['mode', 'pages', 'wall s', 'pages/min', 's/page', 'of floor', 'peak RSS MB', 'CER %', ''];
+  const cells = rows.map((r) => [
+    r.mode, String(r.pages), r.wall_s.toFixed(1), r.pages_per_min.toFixed(1), r.s_per_page.toFixed(2), `${Math.round(r.of_floor * 100)} %`,
+    Object.entries(r.peak_rss_mb).map(([k, v]) => `${k} ${v}`).join(', '), r.cer_percent === null ? '' : r.cer_percent.toFixed(2), r.note ?? '',
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
+  const line = (c: string[]) => `| ${c.map((v, i) => v.padEnd(widths[i]!)).join(' | ')} |`;
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');
+}
+
+const input = values.corpus ? await corpusPdf(resolve(values.corpus), PAGES) : await generatedPdf(PAGES);
+const pages = input.truths.length;
+console.error(`bench: ${pages} pages at ${DPI} dpi from ${values.corpus ? `${values.corpus}/big_100p.pdf` : 'generated PDFs'}, ${RUNS} run(s), ${CORES} cores`);
+const rasters = await renderPages(input.pdf);
+
+const runs: Record<string, Measured[]> = {};
+const record = (mode: string, m: Measured) => {
+  (runs[mode] ??= []).push(m);
+  console.error(`  ${mode}: ${m.wall_s.toFixed(1)} s`);
+};
+const tess = tesseractBinary();
+for (let r = 0; r < RUNS; r++) {
+  if (!SKIP.has('floor')) {
+    const [floor, engine] = await floorAndEngine(rasters);
+    record('model floor', floor);
+    if (!SKIP.has('engine')) record('engine in process', engine);
+  }
+  if (!SKIP.has('embedded')) record('embedded (POST /ocr/pdf)', await embedded(input.pdf));
+  if (!SKIP.has('cluster')) record('cluster (NATS, separate processes)', await cluster(input.pdf));
+  if (!SKIP.has('tesseract') && tess) record('tesseract', await tesseract(tess, rasters));
+}
+
+const floorWall = runs['model floor'] ? median(runs['model floor'].map((m) => m.wall_s)) : NaN;
+const rows: Row[] = Object.entries(runs).map(([mode, ms]) => {
+  const wall = median(ms.map((m) => m.wall_s));
+  const rss = Object.fromEntries(Object.keys(ms[0]!.peak_rss_mb).map((k) => [k, Math.max(...ms.map((m) => m.peak_rss_mb[k] ?? 0))]));
+  return {
+    mode, pages, wall_s: Math.round(wall * 10) / 10, pages_per_min: Math.round((pages / wall) * 600) / 10, s_per_page: Math.round((wall / pages) * 100) / 100,
+    of_floor: Math.round((floorWall / wall) * 100) / 100, peak_rss_mb: rss, cer_percent: cerPercent(ms[0]!.texts, input.truths), note: ms[0]!.note,
+  };
+});
+if (!tess && !SKIP.has('tesseract')) console.error('tesseract is not installed (apt-get install tesseract-ocr): its row is left out');
+
+const machine = `${CORES} cores (${cpus()[0]?.model ?? 'unknown CPU'}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+console.log(`${pages} pages at ${DPI} dpi, ${values.corpus ? 'big_100p.pdf of the eval corpus' : 'generated vector-text pages'}; median of ${RUNS} run(s); ${machine}\n`);
+console.log(table(rows));
+const out = resolve('bench/out');
+await mkdir(out, { recursive: true });
+const file = join(out, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+await writeFile(file, JSON.stringify({ date: new Date().toISOString(), machine, dpi: DPI, runs: RUNS, input: values.corpus ? 'corpus big_100p.pdf' : 'generated', rows }, null, 2));
+console.log(`\nwritten to ${file}`);
