@@ -21,7 +21,7 @@ export type Turn = 0 | 90 | 180 | 270;
 export async function decodeImage(input: Uint8Array, maxPixels: number): Promise<Raster> {
   let meta: Metadata;
   try {
-    meta = await sharp(input).metadata();
+    meta = await sharp(input, { limitInputPixels: false }).metadata(); // the header only: the limit is ours, just below
   } catch {
     throw new OcrError('IMAGE_UNREADABLE', 'The image could not be read');
   }

@@ -51,7 +51,11 @@ export class PdfDocument {
       stopAtErrors: false,
     });
     try {
-      return new PdfDocument(await task.promise);
+      const doc = await task.promise;
+      if (doc.numPages < 1) throw new Error('no pages');
+      // A page tree that loops or points nowhere fails here, as the document's error, not the page's.
+      (await doc.getPage(1)).cleanup();
+      return new PdfDocument(doc);
     } catch (err) {
       await task.destroy().catch(() => undefined);
       const name = (err as { name?: string }).name;
@@ -66,9 +70,17 @@ export class PdfDocument {
     return this.doc.numPages;
   }
 
+  private async page(n: number): Promise<PDFPageProxy> {
+    try {
+      return await this.doc.getPage(n);
+    } catch {
+      throw new OcrError('PAGE_UNREADABLE', `Page ${n} could not be found in the PDF's page tree`, n);
+    }
+  }
+
   /** Renders page `n` (1-based) at `dpi`, scaled down so it has at most `maxPixels` pixels. */
   async render(n: number, dpi: number, maxPixels: number): Promise<RenderedPage> {
-    const page = await this.doc.getPage(n);
+    const page = await this.page(n);
     try {
       const natural = page.getViewport({ scale: 1 });
       let scale = dpi / 72;
@@ -93,7 +105,7 @@ export class PdfDocument {
 
   /** The page's own text layer at `dpi`: one line per run of text items up to an end of line. */
   async textLayer(n: number, dpi: number): Promise<TextLayer> {
-    const page = await this.doc.getPage(n);
+    const page = await this.page(n);
     try {
       const viewport = page.getViewport({ scale: dpi / 72 });
       const content = await page.getTextContent();
@@ -120,6 +132,8 @@ export class PdfDocument {
       }
       endLine();
       return { lines, width: Math.floor(viewport.width), height: Math.floor(viewport.height) };
+    } catch {
+      throw new OcrError('PAGE_UNREADABLE', `The text of page ${n} could not be read`, n);
     } finally {
       page.cleanup();
     }
