@@ -1,0 +1,129 @@
+/**
+ * A bounded fuzz test (byte-level mutations of a valid PDF and PNG) and a bounded load test (many
+ * concurrent clients, good and bad files, for a fixed time) against one server.
+ */
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { after, before, test } from 'node:test';
+import type { JobResult } from '../../src/types.ts';
+import { freePort, startProcess, stopProcess, waitForHttp } from '../helpers/net.ts';
+import { textPagePdf } from '../helpers/raw-pdf.ts';
+import { renderPage } from '../helpers/render.ts';
+
+let server: ChildProcess & { output: string[] };
+let base: string;
+
+before(async () => {
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  server = startProcess('src/main.ts', { COORDINATOR_PORT: String(port), MAX_UPLOAD_MB: '5' });
+  await waitForHttp(`${base}/health`, server);
+});
+after(() => stopProcess(server));
+
+const rssMb = () => Math.round(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${server.pid}/status`, 'utf8'))![1]) / 1024);
+
+/** Deterministic pseudo-random numbers, so a failure can be replayed. */
+function prng(seed: number): () => number {
+  return () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 4294967296);
+}
+
+function mutate(input: Buffer, rand: () => number): Buffer {
+  const at = (n = input.length) => Math.floor(rand() * n);
+  const out = Buffer.from(input);
+  switch (at(4)) {
+    case 0: // flip a few bytes
+      for (let i = 0, n = 1 + at(16); i < n; i++) out[at()] = at(256);
+      return out;
+    case 1: // cut short
+      return out.subarray(0, at());
+    case 2: { // insert random bytes
+      const p = at();
+      return Buffer.concat([out.subarray(0, p), Buffer.from(Array.from({ length: 1 + at(64) }, () => at(256))), out.subarray(p)]);
+    }
+    default: { // repeat a region
+      const p = at(), q = Math.min(out.length, p + at(512));
+      return Buffer.concat([out.subarray(0, q), out.subarray(p, q), out.subarray(q)]);
+    }
+  }
+}
+
+async function post(path: string, data: Uint8Array, name: string, fields: Record<string, string> = {}): Promise<{ status: number; body: any }> {
+  const form = new FormData();
+  form.append('file', new Blob([new Uint8Array(data)]), name);
+  for (const [k, v] of Object.entries(fields)) form.append(k, v);
+  const res = await fetch(`${base}${path}`, { method: 'POST', body: form, signal: AbortSignal.timeout(120_000) });
+  return { status: res.status, body: await res.json() };
+}
+
+/** Runs `tasks` with `n` at a time. */
+async function pool<T>(tasks: (() => Promise<T>)[], n: number): Promise<T[]> {
+  const results: T[] = [];
+  let next = 0;
+  await Promise.all(Array.from({ length: n }, async () => {
+    while (next < tasks.length) {
+      const i = next++;
+      results[i] = await tasks[i]!();
+    }
+  }));
+  return results;
+}
+
+test('300 byte-level mutations of a valid PDF and PNG: every reply is a 200 or a 4xx with a code', async () => {
+  const pdf = textPagePdf('Fuzzing the ledger', [300, 100], 24);
+  const png = renderPage({ paragraphs: [['Fuzzing the ledger']], width: 400, height: 80, fontSize: 24 }).image;
+  const rand = prng(20261122);
+  const tasks = Array.from({ length: 300 }, (_, i) => {
+    const isPdf = i % 2 === 0;
+    const data = mutate(isPdf ? pdf : png, rand);
+    return async () => ({ i, ...(await post(isPdf ? '/ocr/pdf' : '/ocr/image', data, isPdf ? 'f.pdf' : 'f.png', isPdf ? { dpi: '100' } : {})) });
+  });
+  const replies = await pool(tasks, 4);
+  const tally: Record<string, number> = {};
+  for (const r of replies) {
+    const key = r.status === 200 ? `200 ${r.body.metrics.status}` : `${r.status} ${r.body.error?.code}`;
+    tally[key] = (tally[key] ?? 0) + 1;
+    assert.ok(r.status === 200 || (r.status >= 400 && r.status < 500), `mutation ${r.i}: ${r.status} ${JSON.stringify(r.body)}`);
+    if (r.status !== 200) assert.match(r.body.error.code, /^[A-Z_]+$/, `mutation ${r.i}`);
+  }
+  console.log(`fuzz replies: ${JSON.stringify(tally)}`);
+  assert.equal(server.exitCode, null, 'the server is still running');
+  assert.equal((await fetch(`${base}/health`)).status, 200);
+});
+
+test('load: 12 clients for 20 s, good and bad files; no 5xx, no lost page, memory back near its start', async () => {
+  const goodPdf = textPagePdf('Load test page for the ledger', [400, 120], 24);
+  const goodPng = renderPage({ paragraphs: [['Load test image for the ledger']], width: 600, height: 100, fontSize: 28 }).image;
+  const bad = [Buffer.from('not a document'), goodPdf.subarray(0, 200), goodPng.subarray(0, 100), new Uint8Array(0)];
+  await post('/ocr/image', goodPng, 'warm.png');
+  const before = rssMb();
+  const until = Date.now() + 20_000;
+  const counts = { requests: 0, ok: 0, rejected: 0, pagesSent: 0, pagesReturned: 0 };
+  const statuses = new Map<number, number>();
+  await Promise.all(Array.from({ length: 12 }, async (_, client) => {
+    for (let k = 0; Date.now() < until; k++) {
+      const kind = (client + k) % 4;
+      const r = kind === 0 ? await post('/ocr/pdf', goodPdf, 'good.pdf', { dpi: '150' })
+        : kind === 1 ? await post('/ocr/image', goodPng, 'good.png')
+        : await post(kind === 2 ? '/ocr/pdf' : '/ocr/image', bad[(client + k) % bad.length]!, 'bad.bin');
+      counts.requests += 1;
+      statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+      assert.ok(r.status < 500, `${r.status} ${JSON.stringify(r.body)}`);
+      if (kind < 2) {
+        assert.equal(r.status, 200, JSON.stringify(r.body));
+        const result = r.body as JobResult;
+        counts.ok += 1;
+        counts.pagesSent += 1;
+        counts.pagesReturned += result.results.length;
+        assert.equal(result.metrics.status, 'success');
+        assert.match(result.combined_text, /Load test/);
+      } else counts.rejected += 1;
+    }
+  }));
+  assert.equal(counts.pagesReturned, counts.pagesSent, 'every accepted page is in a result');
+  await new Promise((r) => setTimeout(r, 3000));
+  const afterLoad = rssMb();
+  console.log(`load: ${counts.requests} requests in 20 s (${counts.ok} OCR'd, ${counts.rejected} refused with 4xx), statuses ${JSON.stringify(Object.fromEntries(statuses))}; server RSS ${before} MB before, ${afterLoad} MB 3 s after`);
+  assert.ok(afterLoad < before + 150, `RSS ${before} -> ${afterLoad} MB`);
+});
