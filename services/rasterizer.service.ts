@@ -4,13 +4,14 @@
  * and sending the decoded page to `ocr.recognize`. Pages go straight from here to a worker.
  */
 import { randomUUID } from 'node:crypto';
-import { readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from 'moleculer';
 import { withBrokerErrors } from '../src/broker-errors.ts';
 import { OcrError } from '../src/errors.ts';
-import { sniffMedia } from '../src/media.ts';
+import { readHead, sniffMedia } from '../src/media.ts';
 import { assemblePage } from '../src/ocr/assemble.ts';
-import { isUsableTextLayer, PdfDocument } from '../src/pdf/rasterizer.ts';
+import { IsolatedPdf } from '../src/pdf/isolated-pdf.ts';
+import { isUsableTextLayer } from '../src/pdf/rasterizer.ts';
 import { settingsFromEnv } from '../src/settings.ts';
 import { recognizeWithRetries, type Call } from '../src/ocr-call.ts';
 import type { PageResult } from '../src/types.ts';
@@ -30,7 +31,7 @@ export interface PageParams {
 }
 
 interface OpenDocument {
-  doc: PdfDocument;
+  doc: IsolatedPdf;
   path: string;
 }
 
@@ -61,9 +62,9 @@ const RasterizerService: ServiceSchema<ServiceSettingSchema, Record<string, neve
       params: { path: 'string', password: { type: 'string', optional: true } },
       handler(this: RasterizerThis, ctx: Context<OpenParams>) {
         return withBrokerErrors(async () => {
-          const data = new Uint8Array(await readFile(ctx.params.path));
-          if (sniffMedia(data.subarray(0, 1024)) !== 'pdf') throw new OcrError('NOT_A_PDF', 'The file is not a PDF');
-          const doc = await PdfDocument.open(data, { password: ctx.params.password });
+          if (sniffMedia(await readHead(ctx.params.path)) !== 'pdf') throw new OcrError('NOT_A_PDF', 'The file is not a PDF');
+          // Parsed and rendered in a child process of its own: see src/pdf/isolated-pdf.ts.
+          const doc = await IsolatedPdf.open(ctx.params.path, ctx.params.password, settings.pdfLimits);
           const pages = doc.pageCount;
           if (pages === 0 || pages > settings.maxPages) {
             await doc.close();

@@ -85,7 +85,7 @@ async function batch(args: string[]): Promise<number> {
     SERVICES: clustered ? 'rasterizer,aggregator' : 'ocr-worker,rasterizer,aggregator',
     NODE_ID: process.env.NODE_ID || `batch-${hostname()}-${process.pid}`,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
-  });
+  }, { skipProcessEventRegistration: true }); // signals are the batch's: finish the documents in flight first
   // In a cluster the workers may still be announcing themselves.
   await broker.waitForServices(['ocr'], settings.pageTimeoutMs);
 

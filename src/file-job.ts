@@ -4,13 +4,13 @@
  * by `ocr-cluster batch`; the reply is the `/ocr/pdf` contract.
  */
 import { randomUUID } from 'node:crypto';
-import { copyFile, mkdir, open, readFile, stat } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { ServiceBroker } from 'moleculer';
 import { OcrError } from './errors.ts';
 import { ocrImageJob } from './image-job.ts';
 import type { JobProgress } from './jobs/job-store.ts';
-import { sniffMedia } from './media.ts';
+import { readHead, sniffMedia } from './media.ts';
 import type { Call } from './ocr-call.ts';
 import type { Settings } from './settings.ts';
 import type { JobResult } from './types.ts';
@@ -22,21 +22,11 @@ export interface FileJobOptions {
   password?: string;
 }
 
-async function head(path: string): Promise<Uint8Array> {
-  const file = await open(path, 'r');
-  try {
-    const { buffer, bytesRead } = await file.read(Buffer.alloc(1024), 0, 1024, 0);
-    return buffer.subarray(0, bytesRead);
-  } finally {
-    await file.close();
-  }
-}
-
 export async function ocrFileJob(broker: ServiceBroker, path: string, options: FileJobOptions, settings: Settings): Promise<JobResult> {
   const { size } = await stat(path);
   if (size === 0) throw new OcrError('EMPTY_UPLOAD', 'The file is empty');
   if (size > settings.maxUploadBytes) throw new OcrError('UPLOAD_TOO_LARGE', `The file is larger than MAX_UPLOAD_MB (${settings.maxUploadBytes / 1048576} MB)`);
-  const kind = sniffMedia(await head(path));
+  const kind = sniffMedia(await readHead(path));
   if (kind === 'pdf') {
     // The rasterizer deletes its copy when the job ends; the user's file stays.
     await mkdir(settings.tempDir, { recursive: true });

@@ -1,4 +1,5 @@
 /** What a file is, from its first bytes: never from its name or declared type. */
+import { open } from 'node:fs/promises';
 
 export type MediaKind = 'pdf' | 'png' | 'jpeg' | 'webp' | 'tiff';
 
@@ -16,3 +17,14 @@ export function sniffMedia(head: Uint8Array): MediaKind | undefined {
 }
 
 export const IMAGE_KINDS: readonly MediaKind[] = ['png', 'jpeg', 'webp', 'tiff'];
+
+/** The first KiB of a file: enough for sniffMedia. */
+export async function readHead(path: string): Promise<Uint8Array> {
+  const file = await open(path, 'r');
+  try {
+    const { buffer, bytesRead } = await file.read(Buffer.alloc(1024), 0, 1024, 0);
+    return buffer.subarray(0, bytesRead);
+  } finally {
+    await file.close();
+  }
+}

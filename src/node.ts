@@ -2,7 +2,7 @@
  * Starts one node: a broker configured from the environment (moleculer.config.ts) running the services
  * named in SERVICES (comma-separated, default all). Used by `npm start`, the cluster tests and the REPL.
  */
-import { ServiceBroker, type ServiceSchema } from 'moleculer';
+import { ServiceBroker, type BrokerOptions, type ServiceSchema } from 'moleculer';
 import { brokerOptions } from '../moleculer.config.ts';
 
 export const SERVICE_MODULES = {
@@ -23,8 +23,9 @@ export function servicesFromEnv(env: NodeJS.ProcessEnv = process.env): ServiceNa
   return raw as ServiceName[];
 }
 
-export async function startNode(env: NodeJS.ProcessEnv = process.env): Promise<ServiceBroker> {
-  const broker = new ServiceBroker(brokerOptions(env));
+/** `overrides` for a node embedded in a command with its own lifecycle (signals, exit). */
+export async function startNode(env: NodeJS.ProcessEnv = process.env, overrides: BrokerOptions = {}): Promise<ServiceBroker> {
+  const broker = new ServiceBroker({ ...brokerOptions(env), ...overrides });
   for (const name of servicesFromEnv(env)) {
     const schema = (await SERVICE_MODULES[name]()).default as ServiceSchema;
     broker.createService(schema);

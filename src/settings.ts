@@ -31,6 +31,8 @@ export interface Settings {
   jobWindow: number;
   /** Retries of a page that failed for a transient reason, and the first backoff in ms. */
   retry: RetryPolicy;
+  /** Limits of the child process that parses and renders one PDF. */
+  pdfLimits: { memoryMb: number; deadlineMs: number };
 }
 
 export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings {
@@ -48,6 +50,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     tempDir: env.TEMP_DIR || join(tmpdir(), 'ocr-cluster'),
     jobTtlMs: Math.floor(positiveNumber(env, 'JOB_TTL_SECONDS', 3600) * 1000),
     jobWindow: Math.floor(positiveNumber(env, 'JOB_WINDOW', 4)),
+    pdfLimits: { memoryMb: positiveNumber(env, 'PDF_MEMORY_MB', 2048), deadlineMs: positiveNumber(env, 'PDF_RENDER_TIMEOUT', 60) * 1000 },
     retry: { retries: env.MAX_RETRIES === '0' ? 0 : Math.floor(positiveNumber(env, 'MAX_RETRIES', 3)), delayMs: positiveNumber(env, 'RETRY_DELAY_SECONDS', 1) * 1000 },
   };
 }

@@ -1,0 +1,59 @@
+/**
+ * Untrusted PDFs are parsed and rendered in a child process: a renderer that crashes, hangs or
+ * balloons on one page fails that page with its code, within the limits, and the next page renders.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { IsolatedPdf } from '../../src/pdf/isolated-pdf.ts';
+import { PdfDocument } from '../../src/pdf/rasterizer.ts';
+import { ROOT } from '../helpers/net.ts';
+import { buildPdf } from '../helpers/pdf.ts';
+
+let dir: string;
+let path: string;
+let pdf: Buffer;
+const FAULTY = join(ROOT, 'test/fixtures/faulty-render-process.ts');
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'isolated-pdf-'));
+  path = join(dir, 'three.pdf');
+  pdf = await buildPdf([1, 2, 3].map((n) => ({ lines: [`Isolated page ${n}`], size: [300, 120] as [number, number] })));
+  await writeFile(path, pdf);
+});
+after(() => rm(dir, { recursive: true, force: true }));
+
+test('a PDF rendered in its child process gives the same pixels as in this one', async () => {
+  const isolated = await IsolatedPdf.open(path, undefined, { memoryMb: 1024, deadlineMs: 30_000 });
+  const local = await PdfDocument.open(new Uint8Array(pdf));
+  assert.equal(isolated.pageCount, 3);
+  const [a, b] = [await isolated.render(2, 100, 1e8), await local.render(2, 100, 1e8)];
+  assert.deepEqual([a.raster.width, a.raster.height, a.dpi], [b.raster.width, b.raster.height, b.dpi]);
+  assert.ok(Buffer.from(a.raster.data).equals(Buffer.from(b.raster.data)));
+  assert.equal((await isolated.textLayer(3, 100)).lines[0]?.text, 'Isolated page 3');
+  await Promise.all([isolated.close(), local.close()]);
+});
+
+for (const [fault, what, limits, message] of [
+  ['crash', 'crashes', { memoryMb: 1024, deadlineMs: 30_000 }, /crashed/],
+  ['hang', 'hangs', { memoryMb: 1024, deadlineMs: 2_000 }, /longer than 2 s/],
+  ['balloon', 'balloons', { memoryMb: 400, deadlineMs: 30_000 }, /more than 400 MB/],
+] as const) {
+  test(`a renderer that ${what} on page 2 fails that page only, and the next page renders`, async () => {
+    process.env.FAULT = fault;
+    const doc = await IsolatedPdf.open(path, undefined, { ...limits, entry: FAULTY });
+    assert.equal((await doc.render(1, 100, 1e8)).raster.width > 0, true);
+    const t0 = performance.now();
+    await assert.rejects(doc.render(2, 100, 1e8), (err: { code: string; page: number; message: string }) => {
+      assert.equal(err.code, 'PAGE_UNREADABLE');
+      assert.equal(err.page, 2);
+      assert.match(err.message, message);
+      return true;
+    });
+    console.log(`${fault}: page 2 failed after ${Math.round(performance.now() - t0)} ms`);
+    assert.equal((await doc.textLayer(3, 100)).lines[0]?.text, 'Isolated page 3', 'a fresh child reads the next page');
+    await doc.close();
+  });
+}
