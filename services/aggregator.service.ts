@@ -3,8 +3,10 @@
  * runs its pages through `rasterizer.page` with a bounded window, gathers results in any order and
  * broadcasts progress (`job.progress`). Finished jobs are kept for JOB_TTL_SECONDS.
  */
+import { rm } from 'node:fs/promises';
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from 'moleculer';
 import { classifyError } from '../src/broker-errors.ts';
+import { JobJournal } from '../src/jobs/job-journal.ts';
 import { JobStore, type JobProgress } from '../src/jobs/job-store.ts';
 import { runPages } from '../src/jobs/run-pages.ts';
 import { settingsFromEnv } from '../src/settings.ts';
@@ -36,16 +38,29 @@ interface AggregatorMethods {
   publish(progress: JobProgress): void;
 }
 
-type AggregatorThis = Service<ServiceSettingSchema> & AggregatorMethods & { store: JobStore; sweeper: NodeJS.Timeout };
+interface AggregatorVars {
+  store: JobStore;
+  journal: JobJournal;
+  sweeper: NodeJS.Timeout;
+}
 
-const AggregatorService: ServiceSchema<ServiceSettingSchema, AggregatorMethods, { store: JobStore; sweeper: NodeJS.Timeout }> = {
+type AggregatorThis = Service<ServiceSettingSchema> & AggregatorMethods & AggregatorVars;
+
+const AggregatorService: ServiceSchema<ServiceSettingSchema, AggregatorMethods, AggregatorVars> = {
   name: 'aggregator',
 
   created(this: AggregatorThis) {
     this.store = new JobStore(settings.jobTtlMs);
   },
 
-  started(this: AggregatorThis) {
+  async started(this: AggregatorThis) {
+    const { journal, orphans } = await JobJournal.open(settings.tempDir);
+    this.journal = journal;
+    for (const record of orphans) {
+      this.logger.warn(`Job ${record.job_id} (${record.filename}) was running when this node's previous process died: reported as JOB_INTERRUPTED`);
+      this.store.interrupted(record.job_id, { filename: record.filename, file_size_bytes: record.file_size_bytes, total_pages: record.total_pages }, new Date(record.start_time));
+      await rm(record.upload_path, { force: true });
+    }
     this.sweeper = setInterval(() => this.store.sweep(), Math.min(60_000, settings.jobTtlMs)).unref();
   },
 
@@ -69,7 +84,9 @@ const AggregatorService: ServiceSchema<ServiceSettingSchema, AggregatorMethods, 
       async handler(this: AggregatorThis, ctx: Context<SubmitParams>): Promise<JobProgress> {
         const { path, password, node_id: nodeID } = ctx.params;
         const opened = await ctx.call<Opened, OpenParams>('rasterizer.open', { path, password }, { nodeID });
-        const { id, signal } = this.store.create({ filename: ctx.params.filename, file_size_bytes: ctx.params.file_size_bytes, total_pages: opened.pages });
+        const spec = { filename: ctx.params.filename, file_size_bytes: ctx.params.file_size_bytes, total_pages: opened.pages };
+        const { id, signal } = this.store.create(spec);
+        await this.journal.begin({ job_id: id, ...spec, start_time: new Date().toISOString(), upload_path: path });
         this.runJob(id, signal, opened, ctx.params).catch((err) => this.logger.error(`Job ${id} broke:`, err));
         return this.store.progress(id);
       },
@@ -111,6 +128,7 @@ const AggregatorService: ServiceSchema<ServiceSettingSchema, AggregatorMethods, 
     async runJob(this: AggregatorThis, id, signal, opened, params) {
       const { store } = this;
       store.started(id);
+      const limit = setTimeout(() => store.expire(id, settings.jobTimeoutMs / 1000), settings.jobTimeoutMs);
       this.publish(store.progress(id));
       const pages = Array.from({ length: opened.pages }, (_, i) => i + 1);
       const readPage = (page: number) =>
@@ -126,6 +144,8 @@ const AggregatorService: ServiceSchema<ServiceSettingSchema, AggregatorMethods, 
           this.publish(store.progress(id));
         }, signal);
       } finally {
+        clearTimeout(limit);
+        await this.journal.end(id);
         await this.broker.call('rasterizer.close', { doc_id: opened.doc_id }, { nodeID: opened.node_id }).catch((err) => this.logger.warn(`Closing the document of job ${id}:`, err));
         this.publish(store.finish(id));
       }

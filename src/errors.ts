@@ -23,6 +23,8 @@ export const ERROR_CODES = {
   JOB_NOT_FINISHED: { status: 409, retryable: false },
   CANCELLED: { status: 409, retryable: false },
   PAGE_TIMEOUT: { status: 504, retryable: true },
+  JOB_TIMEOUT: { status: 504, retryable: false },
+  JOB_INTERRUPTED: { status: 503, retryable: false },
   NO_WORKERS: { status: 503, retryable: true },
   WORKER_BUSY: { status: 503, retryable: true },
   WORKER_LOST: { status: 503, retryable: true },

@@ -27,6 +27,8 @@ export interface Settings {
   tempDir: string;
   /** How long finished jobs are kept, in ms. */
   jobTtlMs: number;
+  /** Longest a job may run, in ms: its unstarted pages then fail JOB_TIMEOUT. */
+  jobTimeoutMs: number;
   /** Pages of one job in flight at once (rendered or being read). */
   jobWindow: number;
   /** Retries of a page that failed for a transient reason, and the first backoff in ms. */
@@ -49,6 +51,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     maxDpi: 600,
     tempDir: env.TEMP_DIR || join(tmpdir(), 'ocr-cluster'),
     jobTtlMs: Math.floor(positiveNumber(env, 'JOB_TTL_SECONDS', 3600) * 1000),
+    jobTimeoutMs: Math.min(2 ** 31 - 1, Math.floor(positiveNumber(env, 'JOB_TIMEOUT', 21600) * 1000)), // setTimeout's limit
     jobWindow: Math.floor(positiveNumber(env, 'JOB_WINDOW', 4)),
     pdfLimits: { memoryMb: positiveNumber(env, 'PDF_MEMORY_MB', 2048), deadlineMs: positiveNumber(env, 'PDF_RENDER_TIMEOUT', 60) * 1000 },
     retry: { retries: env.MAX_RETRIES === '0' ? 0 : Math.floor(positiveNumber(env, 'MAX_RETRIES', 3)), delayMs: positiveNumber(env, 'RETRY_DELAY_SECONDS', 1) * 1000 },

@@ -22,6 +22,8 @@ export interface JobProgress {
   pages_failed: number;
   /** Set once the job has ended. */
   finished: boolean;
+  /** Why the whole job failed, when it did not fail page by page (JOB_INTERRUPTED). */
+  error?: { code: string; message: string };
 }
 
 interface Job {
@@ -33,6 +35,9 @@ interface Job {
   results: PageResult[];
   errors: (PageError & { worker?: string })[];
   controller: AbortController;
+  /** Stopped at JOB_TIMEOUT: its unstarted pages fail JOB_TIMEOUT (not a cancel). */
+  timedOut?: boolean;
+  error?: { code: string; message: string };
   ended: Promise<void>;
   markEnded: () => void;
 }
@@ -47,12 +52,23 @@ export class JobStore {
     this.ttlMs = ttlMs;
   }
 
-  create(spec: JobSpec): { id: string; signal: AbortSignal } {
+  create(spec: JobSpec, id: string = randomUUID(), start = new Date()): { id: string; signal: AbortSignal } {
     let markEnded!: () => void;
     const ended = new Promise<void>((r) => (markEnded = r));
-    const job: Job = { id: randomUUID(), spec, status: 'queued', start: new Date(), results: [], errors: [], controller: new AbortController(), ended, markEnded };
+    const job: Job = { id, spec, status: 'queued', start, results: [], errors: [], controller: new AbortController(), ended, markEnded };
     this.jobs.set(job.id, job);
     return { id: job.id, signal: job.controller.signal };
+  }
+
+  /** A job a previous process of this node was running when it died: failed, every page with the reason. */
+  interrupted(id: string, spec: JobSpec, start: Date): void {
+    this.create(spec, id, start);
+    const job = this.job(id);
+    job.error = { code: 'JOB_INTERRUPTED', message: 'The server restarted while this job ran; its pages were lost: submit the file again' };
+    for (let page = 1; page <= spec.total_pages; page++) job.errors.push({ page, ...job.error });
+    job.status = 'failed';
+    job.end = new Date();
+    job.markEnded();
   }
 
   private job(id: string): Job {
@@ -74,12 +90,25 @@ export class JobStore {
     this.job(id).errors.push(error);
   }
 
+  /** Stops a job at its time limit: pages not yet started are never run, and fail JOB_TIMEOUT. */
+  expire(id: string, limitSeconds: number): void {
+    const job = this.job(id);
+    if (FINAL.includes(job.status)) return;
+    job.timedOut = true;
+    job.error = { code: 'JOB_TIMEOUT', message: `The job took longer than ${limitSeconds} s (JOB_TIMEOUT)` };
+    job.controller.abort();
+  }
+
   /** Ends the job: cancelled if it was cancelled, else by how many pages failed. */
   finish(id: string): JobProgress {
     const job = this.job(id);
     if (!FINAL.includes(job.status)) {
+      if (job.timedOut && job.error) {
+        const seen = new Set([...job.results.map((r) => r.page_number), ...job.errors.map((e) => e.page)]);
+        for (let page = 1; page <= job.spec.total_pages; page++) if (!seen.has(page)) job.errors.push({ page, ...job.error });
+      }
       const unread = job.spec.total_pages - job.results.length - job.errors.length;
-      job.status = job.controller.signal.aborted ? 'cancelled' : jobStatus(job.spec.total_pages, job.errors.length);
+      job.status = job.controller.signal.aborted && !job.timedOut ? 'cancelled' : jobStatus(job.spec.total_pages, job.errors.length);
       if (unread > 0 && job.status !== 'cancelled') job.status = 'failed';
     }
     job.end ??= new Date();
@@ -104,6 +133,7 @@ export class JobStore {
       pages_done: job.results.length,
       pages_failed: job.errors.length,
       finished: FINAL.includes(job.status),
+      ...(job.error ? { error: job.error } : {}),
     };
   }
 

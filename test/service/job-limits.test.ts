@@ -1,0 +1,82 @@
+/** A job is never silently lost: a gateway that dies mid-job reports it after restarting; a job stops at JOB_TIMEOUT. */
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import type { JobProgress } from '../../src/jobs/job-store.ts';
+import type { JobResult } from '../../src/types.ts';
+import { freePort, startProcess, stopProcess, waitForHttp } from '../helpers/net.ts';
+import { buildPdf } from '../helpers/pdf.ts';
+
+let tempDir: string;
+let pdf: Buffer;
+
+before(async () => {
+  tempDir = await mkdtemp(join(tmpdir(), 'job-limits-'));
+  pdf = await buildPdf(Array.from({ length: 12 }, (_, i) => ({ lines: [`Job limits page ${i + 1}`, 'with a second line of text to read'] })));
+});
+after(() => rm(tempDir, { recursive: true, force: true }));
+
+async function server(env: Record<string, string> = {}) {
+  const port = await freePort();
+  const child = startProcess('src/main.ts', { COORDINATOR_PORT: String(port), TEMP_DIR: tempDir, ...env });
+  const base = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${base}/health`, child);
+  return { child, base };
+}
+
+async function submit(base: string): Promise<string> {
+  const body = new FormData();
+  body.append('file', new Blob([new Uint8Array(pdf)]), 'limits.pdf');
+  const res = await fetch(`${base}/jobs`, { method: 'POST', body });
+  assert.equal(res.status, 202);
+  return ((await res.json()) as JobProgress).job_id;
+}
+
+test('a job whose server is killed mid-job is reported failed with JOB_INTERRUPTED after the restart', async () => {
+  const first = await server();
+  const id = await submit(first.base);
+  for (;;) {
+    const p = (await (await fetch(`${first.base}/jobs/${id}`)).json()) as JobProgress;
+    if (p.pages_done >= 1) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await stopProcess(first.child, 'SIGKILL');
+
+  const second = await server();
+  try {
+    const progress = (await (await fetch(`${second.base}/jobs/${id}`)).json()) as JobProgress;
+    assert.equal(progress.status, 'failed');
+    assert.equal(progress.finished, true);
+    assert.equal(progress.error?.code, 'JOB_INTERRUPTED');
+    const result = (await (await fetch(`${second.base}/jobs/${id}/result`)).json()) as JobResult;
+    assert.equal(result.metrics.status, 'failed');
+    assert.equal(result.metrics.pages_failed, 12);
+    assert.ok(result.metrics.errors.every((e) => e.code === 'JOB_INTERRUPTED'));
+    assert.deepEqual((await readdir(tempDir)).filter((f) => f !== 'jobs'), [], 'the dead job\'s upload was removed');
+  } finally {
+    await stopProcess(second.child);
+  }
+});
+
+test('a job stops at JOB_TIMEOUT: pages read so far are kept, the rest fail JOB_TIMEOUT', async () => {
+  const { child, base } = await server({ JOB_TIMEOUT: '2', JOB_WINDOW: '1' });
+  try {
+    const t0 = performance.now();
+    const id = await submit(base);
+    while (!((await (await fetch(`${base}/jobs/${id}`)).json()) as JobProgress).finished) await new Promise((r) => setTimeout(r, 100));
+    const result = (await (await fetch(`${base}/jobs/${id}/result`)).json()) as JobResult;
+    const seconds = (performance.now() - t0) / 1000;
+    const m = result.metrics;
+    console.log(`JOB_TIMEOUT=2: ended ${m.status} after ${seconds.toFixed(1)} s with ${m.pages_processed} pages read, ${m.pages_failed} failed`);
+    assert.ok(seconds < 10, `${seconds} s`);
+    assert.ok(m.pages_processed >= 1 && m.pages_processed < 12, JSON.stringify(m));
+    assert.equal(m.status, 'partial_success');
+    assert.equal(m.pages_processed + m.pages_failed, 12);
+    assert.ok(m.errors.every((e) => e.code === 'JOB_TIMEOUT'));
+    assert.equal(((await (await fetch(`${base}/jobs/${id}`)).json()) as JobProgress).error?.code, 'JOB_TIMEOUT');
+  } finally {
+    await stopProcess(child);
+  }
+});
