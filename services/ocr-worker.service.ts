@@ -2,6 +2,7 @@
 import { availableParallelism, hostname, totalmem } from 'node:os';
 import type { Readable } from 'node:stream';
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from 'moleculer';
+import { IsolatedDecoder } from '../src/isolation/image-decoder.ts';
 import { ocrEngineMixin, type OcrEngineVars } from '../mixins/ocr-engine.mixin.ts';
 import { withBrokerErrors } from '../src/broker-errors.ts';
 import { ocrConfigFromEnv } from '../src/ocr/config.ts';
@@ -24,14 +25,21 @@ interface CpuSample {
   usage: NodeJS.CpuUsage;
 }
 
-type WorkerThis = Service<ServiceSettingSchema> & OcrEngineVars & { stats: WorkerStats; cpu: CpuSample };
+interface WorkerVars {
+  stats: WorkerStats;
+  cpu: CpuSample;
+  /** Decodes uploaded images in a child process: see src/isolation/image-decoder.ts. */
+  decoder: IsolatedDecoder;
+}
+
+type WorkerThis = Service<ServiceSettingSchema> & OcrEngineVars & WorkerVars;
 
 const settings = settingsFromEnv();
 
-async function readPage(engine: OcrEngine, params: RecognizeParams, stream: Readable | null): Promise<PageOcr> {
+async function readPage(engine: OcrEngine, decoder: IsolatedDecoder, params: RecognizeParams, stream: Readable | null): Promise<PageOcr> {
   if (!stream) throw new OcrError('INVALID_PARAMS', 'Send the page bytes as the call\'s stream');
   const { raster } = params;
-  if (!raster) return engine.recognizeImage(await readAll(stream, settings.maxUploadBytes), settings.maxPixels);
+  if (!raster) return engine.recognizeImage(await readAll(stream, settings.maxUploadBytes), settings.maxPixels, (data, max) => decoder.decode(data, max));
   const { width, height, channels } = raster;
   if (width * height > settings.maxPixels) throw new OcrError('IMAGE_TOO_LARGE', `The page has ${width}x${height} pixels, more than MAX_PIXELS`);
   const data = await readAll(stream, width * height * channels);
@@ -39,7 +47,7 @@ async function readPage(engine: OcrEngine, params: RecognizeParams, stream: Read
   return engine.recognizeRaster({ data, width, height, channels });
 }
 
-const OcrWorkerService: ServiceSchema<ServiceSettingSchema, Record<string, never>, OcrEngineVars & { stats: WorkerStats; cpu: CpuSample }> = {
+const OcrWorkerService: ServiceSchema<ServiceSettingSchema, Record<string, never>, OcrEngineVars & WorkerVars> = {
   name: 'ocr',
   // Read by the balancer on other nodes: a node with more slots takes more pages.
   metadata: { slots: settings.ocrConcurrency },
@@ -48,6 +56,11 @@ const OcrWorkerService: ServiceSchema<ServiceSettingSchema, Record<string, never
   created(this: WorkerThis) {
     this.stats = { total_requests: 0, pages_done: 0, errors: 0 };
     this.cpu = { at: performance.now(), usage: process.cpuUsage() };
+    this.decoder = new IsolatedDecoder(settings.decodeLimits);
+  },
+
+  stopped(this: WorkerThis) {
+    return this.decoder.close();
   },
 
   actions: {
@@ -71,7 +84,7 @@ const OcrWorkerService: ServiceSchema<ServiceSettingSchema, Record<string, never
         try {
           const page = await withBrokerErrors(async () => {
             try {
-              return await readPage(this.engine, ctx.params, ctx.stream as Readable | null);
+              return await readPage(this.engine, this.decoder, ctx.params, ctx.stream as Readable | null);
             } catch (err) {
               if (err instanceof OcrError) throw err;
               this.logger.error(`Page ${ctx.params.page_number} failed in the engine`, err);

@@ -35,6 +35,8 @@ export interface Settings {
   retry: RetryPolicy;
   /** Limits of the child process that parses and renders one PDF. */
   pdfLimits: { memoryMb: number; deadlineMs: number };
+  /** Limits of the worker's child process that decodes uploaded images. */
+  decodeLimits: { memoryMb: number; deadlineMs: number };
 }
 
 export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings {
@@ -54,6 +56,8 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     jobTimeoutMs: Math.min(2 ** 31 - 1, Math.floor(positiveNumber(env, 'JOB_TIMEOUT', 21600) * 1000)), // setTimeout's limit
     jobWindow: Math.floor(positiveNumber(env, 'JOB_WINDOW', 4)),
     pdfLimits: { memoryMb: positiveNumber(env, 'PDF_MEMORY_MB', 2048), deadlineMs: positiveNumber(env, 'PDF_RENDER_TIMEOUT', 60) * 1000 },
+    // A decoded page is at most MAX_PIXELS x 3 bytes; the cap leaves room for the decoder's own buffers.
+    decodeLimits: { memoryMb: positiveNumber(env, 'DECODE_MEMORY_MB', 2048), deadlineMs: positiveNumber(env, 'DECODE_TIMEOUT', 60) * 1000 },
     retry: { retries: env.MAX_RETRIES === '0' ? 0 : Math.floor(positiveNumber(env, 'MAX_RETRIES', 3)), delayMs: positiveNumber(env, 'RETRY_DELAY_SECONDS', 1) * 1000 },
   };
 }

@@ -87,10 +87,10 @@ export class OcrEngine {
     return { models: { det: basename(models.det), rec: basename(models.rec), cls: this.cls ? basename(models.cls) : 'off' }, threads };
   }
 
-  /** Reads an encoded image (PNG, JPEG, WebP, TIFF). */
-  async recognizeImage(encoded: Uint8Array, maxPixels: number): Promise<PageOcr> {
+  /** Reads an encoded image (PNG, JPEG, WebP, TIFF); `decode` may run elsewhere (an isolated process). */
+  async recognizeImage(encoded: Uint8Array, maxPixels: number, decode: typeof decodeImage = decodeImage): Promise<PageOcr> {
     const t0 = performance.now();
-    const raster = await decodeImage(encoded, maxPixels);
+    const raster = await decode(encoded, maxPixels);
     const page = await this.recognizeRaster(raster);
     const decodeMs = performance.now() - t0 - page.timings.total_ms;
     return { ...page, timings: { ...page.timings, decode_ms: round1(decodeMs), total_ms: round1(performance.now() - t0) } };

@@ -1,16 +1,19 @@
 /**
- * Untrusted PDFs are parsed and rendered in a child process: a renderer that crashes, hangs or
- * balloons on one page fails that page with its code, within the limits, and the next page renders.
+ * Untrusted PDFs are parsed and rendered, and untrusted images decoded, in child processes: a
+ * renderer that crashes, hangs or balloons on one page fails that page with its code, within the
+ * limits, and the next page renders; a decoder that crashes on one image fails that image only.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { IsolatedDecoder } from '../../src/isolation/image-decoder.ts';
 import { IsolatedPdf } from '../../src/pdf/isolated-pdf.ts';
 import { PdfDocument } from '../../src/pdf/rasterizer.ts';
 import { ROOT } from '../helpers/net.ts';
 import { buildPdf } from '../helpers/pdf.ts';
+import { renderPage } from '../helpers/render.ts';
 
 let dir: string;
 let path: string;
@@ -43,7 +46,7 @@ for (const [fault, what, limits, message] of [
 ] as const) {
   test(`a renderer that ${what} on page 2 fails that page only, and the next page renders`, async () => {
     process.env.FAULT = fault;
-    const doc = await IsolatedPdf.open(path, undefined, { ...limits, entry: FAULTY });
+    const doc = await IsolatedPdf.open(path, undefined, limits, FAULTY);
     assert.equal((await doc.render(1, 100, 1e8)).raster.width > 0, true);
     const t0 = performance.now();
     await assert.rejects(doc.render(2, 100, 1e8), (err: { code: string; page: number; message: string }) => {
@@ -57,3 +60,17 @@ for (const [fault, what, limits, message] of [
     await doc.close();
   });
 }
+
+test('a decoder that crashes on one image fails that image as IMAGE_UNREADABLE; the next image decodes', async () => {
+  const decoder = new IsolatedDecoder({ memoryMb: 1024, deadlineMs: 30_000 }, join(ROOT, 'test/fixtures/faulty-decode-process.ts'));
+  const png = renderPage({ paragraphs: [['decoded elsewhere']], width: 300, height: 80 }).image;
+  assert.deepEqual([(await decoder.decode(png, 1e8)).width], [300]);
+  await assert.rejects(decoder.decode(new Uint8Array([0, 1, 2, 3]), 1e8), (err: { code: string; message: string }) => {
+    assert.equal(err.code, 'IMAGE_UNREADABLE');
+    assert.match(err.message, /crashed/);
+    return true;
+  });
+  const again = await decoder.decode(png, 1e8);
+  assert.deepEqual([again.width, again.height], [300, 80]);
+  await decoder.close();
+});
