@@ -66,11 +66,9 @@ const RasterizerService: ServiceSchema<ServiceSettingSchema, Record<string, neve
           // Parsed and rendered in a child process of its own: see src/pdf/isolated-pdf.ts.
           const doc = await IsolatedPdf.open(ctx.params.path, ctx.params.password, settings.pdfLimits);
           const pages = doc.pageCount;
-          if (pages === 0 || pages > settings.maxPages) {
+          if (pages > settings.maxPages) {
             await doc.close();
-            throw pages === 0
-              ? new OcrError('PDF_UNREADABLE', 'The PDF has no pages')
-              : new OcrError('TOO_MANY_PAGES', `The PDF has ${pages} pages, more than the limit of ${settings.maxPages} (MAX_PAGES)`);
+            throw new OcrError('TOO_MANY_PAGES', `The PDF has ${pages} pages, more than the limit of ${settings.maxPages} (MAX_PAGES)`);
           }
           const docId = randomUUID();
           this.docs.set(docId, { doc, path: ctx.params.path });
