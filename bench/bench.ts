@@ -22,6 +22,7 @@ import { PDFDocument, StandardFonts } from 'pdf-lib';
 import { ocrConfigFromEnv } from '../src/ocr/config.ts';
 import { OcrEngine } from '../src/ocr/engine.ts';
 import { PdfDocument } from '../src/pdf/rasterizer.ts';
+import { procMemoryMb } from '../src/proc-memory.ts';
 import type { JobResult } from '../src/types.ts';
 import { NatsServer } from '../test/helpers/nats.ts';
 import { freePort, startProcess, stopProcess, waitForHttp } from '../test/helpers/net.ts';
@@ -100,13 +101,7 @@ async function corpusPdf(dir: string, pages: number): Promise<{ pdf: Uint8Array;
 
 // ---------------------------------------------------------------- measuring
 
-function vmHwmMb(pid: number | undefined): number {
-  try {
-    return Math.round(Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024);
-  } catch {
-    return 0;
-  }
-}
+const vmHwmMb = (pid: number | undefined) => Math.round(procMemoryMb(pid, 'VmHWM'));
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);

@@ -9,6 +9,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PDFDocument } from 'pdf-lib';
+import { procMemoryMb } from '../src/proc-memory.ts';
 import { freePort, startProcess, stopProcess, waitForHttp } from '../test/helpers/net.ts';
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { repeat: { type: 'string' }, dpi: { type: 'string' }, manifest: { type: 'string' } } });
@@ -31,7 +32,7 @@ const port = await freePort();
 const server = startProcess('src/main.ts', { COORDINATOR_PORT: String(port), MAX_UPLOAD_MB: '2000', MAX_PAGES: '100000' });
 const base = `http://127.0.0.1:${port}`;
 await waitForHttp(`${base}/health`, server, 120_000);
-const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${server.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+const rss = () => procMemoryMb(server.pid);
 const idle = rss();
 let peak = idle;
 const sampler = setInterval(() => (peak = Math.max(peak, rss())), 250);

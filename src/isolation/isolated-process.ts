@@ -5,8 +5,8 @@
  * or a blow-up rejects the requests it held with ChildFailure; the next request starts a new child.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { OcrError, type ErrorCode } from '../errors.ts';
+import { procMemoryMb } from '../proc-memory.ts';
 import type { ChildReply } from './serve.ts';
 
 export interface IsolationLimits {
@@ -25,14 +25,6 @@ export class ChildFailure extends Error {
 }
 
 const MEMORY_CHECK_MS = 100;
-
-function residentMb(pid: number | undefined): number {
-  try {
-    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-  } catch {
-    return 0;
-  }
-}
 
 export class IsolatedProcess {
   private readonly entry: string;
@@ -62,7 +54,7 @@ export class IsolatedProcess {
       };
       const deadline = setTimeout(() => kill(`took longer than ${this.limits.deadlineMs / 1000} s`), this.limits.deadlineMs);
       const memory = setInterval(() => {
-        if (residentMb(child.pid) > this.limits.memoryMb) kill(`needed more than ${this.limits.memoryMb} MB of memory`);
+        if (procMemoryMb(child.pid) > this.limits.memoryMb) kill(`needed more than ${this.limits.memoryMb} MB of memory`);
       }, MEMORY_CHECK_MS);
       const settle = <T>(fn: (v: T) => void) => (v: T) => {
         clearTimeout(deadline);

@@ -4,8 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
+import { procMemoryMb } from '../../src/proc-memory.ts';
 import type { JobResult } from '../../src/types.ts';
 import { freePort, startProcess, stopProcess, waitForHttp } from '../helpers/net.ts';
 import { textPagePdf } from '../helpers/raw-pdf.ts';
@@ -22,7 +22,7 @@ before(async () => {
 });
 after(() => stopProcess(server));
 
-const rssMb = () => Math.round(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${server.pid}/status`, 'utf8'))![1]) / 1024);
+const rssMb = () => Math.round(procMemoryMb(server.pid));
 
 /** Deterministic pseudo-random numbers, so a failure can be replayed. */
 function prng(seed: number): () => number {
