@@ -25,7 +25,7 @@ import { PdfDocument } from '../src/pdf/rasterizer.ts';
 import { procMemoryMb } from '../src/proc-memory.ts';
 import type { JobResult } from '../src/types.ts';
 import { NatsServer } from '../test/helpers/nats.ts';
-import { freePort, startProcess, stopProcess, waitForHttp } from '../test/helpers/net.ts';
+import { freePort, startProcess, startServer, stopProcess, waitForHttp } from '../test/helpers/net.ts';
 import { charErrors } from './cer.ts';
 
 const { values } = parseArgs({
@@ -148,11 +148,9 @@ async function floorAndEngine(rasters: Awaited<ReturnType<typeof renderPages>>):
 }
 
 async function embedded(pdf: Uint8Array): Promise<Measured> {
-  const port = await freePort();
-  const server = startProcess('src/main.ts', { ...serverEnv, COORDINATOR_PORT: String(port) });
+  const { server, base } = await startServer(serverEnv, 120_000);
   try {
-    await waitForHttp(`http://127.0.0.1:${port}/health`, server, 120_000);
-    const run = await postPdf(`http://127.0.0.1:${port}`, pdf);
+    const run = await postPdf(base, pdf);
     return { ...run, peak_rss_mb: { server: vmHwmMb(server.pid) } };
   } finally {
     await stopProcess(server, 'SIGKILL');

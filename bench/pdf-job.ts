@@ -10,7 +10,7 @@ import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PDFDocument } from 'pdf-lib';
 import { procMemoryMb } from '../src/proc-memory.ts';
-import { freePort, startProcess, stopProcess, waitForHttp } from '../test/helpers/net.ts';
+import { startServer, stopProcess } from '../test/helpers/net.ts';
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { repeat: { type: 'string' }, dpi: { type: 'string' }, manifest: { type: 'string' } } });
 const file = resolve(positionals[0] ?? '');
@@ -28,10 +28,7 @@ if (repeat > 1) {
   name = `${name}_x${repeat}`;
 }
 
-const port = await freePort();
-const server = startProcess('src/main.ts', { COORDINATOR_PORT: String(port), MAX_UPLOAD_MB: '2000', MAX_PAGES: '100000' });
-const base = `http://127.0.0.1:${port}`;
-await waitForHttp(`${base}/health`, server, 120_000);
+const { server, base } = await startServer({ MAX_UPLOAD_MB: '2000', MAX_PAGES: '100000' }, 120_000);
 const rss = () => procMemoryMb(server.pid);
 const idle = rss();
 let peak = idle;

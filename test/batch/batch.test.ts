@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { JobResult, ManifestEntry, TextChunk } from '../../src/types.ts';
-import { freePort, ROOT, startProcess, stopProcess, waitForHttp } from '../helpers/net.ts';
+import { ROOT, startServer, stopProcess } from '../helpers/net.ts';
 import { buildPdf } from '../helpers/pdf.ts';
 import { renderPage } from '../helpers/render.ts';
 
@@ -44,10 +44,7 @@ before(async () => {
   await writeFile(join(corpus, 'scans/readme.txt'), 'not a document');
   good.sort();
 
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  server = startProcess('src/main.ts', { COORDINATOR_PORT: String(port) });
-  await waitForHttp(`${base}/health`, server);
+  ({ server, base } = await startServer());
 });
 
 after(async () => {

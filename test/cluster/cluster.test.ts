@@ -12,7 +12,7 @@ import sharp from 'sharp';
 import type { JobProgress } from '../../src/jobs/job-store.ts';
 import type { JobResult, WorkersStatus } from '../../src/types.ts';
 import { NatsServer } from '../helpers/nats.ts';
-import { freePort, startProcess, stopProcess, waitForHttp } from '../helpers/net.ts';
+import { freePort, startProcess, startServer, stopProcess, waitForHttp } from '../helpers/net.ts';
 import { buildPdf, type TextPage } from '../helpers/pdf.ts';
 import { renderPage } from '../helpers/render.ts';
 
@@ -91,13 +91,11 @@ test('a 12-page PDF is spread over all three workers and reads as in one process
   console.log(`pages per worker: ${JSON.stringify(rounds)}`);
 
   // The same PDF in the one-process embedded mode gives the same text.
-  const port = await freePort();
-  const embedded = startProcess('src/main.ts', { COORDINATOR_PORT: String(port) });
+  const { server: embedded, base: embeddedBase } = await startServer({}, 120_000);
   try {
-    await waitForHttp(`http://127.0.0.1:${port}/health`, embedded, 120_000);
     const body = new FormData();
     body.append('file', new Blob([new Uint8Array(pdf)]), 'cluster.pdf');
-    const alone: JobResult = await (await fetch(`http://127.0.0.1:${port}/ocr/pdf`, { method: 'POST', body })).json();
+    const alone: JobResult = await (await fetch(`${embeddedBase}/ocr/pdf`, { method: 'POST', body })).json();
     assert.equal(result.combined_text, alone.combined_text);
   } finally {
     await stopProcess(embedded);

@@ -48,3 +48,20 @@ export async function stopProcess(child: ChildProcess, signal: NodeJS.Signals = 
   child.kill(signal);
   await exited;
 }
+
+/**
+ * Starts the one-process server (`src/main.ts`) on a free port with extra environment; resolves once
+ * it answers /health, or kills it and fails with its output.
+ */
+export async function startServer(env: Record<string, string> = {}, timeoutMs = 60_000): Promise<{ server: ChildProcess & { output: string[] }; base: string }> {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const server = startProcess('src/main.ts', { ...env, COORDINATOR_PORT: String(port) });
+  try {
+    await waitForHttp(`${base}/health`, server, timeoutMs);
+  } catch (err) {
+    await stopProcess(server, 'SIGKILL');
+    throw err;
+  }
+  return { server, base };
+}

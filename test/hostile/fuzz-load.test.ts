@@ -7,7 +7,7 @@ import type { ChildProcess } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { procMemoryMb } from '../../src/proc-memory.ts';
 import type { JobResult } from '../../src/types.ts';
-import { freePort, startProcess, stopProcess, waitForHttp } from '../helpers/net.ts';
+import { startServer, stopProcess } from '../helpers/net.ts';
 import { textPagePdf } from '../helpers/raw-pdf.ts';
 import { renderPage } from '../helpers/render.ts';
 
@@ -15,10 +15,7 @@ let server: ChildProcess & { output: string[] };
 let base: string;
 
 before(async () => {
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  server = startProcess('src/main.ts', { COORDINATOR_PORT: String(port), MAX_UPLOAD_MB: '5' });
-  await waitForHttp(`${base}/health`, server);
+  ({ server, base } = await startServer({ MAX_UPLOAD_MB: '5' }));
 });
 after(() => stopProcess(server));
 

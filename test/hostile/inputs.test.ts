@@ -9,7 +9,7 @@ import { crc32 } from 'node:zlib';
 import sharp from 'sharp';
 import { PDFDocument } from 'pdf-lib';
 import type { JobResult } from '../../src/types.ts';
-import { freePort, startProcess, stopProcess, waitForHttp } from '../helpers/net.ts';
+import { startServer, stopProcess } from '../helpers/net.ts';
 import { encryptedTextPagePdf, rawPdf, textPagePdf } from '../helpers/raw-pdf.ts';
 import { renderPage } from '../helpers/render.ts';
 
@@ -17,10 +17,7 @@ let server: ChildProcess & { output: string[] };
 let base: string;
 
 before(async () => {
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  server = startProcess('src/main.ts', { COORDINATOR_PORT: String(port), MAX_UPLOAD_MB: '20' });
-  await waitForHttp(`${base}/health`, server);
+  ({ server, base } = await startServer({ MAX_UPLOAD_MB: '20' }));
 });
 after(() => stopProcess(server));
 

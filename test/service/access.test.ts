@@ -2,17 +2,14 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { after, before, test } from 'node:test';
-import { freePort, startProcess, stopProcess, waitForHttp } from '../helpers/net.ts';
+import { startServer, stopProcess } from '../helpers/net.ts';
 
 let server: ChildProcess & { output: string[] };
 let base: string;
 const ORIGIN = 'https://archive.example';
 
 before(async () => {
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  server = startProcess('src/main.ts', { COORDINATOR_PORT: String(port), API_KEYS: 'key-one, key-two', RATE_LIMIT_PER_MINUTE: '5', CORS_ORIGINS: ORIGIN });
-  await waitForHttp(`${base}/health`, server);
+  ({ server, base } = await startServer({ API_KEYS: 'key-one, key-two', RATE_LIMIT_PER_MINUTE: '5', CORS_ORIGINS: ORIGIN }));
 });
 after(() => stopProcess(server));
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { JobProgress } from '../../src/jobs/job-store.ts';
 import type { JobResult } from '../../src/types.ts';
-import { freePort, startProcess, stopProcess, waitForHttp } from '../helpers/net.ts';
+import { startServer, stopProcess } from '../helpers/net.ts';
 import { buildPdf } from '../helpers/pdf.ts';
 
 let tempDir: string;
@@ -18,13 +18,7 @@ before(async () => {
 });
 after(() => rm(tempDir, { recursive: true, force: true }));
 
-async function server(env: Record<string, string> = {}) {
-  const port = await freePort();
-  const child = startProcess('src/main.ts', { COORDINATOR_PORT: String(port), TEMP_DIR: tempDir, ...env });
-  const base = `http://127.0.0.1:${port}`;
-  await waitForHttp(`${base}/health`, child);
-  return { child, base };
-}
+const server = (env: Record<string, string> = {}) => startServer({ TEMP_DIR: tempDir, ...env });
 
 async function submit(base: string): Promise<string> {
   const body = new FormData();
@@ -42,7 +36,7 @@ test('a job whose server is killed mid-job is reported failed with JOB_INTERRUPT
     if (p.pages_done >= 1) break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  await stopProcess(first.child, 'SIGKILL');
+  await stopProcess(first.server, 'SIGKILL');
 
   const second = await server();
   try {
@@ -56,12 +50,12 @@ test('a job whose server is killed mid-job is reported failed with JOB_INTERRUPT
     assert.ok(result.metrics.errors.every((e) => e.code === 'JOB_INTERRUPTED'));
     assert.deepEqual((await readdir(tempDir)).filter((f) => f !== 'jobs'), [], 'the dead job\'s upload was removed');
   } finally {
-    await stopProcess(second.child);
+    await stopProcess(second.server);
   }
 });
 
 test('a job stops at JOB_TIMEOUT: pages read so far are kept, the rest fail JOB_TIMEOUT', async () => {
-  const { child, base } = await server({ JOB_TIMEOUT: '2', JOB_WINDOW: '1' });
+  const { server: child, base } = await server({ JOB_TIMEOUT: '2', JOB_WINDOW: '1' });
   try {
     const t0 = performance.now();
     const id = await submit(base);

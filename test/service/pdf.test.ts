@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { JobProgress } from '../../src/jobs/job-store.ts';
 import type { JobResult } from '../../src/types.ts';
-import { freePort, startProcess, stopProcess, waitForHttp } from '../helpers/net.ts';
+import { startServer, stopProcess } from '../helpers/net.ts';
 import { buildPdf, corruptImage, type TextPage } from '../helpers/pdf.ts';
 import { cer, renderPage } from '../helpers/render.ts';
 
@@ -17,10 +17,7 @@ const tempDir = mkdtempSync(join(tmpdir(), 'ocr-pdf-test-'));
 const words = (s: string) => s.split(/\s+/).filter(Boolean);
 
 before(async () => {
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  server = startProcess('src/main.ts', { COORDINATOR_PORT: String(port), TEMP_DIR: tempDir, JOB_WINDOW: '2' });
-  await waitForHttp(`${base}/health`, server);
+  ({ server, base } = await startServer({ TEMP_DIR: tempDir, JOB_WINDOW: '2' }));
 });
 after(() => stopProcess(server));
 

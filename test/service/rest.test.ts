@@ -3,17 +3,14 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import type { JobResult } from '../../src/types.ts';
-import { freePort, startProcess, stopProcess, waitForHttp } from '../helpers/net.ts';
+import { startServer, stopProcess } from '../helpers/net.ts';
 import { cer, ENGLISH_PARAGRAPHS, renderPage } from '../helpers/render.ts';
 
 let server: ChildProcess & { output: string[] };
 let base: string;
 
 before(async () => {
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  server = startProcess('src/main.ts', { COORDINATOR_PORT: String(port), MAX_UPLOAD_MB: '2' });
-  await waitForHttp(`${base}/health`, server);
+  ({ server, base } = await startServer({ MAX_UPLOAD_MB: '2' }));
 });
 after(() => stopProcess(server));
 
