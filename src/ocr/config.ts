@@ -18,6 +18,8 @@ export interface OcrConfig {
   models: ModelPaths;
   /** Intra-op threads for each inference. */
   threads: number;
+  /** Apply the exact graph rewrites of graph-rewrite.ts when loading a model (off only to compare). */
+  rewriteGraphs: boolean;
   det: DbParams & {
     /** Longest side, in pixels, that a page is scaled down to for detection (rounded to a multiple of 32). */
     limitSideLen: number;
@@ -72,6 +74,7 @@ export function ocrConfigFromEnv(env: NodeJS.ProcessEnv = process.env, slots = 1
       dict: env.OCR_REC_DICT || join(assets, 'ppocr_keys_v1.txt'),
     },
     threads: Math.floor(positiveNumber(env, 'OCR_CPU_THREADS', defaultThreads(slots))),
+    rewriteGraphs: env.OCR_GRAPH_REWRITE !== 'false',
     det: {
       limitSideLen: Math.floor(positiveNumber(env, 'OCR_DET_LIMIT_SIDE', 1280)),
       thresh: 0.3,

@@ -56,11 +56,11 @@ export class OcrEngine {
   }
 
   static async load(config: OcrConfig): Promise<OcrEngine> {
-    const { models, threads } = config;
+    const { models, threads, rewriteGraphs } = config;
     const [det, rec, cls, dict] = await Promise.all([
-      loadSession(models.det, threads),
-      loadSession(models.rec, threads),
-      config.cls.enabled ? loadSession(models.cls, threads) : undefined,
+      loadSession(models.det, threads, rewriteGraphs),
+      loadSession(models.rec, threads, rewriteGraphs),
+      config.cls.enabled ? loadSession(models.cls, threads, rewriteGraphs) : undefined,
       readFile(models.dict, 'utf8'),
     ]);
     const engine = new OcrEngine(config, det, rec, cls, ctcAlphabet(dict));

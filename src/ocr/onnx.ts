@@ -1,10 +1,15 @@
 /** One place that creates onnxruntime sessions and runs a single-input, single-output model. */
+import { readFile } from 'node:fs/promises';
 import ort from 'onnxruntime-node';
+import { rewriteModel } from './graph-rewrite.ts';
 
 export type Session = ort.InferenceSession;
 
-export async function loadSession(path: string, threads: number): Promise<Session> {
-  return ort.InferenceSession.create(path, {
+/** Loads a model, by default with the exact graph rewrites of graph-rewrite.ts applied. */
+export async function loadSession(path: string, threads: number, rewrite: boolean): Promise<Session> {
+  const file = await readFile(path);
+  const model = rewrite ? rewriteModel(file).bytes : file;
+  return ort.InferenceSession.create(model, {
     executionProviders: ['cpu'],
     intraOpNumThreads: threads,
     interOpNumThreads: 1,

@@ -1,0 +1,53 @@
+/** Writes small ONNX models for tests, with the same wire codec the graph rewrite uses. */
+import {
+  bytesField, encodeMessage, floatField, messageField, packedVarintsField, stringField, varintField, type Field, type Message,
+} from '../../src/ocr/protobuf.ts';
+
+export type Attribute = { name: string } & ({ f: number } | { i: number } | { ints: number[] });
+
+export interface NodeSpec {
+  op: string;
+  inputs: string[];
+  output: string;
+  attributes?: Attribute[];
+}
+
+function attributeMessage(a: Attribute): Message {
+  // AttributeProto: name 1, f 2, i 3, ints 8, type 20 (FLOAT 1, INT 2, INTS 7).
+  if ('f' in a) return [stringField(1, a.name), floatField(2, a.f), varintField(20, 1)];
+  if ('i' in a) return [stringField(1, a.name), varintField(3, a.i), varintField(20, 2)];
+  return [stringField(1, a.name), packedVarintsField(8, a.ints), varintField(20, 7)];
+}
+
+export function tensorMessage(name: string, dims: number[], data: Float32Array): Message {
+  return [packedVarintsField(1, dims), varintField(2, 1), stringField(8, name), bytesField(9, new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength)))];
+}
+
+/** A Constant node holding a float tensor, as Paddle2ONNX writes every weight. */
+export function constantNode(name: string, dims: number[], data: Float32Array): Field {
+  const value: Message = [stringField(1, 'value'), messageField(5, tensorMessage(name, dims, data)), varintField(20, 4)];
+  return messageField(1, [stringField(2, name), stringField(4, 'Constant'), messageField(5, value)]);
+}
+
+export function opNode(n: NodeSpec): Field {
+  return messageField(1, [
+    ...n.inputs.map((i) => stringField(1, i)),
+    stringField(2, n.output),
+    stringField(3, n.output),
+    stringField(4, n.op),
+    ...(n.attributes ?? []).map((a) => messageField(5, attributeMessage(a))),
+  ]);
+}
+
+/** ValueInfoProto of a float tensor, as graph input (field 11) or output (field 12). */
+function valueInfo(field: number, name: string, dims: number[]): Field {
+  const shape: Message = dims.map((d) => messageField(1, [varintField(1, d)]));
+  const tensorType: Message = [varintField(1, 1), messageField(2, shape)];
+  return messageField(field, [stringField(1, name), messageField(2, [messageField(1, tensorType)])]);
+}
+
+/** An opset-9 model with one float input `x` and one output `y`. */
+export function onnxModel(nodes: Field[], inputDims: number[], outputDims: number[]): Uint8Array {
+  const graph: Message = [...nodes, stringField(2, 'test'), valueInfo(11, 'x', inputDims), valueInfo(12, 'y', outputDims)];
+  return encodeMessage([varintField(1, 4), messageField(7, graph), messageField(8, [stringField(1, ''), varintField(2, 9)])]);
+}

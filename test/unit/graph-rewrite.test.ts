@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import ort from 'onnxruntime-node';
+import { ocrConfigFromEnv } from '../../src/ocr/config.ts';
+import { rewriteModel } from '../../src/ocr/graph-rewrite.ts';
+import { decodeMessage, encodeMessage, fieldsOf, stringOf } from '../../src/ocr/protobuf.ts';
+import { constantNode, onnxModel, opNode } from '../helpers/onnx-model.ts';
+
+function seededValues(n: number, seed: number): Float32Array {
+  let s = seed;
+  return Float32Array.from({ length: n }, () => {
+    s = (s * 16807) % 2147483647;
+    return (s / 2147483647) * 2 - 1;
+  });
+}
+
+async function run(model: Uint8Array, input: Float32Array, dims: number[]): Promise<Float32Array> {
+  const session = await ort.InferenceSession.create(model, { graphOptimizationLevel: 'disabled', logSeverityLevel: 3 });
+  const out = await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', input, dims) });
+  return out[session.outputNames[0]!]!.data as Float32Array;
+}
+
+function maxDifference(a: Float32Array, b: Float32Array): number {
+  assert.equal(a.length, b.length);
+  return a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
+}
+
+/** Op types of the model's nodes, Constants left out. */
+function ops(model: Uint8Array): string[] {
+  const graph = decodeMessage(fieldsOf(decodeMessage(model), 7)[0]!.value as Uint8Array);
+  return fieldsOf(graph, 1).map((f) => stringOf(decodeMessage(f.value as Uint8Array), 4)!).filter((op) => op !== 'Constant');
+}
+
+const scalar = (name: string, v: number) => constantNode(name, [1], Float32Array.of(v));
+
+test('the wire codec writes back a message byte for byte', () => {
+  const model = onnxModel([scalar('s', 2), opNode({ op: 'Mul', inputs: ['x', 's'], output: 'y' })], [1, 3], [1, 3]);
+  assert.deepEqual(encodeMessage(decodeMessage(model)), model);
+  assert.throws(() => decodeMessage(model.subarray(0, model.length - 3)), /protobuf/);
+});
+
+test('PP-LCNet blocks are rewritten to fewer nodes that compute the same function', async () => {
+  // conv -> affine -> hard-swish -> affine -> padded depthwise conv -> affine -> affine -> 1x1 conv,
+  // the shape of one PP-LCNetV3 block as Paddle2ONNX exports it.
+  const nodes = [
+    constantNode('W1', [8, 4, 1, 1], seededValues(32, 1)), constantNode('B1', [8], seededValues(8, 2)),
+    constantNode('W2', [8, 1, 3, 3], seededValues(72, 3)), constantNode('B2', [8], seededValues(8, 4)),
+    constantNode('W3', [4, 8, 1, 1], seededValues(32, 5)),
+    scalar('s1', 1.7), scalar('b1', 0.3), scalar('three', 3), scalar('six', 6), scalar('s2', 0.4), scalar('b2', -0.25),
+    scalar('s3', 2.1), scalar('b3', 0.6), scalar('s4', 0.9), scalar('b4', 0.05),
+    opNode({ op: 'Conv', inputs: ['x', 'W1', 'B1'], output: 'c1', attributes: [{ name: 'kernel_shape', ints: [1, 1] }] }),
+    opNode({ op: 'Mul', inputs: ['s1', 'c1'], output: 'm1' }),
+    opNode({ op: 'Add', inputs: ['m1', 'b1'], output: 'a1' }),
+    opNode({ op: 'Add', inputs: ['a1', 'three'], output: 'h1' }),
+    opNode({ op: 'Clip', inputs: ['h1'], output: 'h2', attributes: [{ name: 'min', f: 0 }, { name: 'max', f: 6 }] }),
+    opNode({ op: 'Mul', inputs: ['a1', 'h2'], output: 'h3' }),
+    opNode({ op: 'Div', inputs: ['h3', 'six'], output: 'hs' }),
+    opNode({ op: 'Mul', inputs: ['s2', 'hs'], output: 'm2' }),
+    opNode({ op: 'Add', inputs: ['m2', 'b2'], output: 'a2' }),
+    opNode({ op: 'Conv', inputs: ['a2', 'W2', 'B2'], output: 'c2', attributes: [{ name: 'group', i: 8 }, { name: 'kernel_shape', ints: [3, 3] }, { name: 'pads', ints: [1, 1, 1, 1] }] }),
+    opNode({ op: 'Mul', inputs: ['c2', 's3'], output: 'm3' }),
+    opNode({ op: 'Add', inputs: ['m3', 'b3'], output: 'a3' }),
+    opNode({ op: 'Mul', inputs: ['a3', 's4'], output: 'm4' }),
+    opNode({ op: 'Add', inputs: ['b4', 'm4'], output: 'a4' }),
+    opNode({ op: 'Conv', inputs: ['a4', 'W3'], output: 'y', attributes: [{ name: 'kernel_shape', ints: [1, 1] }] }),
+  ];
+  const model = onnxModel(nodes, [1, 4, 6, 6], [1, 4, 6, 6]);
+  const input = seededValues(4 * 36, 9).map((v) => v * 4);
+  const { bytes, report } = rewriteModel(model);
+  assert.deepEqual(ops(bytes), ['Conv', 'HardSigmoid', 'Mul', 'Add', 'Conv', 'Conv']);
+  assert.deepEqual({ ...report, nodesBefore: 0, nodesAfter: 0 }, { scaleShiftAfterConv: 2, hardSwish: 1, scaleShiftBeforeConv: 2, nodesBefore: 0, nodesAfter: 0 });
+  const before = await run(model, input, [1, 4, 6, 6]);
+  const after = await run(bytes, input, [1, 4, 6, 6]);
+  assert.ok(maxDifference(before, after) < 1e-5, `max difference ${maxDifference(before, after)}`);
+});
+
+test('a chain that only looks like hard-swish is left alone', async () => {
+  const nodes = [
+    scalar('three', 3), scalar('six', 6),
+    opNode({ op: 'Add', inputs: ['x', 'three'], output: 'h1' }),
+    opNode({ op: 'Clip', inputs: ['h1'], output: 'h2', attributes: [{ name: 'min', f: 0 }, { name: 'max', f: 5 }] }),
+    opNode({ op: 'Mul', inputs: ['x', 'h2'], output: 'h3' }),
+    opNode({ op: 'Div', inputs: ['h3', 'six'], output: 'y' }),
+  ];
+  const model = onnxModel(nodes, [1, 8], [1, 8]);
+  const { bytes, report } = rewriteModel(model);
+  assert.equal(report.hardSwish, 0);
+  assert.deepEqual(ops(bytes), ['Add', 'Clip', 'Mul', 'Div']);
+});
+
+test('the shipped PaddleOCR models: rewritten, same outputs', async () => {
+  const { models } = ocrConfigFromEnv({});
+  const cases = [
+    { path: models.det, dims: [1, 3, 320, 256], expect: { scaleShiftAfterConv: 28, hardSwish: 24, scaleShiftBeforeConv: 20 } },
+    { path: models.rec, dims: [2, 3, 48, 320], expect: { scaleShiftAfterConv: 28, hardSwish: 28, scaleShiftBeforeConv: 25 } },
+    { path: models.cls, dims: [2, 3, 48, 192], expect: { scaleShiftAfterConv: 0, hardSwish: 18, scaleShiftBeforeConv: 0 } },
+  ];
+  for (const c of cases) {
+    const original = readFileSync(c.path);
+    const { bytes, report } = rewriteModel(original);
+    const { nodesBefore, nodesAfter, ...counts } = report;
+    assert.deepEqual(counts, c.expect, c.path);
+    assert.ok(nodesAfter < nodesBefore);
+    const input = seededValues(c.dims.reduce((a, b) => a * b), 3);
+    const difference = maxDifference(await run(original, input, c.dims), await run(bytes, input, c.dims));
+    assert.ok(difference < 1e-4, `${c.path}: max difference ${difference}`);
+  }
+});
