@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { positiveNumber } from '../env.ts';
-import type { DbParams } from './db-postprocess.ts';
+import type { DetParams } from './det.ts';
 import type { SpaceParams } from './spaces.ts';
 
 export interface ModelPaths {
@@ -20,10 +20,7 @@ export interface OcrConfig {
   threads: number;
   /** Apply the exact graph rewrites of graph-rewrite.ts when loading a model (off only to compare). */
   rewriteGraphs: boolean;
-  det: DbParams & {
-    /** Longest side, in pixels, that a page is scaled down to for detection (rounded to a multiple of 32). */
-    limitSideLen: number;
-  };
+  det: DetParams;
   cls: {
     /** Classify each line as upright or turned 180 degrees. */
     enabled: boolean;
@@ -39,6 +36,8 @@ export interface OcrConfig {
     batchColumns: number;
     /** A batch takes a line only while its width is within this factor of the batch's narrowest line. */
     batchWidthSpread: number;
+    /** Lines wider than this many columns are read in pieces cut at word spaces. */
+    maxPieceWidth: number;
     /** A detected line is cut in pieces at blank runs this many line heights wide (column gutters). */
     splitGap: number;
     /** Line images are narrowed by this factor before recognition, whose cost is linear in width. */
@@ -82,9 +81,10 @@ export function ocrConfigFromEnv(env: NodeJS.ProcessEnv = process.env, slots = 1
       unclipRatio: 1.5,
       maxCandidates: 1000,
       minSize: 3,
+      speckShare: 0.35,
     },
     cls: { enabled: env.OCR_USE_CLS !== 'false', windowsPerLine: 3, flipThreshold: 0.9, pageFlipShare: 0.5 },
-    rec: { batchColumns: 2400, batchWidthSpread: 1.25, splitGap: 1, widthScale: positiveNumber(env, 'OCR_REC_WIDTH_SCALE', 1), minConfidence: 0.5 },
+    rec: { batchColumns: 2400, batchWidthSpread: 1.25, maxPieceWidth: positiveNumber(env, 'OCR_REC_MAX_PIECE', 480), splitGap: 1, widthScale: positiveNumber(env, 'OCR_REC_WIDTH_SCALE', 1), minConfidence: 0.5 },
     spaces: { gapToWordGap: 0.6, gapToAdvance: 0.6, minGapToAdvance: 0.4, lineSamples: 2, pageSamples: 3, otsuSamples: 20 },
   };
 }

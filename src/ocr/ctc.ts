@@ -25,20 +25,34 @@ export function ctcAlphabet(dictionary: string): string[] {
   return ['', ...chars, ' '];
 }
 
-/**
- * Decodes `steps` timesteps of `classes` probabilities starting at `offset` in `probs`:
- * take the best class per step, merge repeats, drop blanks.
- */
-export function ctcGreedyDecode(probs: Float32Array, offset: number, steps: number, classes: number, alphabet: readonly string[]): CtcResult {
+/** The likeliest class at each timestep and its probability: all that greedy decoding reads. */
+export interface StepMaxima {
+  best: Int32Array;
+  prob: Float32Array;
+}
+
+/** Step maxima of `classes`-wide probability rows (for a model that outputs every class's probability). */
+export function stepMaxima(probs: Float32Array, classes: number): StepMaxima {
+  const steps = probs.length / classes;
+  const best = new Int32Array(steps), prob = new Float32Array(steps);
+  for (let t = 0; t < steps; t++) {
+    const base = t * classes;
+    let k = 0, p = probs[base]!;
+    for (let c = 1; c < classes; c++) {
+      if (probs[base + c]! > p) { p = probs[base + c]!; k = c; }
+    }
+    best[t] = k;
+    prob[t] = p;
+  }
+  return { best, prob };
+}
+
+/** Decodes `steps` timesteps starting at step `offset`: take the best class per step, merge repeats, drop blanks. */
+export function ctcGreedyDecode(maxima: StepMaxima, offset: number, steps: number, alphabet: readonly string[]): CtcResult {
   const chars: DecodedChar[] = [];
   let prev = -1;
   for (let t = 0; t < steps; t++) {
-    const base = offset + t * classes;
-    let best = 0, bestP = probs[base]!;
-    for (let k = 1; k < classes; k++) {
-      const p = probs[base + k]!;
-      if (p > bestP) { bestP = p; best = k; }
-    }
+    const best = maxima.best[offset + t]!, bestP = maxima.prob[offset + t]!;
     if (best !== 0 && best === prev) {
       const last = chars[chars.length - 1]!;
       last.end = t;

@@ -1,5 +1,6 @@
 /** Text detection: PP-OCRv4 det on the page scaled under a long-side limit, then DB post-processing. */
 import { dbPostprocess, type DbParams, type DetectedBox } from './db-postprocess.ts';
+import { quadSize } from './geometry.ts';
 import { runModel, type Session } from './onnx.ts';
 import { resizeRaster, type Raster } from './raster.ts';
 
@@ -22,7 +23,26 @@ export function detInputSize(width: number, height: number, limit: number): { wi
   return { width: round32(width), height: round32(height) };
 }
 
-export async function detectText(session: Session, page: Raster, params: DbParams & { limitSideLen: number }): Promise<DetectionResult> {
+export interface DetParams extends DbParams {
+  /** Longest side, in pixels, that a page is scaled down to for detection (rounded to a multiple of 32). */
+  limitSideLen: number;
+  /** Boxes whose longest side is under this share of the page's median line height are specks, not text. */
+  speckShare: number;
+}
+
+/**
+ * Drops specks: dust and noise on a scan that the detector boxes on their own, which the recogniser
+ * reads as a stray "$" or ".". Measured against the median line height, so small print stays.
+ */
+export function withoutSpecks(boxes: DetectedBox[], speckShare: number): DetectedBox[] {
+  if (boxes.length < 3) return boxes;
+  const sizes = boxes.map((b) => quadSize(b.box));
+  const lineHeights = sizes.map((s) => Math.min(s.width, s.height)).sort((a, b) => a - b);
+  const limit = speckShare * lineHeights[Math.floor(lineHeights.length / 2)]!;
+  return boxes.filter((_, i) => Math.max(sizes[i]!.width, sizes[i]!.height) >= limit);
+}
+
+export async function detectText(session: Session, page: Raster, params: DetParams): Promise<DetectionResult> {
   const t0 = performance.now();
   const size = detInputSize(page.width, page.height, params.limitSideLen);
   const small = await resizeRaster(page, size.width, size.height);
@@ -35,6 +55,6 @@ export async function detectText(session: Session, page: Raster, params: DbParam
   }
   const out = await runModel(session, input, [1, 3, size.height, size.width]);
   const map = { data: out.data, width: out.dims[3]!, height: out.dims[2]! };
-  const boxes = dbPostprocess(map, params, page.width, page.height);
+  const boxes = withoutSpecks(dbPostprocess(map, params, page.width, page.height), params.speckShare);
   return { boxes, inputWidth: size.width, inputHeight: size.height, ms: performance.now() - t0 };
 }

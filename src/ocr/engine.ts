@@ -7,7 +7,7 @@ import { basename } from 'node:path';
 import type { PageOcr } from '../types.ts';
 import { classifyLines, type LineOrientation } from './cls.ts';
 import { REC_HEIGHT, type OcrConfig } from './config.ts';
-import { cropLine, flipLine, lineAspect, splitLineAtGaps, type LinePiece } from './crop.ts';
+import { cropLine, flipLine, greyPage, lineAspect, splitLineAtGaps, type LinePiece } from './crop.ts';
 import { ctcAlphabet } from './ctc.ts';
 import type { DetectedBox } from './db-postprocess.ts';
 import { detectText } from './det.ts';
@@ -58,9 +58,9 @@ export class OcrEngine {
   static async load(config: OcrConfig): Promise<OcrEngine> {
     const { models, threads, rewriteGraphs } = config;
     const [det, rec, cls, dict] = await Promise.all([
-      loadSession(models.det, threads, rewriteGraphs),
-      loadSession(models.rec, threads, rewriteGraphs),
-      config.cls.enabled ? loadSession(models.cls, threads, rewriteGraphs) : undefined,
+      loadSession(models.det, threads, rewriteGraphs ? {} : undefined),
+      loadSession(models.rec, threads, rewriteGraphs ? { argmaxOutputs: true } : undefined),
+      config.cls.enabled ? loadSession(models.cls, threads, rewriteGraphs ? {} : undefined) : undefined,
       readFile(models.dict, 'utf8'),
     ]);
     const engine = new OcrEngine(config, det, rec, cls, ctcAlphabet(dict));
@@ -124,13 +124,22 @@ export class OcrEngine {
       orientations = await this.classify(lines);
       clsMs += orientations.ms;
     }
+    // A line the classifier calls turned is read both ways and keeps the likelier reading: on short
+    // pieces (one word cut from a justified line) the classifier is often wrong, the recogniser rarely.
     const { flipThreshold } = this.config.cls;
-    const crops = lines.map((l, i) => {
-      const o = orientations.lines[i];
-      return o && o.turned && o.score >= flipThreshold ? flipLine(l.image) : l.image;
+    const upright = lines.map((l) => l.image);
+    const turned = orientations.lines.flatMap((o, i) => (o.turned && o.score >= flipThreshold ? [i] : []));
+    const flipped = turned.map((i) => flipLine(upright[i]!));
+    const both = await recognizeLines(this.rec, [...upright, ...flipped], this.alphabet, this.config.rec);
+    const crops = [...upright];
+    const recognized = { lines: both.lines.slice(0, upright.length), ms: both.ms };
+    turned.forEach((lineIndex, k) => {
+      const reading = both.lines[upright.length + k]!;
+      if (reading.confidence > recognized.lines[lineIndex]!.confidence) {
+        recognized.lines[lineIndex] = reading;
+        crops[lineIndex] = flipped[k]!;
+      }
     });
-
-    const recognized = await recognizeLines(this.rec, crops, this.alphabet, this.config.rec);
     const texts = recoverSpaces(recognized.lines.map((r, i) => ({ chars: r.chars, image: crops[i]! })), this.config.spaces);
     const kept: { box: Quad; text: string; confidence: number }[] = [];
     recognized.lines.forEach((r, i) => {
@@ -153,8 +162,9 @@ export class OcrEngine {
   /** Each detected box straightened at the recogniser's height, cut at column gutters. */
   private cutLines(page: Raster, boxes: readonly DetectedBox[]): LinePiece[] {
     const { splitGap, widthScale } = this.config.rec;
+    const grey = greyPage(page);
     return boxes.flatMap(({ box }) => {
-      const image = cropLine(page, box, REC_HEIGHT, widthScale);
+      const image = cropLine(grey, box, REC_HEIGHT, widthScale);
       if (lineAspect(box).vertical) return [{ box, image }];
       return splitLineAtGaps(image, box, splitGap * REC_HEIGHT * widthScale, Math.round(0.15 * REC_HEIGHT * widthScale));
     });

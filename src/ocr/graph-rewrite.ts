@@ -17,11 +17,12 @@ import {
 const MODEL_GRAPH = 7;
 const GRAPH_NODE = 1, GRAPH_INITIALIZER = 5, GRAPH_INPUT = 11, GRAPH_OUTPUT = 12;
 const NODE_INPUT = 1, NODE_OUTPUT = 2, NODE_OP_TYPE = 4, NODE_ATTRIBUTE = 5;
-const ATTR_NAME = 1, ATTR_F = 2, ATTR_S = 4, ATTR_T = 5, ATTR_INTS = 8, ATTR_TYPE = 20;
-const ATTR_TYPE_FLOAT = 1;
+const MODEL_OPSET = 8, OPSET_DOMAIN = 1, OPSET_VERSION = 2;
+const ATTR_NAME = 1, ATTR_F = 2, ATTR_I = 3, ATTR_S = 4, ATTR_T = 5, ATTR_INTS = 8, ATTR_TYPE = 20;
+const ATTR_TYPE_FLOAT = 1, ATTR_TYPE_INT = 2, ATTR_TYPE_INTS = 7;
 const TENSOR_DIMS = 1, TENSOR_DATA_TYPE = 2, TENSOR_FLOAT_DATA = 4, TENSOR_NAME = 8, TENSOR_RAW_DATA = 9;
-const TENSOR_FLOAT = 1;
-const VALUE_INFO_NAME = 1;
+const TENSOR_FLOAT = 1, TENSOR_INT64 = 7;
+const VALUE_INFO_NAME = 1, VALUE_INFO_TYPE = 2, TYPE_TENSOR = 1, TENSOR_TYPE_ELEM = 1;
 
 export interface RewriteReport {
   /** Conv -> Mul(scalar) [-> Add(scalar)] folded into the convolution. */
@@ -30,6 +31,8 @@ export interface RewriteReport {
   hardSwish: number;
   /** Mul(scalar) -> Add(scalar) -> Conv folded into the convolution (a shift stays where the conv pads). */
   scaleShiftBeforeConv: number;
+  /** The class-probability output replaced by the best class and its probability per step. */
+  argmaxOutputs: boolean;
   nodesBefore: number;
   nodesAfter: number;
 }
@@ -93,6 +96,19 @@ function floatAttribute(name: string, value: number): Message {
   return [stringField(ATTR_NAME, name), floatField(ATTR_F, value), varintField(ATTR_TYPE, ATTR_TYPE_FLOAT)];
 }
 
+function intAttribute(name: string, value: number): Message {
+  return [stringField(ATTR_NAME, name), varintField(ATTR_I, value), varintField(ATTR_TYPE, ATTR_TYPE_INT)];
+}
+
+function intsAttribute(name: string, values: number[]): Message {
+  return [stringField(ATTR_NAME, name), packedVarintsField(ATTR_INTS, values), varintField(ATTR_TYPE, ATTR_TYPE_INTS)];
+}
+
+/** A graph output of the given element type, its shape left to the runtime. */
+function outputInfo(name: string, elemType: number): Message {
+  return [stringField(VALUE_INFO_NAME, name), messageField(VALUE_INFO_TYPE, [messageField(TYPE_TENSOR, [varintField(TENSOR_TYPE_ELEM, elemType)])])];
+}
+
 /** Whether a Conv reads outside its input (zero padding), so that a shift of its input cannot move into its bias. */
 function convPads(conv: GraphNode): boolean {
   const autoPad = attribute(conv, 'auto_pad');
@@ -106,7 +122,8 @@ class ModelGraph {
   readonly nodes: GraphNode[];
   private readonly constants = new Map<string, FloatTensor>();
   private readonly added = new Map<string, FloatTensor>();
-  private readonly graphOutputs: Set<string>;
+  private graphOutputs: Set<string>;
+  private newOutputs: Message[] | undefined;
   private names = 0;
   private readonly graph: Message;
 
@@ -169,6 +186,15 @@ class ModelGraph {
     return name;
   }
 
+  get outputs(): string[] {
+    return [...this.graphOutputs];
+  }
+
+  setOutputs(outputs: Message[]): void {
+    this.newOutputs = outputs;
+    this.graphOutputs = new Set(outputs.map((o) => stringOf(o, VALUE_INFO_NAME) ?? ''));
+  }
+
   remove(...nodes: GraphNode[]): void {
     for (const node of nodes) this.nodes.splice(this.nodes.indexOf(node), 1);
   }
@@ -186,7 +212,8 @@ class ModelGraph {
       ...nodes.map((n) => messageField(GRAPH_NODE, encodeNode(n))),
       ...initializers,
       ...[...this.added].filter(([name]) => used.has(name)).map(([name, t]) => messageField(GRAPH_INITIALIZER, encodeFloatTensor(name, t))),
-      ...this.graph.filter((f) => f.no !== GRAPH_NODE && f.no !== GRAPH_INITIALIZER),
+      ...this.graph.filter((f) => f.no !== GRAPH_NODE && f.no !== GRAPH_INITIALIZER && (f.no !== GRAPH_OUTPUT || !this.newOutputs)),
+      ...(this.newOutputs ?? []).map((o) => messageField(GRAPH_OUTPUT, o)),
     ];
   }
 }
@@ -293,9 +320,38 @@ function foldScaleShiftBeforeConv(g: ModelGraph): number {
   return folded;
 }
 
+/**
+ * Softmax over classes as the only output  =>  outputs `<name>/best` (ArgMax, int64) and `<name>/prob`
+ * (ReduceMax): greedy CTC decoding needs only these, and the model hands over two numbers per step
+ * instead of 6,625 (measured: the argmax in JavaScript was the largest cost outside inference).
+ */
+function argmaxOutputs(g: ModelGraph, opset: number): boolean {
+  // From opset 18 ReduceMax takes its axes as an input; the models this is for are older.
+  if (opset >= 18 || g.outputs.length !== 1) return false;
+  const probs = g.outputs[0]!;
+  const softmax = g.producer(probs);
+  const axisAttribute = softmax?.opType === 'Softmax' ? attribute(softmax, 'axis') : undefined;
+  const axis = axisAttribute && varintOf(axisAttribute, ATTR_I);
+  if (axis === undefined || axis < 1n) return false;
+  const node = (opType: string, output: string, attributes: Message[]): GraphNode => ({ opType, inputs: [probs], outputs: [output], attributes, rest: [] });
+  g.nodes.push(
+    node('ArgMax', `${probs}/best`, [intAttribute('axis', Number(axis)), intAttribute('keepdims', 0)]),
+    node('ReduceMax', `${probs}/prob`, [intsAttribute('axes', [Number(axis)]), intAttribute('keepdims', 0)]),
+  );
+  g.setOutputs([outputInfo(`${probs}/best`, TENSOR_INT64), outputInfo(`${probs}/prob`, TENSOR_FLOAT)]);
+  return true;
+}
+
+export interface RewriteOptions {
+  /** Replace a class-probability output by the best class and its probability (for the recogniser). */
+  argmaxOutputs?: boolean;
+}
+
 /** The model with the rewrites applied, and what was rewritten. Unknown fields pass through unchanged. */
-export function rewriteModel(bytes: Uint8Array): { bytes: Uint8Array; report: RewriteReport } {
+export function rewriteModel(bytes: Uint8Array, options: RewriteOptions = {}): { bytes: Uint8Array; report: RewriteReport } {
   const model = decodeMessage(bytes);
+  const opset = fieldsOf(model, MODEL_OPSET).map((f) => decodeMessage(f.value as Uint8Array))
+    .filter((o) => (stringOf(o, OPSET_DOMAIN) ?? '') === '').map((o) => Number(varintOf(o, OPSET_VERSION) ?? 0))[0] ?? 0;
   const graphField = fieldsOf(model, MODEL_GRAPH)[0];
   if (!graphField) throw new Error('ONNX model has no graph');
   const graph = new ModelGraph(decodeMessage(graphField.value as Uint8Array));
@@ -304,6 +360,7 @@ export function rewriteModel(bytes: Uint8Array): { bytes: Uint8Array; report: Re
     scaleShiftAfterConv: foldScaleShiftAfterConv(graph),
     hardSwish: rewriteHardSwish(graph),
     scaleShiftBeforeConv: foldScaleShiftBeforeConv(graph),
+    argmaxOutputs: options.argmaxOutputs === true && argmaxOutputs(graph, opset),
   };
   const encodedGraph = graph.encode();
   const out = encodeMessage(model.map((f) => (f.no === MODEL_GRAPH ? messageField(MODEL_GRAPH, encodedGraph) : f)));

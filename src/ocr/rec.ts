@@ -1,9 +1,9 @@
 /** Text recognition: PP-OCRv4 rec over line images batched by width, decoded by greedy CTC. */
 import { REC_HEIGHT } from './config.ts';
-import type { LineImage } from './crop.ts';
-import { ctcGreedyDecode, type CtcResult } from './ctc.ts';
+import { blankColumns, type LineImage } from './crop.ts';
+import { ctcGreedyDecode, stepMaxima, type CtcResult, type StepMaxima } from './ctc.ts';
 import { packLines } from './line-tensor.ts';
-import { runModel, type Session } from './onnx.ts';
+import { runModelOutputs, type Session } from './onnx.ts';
 
 /** Input columns per output timestep of the recogniser. */
 export const REC_STRIDE = 8;
@@ -11,6 +11,61 @@ export const REC_STRIDE = 8;
 export interface RecognizeParams {
   batchColumns: number;
   batchWidthSpread: number;
+  /** Lines wider than this many columns are read in pieces cut at word spaces. */
+  maxPieceWidth: number;
+}
+
+/** Narrowest blank run, in line heights, that a long line may be cut at: a word space, never a letter gap. */
+const WORD_SPACE = 0.2;
+
+/**
+ * Column ranges [x0, x1) that a line is read in: the whole line, or, when it is wider than `maxWidth`,
+ * pieces of about equal width cut in the middle of word spaces. The recogniser was trained on lines
+ * about 320 columns wide; on a 1,000-column line it drops letters (measured: "support,arranty nmnity
+ * or ther liability ligatn" whole, the right words in pieces), and its attention costs grow with width.
+ */
+export function pieceRanges(line: LineImage, maxWidth: number): [number, number][] {
+  if (line.width <= maxWidth) return [[0, line.width]];
+  const blank = blankColumns(line);
+  const minSpace = Math.max(2, Math.round(WORD_SPACE * line.height));
+  const cuts: number[] = [];
+  for (let x = 0; x < line.width;) {
+    if (!blank[x]) { x++; continue; }
+    let end = x;
+    while (end < line.width && blank[end]) end++;
+    if (end - x >= minSpace && x > 0 && end < line.width) cuts.push(Math.floor((x + end) / 2));
+    x = end;
+  }
+  // As few pieces as the width needs, cut at the spaces nearest to equal shares: no sliver at the end.
+  const count = Math.ceil(line.width / maxWidth);
+  const ranges: [number, number][] = [];
+  let start = 0;
+  for (let k = 1; k < count; k++) {
+    const ideal = (k * line.width) / count;
+    const cut = cuts.filter((c) => c > start).reduce<number | undefined>((best, c) => (best === undefined || Math.abs(c - ideal) < Math.abs(best - ideal) ? c : best), undefined);
+    if (cut === undefined) break;
+    ranges.push([start, cut]);
+    start = cut;
+  }
+  ranges.push([start, line.width]);
+  return ranges;
+}
+
+function columnsOf(line: LineImage, x0: number, x1: number): LineImage {
+  if (x0 === 0 && x1 === line.width) return line;
+  const width = x1 - x0;
+  const data = new Uint8Array(width * line.height);
+  for (let y = 0; y < line.height; y++) data.set(line.data.subarray(y * line.width + x0, y * line.width + x1), y * width);
+  return { data, width, height: line.height };
+}
+
+/** One line's result from the results of its pieces, with every character placed on the whole line's timeline. */
+function joinPieces(pieces: { result: CtcResult; x0: number }[]): CtcResult {
+  if (pieces.length === 1) return pieces[0]!.result;
+  const chars = pieces.flatMap(({ result, x0 }) =>
+    result.chars.map((c) => ({ ...c, start: c.start + x0 / REC_STRIDE, end: c.end + x0 / REC_STRIDE })));
+  const confidence = chars.length === 0 ? 0 : chars.reduce((sum, c) => sum + c.prob, 0) / chars.length;
+  return { text: chars.map((c) => c.char).join(''), confidence, chars };
 }
 
 export interface RecognizeResult {
@@ -38,21 +93,33 @@ export function widthBatches(widths: readonly number[], params: RecognizeParams)
   return batches;
 }
 
+/** Runs the recogniser: step maxima from its argmax outputs (graph-rewrite.ts), else from its class probabilities. */
+async function readSteps(session: Session, input: Float32Array, dims: number[]): Promise<StepMaxima> {
+  const outputs = await runModelOutputs(session, input, dims);
+  const [first, second] = session.outputNames.map((name) => outputs[name]!);
+  if (second) return { best: Int32Array.from(first!.data as BigInt64Array, Number), prob: second.data as Float32Array };
+  return stepMaxima(first!.data as Float32Array, first!.dims[2]!);
+}
+
 export async function recognizeLines(session: Session, lines: readonly LineImage[], alphabet: readonly string[], params: RecognizeParams): Promise<RecognizeResult> {
   const t0 = performance.now();
-  const results: CtcResult[] = new Array(lines.length);
+  const pieces = lines.flatMap((line, lineIndex) =>
+    pieceRanges(line, params.maxPieceWidth).map(([x0, x1]) => ({ lineIndex, x0, image: columnsOf(line, x0, x1) })));
+  const results: CtcResult[] = new Array(pieces.length);
   let columns = 0;
-  for (const batch of widthBatches(lines.map((l) => l.width), params)) {
-    const maxWidth = Math.max(...batch.map((i) => lines[i]!.width));
+  for (const batch of widthBatches(pieces.map((p) => p.image.width), params)) {
+    const maxWidth = Math.max(...batch.map((i) => pieces[i]!.image.width));
     const width = Math.ceil(maxWidth / REC_STRIDE) * REC_STRIDE;
     columns += width * batch.length;
-    const out = await runModel(session, packLines(batch.map((i) => lines[i]!), REC_HEIGHT, width), [batch.length, 3, REC_HEIGHT, width]);
-    const [, steps, classes] = out.dims as [number, number, number];
-    batch.forEach((lineIndex, n) => {
-      // Read only the steps over the line itself, not over the padding.
-      const own = Math.min(steps, Math.ceil(lines[lineIndex]!.width / REC_STRIDE) + 1);
-      results[lineIndex] = ctcGreedyDecode(out.data, n * steps * classes, own, classes, alphabet);
+    const maxima = await readSteps(session, packLines(batch.map((i) => pieces[i]!.image), REC_HEIGHT, width), [batch.length, 3, REC_HEIGHT, width]);
+    const steps = maxima.best.length / batch.length;
+    batch.forEach((pieceIndex, n) => {
+      // Read only the steps over the piece itself, not over the padding.
+      const own = Math.min(steps, Math.ceil(pieces[pieceIndex]!.image.width / REC_STRIDE) + 1);
+      results[pieceIndex] = ctcGreedyDecode(maxima, n * steps, own, alphabet);
     });
   }
-  return { lines: results, columns, ms: performance.now() - t0 };
+  const perLine = lines.map((_, lineIndex) =>
+    joinPieces(pieces.flatMap((p, i) => (p.lineIndex === lineIndex ? [{ result: results[i]!, x0: p.x0 }] : []))));
+  return { lines: perLine, columns, ms: performance.now() - t0 };
 }

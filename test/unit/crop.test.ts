@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { cropLine, flipLine, splitLineAtGaps } from '../../src/ocr/crop.ts';
+import { cropLine, flipLine, greyPage, splitLineAtGaps, type GreyRaster } from '../../src/ocr/crop.ts';
+import type { Quad } from '../../src/ocr/geometry.ts';
 import type { Raster } from '../../src/ocr/raster.ts';
 
-function page(width: number, height: number, ink: (x: number, y: number) => boolean): Raster {
+function page(width: number, height: number, ink: (x: number, y: number) => boolean): GreyRaster {
   const data = new Uint8Array(width * height);
   for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) data[y * width + x] = ink(x, y) ? 0 : 255;
   return { data, width, height, channels: 1 };
@@ -35,6 +36,26 @@ test('a line is cut at a blank run at least the given width, keeping a margin', 
   assert.deepEqual(pieces.map((p) => p.image.width), [107, 107]);
   assert.ok(Math.abs(pieces[1]!.box[0][0] - 2 * 193) < 1e-9);
   assert.equal(splitLineAtGaps(image, [[0, 0], [600, 0], [600, 96], [0, 96]], 144, 7).length, 1);
+});
+
+test('a speck in a gutter does not bridge it, but a letter does', () => {
+  // Ink 0-100 and 200-300, and between them a 6x6 speck, then a letter-sized mark.
+  const line = (markHeight: number) => {
+    const image = { data: new Uint8Array(300 * 48).fill(255), width: 300, height: 48 };
+    for (let y = 0; y < 48; y++) for (let x = 0; x < 300; x++) if (x < 100 || x >= 200) image.data[y * 300 + x] = 0;
+    for (let y = 20; y < 20 + markHeight; y++) for (let x = 147; x < 153; x++) image.data[y * 300 + x] = 0;
+    return image;
+  };
+  const box: Quad = [[0, 0], [600, 0], [600, 96], [0, 96]];
+  assert.deepEqual(splitLineAtGaps(line(6), box, 48, 7).map((p) => p.image.width), [107, 107]);
+  assert.equal(splitLineAtGaps(line(24), box, 48, 7).length, 1);
+});
+
+test('a colour page is cut from its luma', () => {
+  const colour: Raster = { data: Uint8Array.from([255, 0, 0, 0, 255, 0, 0, 0, 255, 255, 255, 255]), width: 4, height: 1, channels: 3 };
+  assert.deepEqual([...greyPage(colour).data], [77, 149, 29, 255]);
+  const grey = page(2, 2, () => true);
+  assert.equal(greyPage(grey), grey);
 });
 
 test('flipping a line twice gives it back', () => {

@@ -69,7 +69,7 @@ test('PP-LCNet blocks are rewritten to fewer nodes that compute the same functio
   const input = seededValues(4 * 36, 9).map((v) => v * 4);
   const { bytes, report } = rewriteModel(model);
   assert.deepEqual(ops(bytes), ['Conv', 'HardSigmoid', 'Mul', 'Add', 'Conv', 'Conv']);
-  assert.deepEqual({ ...report, nodesBefore: 0, nodesAfter: 0 }, { scaleShiftAfterConv: 2, hardSwish: 1, scaleShiftBeforeConv: 2, nodesBefore: 0, nodesAfter: 0 });
+  assert.deepEqual({ ...report, nodesBefore: 0, nodesAfter: 0 }, { scaleShiftAfterConv: 2, hardSwish: 1, scaleShiftBeforeConv: 2, argmaxOutputs: false, nodesBefore: 0, nodesAfter: 0 });
   const before = await run(model, input, [1, 4, 6, 6]);
   const after = await run(bytes, input, [1, 4, 6, 6]);
   assert.ok(maxDifference(before, after) < 1e-5, `max difference ${maxDifference(before, after)}`);
@@ -92,9 +92,9 @@ test('a chain that only looks like hard-swish is left alone', async () => {
 test('the shipped PaddleOCR models: rewritten, same outputs', async () => {
   const { models } = ocrConfigFromEnv({});
   const cases = [
-    { path: models.det, dims: [1, 3, 320, 256], expect: { scaleShiftAfterConv: 28, hardSwish: 24, scaleShiftBeforeConv: 20 } },
-    { path: models.rec, dims: [2, 3, 48, 320], expect: { scaleShiftAfterConv: 28, hardSwish: 28, scaleShiftBeforeConv: 25 } },
-    { path: models.cls, dims: [2, 3, 48, 192], expect: { scaleShiftAfterConv: 0, hardSwish: 18, scaleShiftBeforeConv: 0 } },
+    { path: models.det, dims: [1, 3, 320, 256], expect: { scaleShiftAfterConv: 28, hardSwish: 24, scaleShiftBeforeConv: 20, argmaxOutputs: false } },
+    { path: models.rec, dims: [2, 3, 48, 320], expect: { scaleShiftAfterConv: 28, hardSwish: 28, scaleShiftBeforeConv: 25, argmaxOutputs: false } },
+    { path: models.cls, dims: [2, 3, 48, 192], expect: { scaleShiftAfterConv: 0, hardSwish: 18, scaleShiftBeforeConv: 0, argmaxOutputs: false } },
   ];
   for (const c of cases) {
     const original = readFileSync(c.path);
@@ -105,5 +105,25 @@ test('the shipped PaddleOCR models: rewritten, same outputs', async () => {
     const input = seededValues(c.dims.reduce((a, b) => a * b), 3);
     const difference = maxDifference(await run(original, input, c.dims), await run(bytes, input, c.dims));
     assert.ok(difference < 1e-4, `${c.path}: max difference ${difference}`);
+  }
+});
+
+test('the recogniser can hand over the best class and its probability per step instead of every class', async () => {
+  const original = readFileSync(ocrConfigFromEnv({}).models.rec);
+  const { bytes, report } = rewriteModel(original, { argmaxOutputs: true });
+  assert.equal(report.argmaxOutputs, true);
+  const dims = [2, 3, 48, 320];
+  const input = seededValues(dims.reduce((a, b) => a * b), 4);
+  const probs = await run(original, input, dims);
+  const session = await ort.InferenceSession.create(bytes, { logSeverityLevel: 3 });
+  const out = await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', input, dims) });
+  const [best, prob] = session.outputNames.map((n) => out[n]!);
+  assert.deepEqual(best!.dims, [2, 40]);
+  const classes = probs.length / 80;
+  for (let t = 0; t < 80; t++) {
+    const row = probs.subarray(t * classes, (t + 1) * classes);
+    const top = row.indexOf(Math.max(...row));
+    assert.equal(Number((best!.data as BigInt64Array)[t]), top);
+    assert.ok(Math.abs((prob!.data as Float32Array)[t]! - row[top]!) < 1e-4);
   }
 });

@@ -1,0 +1,39 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { pieceRanges, widthBatches } from '../../src/ocr/rec.ts';
+
+/** A 48-high line of ink blocks ("words") separated by blank runs of the given widths. */
+function line(words: number[], spaces: number[]) {
+  const width = words.reduce((a, b) => a + b, 0) + spaces.reduce((a, b) => a + b, 0);
+  const data = new Uint8Array(width * 48).fill(255);
+  let x = 0;
+  words.forEach((w, i) => {
+    for (let y = 10; y < 38; y++) data.fill(0, y * width + x, y * width + x + w);
+    x += w + (spaces[i] ?? 0);
+  });
+  return { data, width, height: 48 };
+}
+
+test('a long line is cut in the middle of the word spaces nearest to equal shares', () => {
+  // Ten 90-column words with 14-column spaces: 1026 columns, cut in three near 342 and 684.
+  const image = line(Array(10).fill(90), Array(9).fill(14));
+  const ranges = pieceRanges(image, 480);
+  assert.deepEqual(ranges, [[0, 305], [305, 721], [721, 1026]]);
+  assert.ok(ranges.every(([a, b]) => b - a <= 480));
+});
+
+test('a line is read whole when it is narrow enough or has no word space to cut at', () => {
+  assert.deepEqual(pieceRanges(line([200, 200], [14]), 480), [[0, 414]]);
+  // Letter gaps (4 columns at this height) are never cut.
+  assert.deepEqual(pieceRanges(line(Array(12).fill(60), Array(11).fill(4)), 480), [[0, 764]]);
+});
+
+test('a trailing full stop after a wide space is not cut off on its own', () => {
+  const ranges = pieceRanges(line([300, 300, 8], [14, 14]), 480);
+  assert.equal(ranges.length, 2);
+  assert.ok(ranges.at(-1)![1] - ranges.at(-1)![0] > 100, JSON.stringify(ranges));
+});
+
+test('lines are batched narrowest first within the column budget and width spread', () => {
+  assert.deepEqual(widthBatches([100, 400, 110, 120, 390], { batchColumns: 1000, batchWidthSpread: 1.25, maxPieceWidth: 480 }), [[0, 2, 3], [4, 1]]);
+});
