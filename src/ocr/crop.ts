@@ -123,7 +123,10 @@ export function blankColumns(line: LineImage): Uint8Array {
   return blank;
 }
 
-/** Specks are ink no wider and no taller than this share of the line height, alone between blank runs. */
+/**
+ * Specks are ink no wider and no taller than this share of the line height, with blank runs at least
+ * twice as wide on both sides (a full stop after a word or a section number has less).
+ */
 const SPECK = 0.25;
 
 /**
@@ -153,7 +156,7 @@ function clearSpecks(line: LineImage, blank: Uint8Array): void {
   runs.forEach((run, i) => {
     const before = runs[i - 1], after = runs[i + 1];
     if (!run.ink || !before || !after) return;
-    const alone = before.x1 - before.x0 >= limit && after.x1 - after.x0 >= limit;
+    const alone = before.x1 - before.x0 >= 2 * limit && after.x1 - after.x0 >= 2 * limit;
     if (alone && run.x1 - run.x0 <= limit && inkHeight(run.x0, run.x1) <= limit) blank.fill(1, run.x0, run.x1);
   });
 }
