@@ -105,7 +105,8 @@ function letterGaps(chars: readonly DecodedChar[], blank: Uint8Array): number[] 
   return gaps;
 }
 
-// Narrow punctuation leaves a wide blank beside its small glyph: it needs a wider gap to be a break.
+// Narrow punctuation leaves a wide blank beside its small glyph, and so does a digit 1 in tabular
+// figures (all digits one width): a gap beside one, or between two digits, must be wider to be a break.
 const NARROW = /^[.,:;'"`\u2018\u2019]$/;
 const NARROW_FACTOR = 1.5;
 const DIGIT = /^\d$/;
@@ -124,7 +125,8 @@ export function insertSpaces(chars: readonly DecodedChar[], blank: Uint8Array, m
     const a = chars[k - 1];
     const mayBreak = a !== undefined && a.char !== ' ' && b.char !== ' ' && !(UNSPACED.test(a.char) && UNSPACED.test(b.char)) && !insideNumber(chars, k);
     if (mayBreak) {
-      const needed = NARROW.test(a.char) || NARROW.test(b.char) ? NARROW_FACTOR * minGap : minGap;
+      const narrow = NARROW.test(a.char) || NARROW.test(b.char) || (DIGIT.test(a.char) && DIGIT.test(b.char));
+      const needed = narrow ? NARROW_FACTOR * minGap : minGap;
       if (gapBetween(blank, a, b) >= needed) out += ' ';
     }
     out += b.char;

@@ -89,3 +89,9 @@ test('numbers keep their separators tight; narrow punctuation needs a wider gap'
   const p = line([[0, 12, 'a'], [24, 28, '.'], [42, 54, 'b'], [56, 60, '.'], [90, 102, 'c']], 110);
   assert.equal(insertSpaces(p.chars, p.blank, 10), 'a.b. c');
 });
+
+test('the blank beside a narrow tabular 1 does not split a number; a real gap between numbers still does', () => {
+  // "177 42": the 1's ink is narrow, so the blank between it and the 7 is 12 columns (above 10).
+  const l = line([[4, 8, '1'], [20, 32, '7'], [36, 48, '7'], [78, 90, '4'], [94, 106, '2']], 110);
+  assert.equal(insertSpaces(l.chars, l.blank, 10), '177 42');
+});
