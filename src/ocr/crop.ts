@@ -110,10 +110,9 @@ function inkThreshold(line: LineImage): number | undefined {
 }
 
 /** Columns of the line image that hold no ink: nothing darker than midway between paper and ink. */
-export function blankColumns(line: LineImage): Uint8Array {
+export function blankColumns(line: LineImage, cut = inkThreshold(line)): Uint8Array {
   const { data, width, height } = line;
   const blank = new Uint8Array(width).fill(1);
-  const cut = inkThreshold(line);
   if (cut === undefined) return blank;
   for (let x = 0; x < width; x++) {
     for (let y = 0; y < height; y++) {
@@ -133,8 +132,7 @@ const SPECK = 0.25;
  * Marks specks blank: a dot of dust in a column gutter would otherwise bridge the gutter, and the
  * two columns' lines would be read as one. Letters are taller, and punctuation touches its word.
  */
-function clearSpecks(line: LineImage, blank: Uint8Array): void {
-  const cut = inkThreshold(line);
+function clearSpecks(line: LineImage, blank: Uint8Array, cut: number | undefined): void {
   if (cut === undefined) return;
   const limit = SPECK * line.height;
   const runs: { x0: number; x1: number; ink: boolean }[] = [];
@@ -174,8 +172,9 @@ const lerp = (a: Point, b: Point, t: number): Point => [a[0] + (b[0] - a[0]) * t
  * recogniser reads no empty columns. Each piece keeps a margin of `margin` blank columns on both sides.
  */
 export function splitLineAtGaps(line: LineImage, box: Quad, minGap: number, margin: number): LinePiece[] {
-  const blank = blankColumns(line);
-  clearSpecks(line, blank);
+  const cut = inkThreshold(line);
+  const blank = blankColumns(line, cut);
+  clearSpecks(line, blank, cut);
   const spans: [number, number][] = [];
   let start = -1, run = 0;
   for (let x = 0; x <= line.width; x++) {

@@ -222,13 +222,20 @@ function scaled(t: FloatTensor, scale: number): FloatTensor {
   return { dims: t.dims, data: t.data.map((v) => v * scale) };
 }
 
+/** A Conv's weights and bias when both are float constants (the bias may be absent), else undefined. */
+function convParameters(g: ModelGraph, conv: GraphNode): { weights: FloatTensor; bias: FloatTensor | undefined } | undefined {
+  const weights = g.constant(conv.inputs[1]);
+  const bias = conv.inputs[2] ? g.constant(conv.inputs[2]) : undefined;
+  return weights && (!conv.inputs[2] || bias) ? { weights, bias } : undefined;
+}
+
 /** Conv -> Mul(s) [-> Add(b)]  =>  Conv with weights s*W and bias s*B + b. */
 function foldScaleShiftAfterConv(g: ModelGraph): number {
   let folded = 0;
   for (const conv of g.nodes.filter((n) => n.opType === 'Conv')) {
-    const weights = g.constant(conv.inputs[1]);
-    const bias = conv.inputs[2] ? g.constant(conv.inputs[2]) : undefined;
-    if (!weights || (conv.inputs[2] && !bias)) continue;
+    const parameters = convParameters(g, conv);
+    if (!parameters) continue;
+    const { weights, bias } = parameters;
     const mul = g.soleConsumer(conv.outputs[0]!, 'Mul');
     const scale = mul && g.scalarOperand(mul);
     if (!mul || !scale) continue;
@@ -287,9 +294,9 @@ function rewriteHardSwish(g: ModelGraph): number {
 function foldScaleShiftBeforeConv(g: ModelGraph): number {
   let folded = 0;
   for (const conv of g.nodes.filter((n) => n.opType === 'Conv')) {
-    const weights = g.constant(conv.inputs[1]);
-    const bias = conv.inputs[2] ? g.constant(conv.inputs[2]) : undefined;
-    if (!weights || (conv.inputs[2] && !bias)) continue;
+    const parameters = convParameters(g, conv);
+    if (!parameters) continue;
+    const { weights, bias } = parameters;
     const add = g.producer(conv.inputs[0]!);
     if (add?.opType !== 'Add' || !g.soleConsumer(add.outputs[0]!, 'Conv')) continue;
     const shift = g.scalarOperand(add);

@@ -119,7 +119,7 @@ export async function recognizeLines(session: Session, lines: readonly LineImage
       results[pieceIndex] = ctcGreedyDecode(maxima, n * steps, own, alphabet);
     });
   }
-  const perLine = lines.map((_, lineIndex) =>
-    joinPieces(pieces.flatMap((p, i) => (p.lineIndex === lineIndex ? [{ result: results[i]!, x0: p.x0 }] : []))));
-  return { lines: perLine, columns, ms: performance.now() - t0 };
+  const perLine = lines.map((): { result: CtcResult; x0: number }[] => []);
+  pieces.forEach((p, i) => perLine[p.lineIndex]!.push({ result: results[i]!, x0: p.x0 }));
+  return { lines: perLine.map(joinPieces), columns, ms: performance.now() - t0 };
 }

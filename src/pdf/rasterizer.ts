@@ -82,7 +82,7 @@ export class PdfDocument {
    * Page `n` (1-based) as a grey raster at `dpi`, scaled down so it has at most `maxPixels` pixels.
    * A page that is one scanned image filling it is taken at the image's own resolution when that is
    * close to `dpi`: the decoded pixels as they are, without drawing them again (measured on the eval
-   * corpus's 200 dpi scans: 95-150 ms a page instead of 250-580).
+   * corpus's 200 dpi scans: 160-250 ms a page instead of 250-580).
    */
   async render(n: number, dpi: number, maxPixels: number): Promise<RenderedPage> {
     const page = await this.page(n);
