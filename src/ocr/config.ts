@@ -20,6 +20,8 @@ export interface OcrConfig {
   threads: number;
   /** Apply the exact graph rewrites of graph-rewrite.ts when loading a model (off only to compare). */
   rewriteGraphs: boolean;
+  /** Run each model's convolutional trunk in int8 where calibrated ranges ship for it (quantize.ts). */
+  int8: boolean;
   det: DetParams;
   cls: {
     /** Classify each line as upright or turned 180 degrees. */
@@ -74,6 +76,7 @@ export function ocrConfigFromEnv(env: NodeJS.ProcessEnv = process.env, slots = 1
     },
     threads: Math.floor(positiveNumber(env, 'OCR_CPU_THREADS', defaultThreads(slots))),
     rewriteGraphs: env.OCR_GRAPH_REWRITE !== 'false',
+    int8: env.OCR_INT8 !== 'false',
     det: {
       limitSideLen: Math.floor(positiveNumber(env, 'OCR_DET_LIMIT_SIDE', 1280)),
       thresh: 0.3,

@@ -7,18 +7,19 @@ import { basename } from 'node:path';
 import type { PageOcr } from '../types.ts';
 import { classifyLines, type LineOrientation } from './cls.ts';
 import { REC_HEIGHT, type OcrConfig } from './config.ts';
-import { cropLine, flipLine, greyPage, lineAspect, splitLineAtGaps, type LinePiece } from './crop.ts';
+import { cropLine, flipLine, greyPage, lineAspect, splitLineAtGaps, type LineImage, type LinePiece } from './crop.ts';
 import { ctcAlphabet } from './ctc.ts';
 import type { DetectedBox } from './db-postprocess.ts';
 import { detectText } from './det.ts';
 import { quadSize, rotateQuad, type Quad } from './geometry.ts';
 import { assemblePage } from './assemble.ts';
-import { inferenceTime, loadSession, type Session } from './onnx.ts';
+import { inferenceTime, loadSession, sessionPrecision, type Session } from './onnx.ts';
 import { decodeImage, turnRaster, type Raster, type Turn } from './raster.ts';
-import { recognizeLines } from './rec.ts';
+import { linePieces, recognizeLines } from './rec.ts';
 import { recoverSpaces } from './spaces.ts';
 
 export interface EngineInfo {
+  /** Each model's file, and how it computes ('int8', or 'float32' and why). */
   models: { det: string; rec: string; cls: string };
   threads: number;
 }
@@ -56,11 +57,12 @@ export class OcrEngine {
   }
 
   static async load(config: OcrConfig): Promise<OcrEngine> {
-    const { models, threads, rewriteGraphs } = config;
+    const { models, threads, rewriteGraphs, int8 } = config;
+    const options = (rewrite: { argmaxOutputs?: boolean }) => ({ rewrite: rewriteGraphs ? rewrite : undefined, int8 });
     const [det, rec, cls, dict] = await Promise.all([
-      loadSession(models.det, threads, rewriteGraphs ? {} : undefined),
-      loadSession(models.rec, threads, rewriteGraphs ? { argmaxOutputs: true } : undefined),
-      config.cls.enabled ? loadSession(models.cls, threads, rewriteGraphs ? {} : undefined) : undefined,
+      loadSession(models.det, threads, options({})),
+      loadSession(models.rec, threads, options({ argmaxOutputs: true })),
+      config.cls.enabled ? loadSession(models.cls, threads, options({})) : undefined,
       readFile(models.dict, 'utf8'),
     ]);
     const engine = new OcrEngine(config, det, rec, cls, ctcAlphabet(dict));
@@ -84,7 +86,8 @@ export class OcrEngine {
 
   get info(): EngineInfo {
     const { models, threads } = this.config;
-    return { models: { det: basename(models.det), rec: basename(models.rec), cls: this.cls ? basename(models.cls) : 'off' }, threads };
+    const described = (path: string, session: Session) => `${basename(path)} ${sessionPrecision(session)}`;
+    return { models: { det: described(models.det, this.det), rec: described(models.rec, this.rec), cls: this.cls ? described(models.cls, this.cls) : 'off' }, threads };
   }
 
   /** Reads an encoded image (PNG, JPEG, WebP, TIFF); `decode` may run elsewhere (an isolated process). */
@@ -157,6 +160,12 @@ export class OcrEngine {
       ...assembled,
       timings: { decode_ms: 0, det_ms: round1(detMs), cls_ms: round1(clsMs), rec_ms: round1(recognized.ms), total_ms: round1(performance.now() - t0) },
     };
+  }
+
+  /** The upright line images the recogniser reads on a page: what int8 calibration (bench/calibrate.ts) records. */
+  async recognizerInputs(page: Raster): Promise<LineImage[]> {
+    const { boxes } = await detectText(this.det, page, this.config.det);
+    return linePieces(this.cutLines(page, boxes).map((l) => l.image), this.config.rec.maxPieceWidth).map((p) => p.image);
   }
 
   /** Each detected box straightened at the recogniser's height, cut at column gutters. */

@@ -9,20 +9,11 @@
  * the same function with a third of the elementwise work.
  */
 import {
-  bytesField, decodeMessage, encodeMessage, fieldsOf, floatField, floatOf, floatsOf, messageField, packedVarintsField,
-  stringField, stringOf, stringsOf, varintField, varintOf, varintsOf, type Message,
-} from './protobuf.ts';
-
-// Field numbers of onnx.proto.
-const MODEL_GRAPH = 7;
-const GRAPH_NODE = 1, GRAPH_INITIALIZER = 5, GRAPH_INPUT = 11, GRAPH_OUTPUT = 12;
-const NODE_INPUT = 1, NODE_OUTPUT = 2, NODE_OP_TYPE = 4, NODE_ATTRIBUTE = 5;
-const MODEL_OPSET = 8, OPSET_DOMAIN = 1, OPSET_VERSION = 2;
-const ATTR_NAME = 1, ATTR_F = 2, ATTR_I = 3, ATTR_S = 4, ATTR_T = 5, ATTR_INTS = 8, ATTR_TYPE = 20;
-const ATTR_TYPE_FLOAT = 1, ATTR_TYPE_INT = 2, ATTR_TYPE_INTS = 7;
-const TENSOR_DIMS = 1, TENSOR_DATA_TYPE = 2, TENSOR_FLOAT_DATA = 4, TENSOR_NAME = 8, TENSOR_RAW_DATA = 9;
-const TENSOR_FLOAT = 1, TENSOR_INT64 = 7;
-const VALUE_INFO_NAME = 1, VALUE_INFO_TYPE = 2, TYPE_TENSOR = 1, TENSOR_TYPE_ELEM = 1;
+  ATTR_F, ATTR_I, ATTR_INTS, ATTR_S, attribute, DataType, floatAttribute, intAttribute, intsAttribute, ModelGraph,
+  newNode, OnnxModel, outputInfo, type FloatTensor, type GraphNode,
+} from './onnx-graph.ts';
+import { floatOf, stringOf, varintOf, varintsOf } from './protobuf.ts';
+import { quantizeModel, type QuantizeOptions, type QuantizeReport } from './quantize.ts';
 
 export interface RewriteReport {
   /** Conv -> Mul(scalar) [-> Add(scalar)] folded into the convolution. */
@@ -31,82 +22,14 @@ export interface RewriteReport {
   hardSwish: number;
   /** Mul(scalar) -> Add(scalar) -> Conv folded into the convolution (a shift stays where the conv pads). */
   scaleShiftBeforeConv: number;
+  /** Conv -> BatchNormalization folded into the convolution. */
+  batchNorm: number;
   /** The class-probability output replaced by the best class and its probability per step. */
   argmaxOutputs: boolean;
+  /** What ran in int8, when asked for. */
+  int8?: QuantizeReport;
   nodesBefore: number;
   nodesAfter: number;
-}
-
-interface GraphNode {
-  opType: string;
-  inputs: string[];
-  outputs: string[];
-  attributes: Message[];
-  /** Every other field of the NodeProto (name, domain, doc string), written back as it was. */
-  rest: Message;
-}
-
-interface FloatTensor {
-  dims: number[];
-  data: Float32Array;
-}
-
-function decodeNode(bytes: Uint8Array): GraphNode {
-  const fields = decodeMessage(bytes);
-  return {
-    opType: stringOf(fields, NODE_OP_TYPE) ?? '',
-    inputs: stringsOf(fields, NODE_INPUT),
-    outputs: stringsOf(fields, NODE_OUTPUT),
-    attributes: fieldsOf(fields, NODE_ATTRIBUTE).map((f) => decodeMessage(f.value as Uint8Array)),
-    rest: fields.filter((f) => ![NODE_INPUT, NODE_OUTPUT, NODE_OP_TYPE, NODE_ATTRIBUTE].includes(f.no)),
-  };
-}
-
-function encodeNode(node: GraphNode): Message {
-  return [
-    ...node.inputs.map((s) => stringField(NODE_INPUT, s)),
-    ...node.outputs.map((s) => stringField(NODE_OUTPUT, s)),
-    stringField(NODE_OP_TYPE, node.opType),
-    ...node.attributes.map((a) => messageField(NODE_ATTRIBUTE, a)),
-    ...node.rest,
-  ];
-}
-
-function decodeFloatTensor(fields: Message): FloatTensor | undefined {
-  if (Number(varintOf(fields, TENSOR_DATA_TYPE) ?? 0) !== TENSOR_FLOAT) return undefined;
-  const dims = varintsOf(fields, TENSOR_DIMS);
-  const raw = fieldsOf(fields, TENSOR_RAW_DATA)[0]?.value as Uint8Array | undefined;
-  // Copied: raw_data inside the model buffer need not be 4-byte aligned.
-  const data = raw ? new Float32Array(new Uint8Array(raw).buffer) : Float32Array.from(floatsOf(fields, TENSOR_FLOAT_DATA));
-  return { dims, data };
-}
-
-function encodeFloatTensor(name: string, tensor: FloatTensor): Message {
-  return [
-    packedVarintsField(TENSOR_DIMS, tensor.dims),
-    varintField(TENSOR_DATA_TYPE, TENSOR_FLOAT),
-    stringField(TENSOR_NAME, name),
-    bytesField(TENSOR_RAW_DATA, new Uint8Array(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength)),
-  ];
-}
-
-const attribute = (node: GraphNode, name: string) => node.attributes.find((a) => stringOf(a, ATTR_NAME) === name);
-
-function floatAttribute(name: string, value: number): Message {
-  return [stringField(ATTR_NAME, name), floatField(ATTR_F, value), varintField(ATTR_TYPE, ATTR_TYPE_FLOAT)];
-}
-
-function intAttribute(name: string, value: number): Message {
-  return [stringField(ATTR_NAME, name), varintField(ATTR_I, value), varintField(ATTR_TYPE, ATTR_TYPE_INT)];
-}
-
-function intsAttribute(name: string, values: number[]): Message {
-  return [stringField(ATTR_NAME, name), packedVarintsField(ATTR_INTS, values), varintField(ATTR_TYPE, ATTR_TYPE_INTS)];
-}
-
-/** A graph output of the given element type, its shape left to the runtime. */
-function outputInfo(name: string, elemType: number): Message {
-  return [stringField(VALUE_INFO_NAME, name), messageField(VALUE_INFO_TYPE, [messageField(TYPE_TENSOR, [varintField(TENSOR_TYPE_ELEM, elemType)])])];
 }
 
 /** Whether a Conv reads outside its input (zero padding), so that a shift of its input cannot move into its bias. */
@@ -116,106 +39,6 @@ function convPads(conv: GraphNode): boolean {
   if (mode !== undefined && mode !== 'NOTSET' && mode !== 'VALID') return true;
   const pads = attribute(conv, 'pads');
   return pads !== undefined && varintsOf(pads, ATTR_INTS).some((p) => p !== 0);
-}
-
-class ModelGraph {
-  readonly nodes: GraphNode[];
-  private readonly constants = new Map<string, FloatTensor>();
-  private readonly added = new Map<string, FloatTensor>();
-  private graphOutputs: Set<string>;
-  private newOutputs: Message[] | undefined;
-  private names = 0;
-  private readonly graph: Message;
-
-  constructor(graph: Message) {
-    this.graph = graph;
-    this.nodes = fieldsOf(graph, GRAPH_NODE).map((f) => decodeNode(f.value as Uint8Array));
-    this.graphOutputs = new Set(fieldsOf(graph, GRAPH_OUTPUT).map((f) => stringOf(decodeMessage(f.value as Uint8Array), VALUE_INFO_NAME) ?? ''));
-    for (const f of fieldsOf(graph, GRAPH_INITIALIZER)) {
-      const tensor = decodeMessage(f.value as Uint8Array);
-      const value = decodeFloatTensor(tensor);
-      if (value) this.constants.set(stringOf(tensor, TENSOR_NAME) ?? '', value);
-    }
-    for (const node of this.nodes) {
-      if (node.opType !== 'Constant') continue;
-      const value = attribute(node, 'value');
-      const tensor = value && fieldsOf(value, ATTR_T)[0];
-      const decoded = tensor && decodeFloatTensor(decodeMessage(tensor.value as Uint8Array));
-      if (decoded) this.constants.set(node.outputs[0]!, decoded);
-    }
-  }
-
-  constant(name: string | undefined): FloatTensor | undefined {
-    return name === undefined ? undefined : this.constants.get(name);
-  }
-
-  scalar(name: string | undefined): number | undefined {
-    const c = this.constant(name);
-    return c && c.data.length === 1 ? c.data[0] : undefined;
-  }
-
-  /** For a binary node with one scalar constant input: that scalar and the other input. */
-  scalarOperand(node: GraphNode): { value: number; other: string } | undefined {
-    if (node.inputs.length !== 2) return undefined;
-    for (const i of [0, 1]) {
-      const value = this.scalar(node.inputs[i]);
-      if (value !== undefined) return { value, other: node.inputs[1 - i]! };
-    }
-    return undefined;
-  }
-
-  consumers(name: string): GraphNode[] {
-    return this.nodes.filter((n) => n.inputs.includes(name));
-  }
-
-  /** The one node reading `name`, when exactly one does and it is not a graph output. */
-  soleConsumer(name: string, opType: string): GraphNode | undefined {
-    if (this.graphOutputs.has(name)) return undefined;
-    const readers = this.consumers(name);
-    return readers.length === 1 && readers[0]!.opType === opType ? readers[0] : undefined;
-  }
-
-  producer(name: string): GraphNode | undefined {
-    return this.nodes.find((n) => n.outputs.includes(name));
-  }
-
-  addConstant(base: string, tensor: FloatTensor): string {
-    const name = `${base}/rewritten_${this.names++}`;
-    this.added.set(name, tensor);
-    this.constants.set(name, tensor);
-    return name;
-  }
-
-  get outputs(): string[] {
-    return [...this.graphOutputs];
-  }
-
-  setOutputs(outputs: Message[]): void {
-    this.newOutputs = outputs;
-    this.graphOutputs = new Set(outputs.map((o) => stringOf(o, VALUE_INFO_NAME) ?? ''));
-  }
-
-  remove(...nodes: GraphNode[]): void {
-    for (const node of nodes) this.nodes.splice(this.nodes.indexOf(node), 1);
-  }
-
-  encode(): Message {
-    const used = new Set([...this.nodes.flatMap((n) => n.inputs), ...this.graphOutputs]);
-    const graphInputs = new Set(fieldsOf(this.graph, GRAPH_INPUT).map((f) => stringOf(decodeMessage(f.value as Uint8Array), VALUE_INFO_NAME)));
-    // Constants whose readers were folded away are dropped (onnxruntime warns about each one otherwise).
-    const nodes = this.nodes.filter((n) => n.opType !== 'Constant' || used.has(n.outputs[0]!));
-    const initializers = fieldsOf(this.graph, GRAPH_INITIALIZER).filter((f) => {
-      const name = stringOf(decodeMessage(f.value as Uint8Array), TENSOR_NAME) ?? '';
-      return used.has(name) || graphInputs.has(name);
-    });
-    return [
-      ...nodes.map((n) => messageField(GRAPH_NODE, encodeNode(n))),
-      ...initializers,
-      ...[...this.added].filter(([name]) => used.has(name)).map(([name, t]) => messageField(GRAPH_INITIALIZER, encodeFloatTensor(name, t))),
-      ...this.graph.filter((f) => f.no !== GRAPH_NODE && f.no !== GRAPH_INITIALIZER && (f.no !== GRAPH_OUTPUT || !this.newOutputs)),
-      ...(this.newOutputs ?? []).map((o) => messageField(GRAPH_OUTPUT, o)),
-    ];
-  }
 }
 
 function scaled(t: FloatTensor, scale: number): FloatTensor {
@@ -340,36 +163,58 @@ function argmaxOutputs(g: ModelGraph, opset: number): boolean {
   const axisAttribute = softmax?.opType === 'Softmax' ? attribute(softmax, 'axis') : undefined;
   const axis = axisAttribute && varintOf(axisAttribute, ATTR_I);
   if (axis === undefined || axis < 1n) return false;
-  const node = (opType: string, output: string, attributes: Message[]): GraphNode => ({ opType, inputs: [probs], outputs: [output], attributes, rest: [] });
   g.nodes.push(
-    node('ArgMax', `${probs}/best`, [intAttribute('axis', Number(axis)), intAttribute('keepdims', 0)]),
-    node('ReduceMax', `${probs}/prob`, [intsAttribute('axes', [Number(axis)]), intAttribute('keepdims', 0)]),
+    newNode('ArgMax', [probs], [`${probs}/best`], [intAttribute('axis', Number(axis)), intAttribute('keepdims', 0)]),
+    newNode('ReduceMax', [probs], [`${probs}/prob`], [intsAttribute('axes', [Number(axis)]), intAttribute('keepdims', 0)]),
   );
-  g.setOutputs([outputInfo(`${probs}/best`, TENSOR_INT64), outputInfo(`${probs}/prob`, TENSOR_FLOAT)]);
+  g.setOutputs([outputInfo(`${probs}/best`, DataType.Int64), outputInfo(`${probs}/prob`, DataType.Float)]);
   return true;
+}
+
+/** Conv -> BatchNormalization  =>  Conv with weights W*g/sqrt(v+e) and bias (B-m)*g/sqrt(v+e) + b. */
+function foldBatchNorm(g: ModelGraph): number {
+  let folded = 0;
+  for (const conv of g.nodes.filter((n) => n.opType === 'Conv')) {
+    const parameters = convParameters(g, conv);
+    const bn = g.soleConsumer(conv.outputs[0]!, 'BatchNormalization');
+    if (!parameters || !bn || bn.outputs.length !== 1) continue;
+    const [gamma, beta, mean, variance] = bn.inputs.slice(1).map((name) => g.constant(name));
+    if (!gamma || !beta || !mean || !variance) continue;
+    const epsilonAttribute = attribute(bn, 'epsilon');
+    const epsilon = (epsilonAttribute && floatOf(epsilonAttribute, ATTR_F)) ?? 1e-5;
+    const { weights, bias } = parameters;
+    const channels = weights.dims[0]!;
+    const perChannel = weights.data.length / channels;
+    const factor = gamma.data.map((v, c) => v / Math.sqrt(variance.data[c]! + epsilon));
+    const base = conv.outputs[0]!;
+    conv.inputs[1] = g.addConstant(`${base}/W`, { dims: weights.dims, data: weights.data.map((v, i) => v * factor[Math.floor(i / perChannel)]!) });
+    conv.inputs[2] = g.addConstant(`${base}/B`, { dims: [channels], data: factor.map((f, c) => ((bias?.data[c] ?? 0) - mean.data[c]!) * f + beta.data[c]!) });
+    conv.outputs[0] = bn.outputs[0]!;
+    g.remove(bn);
+    folded++;
+  }
+  return folded;
 }
 
 export interface RewriteOptions {
   /** Replace a class-probability output by the best class and its probability (for the recogniser). */
   argmaxOutputs?: boolean;
+  /** Run the convolutional trunk in int8 with these calibrated activation ranges (quantize.ts). */
+  int8?: QuantizeOptions;
 }
 
 /** The model with the rewrites applied, and what was rewritten. Unknown fields pass through unchanged. */
 export function rewriteModel(bytes: Uint8Array, options: RewriteOptions = {}): { bytes: Uint8Array; report: RewriteReport } {
-  const model = decodeMessage(bytes);
-  const opset = fieldsOf(model, MODEL_OPSET).map((f) => decodeMessage(f.value as Uint8Array))
-    .filter((o) => (stringOf(o, OPSET_DOMAIN) ?? '') === '').map((o) => Number(varintOf(o, OPSET_VERSION) ?? 0))[0] ?? 0;
-  const graphField = fieldsOf(model, MODEL_GRAPH)[0];
-  if (!graphField) throw new Error('ONNX model has no graph');
-  const graph = new ModelGraph(decodeMessage(graphField.value as Uint8Array));
-  const nodesBefore = graph.nodes.length;
+  const model = new OnnxModel(bytes);
+  const graph = model.graph;
+  const nodesBefore = graph.liveNodes().length;
   const report = {
     scaleShiftAfterConv: foldScaleShiftAfterConv(graph),
     hardSwish: rewriteHardSwish(graph),
     scaleShiftBeforeConv: foldScaleShiftBeforeConv(graph),
-    argmaxOutputs: options.argmaxOutputs === true && argmaxOutputs(graph, opset),
+    batchNorm: foldBatchNorm(graph),
+    argmaxOutputs: options.argmaxOutputs === true && argmaxOutputs(graph, model.opset()),
+    ...(options.int8 ? { int8: quantizeModel(model, options.int8) } : {}),
   };
-  const encodedGraph = graph.encode();
-  const out = encodeMessage(model.map((f) => (f.no === MODEL_GRAPH ? messageField(MODEL_GRAPH, encodedGraph) : f)));
-  return { bytes: out, report: { ...report, nodesBefore, nodesAfter: fieldsOf(encodedGraph, GRAPH_NODE).length } };
+  return { bytes: model.encode(), report: { ...report, nodesBefore, nodesAfter: graph.liveNodes().length } };
 }

@@ -1,15 +1,39 @@
 /** One place that creates onnxruntime sessions and runs a single-input, single-output model. */
 import { readFile } from 'node:fs/promises';
 import ort from 'onnxruntime-node';
+import { int8Options } from './calibration.ts';
 import { rewriteModel, type RewriteOptions } from './graph-rewrite.ts';
 
 export type Session = ort.InferenceSession;
 
-/** Loads a model, with the graph rewrites of graph-rewrite.ts applied unless `rewrite` is undefined. */
-export async function loadSession(path: string, threads: number, rewrite: RewriteOptions | undefined): Promise<Session> {
+export interface LoadOptions {
+  /** The exact graph rewrites of graph-rewrite.ts, or undefined to load the file as it is. */
+  rewrite: Omit<RewriteOptions, 'int8'> | undefined;
+  /** Run the model's trunk in int8 when calibrated ranges ship for this file (calibration.ts). */
+  int8: boolean;
+}
+
+/** How each session computes: 'int8', or 'float32' with the reason when int8 was asked for and is not available. */
+const precisions = new WeakMap<Session, string>();
+
+export function sessionPrecision(session: Session): string {
+  return precisions.get(session) ?? 'float32';
+}
+
+/** Loads a model once, rewritten and quantized as `options` ask. */
+export async function loadSession(path: string, threads: number, options: LoadOptions): Promise<Session> {
   const file = await readFile(path);
-  const model = rewrite ? rewriteModel(file, rewrite).bytes : file;
-  return ort.InferenceSession.create(model, {
+  let model: Uint8Array = file;
+  let precision = 'float32';
+  if (options.rewrite) {
+    const int8 = options.int8 ? await int8Options(path, file) : undefined;
+    const quantize = int8 && 'ranges' in int8 ? int8 : undefined;
+    const { bytes, report } = rewriteModel(file, { ...options.rewrite, ...(quantize ? { int8: quantize } : {}) });
+    model = bytes;
+    if (report.int8?.nodes) precision = 'int8';
+    else if (options.int8) precision = `float32 (${report.int8?.skipped ?? (int8 && 'unavailable' in int8 ? int8.unavailable : '')})`;
+  }
+  const session = await ort.InferenceSession.create(model, {
     executionProviders: ['cpu'],
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
@@ -18,6 +42,8 @@ export async function loadSession(path: string, threads: number, rewrite: Rewrit
     // (measured: 781 MB peak RSS with it, 651 MB without, same speed).
     enableCpuMemArena: false,
   });
+  precisions.set(session, precision);
+  return session;
 }
 
 export interface TensorOut {

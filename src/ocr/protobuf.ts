@@ -134,7 +134,7 @@ export function floatOf(message: Message, no: number): number | undefined {
 export function varintsOf(message: Message, no: number): number[] {
   const out: number[] = [];
   for (const f of fieldsOf(message, no)) {
-    if (f.wire === Wire.Varint) out.push(Number(f.value));
+    if (f.wire === Wire.Varint) out.push(Number(BigInt.asIntN(64, f.value as bigint)));
     else if (f.wire === Wire.Bytes) {
       const bytes = f.value as Uint8Array;
       for (let pos = 0; pos < bytes.length;) {

@@ -101,10 +101,15 @@ async function readSteps(session: Session, input: Float32Array, dims: number[]):
   return stepMaxima(first!.data as Float32Array, first!.dims[2]!);
 }
 
+/** The images the recogniser reads: every line, or its pieces (`pieceRanges`), with where each piece starts. */
+export function linePieces(lines: readonly LineImage[], maxPieceWidth: number): { lineIndex: number; x0: number; image: LineImage }[] {
+  return lines.flatMap((line, lineIndex) =>
+    pieceRanges(line, maxPieceWidth).map(([x0, x1]) => ({ lineIndex, x0, image: columnsOf(line, x0, x1) })));
+}
+
 export async function recognizeLines(session: Session, lines: readonly LineImage[], alphabet: readonly string[], params: RecognizeParams): Promise<RecognizeResult> {
   const t0 = performance.now();
-  const pieces = lines.flatMap((line, lineIndex) =>
-    pieceRanges(line, params.maxPieceWidth).map(([x0, x1]) => ({ lineIndex, x0, image: columnsOf(line, x0, x1) })));
+  const pieces = linePieces(lines, params.maxPieceWidth);
   const results: CtcResult[] = new Array(pieces.length);
   let columns = 0;
   for (const batch of widthBatches(pieces.map((p) => p.image.width), params)) {

@@ -41,7 +41,7 @@ test('the wire codec writes back a message byte for byte', () => {
 });
 
 test('PP-LCNet blocks are rewritten to fewer nodes that compute the same function', async () => {
-  // conv -> affine -> hard-swish -> affine -> padded depthwise conv -> affine -> affine -> 1x1 conv,
+  // conv -> affine -> hard-swish -> affine -> padded depthwise conv -> affine -> affine -> 1x1 conv -> batch norm,
   // the shape of one PP-LCNetV3 block as Paddle2ONNX exports it.
   const nodes = [
     constantNode('W1', [8, 4, 1, 1], seededValues(32, 1)), constantNode('B1', [8], seededValues(8, 2)),
@@ -63,13 +63,16 @@ test('PP-LCNet blocks are rewritten to fewer nodes that compute the same functio
     opNode({ op: 'Add', inputs: ['m3', 'b3'], output: 'a3' }),
     opNode({ op: 'Mul', inputs: ['a3', 's4'], output: 'm4' }),
     opNode({ op: 'Add', inputs: ['b4', 'm4'], output: 'a4' }),
-    opNode({ op: 'Conv', inputs: ['a4', 'W3'], output: 'y', attributes: [{ name: 'kernel_shape', ints: [1, 1] }] }),
+    opNode({ op: 'Conv', inputs: ['a4', 'W3'], output: 'c3', attributes: [{ name: 'kernel_shape', ints: [1, 1] }] }),
+    constantNode('gamma', [4], Float32Array.of(1.5, 0.5, -1, 2)), constantNode('beta', [4], Float32Array.of(0.1, 0, -0.2, 0.3)),
+    constantNode('mean', [4], Float32Array.of(0.2, -0.1, 0, 0.5)), constantNode('variance', [4], Float32Array.of(1, 0.25, 4, 0.5)),
+    opNode({ op: 'BatchNormalization', inputs: ['c3', 'gamma', 'beta', 'mean', 'variance'], output: 'y', attributes: [{ name: 'epsilon', f: 1e-5 }] }),
   ];
   const model = onnxModel(nodes, [1, 4, 6, 6], [1, 4, 6, 6]);
   const input = seededValues(4 * 36, 9).map((v) => v * 4);
   const { bytes, report } = rewriteModel(model);
   assert.deepEqual(ops(bytes), ['Conv', 'HardSigmoid', 'Mul', 'Add', 'Conv', 'Conv']);
-  assert.deepEqual({ ...report, nodesBefore: 0, nodesAfter: 0 }, { scaleShiftAfterConv: 2, hardSwish: 1, scaleShiftBeforeConv: 2, argmaxOutputs: false, nodesBefore: 0, nodesAfter: 0 });
+  assert.deepEqual({ ...report, nodesBefore: 0, nodesAfter: 0 }, { scaleShiftAfterConv: 2, hardSwish: 1, scaleShiftBeforeConv: 2, batchNorm: 1, argmaxOutputs: false, nodesBefore: 0, nodesAfter: 0 });
   const before = await run(model, input, [1, 4, 6, 6]);
   const after = await run(bytes, input, [1, 4, 6, 6]);
   assert.ok(maxDifference(before, after) < 1e-5, `max difference ${maxDifference(before, after)}`);
@@ -92,9 +95,9 @@ test('a chain that only looks like hard-swish is left alone', async () => {
 test('the shipped PaddleOCR models: rewritten, same outputs', async () => {
   const { models } = ocrConfigFromEnv({});
   const cases = [
-    { path: models.det, dims: [1, 3, 320, 256], expect: { scaleShiftAfterConv: 28, hardSwish: 24, scaleShiftBeforeConv: 20, argmaxOutputs: false } },
-    { path: models.rec, dims: [2, 3, 48, 320], expect: { scaleShiftAfterConv: 28, hardSwish: 28, scaleShiftBeforeConv: 25, argmaxOutputs: false } },
-    { path: models.cls, dims: [2, 3, 48, 192], expect: { scaleShiftAfterConv: 0, hardSwish: 18, scaleShiftBeforeConv: 0, argmaxOutputs: false } },
+    { path: models.det, dims: [1, 3, 320, 256], expect: { scaleShiftAfterConv: 28, hardSwish: 24, scaleShiftBeforeConv: 20, batchNorm: 2, argmaxOutputs: false } },
+    { path: models.rec, dims: [2, 3, 48, 320], expect: { scaleShiftAfterConv: 28, hardSwish: 28, scaleShiftBeforeConv: 25, batchNorm: 6, argmaxOutputs: false } },
+    { path: models.cls, dims: [2, 3, 48, 192], expect: { scaleShiftAfterConv: 0, hardSwish: 18, scaleShiftBeforeConv: 0, batchNorm: 35, argmaxOutputs: false } },
   ];
   for (const c of cases) {
     const original = readFileSync(c.path);

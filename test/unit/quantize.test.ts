@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import ort from 'onnxruntime-node';
+import { int8Options, RangeRecorder } from '../../src/ocr/calibration.ts';
+import { ocrConfigFromEnv } from '../../src/ocr/config.ts';
+import { rewriteModel } from '../../src/ocr/graph-rewrite.ts';
+import { OnnxModel } from '../../src/ocr/onnx-graph.ts';
+import { calibrationModel, type QuantizeOptions } from '../../src/ocr/quantize.ts';
+import { constantNode, onnxModel, opNode } from '../helpers/onnx-model.ts';
+
+function seededValues(n: number, seed: number): Float32Array {
+  let s = seed;
+  return Float32Array.from({ length: n }, () => {
+    s = (s * 16807) % 2147483647;
+    return (s / 2147483647) * 2 - 1;
+  });
+}
+
+const DIMS = [1, 4, 8, 8];
+const scalar = (name: string, v: number) => constantNode(name, [1], Float32Array.of(v));
+
+/**
+ * conv -> hard-swish -> shift -> padded depthwise conv -> hard-swish -> squeeze-and-excite -> 1x1 conv
+ * -> sigmoid, then a Slice written the opset-9 way: the shape of a PP-LCNet trunk, in an opset-9 model.
+ */
+function trunkModel(): Uint8Array {
+  return onnxModel([
+    constantNode('W1', [8, 4, 1, 1], seededValues(32, 1)), constantNode('B1', [8], seededValues(8, 2)),
+    constantNode('W2', [8, 1, 3, 3], seededValues(72, 3)), constantNode('B2', [8], seededValues(8, 4)),
+    constantNode('Wse1', [2, 8, 1, 1], seededValues(16, 5)), constantNode('Wse2', [8, 2, 1, 1], seededValues(16, 6)),
+    constantNode('W3', [4, 8, 1, 1], seededValues(32, 7)),
+    scalar('shift', 0.25),
+    opNode({ op: 'Conv', inputs: ['x', 'W1', 'B1'], output: 'c1', attributes: [{ name: 'kernel_shape', ints: [1, 1] }] }),
+    opNode({ op: 'HardSigmoid', inputs: ['c1'], output: 'g1', attributes: [{ name: 'alpha', f: 1 / 6 }, { name: 'beta', f: 0.5 }] }),
+    opNode({ op: 'Mul', inputs: ['c1', 'g1'], output: 'h1' }),
+    opNode({ op: 'Add', inputs: ['h1', 'shift'], output: 'a1' }),
+    opNode({ op: 'Conv', inputs: ['a1', 'W2', 'B2'], output: 'c2', attributes: [{ name: 'group', i: 8 }, { name: 'kernel_shape', ints: [3, 3] }, { name: 'pads', ints: [1, 1, 1, 1] }] }),
+    opNode({ op: 'HardSigmoid', inputs: ['c2'], output: 'g2', attributes: [{ name: 'alpha', f: 1 / 6 }, { name: 'beta', f: 0.5 }] }),
+    opNode({ op: 'Mul', inputs: ['c2', 'g2'], output: 'h2' }),
+    opNode({ op: 'GlobalAveragePool', inputs: ['h2'], output: 'p' }),
+    opNode({ op: 'Conv', inputs: ['p', 'Wse1'], output: 'se1', attributes: [{ name: 'kernel_shape', ints: [1, 1] }] }),
+    opNode({ op: 'Relu', inputs: ['se1'], output: 'se2' }),
+    opNode({ op: 'Conv', inputs: ['se2', 'Wse2'], output: 'se3', attributes: [{ name: 'kernel_shape', ints: [1, 1] }] }),
+    opNode({ op: 'HardSigmoid', inputs: ['se3'], output: 'se4', attributes: [{ name: 'alpha', f: 1 / 6 }, { name: 'beta', f: 0.5 }] }),
+    opNode({ op: 'Mul', inputs: ['h2', 'se4'], output: 'h3' }),
+    opNode({ op: 'Conv', inputs: ['h3', 'W3'], output: 'c3', attributes: [{ name: 'kernel_shape', ints: [1, 1] }] }),
+    opNode({ op: 'Sigmoid', inputs: ['c3'], output: 's' }),
+    opNode({ op: 'Slice', inputs: ['s'], output: 'y', attributes: [{ name: 'starts', ints: [1] }, { name: 'ends', ints: [-1] }, { name: 'axes', ints: [3] }] }),
+  ], DIMS, [1, 4, 8, 6]);
+}
+
+async function session(bytes: Uint8Array, optimizedModelFilePath?: string): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(bytes, { logSeverityLevel: 3, graphOptimizationLevel: 'all', ...(optimizedModelFilePath ? { optimizedModelFilePath } : {}) });
+}
+
+async function outputs(s: ort.InferenceSession, input: Float32Array): Promise<ort.InferenceSession.ReturnType> {
+  return s.run({ x: new ort.Tensor('float32', input, DIMS) });
+}
+
+const inputs = Array.from({ length: 20 }, (_, i) => seededValues(4 * 64, 100 + i).map((v) => v * 3));
+
+test('a conv trunk runs in int8 kernels and computes what the float model does, to the quantization step', async () => {
+  const model = trunkModel();
+  // Calibrate on 20 inputs, the way bench/calibrate.ts does.
+  const calibrated = new OnnxModel(model);
+  const tensors = calibrationModel(calibrated);
+  const probe = await session(calibrated.encode());
+  const recorder = new RangeRecorder();
+  for (const pass of ['extent', 'histogram']) {
+    for (const input of inputs) {
+      const out = await outputs(probe, input);
+      for (const t of tensors) (pass === 'extent' ? recorder.recordExtent : recorder.recordHistogram).call(recorder, t, out[t]!.data as Float32Array);
+    }
+  }
+  // Every conv and elementwise node but the squeeze-and-excite branch's (one value per channel).
+  assert.deepEqual(tensors, ['x', 'c1', 'h1', 'a1', 'c2', 'h2', 'se4', 'h3', 'c3']);
+  const options: QuantizeOptions = { ranges: recorder.ranges(1), weightBits: 8 };
+  const { bytes, report } = rewriteModel(model, { int8: options });
+  assert.deepEqual(report.int8, { nodes: 10 });
+
+  const optimized = join(mkdtempSync(join(tmpdir(), 'int8-')), 'optimized.onnx');
+  const [float, int8] = [await session(model), await session(bytes, optimized)];
+  const kernels = new OnnxModel(readFileSync(optimized)).graph.nodes.map((n) => n.opType);
+  for (const op of ['QLinearConv', 'QLinearAdd', 'QLinearMul', 'QLinearSigmoid']) assert.ok(kernels.includes(op), `${op} in ${kernels.join(' ')}`);
+  assert.ok(!kernels.includes('Conv') || kernels.filter((k) => k === 'Conv').length === 2, 'only the squeeze-and-excite convs stay float');
+
+  for (const input of inputs.slice(0, 5)) {
+    const [a, b] = [(await outputs(float, input)).y!, (await outputs(int8, input)).y!];
+    assert.deepEqual(b.dims, [1, 4, 8, 6], 'the opset-9 Slice still slices');
+    const difference = (a.data as Float32Array).reduce((m, v, i) => Math.max(m, Math.abs(v - (b.data as Float32Array)[i]!)), 0);
+    // Sigmoid outputs in [0, 1]: a few steps of 1/255 through four quantized layers.
+    assert.ok(difference < 0.03, `max difference ${difference}`);
+  }
+});
+
+test('ranges for another model leave it in float, and say why', () => {
+  const { bytes, report } = rewriteModel(trunkModel(), { int8: { ranges: { x: [-1, 1] }, weightBits: 8 } });
+  assert.match(report.int8!.skipped!, /no calibrated range for c1/);
+  assert.deepEqual(bytes, rewriteModel(trunkModel()).bytes);
+});
+
+test('percentile ranges cut the outliers evenly from both ends', () => {
+  const recorder = new RangeRecorder();
+  const values = Float32Array.from({ length: 10_000 }, (_, i) => i / 1000 - 2); // -2 .. 7.999
+  values[0] = -100;
+  values[1] = 500;
+  for (const pass of [recorder.recordExtent, recorder.recordHistogram]) pass.call(recorder, 't', values);
+  assert.deepEqual(recorder.ranges(1).t, [-100, 500]);
+  const [lo, hi] = recorder.ranges(0.999).t!;
+  assert.ok(lo > -2.5 && lo < -1.5 && hi > 7.5 && hi < 8.5, `${lo} ${hi}`);
+});
+
+test('the shipped recogniser has calibrated ranges; a different file does not get them', async () => {
+  const { models } = ocrConfigFromEnv({});
+  const file = readFileSync(models.rec);
+  const options = await int8Options(models.rec, file);
+  assert.ok('ranges' in options && Object.keys(options.ranges).length > 100);
+  const other = await int8Options(models.rec, Uint8Array.of(1, 2, 3));
+  assert.match((other as { unavailable: string }).unavailable, /another ch_PP-OCRv4_rec_infer.onnx/);
+});
