@@ -42,8 +42,8 @@ export function withoutSpecks(boxes: DetectedBox[], speckShare: number): Detecte
   return boxes.filter((_, i) => Math.max(sizes[i]!.width, sizes[i]!.height) >= limit);
 }
 
-export async function detectText(session: Session, page: Raster, params: DetParams): Promise<DetectionResult> {
-  const t0 = performance.now();
+/** The detector's input tensor for a page: scaled (`detInputSize`), normalised, NCHW. */
+export async function detInput(page: Raster, params: DetParams): Promise<{ input: Float32Array; dims: number[] }> {
   const size = detInputSize(page.width, page.height, params.limitSideLen);
   const small = await resizeRaster(page, size.width, size.height);
   const plane = size.width * size.height;
@@ -53,8 +53,14 @@ export async function detectText(session: Session, page: Raster, params: DetPara
     const k = 1 / (255 * STD[c]!), m = MEAN[c]! / STD[c]!;
     for (let i = 0; i < plane; i++) input[c * plane + i] = small.data[i * small.channels + src]! * k - m;
   }
-  const out = await runModel(session, input, [1, 3, size.height, size.width]);
+  return { input, dims: [1, 3, size.height, size.width] };
+}
+
+export async function detectText(session: Session, page: Raster, params: DetParams): Promise<DetectionResult> {
+  const t0 = performance.now();
+  const { input, dims } = await detInput(page, params);
+  const out = await runModel(session, input, dims);
   const map = { data: out.data, width: out.dims[3]!, height: out.dims[2]! };
   const boxes = withoutSpecks(dbPostprocess(map, params, page.width, page.height), params.speckShare);
-  return { boxes, inputWidth: size.width, inputHeight: size.height, ms: performance.now() - t0 };
+  return { boxes, inputWidth: dims[3]!, inputHeight: dims[2]!, ms: performance.now() - t0 };
 }
