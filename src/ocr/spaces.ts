@@ -34,10 +34,15 @@ export interface RecognizedLine {
 const UNSPACED = /[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef\u3000-\u303f]/;
 const CJK_LETTER = /[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]/;
 
-/** The recogniser's dictionary has full-width digits and Latin letters; outside CJK text they are plain ASCII. */
-export function foldFullWidth(text: string): string {
+/**
+ * Outside CJK text: full-width digits and Latin letters (the recogniser's dictionary has both) as
+ * plain ASCII, and a capital I between two lower-case letters as the l it is. In sans-serif type the
+ * two are the same bar; the recogniser picks between them by a hair ("stiIl" for "still").
+ */
+export function normaliseLatin(text: string): string {
   if (CJK_LETTER.test(text)) return text;
-  return text.replace(/[\uff01-\uff5e]/g, (c) => String.fromCharCode(c.charCodeAt(0) - 0xfee0)).replace(/\u3000/g, ' ');
+  return text.replace(/[\uff01-\uff5e]/g, (c) => String.fromCharCode(c.charCodeAt(0) - 0xfee0)).replace(/\u3000/g, ' ')
+    .replace(/(?<=\p{Ll})I(?=\p{Ll})/gu, 'l');
 }
 
 const centre = (c: DecodedChar) => ((c.start + c.end + 1) / 2) * REC_STRIDE;
@@ -150,6 +155,6 @@ export function recoverSpaces(lines: readonly RecognizedLine[], params: SpacePar
     const advance = medianAdvance(line.chars) ?? Infinity;
     const learned = wordGap !== undefined ? params.gapToWordGap * wordGap : pageCut;
     const minGap = learned !== undefined ? Math.max(learned, params.minGapToAdvance * advance) : params.gapToAdvance * advance;
-    return foldFullWidth(insertSpaces(line.chars, blanks[i]!, Math.max(1, minGap)));
+    return normaliseLatin(insertSpaces(line.chars, blanks[i]!, Math.max(1, minGap)));
   });
 }

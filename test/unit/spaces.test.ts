@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { LineImage } from '../../src/ocr/crop.ts';
 import type { DecodedChar } from '../../src/ocr/ctc.ts';
-import { foldFullWidth, insertSpaces, otsuThreshold, recoverSpaces } from '../../src/ocr/spaces.ts';
+import { insertSpaces, normaliseLatin, otsuThreshold, recoverSpaces } from '../../src/ocr/spaces.ts';
 
 const PARAMS = { gapToWordGap: 0.6, gapToAdvance: 0.6, minGapToAdvance: 0.4, lineSamples: 2, pageSamples: 2, otsuSamples: 20 };
 
@@ -33,9 +33,11 @@ test('no space is put between CJK characters, whatever the gap; between CJK and 
   assert.equal(insertSpaces(l.chars, l.blank, 10), '中文pg 是一');
 });
 
-test('full-width digits and letters become ASCII outside CJK text only', () => {
-  assert.equal(foldFullWidth('cost １２ ＵＳＤ'), 'cost 12 USD');
-  assert.equal(foldFullWidth('价格（１２）'), '价格（１２）');
+test('outside CJK text, full-width digits and letters become ASCII and a capital I between lower-case letters an l', () => {
+  assert.equal(normaliseLatin('cost １２ ＵＳＤ'), 'cost 12 USD');
+  assert.equal(normaliseLatin('价格（１２）'), '价格（１２）');
+  assert.equal(normaliseLatin('The stiIl hiIls of Illinois, I said; WIFI'), 'The still hills of Illinois, I said; WIFI');
+  assert.equal(normaliseLatin('überaIl'), 'überall');
 });
 
 test('word gaps are learned from the spaces the model emitted', () => {
