@@ -163,7 +163,7 @@ async function cluster(pdf: Uint8Array): Promise<Measured> {
   const port = await freePort();
   const gateway = startProcess('src/main.ts', { ...env, SERVICES: 'gateway,rasterizer,aggregator', NODE_ID: 'gateway', COORDINATOR_PORT: String(port) });
   const threads = String(Math.max(1, Math.floor(CORES / WORKERS)));
-  const workers = Array.from({ length: WORKERS }, (_, i) => startProcess('src/main.ts', { ...env, SERVICES: 'ocr-worker', NODE_ID: `worker-${i + 1}`, OCR_CPU_THREADS: threads }));
+  const workers = Array.from({ length: WORKERS }, (_, i) => startProcess('src/main.ts', { ...env, SERVICES: 'ocr-worker', NODE_ID: `worker-${i + 1}`, OCR_CPU_THREADS: threads, OCR_CONCURRENCY: '1' }));
   const base = `http://127.0.0.1:${port}`;
   try {
     await waitForHttp(`${base}/health`, gateway, 120_000);

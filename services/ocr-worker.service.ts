@@ -9,7 +9,7 @@ import { ocrConfigFromEnv } from '../src/ocr/config.ts';
 import { settingsFromEnv } from '../src/settings.ts';
 import { readAll } from '../src/streams.ts';
 import { OcrError } from '../src/errors.ts';
-import type { OcrEngine } from '../src/ocr/engine.ts';
+import type { PageReader } from '../src/ocr/engine.ts';
 import type { PageOcr, PageResult, RecognizeParams, WorkerHealth } from '../src/types.ts';
 
 interface WorkerStats {
@@ -36,7 +36,7 @@ type WorkerThis = Service<ServiceSettingSchema> & OcrEngineVars & WorkerVars;
 
 const settings = settingsFromEnv();
 
-async function readPage(engine: OcrEngine, decoder: IsolatedDecoder, params: RecognizeParams, stream: Readable | null): Promise<PageOcr> {
+async function readPage(engine: PageReader, decoder: IsolatedDecoder, params: RecognizeParams, stream: Readable | null): Promise<PageOcr> {
   if (!stream) throw new OcrError('INVALID_PARAMS', 'Send the page bytes as the call\'s stream');
   const { raster } = params;
   if (!raster) return engine.recognizeImage(await readAll(stream, settings.maxUploadBytes), settings.maxPixels, (data, max) => decoder.decode(data, max));
@@ -51,7 +51,7 @@ const OcrWorkerService: ServiceSchema<ServiceSettingSchema, Record<string, never
   name: 'ocr',
   // Read by the balancer on other nodes: a node with more slots takes more pages.
   metadata: { slots: settings.ocrConcurrency },
-  mixins: [ocrEngineMixin(ocrConfigFromEnv(process.env, settings.ocrConcurrency))],
+  mixins: [ocrEngineMixin(ocrConfigFromEnv(process.env, settings.ocrConcurrency), settings.ocrConcurrency)],
 
   created(this: WorkerThis) {
     this.stats = { total_requests: 0, pages_done: 0, errors: 0 };

@@ -21,7 +21,10 @@ import { recoverSpaces } from './spaces.ts';
 export interface EngineInfo {
   /** Each model's file, and how it computes ('int8', or 'float32' and why). */
   models: { det: string; rec: string; cls: string };
+  /** Intra-op threads of each inference. */
   threads: number;
+  /** Engines reading pages at once, each in a thread of its own (EnginePool), 1 for a lone engine. */
+  engines: number;
 }
 
 const round1 = (v: number) => Math.round(v * 10) / 10;
@@ -41,7 +44,25 @@ function turnedProbability(o: LineOrientation): number {
   return o.turned ? o.score : 1 - o.score;
 }
 
-export class OcrEngine {
+/** What reads pages: one engine (OcrEngine), or several in threads of their own (EnginePool). */
+export interface PageReader {
+  readonly info: EngineInfo;
+  /** Reads a decoded page. */
+  recognizeRaster(raster: Raster): Promise<PageOcr>;
+  /** Reads an encoded image (PNG, JPEG, WebP, TIFF); `decode` may run elsewhere (an isolated process). */
+  recognizeImage(encoded: Uint8Array, maxPixels: number, decode?: typeof decodeImage): Promise<PageOcr>;
+}
+
+/** Decodes, then reads: the page's timings get the decode time. */
+export async function readEncodedPage(reader: PageReader, encoded: Uint8Array, maxPixels: number, decode: typeof decodeImage): Promise<PageOcr> {
+  const t0 = performance.now();
+  const raster = await decode(encoded, maxPixels);
+  const page = await reader.recognizeRaster(raster);
+  const decodeMs = performance.now() - t0 - page.timings.total_ms;
+  return { ...page, timings: { ...page.timings, decode_ms: round1(decodeMs), total_ms: round1(performance.now() - t0) } };
+}
+
+export class OcrEngine implements PageReader {
   readonly config: OcrConfig;
   private readonly det: Session;
   private readonly rec: Session;
@@ -87,16 +108,12 @@ export class OcrEngine {
   get info(): EngineInfo {
     const { models, threads } = this.config;
     const described = (path: string, session: Session) => `${basename(path)} ${sessionPrecision(session)}`;
-    return { models: { det: described(models.det, this.det), rec: described(models.rec, this.rec), cls: this.cls ? described(models.cls, this.cls) : 'off' }, threads };
+    return { models: { det: described(models.det, this.det), rec: described(models.rec, this.rec), cls: this.cls ? described(models.cls, this.cls) : 'off' }, threads, engines: 1 };
   }
 
   /** Reads an encoded image (PNG, JPEG, WebP, TIFF); `decode` may run elsewhere (an isolated process). */
-  async recognizeImage(encoded: Uint8Array, maxPixels: number, decode: typeof decodeImage = decodeImage): Promise<PageOcr> {
-    const t0 = performance.now();
-    const raster = await decode(encoded, maxPixels);
-    const page = await this.recognizeRaster(raster);
-    const decodeMs = performance.now() - t0 - page.timings.total_ms;
-    return { ...page, timings: { ...page.timings, decode_ms: round1(decodeMs), total_ms: round1(performance.now() - t0) } };
+  recognizeImage(encoded: Uint8Array, maxPixels: number, decode: typeof decodeImage = decodeImage): Promise<PageOcr> {
+    return readEncodedPage(this, encoded, maxPixels, decode);
   }
 
   /** Reads a decoded page. */

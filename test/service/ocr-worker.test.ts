@@ -5,11 +5,14 @@ import { Errors, ServiceBroker } from 'moleculer';
 import sharp from 'sharp';
 import { errorResponse } from '../../src/broker-errors.ts';
 import { streamOf } from '../../src/streams.ts';
-import OcrWorkerService from '../../services/ocr-worker.service.ts';
 import { OcrEngine } from '../../src/ocr/engine.ts';
 import type { PageResult } from '../../src/types.ts';
 import { ENGLISH_PARAGRAPHS, renderPage } from '../helpers/render.ts';
 
+// One engine in this process (a cluster node's default), so that its loads can be counted here;
+// several engines in threads of their own are test/service/engine-pool.test.ts's.
+process.env.OCR_CONCURRENCY = '1';
+const { default: OcrWorkerService } = await import('../../services/ocr-worker.service.ts');
 const broker = new ServiceBroker({ nodeID: 'worker-test', logger: false });
 const load = mock.method(OcrEngine, 'load');
 

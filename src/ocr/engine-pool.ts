@@ -1,0 +1,129 @@
+/**
+ * Several OcrEngines in one process, each in a worker thread of its own, each reading one page at a
+ * time. onnxruntime's `run` blocks the thread that calls it (measured: two recogniser runs started
+ * together on one thread took 182 ms, one alone 86 ms), so pages read in parallel need threads. With
+ * the int8 models one intra-op thread per engine is also the efficient split of a machine's cores:
+ * a second thread made a recogniser run only 1.6x faster.
+ */
+import { Worker } from 'node:worker_threads';
+import { isErrorCode, OcrError } from '../errors.ts';
+import type { PageOcr } from '../types.ts';
+import type { OcrConfig } from './config.ts';
+import { readEncodedPage, type EngineInfo, type PageReader } from './engine.ts';
+import type { PageTask, ThreadMessage } from './engine-thread.ts';
+import { decodeImage, type Raster } from './raster.ts';
+
+interface Job {
+  raster: Raster;
+  resolve: (page: PageOcr) => void;
+  reject: (err: Error) => void;
+}
+
+interface EngineThread {
+  worker: Worker;
+  job: Job | undefined;
+}
+
+export class EnginePool implements PageReader {
+  private readonly config: OcrConfig;
+  private readonly threads: EngineThread[] = [];
+  private readonly queue: Job[] = [];
+  private engineInfo: EngineInfo | undefined;
+  private inferenceTotal = 0;
+  private nextId = 0;
+  private closed = false;
+
+  private constructor(config: OcrConfig) {
+    this.config = config;
+  }
+
+  /** Starts `engines` threads and resolves when every one has loaded its models. */
+  static async start(config: OcrConfig, engines: number): Promise<EnginePool> {
+    const pool = new EnginePool(config);
+    try {
+      await Promise.all(Array.from({ length: engines }, () => pool.startThread()));
+    } catch (err) {
+      await pool.close();
+      throw err;
+    }
+    return pool;
+  }
+
+  get info(): EngineInfo {
+    return { ...this.engineInfo!, engines: this.threads.length };
+  }
+
+  /** Milliseconds the engines spent inside the models, summed over threads. */
+  get inferenceMs(): number {
+    return this.inferenceTotal;
+  }
+
+  recognizeRaster(raster: Raster): Promise<PageOcr> {
+    if (this.closed) return Promise.reject(new OcrError('WORKER_LOST', 'The OCR engines are shutting down'));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ raster, resolve, reject });
+      this.dispatch();
+    });
+  }
+
+  recognizeImage(encoded: Uint8Array, maxPixels: number, decode: typeof decodeImage = decodeImage): Promise<PageOcr> {
+    return readEncodedPage(this, encoded, maxPixels, decode);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const job of this.queue.splice(0)) job.reject(new OcrError('WORKER_LOST', 'The OCR engines are shutting down'));
+    await Promise.all(this.threads.map((t) => t.worker.terminate()));
+  }
+
+  private startThread(): Promise<void> {
+    const worker = new Worker(new URL('./engine-thread.ts', import.meta.url), { workerData: this.config });
+    const thread: EngineThread = { worker, job: undefined };
+    return new Promise((resolve, reject) => {
+      let ready = false;
+      worker.on('message', (message: ThreadMessage) => {
+        if (message.type === 'ready') {
+          ready = true;
+          this.engineInfo = message.info;
+          this.threads.push(thread);
+          resolve();
+          this.dispatch();
+          return;
+        }
+        const job = thread.job!;
+        thread.job = undefined;
+        if (message.type === 'page') {
+          this.inferenceTotal += message.inferenceMs;
+          job.resolve(message.page);
+        } else {
+          job.reject(isErrorCode(message.code) ? new OcrError(message.code, message.message) : new Error(message.message));
+        }
+        this.dispatch();
+      });
+      worker.on('error', (err) => {
+        if (!ready) reject(err);
+        thread.job?.reject(new Error(`The engine thread failed: ${err.message}`));
+        thread.job = undefined;
+      });
+      worker.on('exit', (code) => {
+        const index = this.threads.indexOf(thread);
+        if (index >= 0) this.threads.splice(index, 1);
+        thread.job?.reject(new Error(`The engine thread exited with code ${code}`));
+        thread.job = undefined;
+        if (!ready) reject(new Error(`The engine thread exited with code ${code} while loading the models`));
+        // A thread that dies mid-page (a native crash in a model) is replaced; the page it held was failed above.
+        else if (!this.closed) this.startThread().catch(() => undefined);
+      });
+    });
+  }
+
+  private dispatch(): void {
+    for (const thread of this.threads) {
+      if (thread.job || this.queue.length === 0) continue;
+      const job = this.queue.shift()!;
+      thread.job = job;
+      const task: PageTask = { id: this.nextId++, raster: job.raster };
+      thread.worker.postMessage(task);
+    }
+  }
+}

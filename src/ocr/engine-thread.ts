@@ -1,0 +1,30 @@
+/** One OcrEngine in a worker thread of an EnginePool: loads the models once, then reads the pages it is sent. */
+import { parentPort, workerData } from 'node:worker_threads';
+import { OcrError } from '../errors.ts';
+import type { OcrConfig } from './config.ts';
+import { OcrEngine } from './engine.ts';
+import type { Raster } from './raster.ts';
+
+export interface PageTask {
+  id: number;
+  raster: Raster;
+}
+
+export type ThreadMessage =
+  | { type: 'ready'; info: OcrEngine['info'] }
+  | { type: 'page'; id: number; page: Awaited<ReturnType<OcrEngine['recognizeRaster']>>; inferenceMs: number }
+  | { type: 'failed'; id: number; code: string | undefined; message: string };
+
+const port = parentPort!;
+const engine = await OcrEngine.load(workerData as OcrConfig);
+const send = (message: ThreadMessage) => port.postMessage(message);
+send({ type: 'ready', info: engine.info });
+port.on('message', async ({ id, raster }: PageTask) => {
+  const before = engine.inferenceMs;
+  try {
+    const page = await engine.recognizeRaster(raster);
+    send({ type: 'page', id, page, inferenceMs: engine.inferenceMs - before });
+  } catch (err) {
+    send({ type: 'failed', id, code: err instanceof OcrError ? err.code : undefined, message: (err as Error).message });
+  }
+});

@@ -1,0 +1,47 @@
+/** Several engines in threads of their own in one process: what the one-process server runs by default. */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { Worker } from 'node:worker_threads';
+import { ocrConfigFromEnv } from '../../src/ocr/config.ts';
+import { EnginePool } from '../../src/ocr/engine-pool.ts';
+import { ENGLISH_PARAGRAPHS, renderPage } from '../helpers/render.ts';
+
+let pool: EnginePool;
+const MAX_PIXELS = 50_000_000;
+const words = (s: string) => s.split(/\s+/).filter(Boolean);
+
+before(async () => {
+  pool = await EnginePool.start(ocrConfigFromEnv({}, 2), 2);
+});
+
+after(() => pool.close());
+
+test('two engines read pages side by side, each with one thread, each page word for word', async () => {
+  assert.equal(pool.info.engines, 2);
+  assert.equal(pool.info.threads, 1);
+  assert.match(pool.info.models.rec, /int8/);
+  const pages = [
+    renderPage({ paragraphs: ENGLISH_PARAGRAPHS }),
+    renderPage({ paragraphs: [['The second page has its own words.', 'Read by whichever engine is free.']] }),
+    renderPage({ paragraphs: ENGLISH_PARAGRAPHS, turn: 180 }),
+  ];
+  const before = pool.inferenceMs;
+  const results = await Promise.all(pages.map((p) => pool.recognizeImage(p.image, MAX_PIXELS)));
+  results.forEach((page, i) => assert.deepEqual(words(page.text), words(pages[i]!.truth)));
+  assert.equal(results[2]!.rotation, 180);
+  assert.ok(pool.inferenceMs > before);
+});
+
+test('a thread that dies mid-page fails that page only; a new thread takes its place', async () => {
+  const { image, truth } = renderPage({ paragraphs: ENGLISH_PARAGRAPHS });
+  const threads = (pool as unknown as { threads: { worker: Worker }[] }).threads;
+  const reading = pool.recognizeImage(image, MAX_PIXELS);
+  await new Promise((r) => setTimeout(r, 50));
+  await threads.find((t) => (t as { job?: unknown }).job)!.worker.terminate();
+  await assert.rejects(reading, /engine thread exited/);
+  // The other engine keeps reading while the replacement loads; then there are two again.
+  assert.deepEqual(words((await pool.recognizeImage(image, MAX_PIXELS)).text), words(truth));
+  while (pool.info.engines < 2) await new Promise((r) => setTimeout(r, 100));
+  const both = await Promise.all([pool.recognizeImage(image, MAX_PIXELS), pool.recognizeImage(image, MAX_PIXELS)]);
+  for (const page of both) assert.deepEqual(words(page.text), words(truth));
+});
