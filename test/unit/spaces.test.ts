@@ -97,3 +97,9 @@ test('the blank beside a narrow tabular 1 does not split a number; a real gap be
   const l = line([[4, 8, '1'], [20, 32, '7'], [36, 48, '7'], [78, 90, '4'], [94, 106, '2']], 110);
   assert.equal(insertSpaces(l.chars, l.blank, 10), '177 42');
 });
+
+test('after a comma before a word, or a full stop before a capital, an ordinary word gap is a space; elsewhere punctuation needs a wider one', () => {
+  // The same 12-column blank after each mark: a word gap (10 needed), not wide enough beside punctuation (15).
+  const l = line([[0, 12, 'E'], [14, 16, ','], [28, 40, 'T'], [42, 44, '.'], [56, 68, 'Y'], [70, 72, '.'], [84, 96, 'c']], 100);
+  assert.equal(insertSpaces(l.chars, l.blank, 10), 'E, T. Y.c');
+});
