@@ -6,7 +6,7 @@
  * DequantizeLinear with a calibrated range (bench/calibrate.ts), and weights are stored as per-channel
  * int8. onnxruntime fuses each DQ -> Conv/Add/Mul/Sigmoid -> Q into its integer kernel, so the trunk
  * runs in uint8 from end to end. Measured on the PP-OCRv4 recogniser (2 threads): 92 -> 48 ms for
- * five 480-column lines, CER unchanged on the 40 evaluation pages.
+ * five 480-column lines, CER on the 40 evaluation pages 0.74 -> 0.76 %.
  */
 import { ATTR_F, ATTR_INTS, attribute, DataType, intAttribute, newNode, outputInfo, type GraphNode, type ModelGraph, type OnnxModel } from './onnx-graph.ts';
 import { floatOf, varintsOf } from './protobuf.ts';
@@ -80,8 +80,16 @@ function findTrunk(g: ModelGraph): Trunk {
 function quantizable(g: ModelGraph, node: GraphNode, activations: string[]): boolean {
   if (node.outputs.length !== 1) return false;
   if (node.opType === 'Conv') return g.constant(node.inputs[1]) !== undefined && (!node.inputs[2] || g.constant(node.inputs[2]) !== undefined);
+  // Hard-sigmoid is read through a rescaled dequantization, whose scale must stay positive.
+  if (node.opType === 'HardSigmoid' && hardSigmoidParameters(node).alpha <= 0) return false;
   // Elementwise: activations, or scalar constants that a single uint8 can hold exactly.
   return node.inputs.every((name) => activations.includes(name) || g.scalar(name) !== undefined);
+}
+
+/** HardSigmoid's alpha and beta, with ONNX's defaults. */
+function hardSigmoidParameters(node: GraphNode): { alpha: number; beta: number } {
+  const alpha = attribute(node, 'alpha'), beta = attribute(node, 'beta');
+  return { alpha: (alpha && floatOf(alpha, ATTR_F)) ?? 0.2, beta: (beta && floatOf(beta, ATTR_F)) ?? 0.5 };
 }
 
 /** The activations whose ranges quantization needs, by name. */
@@ -235,9 +243,7 @@ export function quantizeModel(model: OnnxModel, options: QuantizeOptions): Quant
       // clip(alpha*x + beta, 0, 1): x's bytes read at alpha times their scale, plus beta, saturated by a
       // uint8 output over [0, 1]. onnxruntime fuses that into one QLinearAdd; it has no int8 HardSigmoid.
       const x = original.inputs[0]!;
-      const alphaAttribute = attribute(original, 'alpha'), betaAttribute = attribute(original, 'beta');
-      const alpha = (alphaAttribute && floatOf(alphaAttribute, ATTR_F)) ?? 0.2;
-      const beta = (betaAttribute && floatOf(betaAttribute, ATTR_F)) ?? 0.5;
+      const { alpha, beta } = hardSigmoidParameters(original);
       const { scale } = w.params.get(x)!;
       const alphaScale = g.addTensor(`${output}/alpha_scale`, DataType.Float, [], Float32Array.of(alpha * scale));
       w.out.push(newNode('DequantizeLinear', [`${x}/q`, alphaScale, `${x}/zero`], [`${output}/alpha_x`]));
