@@ -140,7 +140,8 @@ async function renderPages(pdf: Uint8Array) {
  * reading the same pages in this process, no service around them.
  */
 async function floorAndEngine(rasters: Awaited<ReturnType<typeof renderPages>>): Promise<[Measured, Measured]> {
-  const engines = settingsFromEnv({}).ocrConcurrency;
+  // As the one-process server would choose them from this environment (it has no TRANSPORTER).
+  const engines = settingsFromEnv({ ...process.env, TRANSPORTER: undefined }).ocrConcurrency;
   const config = ocrConfigFromEnv(process.env, engines);
   const reader = engines > 1 ? await EnginePool.start(config, engines) : await OcrEngine.load(config);
   try {

@@ -34,7 +34,7 @@ const { values, positionals } = parseArgs({
     every: { type: 'string', default: '2' },
   },
 });
-if (positionals.length === 0) throw new Error('usage: node bench/calibrate.ts PAGE_IMAGE... [--models det,cls,rec] [--percentile P] [--every N]');
+if (positionals.length === 0) throw new Error('usage: node bench/calibrate.ts PAGE_IMAGE... [--models det,rec] [--percentile P] [--every N]');
 
 interface Sample {
   input: Float32Array;

@@ -99,12 +99,16 @@ export function outputInfo(name: string, elemType: DataType): Message {
   return [stringField(VALUE_INFO_NAME, name), messageField(VALUE_INFO_TYPE, [messageField(TYPE_TENSOR, [varintField(TENSOR_TYPE_ELEM, elemType)])])];
 }
 
+const valueInfoName = (info: Message) => stringOf(info, VALUE_INFO_NAME) ?? '';
+
 export class ModelGraph {
   nodes: GraphNode[];
   private readonly constants = new Map<string, FloatTensor>();
   /** Tensors added by rewrites, encoded, by name. */
   private readonly added = new Map<string, Message>();
   private outputMessages: Message[];
+  /** The outputs' names, kept beside their messages: rewrites ask for them at every node they look at. */
+  private outputNames: string[];
   private outputsChanged = false;
   private names = 0;
   private readonly graph: Message;
@@ -113,6 +117,7 @@ export class ModelGraph {
     this.graph = graph;
     this.nodes = fieldsOf(graph, GRAPH_NODE).map((f) => decodeNode(f.value as Uint8Array));
     this.outputMessages = fieldsOf(graph, GRAPH_OUTPUT).map((f) => decodeMessage(f.value as Uint8Array));
+    this.outputNames = this.outputMessages.map(valueInfoName);
     for (const f of fieldsOf(graph, GRAPH_INITIALIZER)) {
       const tensor = decodeMessage(f.value as Uint8Array);
       const value = decodeFloatTensor(tensor);
@@ -176,11 +181,11 @@ export class ModelGraph {
   }
 
   get inputs(): string[] {
-    return fieldsOf(this.graph, GRAPH_INPUT).map((f) => stringOf(decodeMessage(f.value as Uint8Array), VALUE_INFO_NAME) ?? '');
+    return fieldsOf(this.graph, GRAPH_INPUT).map((f) => valueInfoName(decodeMessage(f.value as Uint8Array)));
   }
 
   get outputs(): string[] {
-    return this.outputMessages.map((o) => stringOf(o, VALUE_INFO_NAME) ?? '');
+    return this.outputNames;
   }
 
   /** The graph outputs' ValueInfoProtos. */
@@ -190,6 +195,7 @@ export class ModelGraph {
 
   setOutputs(outputs: Message[]): void {
     this.outputMessages = outputs;
+    this.outputNames = outputs.map(valueInfoName);
     this.outputsChanged = true;
   }
 

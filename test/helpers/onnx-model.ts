@@ -1,7 +1,6 @@
-/** Writes small ONNX models for tests, with the same wire codec the graph rewrite uses. */
-import {
-  bytesField, encodeMessage, floatField, messageField, packedVarintsField, stringField, varintField, type Field, type Message,
-} from '../../src/ocr/protobuf.ts';
+/** Writes small ONNX models for tests, with the same wire codec and builders the graph rewrite uses. */
+import { DataType, floatAttribute, intAttribute, intsAttribute, tensorMessage } from '../../src/ocr/onnx-graph.ts';
+import { encodeMessage, messageField, stringField, varintField, type Field, type Message } from '../../src/ocr/protobuf.ts';
 
 export type Attribute = { name: string } & ({ f: number } | { i: number } | { ints: number[] });
 
@@ -13,19 +12,14 @@ export interface NodeSpec {
 }
 
 function attributeMessage(a: Attribute): Message {
-  // AttributeProto: name 1, f 2, i 3, ints 8, type 20 (FLOAT 1, INT 2, INTS 7).
-  if ('f' in a) return [stringField(1, a.name), floatField(2, a.f), varintField(20, 1)];
-  if ('i' in a) return [stringField(1, a.name), varintField(3, a.i), varintField(20, 2)];
-  return [stringField(1, a.name), packedVarintsField(8, a.ints), varintField(20, 7)];
-}
-
-export function tensorMessage(name: string, dims: number[], data: Float32Array): Message {
-  return [packedVarintsField(1, dims), varintField(2, 1), stringField(8, name), bytesField(9, new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength)))];
+  if ('f' in a) return floatAttribute(a.name, a.f);
+  if ('i' in a) return intAttribute(a.name, a.i);
+  return intsAttribute(a.name, a.ints);
 }
 
 /** A Constant node holding a float tensor, as Paddle2ONNX writes every weight. */
 export function constantNode(name: string, dims: number[], data: Float32Array): Field {
-  const value: Message = [stringField(1, 'value'), messageField(5, tensorMessage(name, dims, data)), varintField(20, 4)];
+  const value: Message = [stringField(1, 'value'), messageField(5, tensorMessage(name, DataType.Float, dims, data)), varintField(20, 4)];
   return messageField(1, [stringField(2, name), stringField(4, 'Constant'), messageField(5, value)]);
 }
 
