@@ -31,13 +31,13 @@ export function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-/** Whether the CPU multiplies uint8 by int8 without 16-bit saturation (VNNI on x86; ARM's dot products). */
-function fullWeightBits(): boolean {
-  if (arch() !== 'x64') return true;
+/** 8 where the CPU multiplies uint8 by int8 without 16-bit saturation (VNNI on x86; ARM's dot products), else 7. */
+export function cpuWeightBits(): 7 | 8 {
+  if (arch() !== 'x64') return 8;
   try {
-    return /\b(avx512_vnni|avx_vnni|amx_int8)\b/.test(readFileSync('/proc/cpuinfo', 'utf8'));
+    return /\b(avx512_vnni|avx_vnni|amx_int8)\b/.test(readFileSync('/proc/cpuinfo', 'utf8')) ? 8 : 7;
   } catch {
-    return false;
+    return 7;
   }
 }
 
@@ -50,7 +50,7 @@ export async function int8Options(modelPath: string, model: Uint8Array): Promise
     return { unavailable: `no calibrated ranges for ${basename(modelPath)}` };
   }
   if (calibration.sha256 !== sha256(model)) return { unavailable: `the ranges were recorded on another ${calibration.model}` };
-  return { ranges: calibration.ranges, weightBits: fullWeightBits() ? 8 : 7 };
+  return { ranges: calibration.ranges, weightBits: cpuWeightBits() };
 }
 
 /**

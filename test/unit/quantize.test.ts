@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import ort from 'onnxruntime-node';
-import { int8Options, RangeRecorder } from '../../src/ocr/calibration.ts';
+import { cpuWeightBits, int8Options, RangeRecorder } from '../../src/ocr/calibration.ts';
 import { ocrConfigFromEnv } from '../../src/ocr/config.ts';
 import { rewriteModel } from '../../src/ocr/graph-rewrite.ts';
 import { OnnxModel } from '../../src/ocr/onnx-graph.ts';
@@ -77,7 +77,7 @@ test('a conv trunk runs in int8 kernels and computes what the float model does, 
   }
   // Every conv and elementwise node but the squeeze-and-excite branch's (one value per channel).
   assert.deepEqual(tensors, ['x', 'c1', 'h1', 'a1', 'c2', 'h2', 'se4', 'h3', 'c3']);
-  const options: QuantizeOptions = { ranges: recorder.ranges(1), weightBits: 8 };
+  const options: QuantizeOptions = { ranges: recorder.ranges(1), weightBits: cpuWeightBits() };
   const { bytes, report } = rewriteModel(model, { int8: options });
   assert.deepEqual(report.int8, { nodes: 10 });
 
