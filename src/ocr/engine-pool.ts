@@ -10,7 +10,7 @@ import { isErrorCode, OcrError } from '../errors.ts';
 import type { PageOcr } from '../types.ts';
 import type { OcrConfig } from './config.ts';
 import { readEncodedPage, type EngineInfo, type PageReader } from './engine.ts';
-import type { PageTask, ThreadMessage } from './engine-thread.ts';
+import type { ThreadMessage, ThreadTask } from './engine-thread.ts';
 import { decodeImage, type Raster } from './raster.ts';
 
 interface Job {
@@ -24,8 +24,13 @@ interface EngineThread {
   job: Job | undefined;
 }
 
+const ENGINE_THREAD = new URL('./engine-thread.ts', import.meta.url);
+/** How long a closing thread may take to finish its inference before it is terminated. */
+const CLOSE_GRACE_MS = 30_000;
+
 export class EnginePool implements PageReader {
   private readonly config: OcrConfig;
+  private readonly entry: URL;
   private readonly threads: EngineThread[] = [];
   private readonly queue: Job[] = [];
   private engineInfo: EngineInfo | undefined;
@@ -33,13 +38,14 @@ export class EnginePool implements PageReader {
   private nextId = 0;
   private closed = false;
 
-  private constructor(config: OcrConfig) {
+  private constructor(config: OcrConfig, entry: URL) {
     this.config = config;
+    this.entry = entry;
   }
 
-  /** Starts `engines` threads and resolves when every one has loaded its models. */
-  static async start(config: OcrConfig, engines: number): Promise<EnginePool> {
-    const pool = new EnginePool(config);
+  /** Starts `engines` threads and resolves when every one has loaded its models; `entry` replaces the thread's code (tests inject a crashing one). */
+  static async start(config: OcrConfig, engines: number, entry = ENGINE_THREAD): Promise<EnginePool> {
+    const pool = new EnginePool(config, entry);
     try {
       await Promise.all(Array.from({ length: engines }, () => pool.startThread()));
     } catch (err) {
@@ -73,11 +79,17 @@ export class EnginePool implements PageReader {
   async close(): Promise<void> {
     this.closed = true;
     for (const job of this.queue.splice(0)) job.reject(new OcrError('WORKER_LOST', 'The OCR engines are shutting down'));
-    await Promise.all(this.threads.map((t) => t.worker.terminate()));
+    await Promise.all(this.threads.map(async ({ worker }) => {
+      const exited = new Promise((resolve) => worker.once('exit', resolve));
+      worker.postMessage({ type: 'close' } satisfies ThreadTask);
+      const grace = setTimeout(() => void worker.terminate(), CLOSE_GRACE_MS);
+      await exited;
+      clearTimeout(grace);
+    }));
   }
 
   private startThread(): Promise<void> {
-    const worker = new Worker(new URL('./engine-thread.ts', import.meta.url), { workerData: this.config });
+    const worker = new Worker(this.entry, { workerData: this.config });
     const thread: EngineThread = { worker, job: undefined };
     return new Promise((resolve, reject) => {
       let ready = false;
@@ -122,8 +134,7 @@ export class EnginePool implements PageReader {
       if (thread.job || this.queue.length === 0) continue;
       const job = this.queue.shift()!;
       thread.job = job;
-      const task: PageTask = { id: this.nextId++, raster: job.raster };
-      thread.worker.postMessage(task);
+      thread.worker.postMessage({ type: 'page', id: this.nextId++, raster: job.raster } satisfies ThreadTask);
     }
   }
 }

@@ -5,10 +5,8 @@ import type { OcrConfig } from './config.ts';
 import { OcrEngine } from './engine.ts';
 import type { Raster } from './raster.ts';
 
-export interface PageTask {
-  id: number;
-  raster: Raster;
-}
+/** What the pool sends a thread: a page to read, or the order to stop. */
+export type ThreadTask = { type: 'page'; id: number; raster: Raster } | { type: 'close' };
 
 export type ThreadMessage =
   | { type: 'ready'; info: OcrEngine['info'] }
@@ -19,7 +17,11 @@ const port = parentPort!;
 const engine = await OcrEngine.load(workerData as OcrConfig);
 const send = (message: ThreadMessage) => port.postMessage(message);
 send({ type: 'ready', info: engine.info });
-port.on('message', async ({ id, raster }: PageTask) => {
+port.on('message', async (task: ThreadTask) => {
+  // Exiting from this thread's own JavaScript is safe: no inference is under way then. A terminate()
+  // from outside can land inside onnxruntime's run and abort the whole process.
+  if (task.type === 'close') process.exit(0);
+  const { id, raster } = task;
   const before = engine.inferenceMs;
   try {
     const page = await engine.recognizeRaster(raster);

@@ -1,9 +1,9 @@
 /** Several engines in threads of their own in one process: what the one-process server runs by default. */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import type { Worker } from 'node:worker_threads';
 import { ocrConfigFromEnv } from '../../src/ocr/config.ts';
 import { EnginePool } from '../../src/ocr/engine-pool.ts';
+import { POISON_WIDTH } from '../fixtures/crashing-engine-thread.ts';
 import { ENGLISH_PARAGRAPHS, renderPage } from '../helpers/render.ts';
 
 let pool: EnginePool;
@@ -11,7 +11,7 @@ const MAX_PIXELS = 50_000_000;
 const words = (s: string) => s.split(/\s+/).filter(Boolean);
 
 before(async () => {
-  pool = await EnginePool.start(ocrConfigFromEnv({}, 2), 2);
+  pool = await EnginePool.start(ocrConfigFromEnv({}, 2), 2, new URL('../fixtures/crashing-engine-thread.ts', import.meta.url));
 });
 
 after(() => pool.close());
@@ -32,13 +32,10 @@ test('two engines read pages side by side, each with one thread, each page word 
   assert.ok(pool.inferenceMs > before);
 });
 
-test('a thread that dies mid-page fails that page only; a new thread takes its place', async () => {
+test('a thread that dies on a page fails that page only; a new thread takes its place', async () => {
   const { image, truth } = renderPage({ paragraphs: ENGLISH_PARAGRAPHS });
-  const threads = (pool as unknown as { threads: { worker: Worker }[] }).threads;
-  const reading = pool.recognizeImage(image, MAX_PIXELS);
-  await new Promise((r) => setTimeout(r, 50));
-  await threads.find((t) => (t as { job?: unknown }).job)!.worker.terminate();
-  await assert.rejects(reading, /engine thread exited/);
+  const poison = { data: new Uint8Array(POISON_WIDTH * 20).fill(255), width: POISON_WIDTH, height: 20, channels: 1 as const };
+  await assert.rejects(pool.recognizeRaster(poison), /engine thread exited with code 70/);
   // The other engine keeps reading while the replacement loads; then there are two again.
   assert.deepEqual(words((await pool.recognizeImage(image, MAX_PIXELS)).text), words(truth));
   while (pool.info.engines < 2) await new Promise((r) => setTimeout(r, 100));
