@@ -17,35 +17,46 @@ export interface RecognizeParams {
 
 /** Narrowest blank run, in line heights, that a long line may be cut at: a word space, never a letter gap. */
 const WORD_SPACE = 0.2;
+/** A cut is looked for within `maxWidth / CUT_WINDOW` columns of an equal share. */
+const CUT_WINDOW = 6;
 
 /**
  * Column ranges [x0, x1) that a line is read in: the whole line, or, when it is wider than `maxWidth`,
  * pieces of about equal width cut in the middle of word spaces. The recogniser was trained on lines
  * about 320 columns wide; on a 1,000-column line it drops letters (measured: "support,arranty nmnity
  * or ther liability ligatn" whole, the right words in pieces), and its attention costs grow with width.
+ * Near each equal share the widest blank run is taken: where a tight box makes the text fill the line,
+ * the gap between two l's is as wide as the narrowest space allowed, and a cut there read "still" as
+ * "stiI".
  */
 export function pieceRanges(line: LineImage, maxWidth: number): [number, number][] {
   if (line.width <= maxWidth) return [[0, line.width]];
   const blank = blankColumns(line);
   const minSpace = Math.max(2, Math.round(WORD_SPACE * line.height));
-  const cuts: number[] = [];
+  const spaces: { at: number; width: number }[] = [];
   for (let x = 0; x < line.width;) {
     if (!blank[x]) { x++; continue; }
     let end = x;
     while (end < line.width && blank[end]) end++;
-    if (end - x >= minSpace && x > 0 && end < line.width) cuts.push(Math.floor((x + end) / 2));
+    if (end - x >= minSpace && x > 0 && end < line.width) spaces.push({ at: Math.floor((x + end) / 2), width: end - x });
     x = end;
   }
-  // As few pieces as the width needs, cut at the spaces nearest to equal shares: no sliver at the end.
+  // As few pieces as the width needs, cut near equal shares: no sliver at the end.
   const count = Math.ceil(line.width / maxWidth);
+  const window = maxWidth / CUT_WINDOW;
   const ranges: [number, number][] = [];
   let start = 0;
   for (let k = 1; k < count; k++) {
     const ideal = (k * line.width) / count;
-    const cut = cuts.filter((c) => c > start).reduce<number | undefined>((best, c) => (best === undefined || Math.abs(c - ideal) < Math.abs(best - ideal) ? c : best), undefined);
+    const after = spaces.filter((c) => c.at > start);
+    const near = after.filter((c) => Math.abs(c.at - ideal) <= window);
+    const distance = (c: { at: number }) => Math.abs(c.at - ideal);
+    const cut = near.length > 0
+      ? near.reduce((best, c) => (c.width > best.width || (c.width === best.width && distance(c) < distance(best)) ? c : best))
+      : after.reduce<{ at: number } | undefined>((best, c) => (best === undefined || distance(c) < distance(best) ? c : best), undefined);
     if (cut === undefined) break;
-    ranges.push([start, cut]);
-    start = cut;
+    ranges.push([start, cut.at]);
+    start = cut.at;
   }
   ranges.push([start, line.width]);
   return ranges;

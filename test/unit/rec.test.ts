@@ -28,6 +28,11 @@ test('a line is read whole when it is narrow enough or has no word space to cut 
   assert.deepEqual(pieceRanges(line(Array(12).fill(60), Array(11).fill(4)), 480), [[0, 764]]);
 });
 
+test('near an equal share the widest blank run is cut, not a letter gap that is barely wide enough', () => {
+  // A 10-column gap (two l's in a tightly boxed line) right at the middle, 24-column word spaces 57 columns off.
+  assert.deepEqual(pieceRanges(line([300, 40, 40, 300], [24, 10, 24]), 480), [[0, 312], [312, 738]]);
+});
+
 test('a trailing full stop after a wide space is not cut off on its own', () => {
   const ranges = pieceRanges(line([300, 300, 8], [14, 14]), 480);
   assert.equal(ranges.length, 2);
