@@ -88,6 +88,6 @@ export function ocrConfigFromEnv(env: NodeJS.ProcessEnv = process.env, slots = 1
     },
     cls: { enabled: env.OCR_USE_CLS !== 'false', windowsPerLine: 3, flipThreshold: 0.9, pageFlipShare: 0.5 },
     rec: { batchColumns: 2400, batchWidthSpread: 1.25, maxPieceWidth: positiveNumber(env, 'OCR_REC_MAX_PIECE', 480), splitGap: 1, widthScale: positiveNumber(env, 'OCR_REC_WIDTH_SCALE', 1), minConfidence: 0.5 },
-    spaces: { gapToWordGap: 0.6, gapToAdvance: 0.6, minGapToAdvance: 0.4, lineSamples: 2, pageSamples: 3, otsuSamples: 20 },
+    spaces: { gapToWordGap: 0.6, gapToAdvance: 0.6, minGapToAdvance: 0.4, lineSamples: 2, pageSamples: 3, otsuSamples: 10 },
   };
 }

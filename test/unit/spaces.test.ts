@@ -4,7 +4,7 @@ import type { LineImage } from '../../src/ocr/crop.ts';
 import type { DecodedChar } from '../../src/ocr/ctc.ts';
 import { insertSpaces, normaliseLatin, otsuThreshold, recoverSpaces } from '../../src/ocr/spaces.ts';
 
-const PARAMS = { gapToWordGap: 0.6, gapToAdvance: 0.6, minGapToAdvance: 0.4, lineSamples: 2, pageSamples: 2, otsuSamples: 20 };
+const PARAMS = { gapToWordGap: 0.6, gapToAdvance: 0.6, minGapToAdvance: 0.4, lineSamples: 2, pageSamples: 2, otsuSamples: 10 };
 
 /** A 48-high line with ink at the given column spans, and characters centred on each span. */
 function line(spans: [number, number, string][], width: number): { image: LineImage; chars: DecodedChar[]; blank: Uint8Array } {
@@ -73,6 +73,18 @@ test('without emitted spaces, a page of run-together words is cut at the letter/
   }
   const l = line(spans, x);
   assert.deepEqual(recoverSpaces([{ chars: l.chars, image: l.image }], PARAMS), ['abcd efgh ijkl mnop qrst uvwx']);
+});
+
+test('a one-line page without emitted spaces is cut where its own gaps split, not at a fixed share of the advance', () => {
+  // "Secret ledger page" at 36 pt: letter gaps of 4, word gaps of 17, just under 0.6 of the 30-column advance.
+  const spans: [number, number, string][] = [];
+  let x = 0;
+  for (const word of ['Secret', 'ledger', 'page']) {
+    for (const ch of word) { spans.push([x, x + 26, ch]); x += 30; }
+    x += 13;
+  }
+  const l = line(spans, x);
+  assert.deepEqual(recoverSpaces([{ chars: l.chars, image: l.image }], PARAMS), ['Secret ledger page']);
 });
 
 test('numbers keep their separators tight; narrow punctuation needs a wider gap', () => {
