@@ -25,7 +25,7 @@ import { OcrEngine } from '../src/ocr/engine.ts';
 import { PdfDocument } from '../src/pdf/rasterizer.ts';
 import { procMemoryMb } from '../src/proc-memory.ts';
 import { settingsFromEnv } from '../src/settings.ts';
-import type { JobResult } from '../src/types.ts';
+import type { JobResult, PageResult } from '../src/types.ts';
 import { NatsServer } from '../test/helpers/nats.ts';
 import { freePort, startProcess, startServer, stopProcess, waitForHttp } from '../test/helpers/net.ts';
 import { charErrors } from './cer.ts';
@@ -110,7 +110,17 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 }
 
-async function postPdf(base: string, pdf: Uint8Array): Promise<{ wall_s: number; texts: string[] }> {
+/**
+ * Share of the readers' (engines', workers') time spent reading pages: each page's reading time
+ * (total_ms less decode_ms, which holds the rendering done elsewhere) summed, over readers x wall.
+ * The rest is time a reader waited for a page: rendering, transport, the end of the job.
+ */
+function busyNote(pages: PageResult[], readers: number, wall_s: number): string {
+  const busy = pages.reduce((sum, p) => sum + p.timings.total_ms - p.timings.decode_ms, 0) / 1000;
+  return `readers busy ${Math.round((busy / (readers * wall_s)) * 100)} %`;
+}
+
+async function postPdf(base: string, pdf: Uint8Array): Promise<{ wall_s: number; texts: string[]; pages: PageResult[] }> {
   const body = new FormData();
   body.append('file', new Blob([new Uint8Array(pdf)]), 'bench.pdf');
   body.append('dpi', String(DPI));
@@ -119,7 +129,7 @@ async function postPdf(base: string, pdf: Uint8Array): Promise<{ wall_s: number;
   const result = (await res.json()) as JobResult;
   const wall_s = (performance.now() - t0) / 1000;
   if (result.metrics?.status !== 'success') throw new Error(`bench job ended ${result.metrics?.status ?? res.status}: ${JSON.stringify(result.metrics?.errors ?? result)}`);
-  return { wall_s, texts: result.results.map((p) => p.text) };
+  return { wall_s, texts: result.results.map((p) => p.text), pages: result.results };
 }
 
 const serverEnv = { MAX_UPLOAD_MB: '2000', MAX_PAGES: '100000', LOG_LEVEL: 'warn' };
@@ -162,8 +172,9 @@ async function floorAndEngine(rasters: Awaited<ReturnType<typeof renderPages>>):
 async function embedded(pdf: Uint8Array): Promise<Measured> {
   const { server, base } = await startServer(serverEnv, 120_000);
   try {
-    const run = await postPdf(base, pdf);
-    return { ...run, peak_rss_mb: { server: vmHwmMb(server.pid) } };
+    const { wall_s, texts, pages } = await postPdf(base, pdf);
+    const engines = settingsFromEnv({ ...process.env, TRANSPORTER: undefined }).ocrConcurrency;
+    return { wall_s, texts, peak_rss_mb: { server: vmHwmMb(server.pid) }, note: busyNote(pages, engines, wall_s) };
   } finally {
     await stopProcess(server, 'SIGKILL');
   }
@@ -180,10 +191,10 @@ async function cluster(pdf: Uint8Array): Promise<Measured> {
   try {
     await waitForHttp(`${base}/health`, gateway, 120_000);
     while ((await (await fetch(`${base}/workers/status`)).json()).healthy_workers < WORKERS) await new Promise((r) => setTimeout(r, 200));
-    const run = await postPdf(base, pdf);
+    const { wall_s, texts, pages } = await postPdf(base, pdf);
     const rss: Record<string, number> = { gateway: vmHwmMb(gateway.pid) };
     workers.forEach((w, i) => (rss[`worker-${i + 1}`] = vmHwmMb(w.pid)));
-    return { ...run, peak_rss_mb: rss, note: `${WORKERS} workers x ${threads} threads` };
+    return { wall_s, texts, peak_rss_mb: rss, note: `${WORKERS} workers x ${threads} threads, ${busyNote(pages, WORKERS, wall_s)}` };
   } finally {
     await Promise.all([gateway, ...workers].map((p) => stopProcess(p, 'SIGKILL')));
     await nats.kill();
