@@ -194,7 +194,7 @@ async function cluster(pdf: Uint8Array): Promise<Measured> {
     const { wall_s, texts, pages } = await postPdf(base, pdf);
     const rss: Record<string, number> = { gateway: vmHwmMb(gateway.pid) };
     workers.forEach((w, i) => (rss[`worker-${i + 1}`] = vmHwmMb(w.pid)));
-    return { wall_s, texts, peak_rss_mb: rss, note: `${WORKERS} workers x ${threads} threads, ${busyNote(pages, WORKERS, wall_s)}` };
+    return { wall_s, texts, peak_rss_mb: rss, note: `${WORKERS} workers x ${threads} thread${threads === '1' ? '' : 's'}, ${busyNote(pages, WORKERS, wall_s)}` };
   } finally {
     await Promise.all([gateway, ...workers].map((p) => stopProcess(p, 'SIGKILL')));
     await nats.kill();
