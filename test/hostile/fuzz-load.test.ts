@@ -146,11 +146,13 @@ test('load: 12 clients for 20 s, good and bad files; no 5xx, no lost page', asyn
   loadRss = [start, afterFirst, afterSecond];
 });
 
-// Known and open: under this hostile mix the server's RSS sometimes keeps growing by 100-300 MB a
-// burst (seen with the code before the 2026-11-22 changes too, worse: 264 -> 1027 MB), while a
-// 100 s run of the same mix in one process settled at about 510 MB. Reported until it is explained.
-test('memory is flat from one burst of load to the next', { todo: 'RSS growth under hostile load is not explained yet' }, () => {
+// With the int8 models (the default) the settled RSS moved by at most 7 MB up from one burst to the
+// next in four runs of ten bursts (one with both cores busy elsewhere, one with a single engine). Float
+// models (OCR_INT8=false) creep, 749 -> 1124 MB over ten bursts: their larger activations raise
+// glibc's dynamic mmap threshold, later ones come from the heap and fragment it
+// (MALLOC_MMAP_THRESHOLD_=8388608 held the same run flat, 558 -> 492 MB).
+test('memory is flat from one burst of load to the next', () => {
   assert.ok(loadRss, 'the load test ran');
   const [start, afterFirst, afterSecond] = loadRss;
-  assert.ok(afterSecond < afterFirst + 100 && afterSecond < 1500, `RSS ${start} -> ${afterFirst} -> ${afterSecond} MB`);
+  assert.ok(afterSecond < afterFirst + 50 && afterSecond < 1500, `RSS ${start} -> ${afterFirst} -> ${afterSecond} MB`);
 });
