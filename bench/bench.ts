@@ -41,6 +41,8 @@ const DPI = Number(values.dpi ?? 200);
 const RUNS = Number(values.runs ?? 1);
 const CORES = availableParallelism();
 const WORKERS = Number(values.workers ?? CORES);
+/** Engines of the one-process server, as it chooses them from this environment (it has no TRANSPORTER). */
+const SERVER_ENGINES = settingsFromEnv({ ...process.env, TRANSPORTER: undefined }).ocrConcurrency;
 const SKIP = new Set((values.skip ?? '').split(',').filter(Boolean));
 
 interface Row {
@@ -150,19 +152,17 @@ async function renderPages(pdf: Uint8Array) {
  * reading the same pages in this process, no service around them.
  */
 async function floorAndEngine(rasters: Awaited<ReturnType<typeof renderPages>>): Promise<[Measured, Measured]> {
-  // As the one-process server would choose them from this environment (it has no TRANSPORTER).
-  const engines = settingsFromEnv({ ...process.env, TRANSPORTER: undefined }).ocrConcurrency;
-  const config = ocrConfigFromEnv(process.env, engines);
-  const reader = engines > 1 ? await EnginePool.start(config, engines) : await OcrEngine.load(config);
+  const config = ocrConfigFromEnv(process.env, SERVER_ENGINES);
+  const reader = SERVER_ENGINES > 1 ? await EnginePool.start(config, SERVER_ENGINES) : await OcrEngine.load(config);
   try {
     const before = reader.inferenceMs;
     const t0 = performance.now();
     const pages = await Promise.all(rasters.map((raster) => reader.recognizeRaster(raster)));
     const total = performance.now() - t0;
-    const inference = (reader.inferenceMs - before) / engines;
+    const inference = (reader.inferenceMs - before) / SERVER_ENGINES;
     const texts = pages.map((p) => p.text);
     const rss = { bench: vmHwmMb(process.pid) };
-    const note = `${engines} engine${engines > 1 ? 's' : ''} x ${reader.info.threads} thread${reader.info.threads > 1 ? 's' : ''}`;
+    const note = `${SERVER_ENGINES} engine${SERVER_ENGINES > 1 ? 's' : ''} x ${reader.info.threads} thread${reader.info.threads > 1 ? 's' : ''}`;
     return [{ wall_s: inference / 1000, peak_rss_mb: rss, texts, note }, { wall_s: total / 1000, peak_rss_mb: rss, texts, note }];
   } finally {
     if (reader instanceof EnginePool) await reader.close();
@@ -173,8 +173,7 @@ async function embedded(pdf: Uint8Array): Promise<Measured> {
   const { server, base } = await startServer(serverEnv, 120_000);
   try {
     const { wall_s, texts, pages } = await postPdf(base, pdf);
-    const engines = settingsFromEnv({ ...process.env, TRANSPORTER: undefined }).ocrConcurrency;
-    return { wall_s, texts, peak_rss_mb: { server: vmHwmMb(server.pid) }, note: busyNote(pages, engines, wall_s) };
+    return { wall_s, texts, peak_rss_mb: { server: vmHwmMb(server.pid) }, note: busyNote(pages, SERVER_ENGINES, wall_s) };
   } finally {
     await stopProcess(server, 'SIGKILL');
   }

@@ -146,10 +146,10 @@ test('load: 12 clients for 20 s, good and bad files; no 5xx, no lost page', asyn
   loadRss = [start, afterFirst, afterSecond];
 });
 
-// With the int8 models (the default) the settled RSS moved by at most 7 MB up from one burst to the
-// next in four runs of ten bursts (one with both cores busy elsewhere, one with a single engine). Float
-// models (OCR_INT8=false) creep, 749 -> 1124 MB over ten bursts: their larger activations raise
-// glibc's dynamic mmap threshold, later ones come from the heap and fragment it
+// With the int8 models (the default) the settled RSS rose by at most 7 MB from one burst to the
+// next in four runs of ten bursts (one with both cores busy elsewhere, one with a single engine).
+// Float models (OCR_INT8=false) creep, 749 -> 1124 MB over ten bursts: their larger activations
+// raise glibc's dynamic mmap threshold, later ones come from the heap and fragment it
 // (MALLOC_MMAP_THRESHOLD_=8388608 held the same run flat, 558 -> 492 MB).
 test('memory is flat from one burst of load to the next', () => {
   assert.ok(loadRss, 'the load test ran');
