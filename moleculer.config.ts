@@ -1,5 +1,5 @@
 /**
- * Broker options from the environment. Without TRANSPORTER the node is self-contained (the embedded
+ * Broker options from the environment, for src/node.ts. Without TRANSPORTER the node is self-contained (the embedded
  * default: every service in one process); with TRANSPORTER=nats://host:4222 it joins the cluster.
  */
 import { readFileSync } from 'node:fs';
@@ -66,5 +66,3 @@ export function brokerOptions(env: NodeJS.ProcessEnv = process.env): BrokerOptio
     },
   };
 }
-
-export default brokerOptions();
