@@ -23,11 +23,11 @@ import { ocrConfigFromEnv } from '../src/ocr/config.ts';
 import { EnginePool } from '../src/ocr/engine-pool.ts';
 import { OcrEngine } from '../src/ocr/engine.ts';
 import { PdfDocument } from '../src/pdf/rasterizer.ts';
-import { procMemoryMb } from '../src/proc-memory.ts';
-import { settingsFromEnv } from '../src/settings.ts';
-import type { JobResult, PageResult } from '../src/types.ts';
-import { NatsServer } from '../test/helpers/nats.ts';
-import { freePort, startProcess, startServer, stopProcess, waitForHttp } from '../test/helpers/net.ts';
+import { procMemoryMb } from '../src/isolation/proc-memory.ts';
+import { settingsFromEnv } from '../src/config/settings.ts';
+import type { JobResult, PageResult } from '../src/contracts.ts';
+import { NatsServer } from '../harness/nats.ts';
+import { freePort, startProcess, startServer, stopProcess, waitForHttp } from '../harness/processes.ts';
 import { charErrors } from './cer.ts';
 
 const { values } = parseArgs({
@@ -183,9 +183,9 @@ async function cluster(pdf: Uint8Array): Promise<Measured> {
   const nats = await NatsServer.start();
   const env = { ...serverEnv, TRANSPORTER: nats.url, NAMESPACE: `bench-${process.pid}` };
   const port = await freePort();
-  const gateway = startProcess('src/main.ts', { ...env, SERVICES: 'gateway,rasterizer,aggregator', NODE_ID: 'gateway', COORDINATOR_PORT: String(port) });
+  const gateway = startProcess('src/bin/main.ts', { ...env, SERVICES: 'gateway,rasterizer,aggregator', NODE_ID: 'gateway', COORDINATOR_PORT: String(port) });
   const threads = String(Math.max(1, Math.floor(CORES / WORKERS)));
-  const workers = Array.from({ length: WORKERS }, (_, i) => startProcess('src/main.ts', { ...env, SERVICES: 'ocr-worker', NODE_ID: `worker-${i + 1}`, OCR_CPU_THREADS: threads, OCR_CONCURRENCY: '1' }));
+  const workers = Array.from({ length: WORKERS }, (_, i) => startProcess('src/bin/main.ts', { ...env, SERVICES: 'ocr-worker', NODE_ID: `worker-${i + 1}`, OCR_CPU_THREADS: threads, OCR_CONCURRENCY: '1' }));
   const base = `http://127.0.0.1:${port}`;
   try {
     await waitForHttp(`${base}/health`, gateway, 120_000);

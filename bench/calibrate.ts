@@ -1,5 +1,5 @@
 /**
- * Records the activation ranges int8 inference needs (src/ocr/quantize.ts) for the detector, the
+ * Records the activation ranges int8 inference needs (src/ocr/model/quantize.ts) for the detector, the
  * line classifier and the recogniser, on the inputs the engine gives them for the given pages, and
  * writes them beside the code (src/ocr/int8/<model>.ranges.json), tied to each model file's SHA-256.
  * Usage: node bench/calibrate.ts PAGE_IMAGE... [--models det,rec] [--percentile P] [--every N]
@@ -10,18 +10,18 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import ort from 'onnxruntime-node';
-import { calibrationPath, RangeRecorder, sha256, type Calibration } from '../src/ocr/calibration.ts';
-import { lineWindows } from '../src/ocr/cls.ts';
+import { calibrationPath, RangeRecorder, sha256, type Calibration } from '../src/ocr/model/calibration.ts';
+import { lineWindows } from '../src/ocr/stages/cls/cls.ts';
 import { CLS_WIDTH, ocrConfigFromEnv, REC_HEIGHT } from '../src/ocr/config.ts';
-import type { LineImage } from '../src/ocr/crop.ts';
-import { detInput } from '../src/ocr/det.ts';
+import type { LineImage } from '../src/ocr/image/crop.ts';
+import { detInput } from '../src/ocr/stages/det/det.ts';
 import { OcrEngine } from '../src/ocr/engine.ts';
-import { rewriteModel } from '../src/ocr/graph-rewrite.ts';
-import { packLines } from '../src/ocr/line-tensor.ts';
-import { OnnxModel } from '../src/ocr/onnx-graph.ts';
-import { calibrationModel } from '../src/ocr/quantize.ts';
-import { decodeImage, type Raster } from '../src/ocr/raster.ts';
-import { REC_STRIDE } from '../src/ocr/rec.ts';
+import { rewriteModel } from '../src/ocr/model/graph-rewrite.ts';
+import { packLines } from '../src/ocr/image/line-tensor.ts';
+import { OnnxModel } from '../src/ocr/model/onnx-graph.ts';
+import { calibrationModel } from '../src/ocr/model/quantize.ts';
+import { decodeImage, type Raster } from '../src/ocr/image/raster.ts';
+import { REC_STRIDE } from '../src/ocr/stages/rec/rec.ts';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,

@@ -9,8 +9,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PDFDocument } from 'pdf-lib';
-import { procMemoryMb } from '../src/proc-memory.ts';
-import { startServer, stopProcess } from '../test/helpers/net.ts';
+import { procMemoryMb } from '../src/isolation/proc-memory.ts';
+import { startServer, stopProcess } from '../harness/processes.ts';
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { repeat: { type: 'string' }, dpi: { type: 'string' }, manifest: { type: 'string' } } });
 const file = resolve(positionals[0] ?? '');

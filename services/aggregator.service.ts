@@ -5,12 +5,12 @@
  */
 import { rm } from 'node:fs/promises';
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from 'moleculer';
-import { classifyError } from '../src/broker-errors.ts';
+import { classifyError } from '../src/broker/broker-errors.ts';
 import { JobJournal } from '../src/jobs/job-journal.ts';
 import { JobStore, type JobProgress } from '../src/jobs/job-store.ts';
 import { runPages } from '../src/jobs/run-pages.ts';
-import { settingsFromEnv } from '../src/settings.ts';
-import type { JobResult, PageResult } from '../src/types.ts';
+import { settingsFromEnv } from '../src/config/settings.ts';
+import type { JobResult, PageResult } from '../src/contracts.ts';
 import type { OpenParams, PageParams } from './rasterizer.service.ts';
 
 const settings = settingsFromEnv();

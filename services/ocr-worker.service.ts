@@ -4,13 +4,13 @@ import type { Readable } from 'node:stream';
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from 'moleculer';
 import { IsolatedDecoder } from '../src/isolation/image-decoder.ts';
 import { ocrEngineMixin, type OcrEngineVars } from '../mixins/ocr-engine.mixin.ts';
-import { withBrokerErrors } from '../src/broker-errors.ts';
+import { withBrokerErrors } from '../src/broker/broker-errors.ts';
 import { ocrConfigFromEnv } from '../src/ocr/config.ts';
-import { settingsFromEnv } from '../src/settings.ts';
-import { readAll } from '../src/streams.ts';
+import { settingsFromEnv } from '../src/config/settings.ts';
+import { readAll } from '../src/broker/streams.ts';
 import { OcrError } from '../src/errors.ts';
 import type { PageReader } from '../src/ocr/engine.ts';
-import type { PageOcr, PageResult, RecognizeParams, WorkerHealth } from '../src/types.ts';
+import type { PageOcr, PageResult, RecognizeParams, WorkerHealth } from '../src/contracts.ts';
 
 interface WorkerStats {
   total_requests: number;

@@ -6,15 +6,15 @@
 import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from 'moleculer';
-import { withBrokerErrors } from '../src/broker-errors.ts';
+import { withBrokerErrors } from '../src/broker/broker-errors.ts';
 import { OcrError } from '../src/errors.ts';
-import { readHead, sniffMedia } from '../src/media.ts';
-import { assemblePage } from '../src/ocr/assemble.ts';
+import { readHead, sniffMedia } from '../src/jobs/media.ts';
+import { assemblePage } from '../src/ocr/stages/layout/assemble.ts';
 import { IsolatedPdf } from '../src/pdf/isolated-pdf.ts';
 import { isUsableTextLayer } from '../src/pdf/rasterizer.ts';
-import { settingsFromEnv } from '../src/settings.ts';
-import { recognizeWithRetries, type Call } from '../src/ocr-call.ts';
-import type { PageResult } from '../src/types.ts';
+import { settingsFromEnv } from '../src/config/settings.ts';
+import { recognizeWithRetries, type Call } from '../src/broker/ocr-call.ts';
+import type { PageResult } from '../src/contracts.ts';
 
 const settings = settingsFromEnv();
 

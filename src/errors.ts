@@ -1,7 +1,7 @@
 /**
  * The one error taxonomy. Every failure a client can see has a stable code, an HTTP status and
  * whether trying again (elsewhere) can help. Plain TypeScript: the pipeline throws these, and the
- * Moleculer boundary (src/broker-errors.ts) carries them between nodes and maps them to HTTP.
+ * Moleculer boundary (src/broker/broker-errors.ts) carries them between nodes and maps them to HTTP.
  */
 
 export const ERROR_CODES = {

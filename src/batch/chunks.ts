@@ -4,7 +4,7 @@
  * paragraphs (or words) of the one before, so a sentence cut at a boundary is whole in one of them.
  * Every chunk says which pages and paragraph boxes its text came from.
  */
-import type { Box, PageResult, TextChunk } from '../types.ts';
+import type { Box, PageResult, TextChunk } from '../contracts.ts';
 
 export interface ChunkOptions {
   size: number;

@@ -6,7 +6,7 @@
  */
 import { appendFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { ManifestEntry } from '../types.ts';
+import type { ManifestEntry } from '../contracts.ts';
 
 const TEMP_MARK = '.partial-';
 export const MANIFEST = 'manifest.jsonl';

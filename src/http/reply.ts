@@ -1,6 +1,6 @@
 /** Writing JSON replies, errors included, the same way on every route. */
 import type { ServerResponse } from 'node:http';
-import { errorResponse } from '../broker-errors.ts';
+import { errorResponse } from '../broker/broker-errors.ts';
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   if (res.headersSent) return;

@@ -1,5 +1,5 @@
 /** The child process that decodes untrusted page images with sharp (src/isolation/image-decoder.ts starts it). */
-import { decodeImage } from '../ocr/raster.ts';
+import { decodeImage } from '../ocr/image/raster.ts';
 import { serve } from './serve.ts';
 
 export interface DecodeRequest {

@@ -2,11 +2,11 @@
  * Page images from strangers are decoded in a long-lived child process (src/isolation/decode-process.ts)
  * with a memory cap and a deadline: a decoder that crashes, loops or balloons on an image fails that
  * image as IMAGE_UNREADABLE, and the next image gets a fresh child. The header's pixel count is still
- * checked against MAX_PIXELS before any decoding (src/ocr/raster.ts).
+ * checked against MAX_PIXELS before any decoding (src/ocr/image/raster.ts).
  */
 import { fileURLToPath } from 'node:url';
 import { OcrError } from '../errors.ts';
-import type { Raster } from '../ocr/raster.ts';
+import type { Raster } from '../ocr/image/raster.ts';
 import { ChildFailure, IsolatedProcess, type IsolationLimits } from './isolated-process.ts';
 
 const ENTRY = fileURLToPath(new URL('./decode-process.ts', import.meta.url));

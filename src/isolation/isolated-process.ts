@@ -6,7 +6,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { OcrError, type ErrorCode } from '../errors.ts';
-import { procMemoryMb } from '../proc-memory.ts';
+import { procMemoryMb } from './proc-memory.ts';
 import type { ChildReply } from './serve.ts';
 
 export interface IsolationLimits {

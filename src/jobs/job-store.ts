@@ -4,8 +4,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { OcrError } from '../errors.ts';
-import { buildJobResult, jobStatus } from '../results.ts';
-import type { JobResult, JobStatus, PageError, PageResult } from '../types.ts';
+import { buildJobResult, jobStatus } from './results.ts';
+import type { JobResult, JobStatus, PageError, PageResult } from '../contracts.ts';
 
 export interface JobSpec {
   filename: string;

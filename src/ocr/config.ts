@@ -2,9 +2,9 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { availableParallelism } from 'node:os';
-import { positiveNumber } from '../env.ts';
-import type { DetParams } from './det.ts';
-import type { SpaceParams } from './spaces.ts';
+import { positiveNumber } from '../config/env.ts';
+import type { DetParams } from './stages/det/det.ts';
+import type { SpaceParams } from './stages/rec/spaces.ts';
 
 export interface ModelPaths {
   det: string;

@@ -7,11 +7,11 @@
  */
 import { Worker } from 'node:worker_threads';
 import { isErrorCode, OcrError } from '../errors.ts';
-import type { PageOcr } from '../types.ts';
+import type { PageOcr } from '../contracts.ts';
 import type { OcrConfig } from './config.ts';
 import { readEncodedPage, type EngineInfo, type PageReader } from './engine.ts';
 import type { ThreadMessage, ThreadTask } from './engine-thread.ts';
-import { decodeImage, type Raster } from './raster.ts';
+import { decodeImage, type Raster } from './image/raster.ts';
 
 interface Job {
   raster: Raster;

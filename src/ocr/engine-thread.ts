@@ -3,7 +3,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { OcrError } from '../errors.ts';
 import type { OcrConfig } from './config.ts';
 import { OcrEngine } from './engine.ts';
-import type { Raster } from './raster.ts';
+import type { Raster } from './image/raster.ts';
 
 /** What the pool sends a thread: a page to read, or the order to stop. */
 export type ThreadTask = { type: 'page'; id: number; raster: Raster } | { type: 'close' };

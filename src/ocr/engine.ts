@@ -4,19 +4,19 @@
  */
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import type { PageOcr } from '../types.ts';
-import { classifyLines, type LineOrientation } from './cls.ts';
+import type { PageOcr } from '../contracts.ts';
+import { classifyLines, type LineOrientation } from './stages/cls/cls.ts';
 import { REC_HEIGHT, type OcrConfig } from './config.ts';
-import { cropLine, flipLine, greyPage, lineAspect, splitLineAtGaps, type LineImage, type LinePiece } from './crop.ts';
-import { ctcAlphabet } from './ctc.ts';
-import type { DetectedBox } from './db-postprocess.ts';
-import { detectText } from './det.ts';
-import { quadSize, rotateQuad, type Quad } from './geometry.ts';
-import { assemblePage } from './assemble.ts';
-import { inferenceTime, loadSession, sessionPrecision, type Session } from './onnx.ts';
-import { decodeImage, turnRaster, type Raster, type Turn } from './raster.ts';
-import { linePieces, recognizeLines } from './rec.ts';
-import { recoverSpaces } from './spaces.ts';
+import { cropLine, flipLine, greyPage, lineAspect, splitLineAtGaps, type LineImage, type LinePiece } from './image/crop.ts';
+import { ctcAlphabet } from './stages/rec/ctc.ts';
+import type { DetectedBox } from './stages/det/db-postprocess.ts';
+import { detectText } from './stages/det/det.ts';
+import { quadSize, rotateQuad, type Quad } from './image/geometry.ts';
+import { assemblePage } from './stages/layout/assemble.ts';
+import { inferenceTime, loadSession, sessionPrecision, type Session } from './model/onnx.ts';
+import { decodeImage, turnRaster, type Raster, type Turn } from './image/raster.ts';
+import { linePieces, recognizeLines } from './stages/rec/rec.ts';
+import { recoverSpaces } from './stages/rec/spaces.ts';
 
 export interface EngineInfo {
   /** Each model's file, and how it computes ('int8', or 'float32' and why). */

@@ -7,9 +7,9 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { getDocument, OPS, Util, type PDFDocumentProxy, type PDFPageProxy } from 'pdfjs-dist/legacy/build/pdf.mjs';
 import sharp from 'sharp';
-import type { ReadLine } from '../ocr/assemble.ts';
+import type { ReadLine } from '../ocr/stages/layout/assemble.ts';
 import { OcrError } from '../errors.ts';
-import type { Raster } from '../ocr/raster.ts';
+import type { Raster } from '../ocr/image/raster.ts';
 import { ScanJpegs, type PageJpeg } from './scan-jpeg.ts';
 
 const PDFJS_DIR = dirname(createRequire(import.meta.url).resolve('pdfjs-dist/package.json'));

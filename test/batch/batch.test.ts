@@ -9,8 +9,8 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
-import type { JobResult, ManifestEntry, TextChunk } from '../../src/types.ts';
-import { ROOT, startServer, stopProcess } from '../helpers/net.ts';
+import type { JobResult, ManifestEntry, TextChunk } from '../../src/contracts.ts';
+import { ROOT, startServer, stopProcess } from '../../harness/processes.ts';
 import { buildPdf } from '../helpers/pdf.ts';
 import { renderPage } from '../helpers/render.ts';
 
@@ -53,7 +53,7 @@ after(async () => {
 });
 
 function batch(out: string, ...args: string[]): ChildProcess & { output: string[]; done: Promise<number | null> } {
-  const child = spawn(process.execPath, ['src/cli.ts', 'batch', corpus, '--out', out, ...args], { cwd: ROOT, env: { ...process.env, TRANSPORTER: '', LOG_LEVEL: 'warn' } }) as ChildProcess & { output: string[]; done: Promise<number | null> };
+  const child = spawn(process.execPath, ['src/bin/cli.ts', 'batch', corpus, '--out', out, ...args], { cwd: ROOT, env: { ...process.env, TRANSPORTER: '', LOG_LEVEL: 'warn' } }) as ChildProcess & { output: string[]; done: Promise<number | null> };
   child.output = [];
   child.stdout!.on('data', (d: Buffer) => child.output.push(d.toString()));
   child.stderr!.on('data', (d: Buffer) => child.output.push(d.toString()));

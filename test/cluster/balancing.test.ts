@@ -2,9 +2,9 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { after, before, test } from 'node:test';
-import type { JobResult } from '../../src/types.ts';
-import { NatsServer } from '../helpers/nats.ts';
-import { freePort, startProcess, stopProcess, waitForHttp } from '../helpers/net.ts';
+import type { JobResult } from '../../src/contracts.ts';
+import { NatsServer } from '../../harness/nats.ts';
+import { freePort, startProcess, stopProcess, waitForHttp } from '../../harness/processes.ts';
 import { buildPdf } from '../helpers/pdf.ts';
 
 let nats: NatsServer;
@@ -18,11 +18,11 @@ before(async () => {
   const env = { TRANSPORTER: nats.url, NAMESPACE: 'balancing', LOG_LEVEL: 'warn' };
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  gateway = startProcess('src/main.ts', { ...env, SERVICES: 'gateway,rasterizer,aggregator', NODE_ID: 'gateway', COORDINATOR_PORT: String(port), JOB_WINDOW: '4' });
-  fast = startProcess('src/main.ts', { ...env, SERVICES: 'ocr-worker', NODE_ID: 'fast', OCR_CPU_THREADS: '2' });
+  gateway = startProcess('src/bin/main.ts', { ...env, SERVICES: 'gateway,rasterizer,aggregator', NODE_ID: 'gateway', COORDINATOR_PORT: String(port), JOB_WINDOW: '4' });
+  fast = startProcess('src/bin/main.ts', { ...env, SERVICES: 'ocr-worker', NODE_ID: 'fast', OCR_CPU_THREADS: '2' });
   // The slowed worker: one inference thread (against two) and a detector input of 2560 px instead of
   // 1280, four times the pixels: each page costs it several times as long.
-  slow = startProcess('src/main.ts', { ...env, SERVICES: 'ocr-worker', NODE_ID: 'slow', OCR_CPU_THREADS: '1', OCR_DET_LIMIT_SIDE: '2560' });
+  slow = startProcess('src/bin/main.ts', { ...env, SERVICES: 'ocr-worker', NODE_ID: 'slow', OCR_CPU_THREADS: '1', OCR_DET_LIMIT_SIDE: '2560' });
   await waitForHttp(`${base}/health`, gateway, 120_000);
   for (;;) {
     const status = await (await fetch(`${base}/workers/status`)).json();

@@ -5,9 +5,9 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { after, before, test } from 'node:test';
-import type { JobResult, WorkersStatus } from '../../src/types.ts';
-import { NatsServer } from '../helpers/nats.ts';
-import { freePort, startProcess, stopProcess, waitForHttp } from '../helpers/net.ts';
+import type { JobResult, WorkersStatus } from '../../src/contracts.ts';
+import { NatsServer } from '../../harness/nats.ts';
+import { freePort, startProcess, stopProcess, waitForHttp } from '../../harness/processes.ts';
 import { buildPdf } from '../helpers/pdf.ts';
 
 let nats: NatsServer;
@@ -31,11 +31,11 @@ before(async () => {
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
   // Half-open only after the test: the circuit must stay open for the second job.
-  const gateway = startProcess('src/main.ts', { ...env, SERVICES: 'gateway,rasterizer,aggregator', NODE_ID: 'gateway', COORDINATOR_PORT: String(port), CIRCUIT_HALF_OPEN_SECONDS: '600' });
+  const gateway = startProcess('src/bin/main.ts', { ...env, SERVICES: 'gateway,rasterizer,aggregator', NODE_ID: 'gateway', COORDINATOR_PORT: String(port), CIRCUIT_HALF_OPEN_SECONDS: '600' });
   nodes = [
     gateway,
-    startProcess('src/main.ts', { ...env, SERVICES: 'ocr-worker', NODE_ID: 'good-1', OCR_CPU_THREADS: '1' }),
-    startProcess('src/main.ts', { ...env, SERVICES: 'ocr-worker', NODE_ID: 'good-2', OCR_CPU_THREADS: '1' }),
+    startProcess('src/bin/main.ts', { ...env, SERVICES: 'ocr-worker', NODE_ID: 'good-1', OCR_CPU_THREADS: '1' }),
+    startProcess('src/bin/main.ts', { ...env, SERVICES: 'ocr-worker', NODE_ID: 'good-2', OCR_CPU_THREADS: '1' }),
     startProcess('test/fixtures/broken-worker.ts', { ...env, NODE_ID: 'broken', OCR_CPU_THREADS: '1' }),
   ];
   await waitForHttp(`${base}/health`, gateway, 120_000);

@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import sharp from 'sharp';
 import type { JobProgress } from '../../src/jobs/job-store.ts';
-import type { JobResult, WorkersStatus } from '../../src/types.ts';
-import { NatsServer } from '../helpers/nats.ts';
-import { freePort, startProcess, startServer, stopProcess, waitForHttp } from '../helpers/net.ts';
+import type { JobResult, WorkersStatus } from '../../src/contracts.ts';
+import { NatsServer } from '../../harness/nats.ts';
+import { freePort, startProcess, startServer, stopProcess, waitForHttp } from '../../harness/processes.ts';
 import { buildPdf, type TextPage } from '../helpers/pdf.ts';
 import { renderPage } from '../helpers/render.ts';
 
@@ -23,7 +23,7 @@ let gateway: Node;
 let base: string;
 
 function startWorker(name: string): Node {
-  const node = startProcess('src/main.ts', { TRANSPORTER: nats.url, SERVICES: 'ocr-worker', NODE_ID: name, OCR_CPU_THREADS: '1' });
+  const node = startProcess('src/bin/main.ts', { TRANSPORTER: nats.url, SERVICES: 'ocr-worker', NODE_ID: name, OCR_CPU_THREADS: '1' });
   workers.set(name, node);
   return node;
 }
@@ -49,7 +49,7 @@ before(async () => {
   nats = await NatsServer.start();
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  gateway = startProcess('src/main.ts', {
+  gateway = startProcess('src/bin/main.ts', {
     TRANSPORTER: nats.url, SERVICES: 'gateway,rasterizer,aggregator', NODE_ID: 'gateway', COORDINATOR_PORT: String(port),
     JOB_WINDOW: '6', RETRY_DELAY_SECONDS: '0.5', WORKER_REQUEST_TIMEOUT: '30',
   });
@@ -122,7 +122,7 @@ test('GET /workers/status lists every worker with its live health', async () => 
 test('the REPL joins the cluster: workers, ocr <file>, jobs', async () => {
   const file = join(mkdtempSync(join(tmpdir(), 'repl-')), 'note.pdf');
   writeFileSync(file, await buildPdf([{ lines: ['A note read from the REPL'] }]));
-  const repl = startProcess('src/repl.ts', { TRANSPORTER: nats.url, NODE_ID: 'repl' });
+  const repl = startProcess('src/bin/repl.ts', { TRANSPORTER: nats.url, NODE_ID: 'repl' });
   try {
     // Asked again every 3 s until the REPL node has discovered all three workers.
     let asked = 0;
@@ -222,7 +222,7 @@ test('the NATS server killed and restarted in the middle of a job: the job compl
 
 test('no worker at all: a clear 503 within the retry budget, no hang', async () => {
   const port = await freePort();
-  const lonely = startProcess('src/main.ts', {
+  const lonely = startProcess('src/bin/main.ts', {
     TRANSPORTER: nats.url, NAMESPACE: 'no-workers-here', SERVICES: 'gateway,rasterizer,aggregator', COORDINATOR_PORT: String(port), RETRY_DELAY_SECONDS: '0.5',
   });
   try {

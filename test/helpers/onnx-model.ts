@@ -1,6 +1,6 @@
 /** Writes small ONNX models for tests, with the same wire codec and builders the graph rewrite uses. */
-import { DataType, floatAttribute, intAttribute, intsAttribute, tensorMessage } from '../../src/ocr/onnx-graph.ts';
-import { encodeMessage, messageField, stringField, varintField, type Field, type Message } from '../../src/ocr/protobuf.ts';
+import { DataType, floatAttribute, intAttribute, intsAttribute, tensorMessage } from '../../src/ocr/model/onnx-graph.ts';
+import { encodeMessage, messageField, stringField, varintField, type Field, type Message } from '../../src/ocr/model/protobuf.ts';
 
 export type Attribute = { name: string } & ({ f: number } | { i: number } | { ints: number[] });
 

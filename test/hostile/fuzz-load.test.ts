@@ -5,9 +5,9 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { after, before, test } from 'node:test';
-import { procMemoryMb } from '../../src/proc-memory.ts';
-import type { JobResult } from '../../src/types.ts';
-import { startServer, stopProcess } from '../helpers/net.ts';
+import { procMemoryMb } from '../../src/isolation/proc-memory.ts';
+import type { JobResult } from '../../src/contracts.ts';
+import { startServer, stopProcess } from '../../harness/processes.ts';
 import { textPagePdf } from '../helpers/raw-pdf.ts';
 import { renderPage } from '../helpers/render.ts';
 

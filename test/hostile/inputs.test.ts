@@ -8,8 +8,8 @@ import { after, before, test } from 'node:test';
 import { crc32 } from 'node:zlib';
 import sharp from 'sharp';
 import { PDFDocument } from 'pdf-lib';
-import type { JobResult } from '../../src/types.ts';
-import { startServer, stopProcess } from '../helpers/net.ts';
+import type { JobResult } from '../../src/contracts.ts';
+import { startServer, stopProcess } from '../../harness/processes.ts';
 import { encryptedTextPagePdf, rawPdf, textPagePdf } from '../helpers/raw-pdf.ts';
 import { renderPage } from '../helpers/render.ts';
 

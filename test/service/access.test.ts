@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { after, before, test } from 'node:test';
-import { startServer, stopProcess } from '../helpers/net.ts';
+import { startServer, stopProcess } from '../../harness/processes.ts';
 
 let server: ChildProcess & { output: string[] };
 let base: string;

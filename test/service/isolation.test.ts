@@ -11,7 +11,7 @@ import { after, before, test } from 'node:test';
 import { IsolatedDecoder } from '../../src/isolation/image-decoder.ts';
 import { IsolatedPdf } from '../../src/pdf/isolated-pdf.ts';
 import { PdfDocument } from '../../src/pdf/rasterizer.ts';
-import { ROOT } from '../helpers/net.ts';
+import { ROOT } from '../../harness/processes.ts';
 import { buildPdf } from '../helpers/pdf.ts';
 import { renderPage } from '../helpers/render.ts';
 

@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { after, before, mock, test } from 'node:test';
 import { Errors, ServiceBroker } from 'moleculer';
 import sharp from 'sharp';
-import { errorResponse } from '../../src/broker-errors.ts';
-import { streamOf } from '../../src/streams.ts';
+import { errorResponse } from '../../src/broker/broker-errors.ts';
+import { streamOf } from '../../src/broker/streams.ts';
 import { OcrEngine } from '../../src/ocr/engine.ts';
-import type { PageResult } from '../../src/types.ts';
+import type { PageResult } from '../../src/contracts.ts';
 import { ENGLISH_PARAGRAPHS, renderPage } from '../helpers/render.ts';
 
 // One engine in this process (a cluster node's default), so that its loads can be counted here;

@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { JobProgress } from '../../src/jobs/job-store.ts';
-import type { JobResult } from '../../src/types.ts';
-import { startServer, stopProcess } from '../helpers/net.ts';
+import type { JobResult } from '../../src/contracts.ts';
+import { startServer, stopProcess } from '../../harness/processes.ts';
 import { buildPdf, corruptImage, type TextPage } from '../helpers/pdf.ts';
 import { cer, renderPage } from '../helpers/render.ts';
 

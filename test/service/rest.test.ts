@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { after, before, test } from 'node:test';
-import type { JobResult } from '../../src/types.ts';
-import { startServer, stopProcess } from '../helpers/net.ts';
+import type { JobResult } from '../../src/contracts.ts';
+import { startServer, stopProcess } from '../../harness/processes.ts';
 import { cer, ENGLISH_PARAGRAPHS, renderPage } from '../helpers/render.ts';
 
 let server: ChildProcess & { output: string[] };

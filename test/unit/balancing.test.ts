@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ServiceBroker, type Context } from 'moleculer';
-import { LeastOutstandingStrategy, OutstandingRequests } from '../../src/balancing.ts';
+import { LeastOutstandingStrategy, OutstandingRequests } from '../../src/broker/balancing.ts';
 
 const broker = new ServiceBroker({ logger: false });
 const strategy = new LeastOutstandingStrategy(broker.registry, broker);

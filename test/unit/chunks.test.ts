@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { chunkDocument } from '../../src/batch/chunks.ts';
-import type { Box, PageResult } from '../../src/types.ts';
+import type { Box, PageResult } from '../../src/contracts.ts';
 
 const box = (y: number): Box => [[0, y], [100, y], [100, y + 10], [0, y + 10]];
 const page = (n: number, paragraphs: string[]) =>

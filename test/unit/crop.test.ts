@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { cropLine, flipLine, greyPage, splitLineAtGaps, type GreyRaster } from '../../src/ocr/crop.ts';
-import type { Quad } from '../../src/ocr/geometry.ts';
-import type { Raster } from '../../src/ocr/raster.ts';
+import { cropLine, flipLine, greyPage, splitLineAtGaps, type GreyRaster } from '../../src/ocr/image/crop.ts';
+import type { Quad } from '../../src/ocr/image/geometry.ts';
+import type { Raster } from '../../src/ocr/image/raster.ts';
 
 function page(width: number, height: number, ink: (x: number, y: number) => boolean): GreyRaster {
   const data = new Uint8Array(width * height);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ctcAlphabet, ctcGreedyDecode, stepMaxima } from '../../src/ocr/ctc.ts';
+import { ctcAlphabet, ctcGreedyDecode, stepMaxima } from '../../src/ocr/stages/rec/ctc.ts';
 
 // Classes: 0 blank, 1 'a', 2 'b', 3 ' ' (space last, as Paddle's use_space_char).
 const alphabet = ctcAlphabet('a\nb\n');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { boxScore, dbPostprocess, textRegions, type ProbabilityMap } from '../../src/ocr/db-postprocess.ts';
-import { quadSize } from '../../src/ocr/geometry.ts';
+import { boxScore, dbPostprocess, textRegions, type ProbabilityMap } from '../../src/ocr/stages/det/db-postprocess.ts';
+import { quadSize } from '../../src/ocr/image/geometry.ts';
 
 const params = { thresh: 0.3, boxThresh: 0.6, unclipRatio: 1.5, maxCandidates: 1000, minSize: 3 };
 

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Errors } from 'moleculer';
-import { errorResponse, toMoleculerError } from '../../src/broker-errors.ts';
+import { errorResponse, toMoleculerError } from '../../src/broker/broker-errors.ts';
 import { OcrError } from '../../src/errors.ts';
-import { sniffMedia } from '../../src/media.ts';
+import { sniffMedia } from '../../src/jobs/media.ts';
 
 test('an OcrError keeps its code and status through Moleculer and back to HTTP', () => {
   const moved = toMoleculerError(new OcrError('IMAGE_UNREADABLE', 'broken', 4));

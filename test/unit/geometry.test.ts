@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { convexHull, deskewedBounds, medianSkew, minAreaRect, rectCorners, rotateQuad, type Point, type Quad } from '../../src/ocr/geometry.ts';
+import { convexHull, deskewedBounds, medianSkew, minAreaRect, rectCorners, rotateQuad, type Point, type Quad } from '../../src/ocr/image/geometry.ts';
 
 test('convex hull drops interior points', () => {
   const hull = convexHull([[0, 0], [4, 0], [4, 4], [0, 4], [2, 2], [1, 3]]);

@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import ort from 'onnxruntime-node';
 import { ocrConfigFromEnv } from '../../src/ocr/config.ts';
-import { rewriteModel } from '../../src/ocr/graph-rewrite.ts';
-import { decodeMessage, encodeMessage, fieldsOf, stringOf } from '../../src/ocr/protobuf.ts';
+import { rewriteModel } from '../../src/ocr/model/graph-rewrite.ts';
+import { decodeMessage, encodeMessage, fieldsOf, stringOf } from '../../src/ocr/model/protobuf.ts';
 import { constantNode, onnxModel, opNode } from '../helpers/onnx-model.ts';
 
 function seededValues(n: number, seed: number): Float32Array {

@@ -3,8 +3,8 @@ import { test } from 'node:test';
 import { OcrError } from '../../src/errors.ts';
 import { JobStore } from '../../src/jobs/job-store.ts';
 import { runPages } from '../../src/jobs/run-pages.ts';
-import { withRetries } from '../../src/retry.ts';
-import type { PageResult } from '../../src/types.ts';
+import { withRetries } from '../../src/broker/retry.ts';
+import type { PageResult } from '../../src/contracts.ts';
 
 const page = (n: number): PageResult => ({
   page_number: n, width: 1, height: 1, rotation: 0, text: `page ${n}`, lines: [], paragraphs: [], avg_confidence: 0,

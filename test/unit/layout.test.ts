@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { groupRows, layoutPage, type LayoutBox } from '../../src/ocr/layout.ts';
+import { groupRows, layoutPage, type LayoutBox } from '../../src/ocr/stages/layout/layout.ts';
 
 const box = (x0: number, y0: number, x1: number, y1: number): LayoutBox => ({ x0, y0, x1, y1 });
 /** Line ids in reading order, paragraphs separated by '|'. */

@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import ort from 'onnxruntime-node';
-import { cpuWeightBits, int8Options, RangeRecorder } from '../../src/ocr/calibration.ts';
+import { cpuWeightBits, int8Options, RangeRecorder } from '../../src/ocr/model/calibration.ts';
 import { ocrConfigFromEnv } from '../../src/ocr/config.ts';
-import { rewriteModel } from '../../src/ocr/graph-rewrite.ts';
-import { OnnxModel } from '../../src/ocr/onnx-graph.ts';
-import { calibrationModel, type QuantizeOptions } from '../../src/ocr/quantize.ts';
+import { rewriteModel } from '../../src/ocr/model/graph-rewrite.ts';
+import { OnnxModel } from '../../src/ocr/model/onnx-graph.ts';
+import { calibrationModel, type QuantizeOptions } from '../../src/ocr/model/quantize.ts';
 import { constantNode, onnxModel, opNode } from '../helpers/onnx-model.ts';
 
 function seededValues(n: number, seed: number): Float32Array {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { pieceRanges, widthBatches } from '../../src/ocr/rec.ts';
+import { pieceRanges, widthBatches } from '../../src/ocr/stages/rec/rec.ts';
 
 /** A 48-high line of ink blocks ("words") separated by blank runs of the given widths. */
 function line(words: number[], spaces: number[]) {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { buildJobResult, jobStatus } from '../../src/results.ts';
-import type { PageResult } from '../../src/types.ts';
+import { buildJobResult, jobStatus } from '../../src/jobs/results.ts';
+import type { PageResult } from '../../src/contracts.ts';
 
 function page(n: number, worker: string, paragraphs: string[][]): PageResult {
   const lines = paragraphs.flat().map((text, i) => ({ text, confidence: 0.9 + i * 0.01, box: [[0, 0], [1, 0], [1, 1], [0, 1]] as PageResult['lines'][0]['box'] }));

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { LineImage } from '../../src/ocr/crop.ts';
-import type { DecodedChar } from '../../src/ocr/ctc.ts';
-import { insertSpaces, normaliseLatin, otsuThreshold, recoverSpaces } from '../../src/ocr/spaces.ts';
+import type { LineImage } from '../../src/ocr/image/crop.ts';
+import type { DecodedChar } from '../../src/ocr/stages/rec/ctc.ts';
+import { insertSpaces, normaliseLatin, otsuThreshold, recoverSpaces } from '../../src/ocr/stages/rec/spaces.ts';
 
 const PARAMS = { gapToWordGap: 0.6, gapToAdvance: 0.6, minGapToAdvance: 0.4, lineSamples: 2, pageSamples: 2, otsuSamples: 10 };
 

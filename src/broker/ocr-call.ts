@@ -8,14 +8,14 @@
 import type { CallingOptions } from 'moleculer';
 import { isNodeFault, isRetryable } from './broker-errors.ts';
 import { withRetries } from './retry.ts';
-import type { Settings } from './settings.ts';
+import type { Settings } from '../config/settings.ts';
 import { streamOf } from './streams.ts';
-import type { PageResult, RecognizeParams } from './types.ts';
+import type { PageResult, RecognizeParams } from '../contracts.ts';
 
 /** `ctx.call` or `broker.call`. */
 export type Call = (action: string, params: object, opts: CallingOptions) => Promise<unknown>;
 
-/** A call option read by LeastOutstandingStrategy (src/balancing.ts). */
+/** A call option read by LeastOutstandingStrategy (src/broker/balancing.ts). */
 export interface AvoidNodesOption {
   avoidNodes?: string[];
 }

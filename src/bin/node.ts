@@ -1,15 +1,15 @@
 /**
- * Starts one node: a broker configured from the environment (moleculer.config.ts) running the services
+ * Starts one node: a broker configured from the environment (src/broker/broker-options.ts) running the services
  * named in SERVICES (comma-separated, default all). Used by `npm start`, the cluster tests and the REPL.
  */
 import { ServiceBroker, type BrokerOptions, type ServiceSchema } from 'moleculer';
-import { brokerOptions } from '../moleculer.config.ts';
+import { brokerOptions } from '../broker/broker-options.ts';
 
 export const SERVICE_MODULES = {
-  'ocr-worker': () => import('../services/ocr-worker.service.ts'),
-  rasterizer: () => import('../services/rasterizer.service.ts'),
-  aggregator: () => import('../services/aggregator.service.ts'),
-  gateway: () => import('../services/gateway.service.ts'),
+  'ocr-worker': () => import('../../services/ocr-worker.service.ts'),
+  rasterizer: () => import('../../services/rasterizer.service.ts'),
+  aggregator: () => import('../../services/aggregator.service.ts'),
+  gateway: () => import('../../services/gateway.service.ts'),
 } as const;
 
 export type ServiceName = keyof typeof SERVICE_MODULES;

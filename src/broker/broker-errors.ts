@@ -4,8 +4,8 @@
  * mapped here, once, to a status and a JSON body without internals.
  */
 import { Errors } from 'moleculer';
-import { ERROR_CODES, OcrError, isErrorCode, type ErrorCode } from './errors.ts';
-import type { ErrorBody } from './types.ts';
+import { ERROR_CODES, OcrError, isErrorCode, type ErrorCode } from '../errors.ts';
+import type { ErrorBody } from '../contracts.ts';
 
 /** An OcrError as Moleculer carries it between nodes (its retry policy reads `retryable`). */
 export function toMoleculerError(err: OcrError): Errors.MoleculerError {

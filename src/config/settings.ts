@@ -2,7 +2,7 @@
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { positiveNumber } from './env.ts';
-import type { RetryPolicy } from './retry.ts';
+import type { RetryPolicy } from '../broker/retry.ts';
 
 export interface Settings {
   /** HTTP port of the gateway. */

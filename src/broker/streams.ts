@@ -1,6 +1,6 @@
 /** Page bytes travel between services as streams: Moleculer cuts them into chunks under NATS's message limit. */
 import { Readable } from 'node:stream';
-import { OcrError } from './errors.ts';
+import { OcrError } from '../errors.ts';
 
 export function streamOf(bytes: Uint8Array): Readable {
   return Readable.from([Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)], { objectMode: false });

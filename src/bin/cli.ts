@@ -7,12 +7,12 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_EXTENSIONS } from './batch/corpus.ts';
-import { progressReporter, summaryLine } from './batch/progress.ts';
-import { Batch } from './batch/run.ts';
-import { ocrFileJob } from './file-job.ts';
+import { DEFAULT_EXTENSIONS } from '../batch/corpus.ts';
+import { progressReporter, summaryLine } from '../batch/progress.ts';
+import { Batch } from '../batch/run.ts';
+import { ocrFileJob } from '../jobs/file-job.ts';
 import { startNode } from './node.ts';
-import { settingsFromEnv } from './settings.ts';
+import { settingsFromEnv } from '../config/settings.ts';
 
 const USAGE = `usage: ocr-cluster batch <input-dir|list-file> --out <dir> [options]
 

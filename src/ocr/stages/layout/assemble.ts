@@ -1,6 +1,6 @@
 /** Turns read lines with their boxes into a page's reading order: ordered lines, paragraphs and text. */
-import type { Box, OcrLine, OcrParagraph } from '../types.ts';
-import { deskewedBounds, medianSkew, pointsBounds, type Quad } from './geometry.ts';
+import type { Box, OcrLine, OcrParagraph } from '../../../contracts.ts';
+import { deskewedBounds, medianSkew, pointsBounds, type Quad } from '../../image/geometry.ts';
 import { layoutPage } from './layout.ts';
 
 export interface ReadLine {

@@ -1,13 +1,13 @@
 /**
- * Broker options from the environment, for src/node.ts. Without TRANSPORTER the node is self-contained (the embedded
+ * Broker options from the environment, for src/bin/node.ts. Without TRANSPORTER the node is self-contained (the embedded
  * default: every service in one process); with TRANSPORTER=nats://host:4222 it joins the cluster.
  */
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { BrokerOptions } from 'moleculer';
-import { isNodeFault } from './src/broker-errors.ts';
-import { LeastOutstandingStrategy, OutstandingRequests } from './src/balancing.ts';
-import { positiveNumber } from './src/env.ts';
+import { isNodeFault } from './broker-errors.ts';
+import { LeastOutstandingStrategy, OutstandingRequests } from './balancing.ts';
+import { positiveNumber } from '../config/env.ts';
 
 /** NATS connection options: credentials and TLS pass through from the environment. */
 function natsOptions(env: NodeJS.ProcessEnv, url: string): Record<string, unknown> {
@@ -40,7 +40,7 @@ export function brokerOptions(env: NodeJS.ProcessEnv = process.env): BrokerOptio
     tracking: { enabled: true, shutdownTimeout: positiveNumber(env, 'WORKER_REQUEST_TIMEOUT', 120) * 1000 },
     // The bulkhead's in-flight and queue gauges feed the workers' live health.
     metrics: { enabled: true, reporter: [] },
-    // Pages go where this node has the fewest outstanding per inference slot (src/balancing.ts);
+    // Pages go where this node has the fewest outstanding per inference slot (src/broker/balancing.ts);
     // the strategy itself keeps other calls local, so a local OCR worker gets no unfair preference.
     registry: { strategy: LeastOutstandingStrategy, preferLocal: false },
     middlewares: [OutstandingRequests],

@@ -1,8 +1,8 @@
 /** Text detection: PP-OCRv4 det on the page scaled under a long-side limit, then DB post-processing. */
 import { dbPostprocess, type DbParams, type DetectedBox } from './db-postprocess.ts';
-import { quadSize } from './geometry.ts';
-import { runModel, type Session } from './onnx.ts';
-import { resizeRaster, type Raster } from './raster.ts';
+import { quadSize } from '../../image/geometry.ts';
+import { runModel, type Session } from '../../model/onnx.ts';
+import { resizeRaster, type Raster } from '../../image/raster.ts';
 
 // ImageNet statistics the det model was trained with.
 const MEAN = [0.485, 0.456, 0.406];

@@ -1,6 +1,6 @@
 /** Decoded images as plain pixel buffers, and the few whole-image operations the pipeline needs. */
 import sharp, { type Metadata } from 'sharp';
-import { OcrError } from '../errors.ts';
+import { OcrError } from '../../errors.ts';
 
 const FORMATS = new Set(['png', 'jpeg', 'webp', 'tiff']);
 

@@ -1,9 +1,9 @@
 /** Text recognition: PP-OCRv4 rec over line images batched by width, decoded by greedy CTC. */
-import { REC_HEIGHT } from './config.ts';
-import { blankColumns, type LineImage } from './crop.ts';
+import { REC_HEIGHT } from '../../config.ts';
+import { blankColumns, type LineImage } from '../../image/crop.ts';
 import { ctcGreedyDecode, stepMaxima, type CtcResult, type StepMaxima } from './ctc.ts';
-import { packLines } from './line-tensor.ts';
-import { runModelOutputs, type Session } from './onnx.ts';
+import { packLines } from '../../image/line-tensor.ts';
+import { runModelOutputs, type Session } from '../../model/onnx.ts';
 
 /** Input columns per output timestep of the recogniser. */
 export const REC_STRIDE = 8;

@@ -3,10 +3,10 @@
  * It reads a 192-column input; a long line squeezed into that is unreadable and misjudged, so a long
  * line is judged by a few windows of its own scale, and their probabilities averaged.
  */
-import { CLS_WIDTH, REC_HEIGHT } from './config.ts';
-import type { LineImage } from './crop.ts';
-import { packLines } from './line-tensor.ts';
-import { runModel, type Session } from './onnx.ts';
+import { CLS_WIDTH, REC_HEIGHT } from '../../config.ts';
+import type { LineImage } from '../../image/crop.ts';
+import { packLines } from '../../image/line-tensor.ts';
+import { runModel, type Session } from '../../model/onnx.ts';
 
 export interface LineOrientation {
   turned: boolean;

@@ -9,14 +9,14 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { ServiceBroker } from 'moleculer';
-import { brokerOptions } from '../moleculer.config.ts';
-import AggregatorService from '../services/aggregator.service.ts';
-import RasterizerService from '../services/rasterizer.service.ts';
-import { workersStatus } from './cluster-status.ts';
-import type { JobProgress } from './jobs/job-store.ts';
-import { ocrFileJob } from './file-job.ts';
-import { settingsFromEnv } from './settings.ts';
-import type { WorkersStatus } from './types.ts';
+import { brokerOptions } from '../broker/broker-options.ts';
+import AggregatorService from '../../services/aggregator.service.ts';
+import RasterizerService from '../../services/rasterizer.service.ts';
+import { workersStatus } from '../broker/cluster-status.ts';
+import type { JobProgress } from '../jobs/job-store.ts';
+import { ocrFileJob } from '../jobs/file-job.ts';
+import { settingsFromEnv } from '../config/settings.ts';
+import type { WorkersStatus } from '../contracts.ts';
 
 const settings = settingsFromEnv();
 

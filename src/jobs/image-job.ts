@@ -3,10 +3,10 @@
  * the failure is transient), its page shaped into the job contract. For `POST /ocr/image` and the REPL.
  */
 import { randomUUID } from 'node:crypto';
-import { recognizeWithRetries, type Call } from './ocr-call.ts';
+import { recognizeWithRetries, type Call } from '../broker/ocr-call.ts';
 import { buildJobResult } from './results.ts';
-import type { Settings } from './settings.ts';
-import type { JobResult } from './types.ts';
+import type { Settings } from '../config/settings.ts';
+import type { JobResult } from '../contracts.ts';
 
 export async function ocrImageJob(call: Call, image: Uint8Array, filename: string, settings: Settings): Promise<JobResult> {
   const start = new Date();

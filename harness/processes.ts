@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
-export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -50,13 +50,13 @@ export async function stopProcess(child: ChildProcess, signal: NodeJS.Signals = 
 }
 
 /**
- * Starts the one-process server (`src/main.ts`) on a free port with extra environment; resolves once
+ * Starts the one-process server (`src/bin/main.ts`) on a free port with extra environment; resolves once
  * it answers /health, or kills it and fails with its output.
  */
 export async function startServer(env: Record<string, string> = {}, timeoutMs = 60_000): Promise<{ server: ChildProcess & { output: string[] }; base: string }> {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const server = startProcess('src/main.ts', { ...env, COORDINATOR_PORT: String(port) });
+  const server = startProcess('src/bin/main.ts', { ...env, COORDINATOR_PORT: String(port) });
   try {
     await waitForHttp(`${base}/health`, server, timeoutMs);
   } catch (err) {

@@ -7,13 +7,13 @@ import { randomUUID } from 'node:crypto';
 import { copyFile, mkdir, readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { ServiceBroker } from 'moleculer';
-import { OcrError } from './errors.ts';
+import { OcrError } from '../errors.ts';
 import { ocrImageJob } from './image-job.ts';
-import type { JobProgress } from './jobs/job-store.ts';
+import type { JobProgress } from './job-store.ts';
 import { readHead, sniffMedia } from './media.ts';
-import type { Call } from './ocr-call.ts';
-import type { Settings } from './settings.ts';
-import type { JobResult } from './types.ts';
+import type { Call } from '../broker/ocr-call.ts';
+import type { Settings } from '../config/settings.ts';
+import type { JobResult } from '../contracts.ts';
 
 export interface FileJobOptions {
   dpi: number;

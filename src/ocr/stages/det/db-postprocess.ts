@@ -3,7 +3,7 @@
  * threshold the probability map, take each connected region, fit its minimum-area rectangle, score it
  * by the mean probability inside, grow it back ("unclip") and map it to the source image.
  */
-import { insideConvexQuad, minAreaRect, quadBounds, rectCorners, unclipRect, type Point, type Quad } from './geometry.ts';
+import { insideConvexQuad, minAreaRect, quadBounds, rectCorners, unclipRect, type Point, type Quad } from '../../image/geometry.ts';
 
 export interface DbParams {
   /** Pixel probability above which a pixel is text. */

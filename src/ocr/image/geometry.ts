@@ -1,6 +1,6 @@
 /** Plane geometry for text boxes: convex hull, minimum-area rectangle, quad helpers. */
 
-import type { Box, Point } from '../types.ts';
+import type { Box, Point } from '../../contracts.ts';
 
 export type { Point };
 /** Four corners in order top-left, top-right, bottom-right, bottom-left (reading direction). */

@@ -6,7 +6,7 @@
  * did emit, in the line or else on the page (monospace letter gaps can be wider than a proportional
  * font's word spaces, so no fixed width works), and falls back to the line's character advance.
  */
-import { blankColumns, type LineImage } from './crop.ts';
+import { blankColumns, type LineImage } from '../../image/crop.ts';
 import type { DecodedChar } from './ctc.ts';
 import { REC_STRIDE } from './rec.ts';
 

@@ -1,5 +1,5 @@
 /** Builds what a client gets for a job from its page results: metrics, combined text and markdown. */
-import type { JobMetrics, JobResult, JobStatus, PageError, PageResult, WorkerMetrics } from './types.ts';
+import type { JobMetrics, JobResult, JobStatus, PageError, PageResult, WorkerMetrics } from '../contracts.ts';
 
 export interface JobFacts {
   job_id: string;

@@ -1,6 +1,6 @@
 /** The cluster's OCR workers and their live health, for `GET /workers/status` and the REPL. */
 import type { Context, ServiceBroker } from 'moleculer';
-import type { WorkerCircuit, WorkerHealth, WorkersStatus } from './types.ts';
+import type { WorkerCircuit, WorkerHealth, WorkersStatus } from '../contracts.ts';
 
 type CircuitState = 'close' | 'half_open' | 'half_open_wait' | 'open';
 
