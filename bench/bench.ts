@@ -19,7 +19,7 @@ import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PDFDocument, StandardFonts } from 'pdf-lib';
-import { ocrConfigFromEnv } from '../src/ocr/config.ts';
+import { loadOcrConfig } from '../src/config/ocr.ts';
 import { EnginePool } from '../src/ocr/engine-pool.ts';
 import { OcrEngine } from '../src/ocr/engine.ts';
 import { PdfDocument } from '../src/pdf/rasterizer.ts';
@@ -152,7 +152,7 @@ async function renderPages(pdf: Uint8Array) {
  * reading the same pages in this process, no service around them.
  */
 async function floorAndEngine(rasters: Awaited<ReturnType<typeof renderPages>>): Promise<[Measured, Measured]> {
-  const config = ocrConfigFromEnv(process.env, SERVER_ENGINES);
+  const config = loadOcrConfig(process.env, SERVER_ENGINES);
   const reader = SERVER_ENGINES > 1 ? await EnginePool.start(config, SERVER_ENGINES) : await OcrEngine.load(config);
   try {
     const before = reader.inferenceMs;

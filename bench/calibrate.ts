@@ -12,7 +12,8 @@ import { parseArgs } from 'node:util';
 import ort from 'onnxruntime-node';
 import { calibrationPath, RangeRecorder, sha256, type Calibration } from '../src/ocr/model/calibration.ts';
 import { lineWindows } from '../src/ocr/stages/cls/cls.ts';
-import { CLS_WIDTH, ocrConfigFromEnv, REC_HEIGHT } from '../src/ocr/config.ts';
+import { loadOcrConfig } from '../src/config/ocr.ts';
+import { CLS_WIDTH, REC_HEIGHT, REC_STRIDE } from '../src/ocr/config.ts';
 import type { LineImage } from '../src/ocr/image/crop.ts';
 import { detInput } from '../src/ocr/stages/det/det.ts';
 import { OcrEngine } from '../src/ocr/engine.ts';
@@ -21,7 +22,6 @@ import { packLines } from '../src/ocr/image/line-tensor.ts';
 import { OnnxModel } from '../src/ocr/model/onnx-graph.ts';
 import { calibrationModel } from '../src/ocr/model/quantize.ts';
 import { decodeImage, type Raster } from '../src/ocr/image/raster.ts';
-import { REC_STRIDE } from '../src/ocr/stages/rec/rec.ts';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -41,7 +41,7 @@ interface Sample {
   dims: number[];
 }
 
-const config = { ...ocrConfigFromEnv(), int8: false };
+const config = { ...loadOcrConfig(process.env), int8: false };
 const engine = await OcrEngine.load(config);
 const pages: Raster[] = [];
 for (const page of positionals) pages.push(await decodeImage(readFileSync(page), 100_000_000));

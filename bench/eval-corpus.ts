@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ocrConfigFromEnv } from '../src/ocr/config.ts';
+import { loadOcrConfig } from '../src/config/ocr.ts';
 import { OcrEngine } from '../src/ocr/engine.ts';
 
 const { values, positionals } = parseArgs({
@@ -24,7 +24,7 @@ const header = rows.shift()!;
 const col = (name: string) => header.indexOf(name);
 const pages = rows.filter((r) => filter.test(r[col('id')]!));
 
-const engine = await OcrEngine.load(ocrConfigFromEnv());
+const engine = await OcrEngine.load(loadOcrConfig(process.env));
 let totalMs = 0;
 const stage = { det_ms: 0, cls_ms: 0, rec_ms: 0, decode_ms: 0 };
 for (const r of pages) {

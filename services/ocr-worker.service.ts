@@ -5,7 +5,7 @@ import type { Context, Service, ServiceSchema, ServiceSettingSchema } from 'mole
 import { IsolatedDecoder } from '../src/isolation/image-decoder.ts';
 import { ocrEngineMixin, type OcrEngineVars } from '../mixins/ocr-engine.mixin.ts';
 import { withBrokerErrors } from '../src/broker/broker-errors.ts';
-import { ocrConfigFromEnv } from '../src/ocr/config.ts';
+import { loadOcrConfig } from '../src/config/ocr.ts';
 import { settingsFromEnv } from '../src/config/settings.ts';
 import { readAll } from '../src/broker/streams.ts';
 import { OcrError } from '../src/errors.ts';
@@ -51,7 +51,7 @@ const OcrWorkerService: ServiceSchema<ServiceSettingSchema, Record<string, never
   name: 'ocr',
   // Read by the balancer on other nodes: a node with more slots takes more pages.
   metadata: { slots: settings.ocrConcurrency },
-  mixins: [ocrEngineMixin(ocrConfigFromEnv(process.env, settings.ocrConcurrency), settings.ocrConcurrency)],
+  mixins: [ocrEngineMixin(loadOcrConfig(process.env, settings.ocrConcurrency), settings.ocrConcurrency)],
 
   created(this: WorkerThis) {
     this.stats = { total_requests: 0, pages_done: 0, errors: 0 };

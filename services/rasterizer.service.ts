@@ -9,6 +9,7 @@ import type { Context, Service, ServiceSchema, ServiceSettingSchema } from 'mole
 import { withBrokerErrors } from '../src/broker/broker-errors.ts';
 import { OcrError } from '../src/errors.ts';
 import { readHead, sniffMedia } from '../src/jobs/media.ts';
+import { DEFAULT_LAYOUT } from '../src/ocr/config.ts';
 import { assemblePage } from '../src/ocr/stages/layout/assemble.ts';
 import { IsolatedPdf } from '../src/pdf/isolated-pdf.ts';
 import { isUsableTextLayer } from '../src/pdf/rasterizer.ts';
@@ -96,7 +97,7 @@ const RasterizerService: ServiceSchema<ServiceSettingSchema, Record<string, neve
             if (isUsableTextLayer(layer.lines.map((l) => l.text).join('\n'))) {
               const ms = round1(performance.now() - t0);
               return {
-                page_number: page, width: layer.width, height: layer.height, rotation: 0, ...assemblePage(layer.lines),
+                page_number: page, width: layer.width, height: layer.height, rotation: 0, ...assemblePage(layer.lines, DEFAULT_LAYOUT),
                 timings: { decode_ms: ms, det_ms: 0, cls_ms: 0, rec_ms: 0, total_ms: ms }, worker: this.broker.nodeID, source: 'text_layer', dpi,
               };
             }

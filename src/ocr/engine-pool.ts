@@ -35,7 +35,6 @@ export class EnginePool implements PageReader {
   private readonly queue: Job[] = [];
   private engineInfo: EngineInfo | undefined;
   private inferenceTotal = 0;
-  private nextId = 0;
   private closed = false;
 
   private constructor(config: OcrConfig, entry: URL) {
@@ -134,7 +133,7 @@ export class EnginePool implements PageReader {
       if (thread.job || this.queue.length === 0) continue;
       const job = this.queue.shift()!;
       thread.job = job;
-      thread.worker.postMessage({ type: 'page', id: this.nextId++, raster: job.raster } satisfies ThreadTask);
+      thread.worker.postMessage({ type: 'page', raster: job.raster } satisfies ThreadTask);
     }
   }
 }

@@ -5,13 +5,13 @@ import type { OcrConfig } from './config.ts';
 import { OcrEngine } from './engine.ts';
 import type { Raster } from './image/raster.ts';
 
-/** What the pool sends a thread: a page to read, or the order to stop. */
-export type ThreadTask = { type: 'page'; id: number; raster: Raster } | { type: 'close' };
+/** What the pool sends a thread: a page to read, or the order to stop. A thread reads one page at a time, so a reply needs no id. */
+export type ThreadTask = { type: 'page'; raster: Raster } | { type: 'close' };
 
 export type ThreadMessage =
   | { type: 'ready'; info: OcrEngine['info'] }
-  | { type: 'page'; id: number; page: Awaited<ReturnType<OcrEngine['recognizeRaster']>>; inferenceMs: number }
-  | { type: 'failed'; id: number; code: string | undefined; message: string };
+  | { type: 'page'; page: Awaited<ReturnType<OcrEngine['recognizeRaster']>>; inferenceMs: number }
+  | { type: 'failed'; code: string | undefined; message: string };
 
 const port = parentPort!;
 const engine = await OcrEngine.load(workerData as OcrConfig);
@@ -21,12 +21,11 @@ port.on('message', async (task: ThreadTask) => {
   // Exiting from this thread's own JavaScript is safe: no inference is under way then. A terminate()
   // from outside can land inside onnxruntime's run and abort the whole process.
   if (task.type === 'close') process.exit(0);
-  const { id, raster } = task;
   const before = engine.inferenceMs;
   try {
-    const page = await engine.recognizeRaster(raster);
-    send({ type: 'page', id, page, inferenceMs: engine.inferenceMs - before });
+    const page = await engine.recognizeRaster(task.raster);
+    send({ type: 'page', page, inferenceMs: engine.inferenceMs - before });
   } catch (err) {
-    send({ type: 'failed', id, code: err instanceof OcrError ? err.code : undefined, message: (err as Error).message });
+    send({ type: 'failed', code: err instanceof OcrError ? err.code : undefined, message: (err as Error).message });
   }
 });

@@ -169,7 +169,7 @@ export class OcrEngine implements PageReader {
 
     // Boxes are reported in the frame of the image as it was sent.
     const back = ((360 - turn) % 360) as Turn;
-    const assembled = assemblePage(kept, (q) => rotateQuad(q, back, page.width, page.height));
+    const assembled = assemblePage(kept, this.config.layout, (q) => rotateQuad(q, back, page.width, page.height));
     return {
       width: original.width,
       height: original.height,

@@ -1,7 +1,7 @@
 /** Several engines in threads of their own in one process: what the one-process server runs by default. */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { ocrConfigFromEnv } from '../../src/ocr/config.ts';
+import { defaultOcrConfig } from '../../src/ocr/config.ts';
 import { EnginePool } from '../../src/ocr/engine-pool.ts';
 import { POISON_WIDTH } from '../fixtures/crashing-engine-thread.ts';
 import { ENGLISH_PARAGRAPHS, renderPage } from '../helpers/render.ts';
@@ -11,7 +11,7 @@ const MAX_PIXELS = 50_000_000;
 const words = (s: string) => s.split(/\s+/).filter(Boolean);
 
 before(async () => {
-  pool = await EnginePool.start(ocrConfigFromEnv({}, 2), 2, new URL('../fixtures/crashing-engine-thread.ts', import.meta.url));
+  pool = await EnginePool.start(defaultOcrConfig(2), 2, new URL('../fixtures/crashing-engine-thread.ts', import.meta.url));
 });
 
 after(() => pool.close());

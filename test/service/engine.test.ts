@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import sharp from 'sharp';
 import { OcrError } from '../../src/errors.ts';
-import { ocrConfigFromEnv } from '../../src/ocr/config.ts';
+import { defaultOcrConfig } from '../../src/ocr/config.ts';
 import { OcrEngine } from '../../src/ocr/engine.ts';
 import { cer, ENGLISH_PARAGRAPHS, renderPage } from '../helpers/render.ts';
 
@@ -12,7 +12,7 @@ const MAX_PIXELS = 50_000_000;
 const words = (s: string) => s.split(/\s+/).filter(Boolean);
 
 before(async () => {
-  engine = await OcrEngine.load(ocrConfigFromEnv());
+  engine = await OcrEngine.load(defaultOcrConfig());
 });
 
 test('English lines come back word for word, in order, single-spaced, with boxes and confidences', async () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import ort from 'onnxruntime-node';
-import { ocrConfigFromEnv } from '../../src/ocr/config.ts';
+import { defaultModelPaths } from '../../src/ocr/config.ts';
 import { rewriteModel } from '../../src/ocr/model/graph-rewrite.ts';
 import { decodeMessage, encodeMessage, fieldsOf, stringOf } from '../../src/ocr/model/protobuf.ts';
 import { constantNode, onnxModel, opNode } from '../helpers/onnx-model.ts';
@@ -93,7 +93,7 @@ test('a chain that only looks like hard-swish is left alone', async () => {
 });
 
 test('the shipped PaddleOCR models: rewritten, same outputs', async () => {
-  const { models } = ocrConfigFromEnv({});
+  const models = defaultModelPaths();
   const cases = [
     { path: models.det, dims: [1, 3, 320, 256], expect: { scaleShiftAfterConv: 28, hardSwish: 24, scaleShiftBeforeConv: 20, batchNorm: 2, argmaxOutputs: false } },
     { path: models.rec, dims: [2, 3, 48, 320], expect: { scaleShiftAfterConv: 28, hardSwish: 28, scaleShiftBeforeConv: 25, batchNorm: 6, argmaxOutputs: false } },
@@ -112,7 +112,7 @@ test('the shipped PaddleOCR models: rewritten, same outputs', async () => {
 });
 
 test('the recogniser can hand over the best class and its probability per step instead of every class', async () => {
-  const original = readFileSync(ocrConfigFromEnv({}).models.rec);
+  const original = readFileSync(defaultModelPaths().rec);
   const { bytes, report } = rewriteModel(original, { argmaxOutputs: true });
   assert.equal(report.argmaxOutputs, true);
   const dims = [2, 3, 48, 320];

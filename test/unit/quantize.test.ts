@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import ort from 'onnxruntime-node';
 import { cpuWeightBits, int8Options, RangeRecorder } from '../../src/ocr/model/calibration.ts';
-import { ocrConfigFromEnv } from '../../src/ocr/config.ts';
+import { defaultModelPaths } from '../../src/ocr/config.ts';
 import { rewriteModel } from '../../src/ocr/model/graph-rewrite.ts';
 import { OnnxModel } from '../../src/ocr/model/onnx-graph.ts';
 import { calibrationModel, type QuantizeOptions } from '../../src/ocr/model/quantize.ts';
@@ -114,7 +114,7 @@ test('percentile ranges cut the outliers evenly from both ends', () => {
 });
 
 test('the shipped recogniser has calibrated ranges; a different file does not get them', async () => {
-  const { models } = ocrConfigFromEnv({});
+  const models = defaultModelPaths();
   const file = readFileSync(models.rec);
   const options = await int8Options(models.rec, file);
   assert.ok('ranges' in options && Object.keys(options.ranges).length > 80);

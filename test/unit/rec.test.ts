@@ -40,5 +40,5 @@ test('a trailing full stop after a wide space is not cut off on its own', () => 
 });
 
 test('lines are batched narrowest first within the column budget and width spread', () => {
-  assert.deepEqual(widthBatches([100, 400, 110, 120, 390], { batchColumns: 1000, batchWidthSpread: 1.25, maxPieceWidth: 480 }), [[0, 2, 3], [4, 1]]);
+  assert.deepEqual(widthBatches([100, 400, 110, 120, 390], { batchColumns: 1000, batchWidthSpread: 1.25 }), [[0, 2, 3], [4, 1]]);
 });

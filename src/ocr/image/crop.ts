@@ -2,6 +2,7 @@
  * Cuts a text box out of a page, straightened, at the recogniser's height: Paddle's get_rotate_crop_image
  * and resize step in one bilinear pass, averaging several samples per output pixel when shrinking.
  */
+import { SPECK } from '../config.ts';
 import { quadSize, type Point, type Quad } from './geometry.ts';
 import type { Raster } from './raster.ts';
 
@@ -83,22 +84,6 @@ export function flipLine(line: LineImage): LineImage {
   return { ...line, data: line.data.slice().reverse() };
 }
 
-/** Squeezes or keeps a line to at most `maxWidth` columns (the classifier's input), linear in x. */
-export function fitLineWidth(line: LineImage, maxWidth: number): LineImage {
-  if (line.width <= maxWidth) return line;
-  const out = new Uint8Array(maxWidth * line.height);
-  const ratio = line.width / maxWidth;
-  for (let u = 0; u < maxWidth; u++) {
-    const x0 = Math.floor(u * ratio), x1 = Math.max(x0 + 1, Math.floor((u + 1) * ratio));
-    for (let v = 0; v < line.height; v++) {
-      let sum = 0;
-      for (let x = x0; x < x1; x++) sum += line.data[v * line.width + x]!;
-      out[v * maxWidth + u] = Math.round(sum / (x1 - x0));
-    }
-  }
-  return { data: out, width: maxWidth, height: line.height };
-}
-
 /** The grey level midway between paper and ink, or undefined when the line has no contrast (no ink). */
 function inkThreshold(line: LineImage): number | undefined {
   let lo = 255, hi = 0;
@@ -123,13 +108,7 @@ export function blankColumns(line: LineImage, cut = inkThreshold(line)): Uint8Ar
 }
 
 /**
- * Specks are ink no wider and no taller than this share of the line height, with blank runs at least
- * twice as wide on both sides (a full stop after a word or a section number has less).
- */
-const SPECK = 0.25;
-
-/**
- * Marks specks blank: a dot of dust in a column gutter would otherwise bridge the gutter, and the
+ * Marks specks (SPECK) blank: a dot of dust in a column gutter would otherwise bridge the gutter, and the
  * two columns' lines would be read as one. Letters are taller, and punctuation touches its word.
  */
 function clearSpecks(line: LineImage, blank: Uint8Array, cut: number | undefined): void {

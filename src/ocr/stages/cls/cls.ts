@@ -3,7 +3,7 @@
  * It reads a 192-column input; a long line squeezed into that is unreadable and misjudged, so a long
  * line is judged by a few windows of its own scale, and their probabilities averaged.
  */
-import { CLS_WIDTH, REC_HEIGHT } from '../../config.ts';
+import { CLS_BATCH, CLS_WIDTH, REC_HEIGHT } from '../../config.ts';
 import type { LineImage } from '../../image/crop.ts';
 import { packLines } from '../../image/line-tensor.ts';
 import { runModel, type Session } from '../../model/onnx.ts';
@@ -18,8 +18,6 @@ export interface ClassifyResult {
   orientations: LineOrientation[];
   ms: number;
 }
-
-const BATCH = 16;
 
 /** Up to `count` windows of `CLS_WIDTH` columns spread evenly along the line (the line itself when narrower). */
 export function lineWindows(line: LineImage, count: number): LineImage[] {
@@ -40,8 +38,8 @@ export async function classifyLines(session: Session, lines: readonly LineImage[
   const windows = lines.flatMap((line, i) => lineWindows(line, windowsPerLine).map((w) => ({ line: i, image: w })));
   const turnedSum = new Float64Array(lines.length);
   const count = new Uint16Array(lines.length);
-  for (let i = 0; i < windows.length; i += BATCH) {
-    const batch = windows.slice(i, i + BATCH);
+  for (let i = 0; i < windows.length; i += CLS_BATCH) {
+    const batch = windows.slice(i, i + CLS_BATCH);
     const out = await runModel(session, packLines(batch.map((w) => w.image), REC_HEIGHT, CLS_WIDTH), [batch.length, 3, REC_HEIGHT, CLS_WIDTH]);
     batch.forEach((w, n) => {
       turnedSum[w.line]! += out.data[n * 2 + 1]!;

@@ -3,20 +3,8 @@
  * threshold the probability map, take each connected region, fit its minimum-area rectangle, score it
  * by the mean probability inside, grow it back ("unclip") and map it to the source image.
  */
+import type { DbParams } from '../../config.ts';
 import { insideConvexQuad, minAreaRect, quadBounds, rectCorners, unclipRect, type Point, type Quad } from '../../image/geometry.ts';
-
-export interface DbParams {
-  /** Pixel probability above which a pixel is text. */
-  thresh: number;
-  /** Minimum mean probability inside a box to keep it. */
-  boxThresh: number;
-  /** How far a box is grown back, as in Paddle's unclip_ratio. */
-  unclipRatio: number;
-  /** Most regions examined per page. */
-  maxCandidates: number;
-  /** Shortest side, in map pixels, below which a region is noise. */
-  minSize: number;
-}
 
 export interface ProbabilityMap {
   data: Float32Array;

@@ -1,5 +1,6 @@
 /** Turns read lines with their boxes into a page's reading order: ordered lines, paragraphs and text. */
 import type { Box, OcrLine, OcrParagraph } from '../../../contracts.ts';
+import type { LayoutParams } from '../../config.ts';
 import { deskewedBounds, medianSkew, pointsBounds, type Quad } from '../../image/geometry.ts';
 import { layoutPage } from './layout.ts';
 
@@ -23,13 +24,13 @@ const round4 = (v: number) => Math.round(v * 10000) / 10000;
  * with a space and the rows of a paragraph with a newline. `toOutput` maps a box to the frame the
  * caller reports boxes in.
  */
-export function assemblePage(read: readonly ReadLine[], toOutput: (q: Quad) => Box = (q) => q): AssembledPage {
+export function assemblePage(read: readonly ReadLine[], layout: LayoutParams, toOutput: (q: Quad) => Box = (q) => q): AssembledPage {
   const skew = medianSkew(read.map((k) => k.box));
-  const layout = layoutPage(read.map((k) => deskewedBounds(k.box, skew)));
+  const { paragraphs: ordered } = layoutPage(read.map((k) => deskewedBounds(k.box, skew)), layout);
   const lines: OcrLine[] = [];
   const paragraphs: OcrParagraph[] = [];
   const blocks: string[] = [];
-  for (const para of layout.paragraphs) {
+  for (const para of ordered) {
     const indices: number[] = [];
     const rowTexts: string[] = [];
     for (const row of para) {

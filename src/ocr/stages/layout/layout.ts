@@ -7,6 +7,7 @@
  * read top to bottom. Inside a column, boxes on one baseline form a row; rows group into paragraphs
  * at wider gaps.
  */
+import { DEFAULT_LAYOUT, type LayoutParams } from '../../config.ts';
 
 export interface LayoutBox {
   x0: number;
@@ -14,21 +15,6 @@ export interface LayoutBox {
   x1: number;
   y1: number;
 }
-
-export interface LayoutParams {
-  /** Narrowest gutter, in multiples of the median line height. */
-  minGutter: number;
-  /** Share of lines that may cross a gutter (headings, footnotes, spanning titles); two always may. */
-  maxSpanningShare: number;
-  /** Median row width in a column, as a share of the column's width, for running text. */
-  minColumnFill: number;
-  /** Narrowest text column, in multiples of the median line height. */
-  minColumnWidth: number;
-  /** A row is a new paragraph when its distance to the previous one exceeds the usual pitch by this factor. */
-  paragraphPitch: number;
-}
-
-export const DEFAULT_LAYOUT: LayoutParams = { minGutter: 0.8, maxSpanningShare: 0.1, minColumnFill: 0.6, minColumnWidth: 8, paragraphPitch: 1.3 };
 
 /** Indices of boxes on one text row, left to right. */
 export type Row = number[];

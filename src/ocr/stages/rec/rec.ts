@@ -1,24 +1,9 @@
 /** Text recognition: PP-OCRv4 rec over line images batched by width, decoded by greedy CTC. */
-import { REC_HEIGHT } from '../../config.ts';
+import { CUT_WINDOW, REC_HEIGHT, REC_STRIDE, WORD_SPACE, type RecParams } from '../../config.ts';
 import { blankColumns, type LineImage } from '../../image/crop.ts';
 import { ctcGreedyDecode, stepMaxima, type CtcResult, type StepMaxima } from './ctc.ts';
 import { packLines } from '../../image/line-tensor.ts';
 import { runModelOutputs, type Session } from '../../model/onnx.ts';
-
-/** Input columns per output timestep of the recogniser. */
-export const REC_STRIDE = 8;
-
-export interface RecognizeParams {
-  batchColumns: number;
-  batchWidthSpread: number;
-  /** Lines wider than this many columns are read in pieces cut at word spaces. */
-  maxPieceWidth: number;
-}
-
-/** Narrowest blank run, in line heights, that a long line may be cut at: a word space, never a letter gap. */
-const WORD_SPACE = 0.2;
-/** A cut is looked for within `maxWidth / CUT_WINDOW` columns of an equal share. */
-const CUT_WINDOW = 6;
 
 /**
  * Column ranges [x0, x1) that a line is read in: the whole line, or, when it is wider than `maxWidth`,
@@ -81,13 +66,11 @@ function joinPieces(pieces: { result: CtcResult; x0: number }[]): CtcResult {
 
 export interface RecognizeResult {
   lines: CtcResult[];
-  /** Columns fed to the model, padding included: what recognition time is proportional to. */
-  columns: number;
   ms: number;
 }
 
 /** Groups line indices, narrowest first, so that a batch wastes little width on padding. */
-export function widthBatches(widths: readonly number[], params: RecognizeParams): number[][] {
+export function widthBatches(widths: readonly number[], params: Pick<RecParams, 'batchColumns' | 'batchWidthSpread'>): number[][] {
   const order = widths.map((_, i) => i).sort((a, b) => widths[a]! - widths[b]!);
   const batches: number[][] = [];
   let current: number[] = [];
@@ -118,15 +101,13 @@ export function linePieces(lines: readonly LineImage[], maxPieceWidth: number): 
     pieceRanges(line, maxPieceWidth).map(([x0, x1]) => ({ lineIndex, x0, image: columnsOf(line, x0, x1) })));
 }
 
-export async function recognizeLines(session: Session, lines: readonly LineImage[], alphabet: readonly string[], params: RecognizeParams): Promise<RecognizeResult> {
+export async function recognizeLines(session: Session, lines: readonly LineImage[], alphabet: readonly string[], params: RecParams): Promise<RecognizeResult> {
   const t0 = performance.now();
   const pieces = linePieces(lines, params.maxPieceWidth);
   const results: CtcResult[] = new Array(pieces.length);
-  let columns = 0;
   for (const batch of widthBatches(pieces.map((p) => p.image.width), params)) {
     const maxWidth = Math.max(...batch.map((i) => pieces[i]!.image.width));
     const width = Math.ceil(maxWidth / REC_STRIDE) * REC_STRIDE;
-    columns += width * batch.length;
     const maxima = await readSteps(session, packLines(batch.map((i) => pieces[i]!.image), REC_HEIGHT, width), [batch.length, 3, REC_HEIGHT, width]);
     const steps = maxima.best.length / batch.length;
     batch.forEach((pieceIndex, n) => {
@@ -137,5 +118,5 @@ export async function recognizeLines(session: Session, lines: readonly LineImage
   }
   const perLine = lines.map((): { result: CtcResult; x0: number }[] => []);
   pieces.forEach((p, i) => perLine[p.lineIndex]!.push({ result: results[i]!, x0: p.x0 }));
-  return { lines: perLine.map(joinPieces), columns, ms: performance.now() - t0 };
+  return { lines: perLine.map(joinPieces), ms: performance.now() - t0 };
 }

@@ -6,23 +6,9 @@
  * did emit, in the line or else on the page (monospace letter gaps can be wider than a proportional
  * font's word spaces, so no fixed width works), and falls back to the line's character advance.
  */
+import { NARROW_FACTOR, REC_STRIDE, type SpaceParams } from '../../config.ts';
 import { blankColumns, type LineImage } from '../../image/crop.ts';
 import type { DecodedChar } from './ctc.ts';
-import { REC_STRIDE } from './rec.ts';
-
-export interface SpaceParams {
-  /** A gap this share of the typical emitted word gap is a word break. */
-  gapToWordGap: number;
-  /** Without emitted spaces to learn from: a gap this share of the median character advance. */
-  gapToAdvance: number;
-  /** Never a word break below this share of the median character advance, however learned. */
-  minGapToAdvance: number;
-  /** Emitted spaces needed to learn the word gap from a line, and from a page. */
-  lineSamples: number;
-  pageSamples: number;
-  /** Character gaps on a page needed to find the word-gap cut without emitted spaces. */
-  otsuSamples: number;
-}
 
 export interface RecognizedLine {
   chars: readonly DecodedChar[];
@@ -113,7 +99,6 @@ function letterGaps(chars: readonly DecodedChar[], blank: Uint8Array): number[] 
 // Narrow punctuation leaves a wide blank beside its small glyph, and so does a digit 1 in tabular
 // figures (all digits one width): a gap beside one, or between two digits, must be wider to be a break.
 const NARROW = /^[.,:;'"`\u2018\u2019]$/;
-const NARROW_FACTOR = 1.5;
 const DIGIT = /^\d$/;
 // Except after a clause mark before a word, or a full stop before a capital: there a space is the rule
 // in Latin script, and the blank is an ordinary word gap (the 12 bench pages lost it in "CHARGE,THERE").
