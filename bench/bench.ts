@@ -19,12 +19,11 @@ import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PDFDocument, StandardFonts } from 'pdf-lib';
-import { loadOcrConfig } from '../src/config/ocr.ts';
+import { loadConfig } from '../src/config/config.ts';
 import { EnginePool } from '../src/ocr/engine-pool.ts';
 import { OcrEngine } from '../src/ocr/engine.ts';
 import { PdfDocument } from '../src/pdf/rasterizer.ts';
 import { procMemoryMb } from '../src/isolation/proc-memory.ts';
-import { settingsFromEnv } from '../src/config/settings.ts';
 import type { JobResult, PageResult } from '../src/contracts.ts';
 import { NatsServer } from '../harness/nats.ts';
 import { freePort, startProcess, startServer, stopProcess, waitForHttp } from '../harness/processes.ts';
@@ -41,8 +40,9 @@ const DPI = Number(values.dpi ?? 200);
 const RUNS = Number(values.runs ?? 1);
 const CORES = availableParallelism();
 const WORKERS = Number(values.workers ?? CORES);
-/** Engines of the one-process server, as it chooses them from this environment (it has no TRANSPORTER). */
-const SERVER_ENGINES = settingsFromEnv({ ...process.env, TRANSPORTER: undefined }).ocrConcurrency;
+/** The one-process server's configuration in this environment (it has no TRANSPORTER): its engines and their OCR config. */
+const SERVER = loadConfig({ ...process.env, TRANSPORTER: undefined });
+const SERVER_ENGINES = SERVER.worker.slots;
 const SKIP = new Set((values.skip ?? '').split(',').filter(Boolean));
 
 interface Row {
@@ -152,8 +152,7 @@ async function renderPages(pdf: Uint8Array) {
  * reading the same pages in this process, no service around them.
  */
 async function floorAndEngine(rasters: Awaited<ReturnType<typeof renderPages>>): Promise<[Measured, Measured]> {
-  const config = loadOcrConfig(process.env, SERVER_ENGINES);
-  const reader = SERVER_ENGINES > 1 ? await EnginePool.start(config, SERVER_ENGINES) : await OcrEngine.load(config);
+  const reader = SERVER_ENGINES > 1 ? await EnginePool.start(SERVER.ocr, SERVER_ENGINES) : await OcrEngine.load(SERVER.ocr);
   try {
     const before = reader.inferenceMs;
     const t0 = performance.now();

@@ -9,11 +9,15 @@ import { classifyError } from '../src/broker/broker-errors.ts';
 import { JobJournal } from '../src/jobs/job-journal.ts';
 import { JobStore, type JobProgress } from '../src/jobs/job-store.ts';
 import { runPages } from '../src/jobs/run-pages.ts';
-import { settingsFromEnv } from '../src/config/settings.ts';
+import type { JobsConfig, NodeConfig } from '../src/config/config.ts';
 import type { JobResult, PageResult } from '../src/contracts.ts';
+import type { DpiLimits } from '../src/jobs/job-options.ts';
 import type { OpenParams, PageParams } from './rasterizer.service.ts';
 
-const settings = settingsFromEnv();
+export interface AggregatorSettings extends ServiceSettingSchema {
+  jobs: JobsConfig;
+  dpi: DpiLimits;
+}
 
 export interface SubmitParams {
   /** The upload, on the node `node_id`. */
@@ -44,117 +48,120 @@ interface AggregatorVars {
   sweeper: NodeJS.Timeout;
 }
 
-type AggregatorThis = Service<ServiceSettingSchema> & AggregatorMethods & AggregatorVars;
+type AggregatorThis = Service<AggregatorSettings> & AggregatorMethods & AggregatorVars;
 
-const AggregatorService: ServiceSchema<ServiceSettingSchema, AggregatorMethods, AggregatorVars> = {
-  name: 'aggregator',
+export default function aggregatorService(config: NodeConfig): ServiceSchema<AggregatorSettings, AggregatorMethods, AggregatorVars> {
+  const settings: AggregatorSettings = { jobs: config.jobs, dpi: config.limits.dpi };
+  return {
+    name: 'aggregator',
+    settings,
 
-  created(this: AggregatorThis) {
-    this.store = new JobStore(settings.jobTtlMs);
-  },
-
-  async started(this: AggregatorThis) {
-    const { journal, orphans } = await JobJournal.open(settings.tempDir);
-    this.journal = journal;
-    for (const record of orphans) {
-      this.logger.warn(`Job ${record.job_id} (${record.filename}) was running when this node's previous process died: reported as JOB_INTERRUPTED`);
-      this.store.interrupted(record.job_id, { filename: record.filename, file_size_bytes: record.file_size_bytes, total_pages: record.total_pages }, new Date(record.start_time));
-      await rm(record.upload_path, { force: true });
-    }
-    this.sweeper = setInterval(() => this.store.sweep(), Math.min(60_000, settings.jobTtlMs)).unref();
-  },
-
-  stopped(this: AggregatorThis) {
-    clearInterval(this.sweeper);
-  },
-
-  actions: {
-    /** Opens the document and starts the job; answers at once with its progress. */
-    submit: {
-      params: {
-        path: 'string',
-        node_id: 'string',
-        filename: 'string',
-        file_size_bytes: { type: 'number', integer: true, min: 0 },
-        dpi: { type: 'number', min: settings.minDpi, max: settings.maxDpi },
-        text_layer: { type: 'enum', values: ['auto', 'ocr'] },
-        language: { type: 'string', optional: true },
-        password: { type: 'string', optional: true },
-      },
-      async handler(this: AggregatorThis, ctx: Context<SubmitParams>): Promise<JobProgress> {
-        const { path, password, node_id: nodeID } = ctx.params;
-        const opened = await ctx.call<Opened, OpenParams>('rasterizer.open', { path, password }, { nodeID });
-        const spec = { filename: ctx.params.filename, file_size_bytes: ctx.params.file_size_bytes, total_pages: opened.pages };
-        const { id, signal } = this.store.create(spec);
-        await this.journal.begin({ job_id: id, ...spec, start_time: new Date().toISOString(), upload_path: path });
-        this.runJob(id, signal, opened, ctx.params).catch((err) => this.logger.error(`Job ${id} broke:`, err));
-        return this.store.progress(id);
-      },
+    created(this: AggregatorThis) {
+      this.store = new JobStore(this.settings.jobs.ttlMs);
     },
 
-    status: {
-      params: { id: 'string' },
-      handler(this: AggregatorThis, ctx: Context<{ id: string }>): JobProgress {
-        return this.store.progress(ctx.params.id);
-      },
-    },
-
-    /** The finished job's result; with `wait`, waits for the job to end first. */
-    result: {
-      params: { id: 'string', wait: { type: 'boolean', optional: true } },
-      async handler(this: AggregatorThis, ctx: Context<{ id: string; wait?: boolean }>): Promise<JobResult> {
-        if (ctx.params.wait) await this.store.ended(ctx.params.id);
-        return this.store.result(ctx.params.id);
-      },
-    },
-
-    cancel: {
-      params: { id: 'string' },
-      handler(this: AggregatorThis, ctx: Context<{ id: string }>): JobProgress {
-        const progress = this.store.cancel(ctx.params.id);
-        this.publish(progress);
-        return progress;
-      },
-    },
-
-    list: {
-      handler(this: AggregatorThis): JobProgress[] {
-        return this.store.list();
-      },
-    },
-  },
-
-  methods: {
-    async runJob(this: AggregatorThis, id, signal, opened, params) {
-      const { store } = this;
-      store.started(id);
-      const limit = setTimeout(() => store.expire(id, settings.jobTimeoutMs / 1000), settings.jobTimeoutMs);
-      this.publish(store.progress(id));
-      const pages = Array.from({ length: opened.pages }, (_, i) => i + 1);
-      const readPage = (page: number) =>
-        this.broker.call<PageResult, PageParams>('rasterizer.page', { doc_id: opened.doc_id, page, dpi: params.dpi, text_layer: params.text_layer }, { nodeID: opened.node_id, timeout: 0 });
-      try {
-        await runPages(pages, settings.jobWindow, readPage, (run) => {
-          if (run.result) store.addPage(id, run.result);
-          else {
-            const err = classifyError(run.error);
-            if (err.code === 'INTERNAL') this.logger.error(`Job ${id} page ${run.page}:`, run.error);
-            store.addError(id, { page: run.page, code: err.code, message: err.message });
-          }
-          this.publish(store.progress(id));
-        }, signal);
-      } finally {
-        clearTimeout(limit);
-        await this.journal.end(id);
-        await this.broker.call('rasterizer.close', { doc_id: opened.doc_id }, { nodeID: opened.node_id }).catch((err) => this.logger.warn(`Closing the document of job ${id}:`, err));
-        this.publish(store.finish(id));
+    async started(this: AggregatorThis) {
+      const { journal, orphans } = await JobJournal.open(this.settings.jobs.tempDir);
+      this.journal = journal;
+      for (const record of orphans) {
+        this.logger.warn(`Job ${record.job_id} (${record.filename}) was running when this node's previous process died: reported as JOB_INTERRUPTED`);
+        this.store.interrupted(record.job_id, { filename: record.filename, file_size_bytes: record.file_size_bytes, total_pages: record.total_pages }, new Date(record.start_time));
+        await rm(record.upload_path, { force: true });
       }
+      this.sweeper = setInterval(() => this.store.sweep(), Math.min(60_000, this.settings.jobs.ttlMs)).unref();
     },
 
-    publish(this: AggregatorThis, progress: JobProgress) {
-      this.broker.broadcast('job.progress', progress);
+    stopped(this: AggregatorThis) {
+      clearInterval(this.sweeper);
     },
-  },
-};
 
-export default AggregatorService;
+    actions: {
+      /** Opens the document and starts the job; answers at once with its progress. */
+      submit: {
+        params: {
+          path: 'string',
+          node_id: 'string',
+          filename: 'string',
+          file_size_bytes: { type: 'number', integer: true, min: 0 },
+          dpi: { type: 'number', min: settings.dpi.min, max: settings.dpi.max },
+          text_layer: { type: 'enum', values: ['auto', 'ocr'] },
+          language: { type: 'string', optional: true },
+          password: { type: 'string', optional: true },
+        },
+        async handler(this: AggregatorThis, ctx: Context<SubmitParams>): Promise<JobProgress> {
+          const { path, password, node_id: nodeID } = ctx.params;
+          const opened = await ctx.call<Opened, OpenParams>('rasterizer.open', { path, password }, { nodeID });
+          const spec = { filename: ctx.params.filename, file_size_bytes: ctx.params.file_size_bytes, total_pages: opened.pages };
+          const { id, signal } = this.store.create(spec);
+          await this.journal.begin({ job_id: id, ...spec, start_time: new Date().toISOString(), upload_path: path });
+          this.runJob(id, signal, opened, ctx.params).catch((err) => this.logger.error(`Job ${id} broke:`, err));
+          return this.store.progress(id);
+        },
+      },
+
+      status: {
+        params: { id: 'string' },
+        handler(this: AggregatorThis, ctx: Context<{ id: string }>): JobProgress {
+          return this.store.progress(ctx.params.id);
+        },
+      },
+
+      /** The finished job's result; with `wait`, waits for the job to end first. */
+      result: {
+        params: { id: 'string', wait: { type: 'boolean', optional: true } },
+        async handler(this: AggregatorThis, ctx: Context<{ id: string; wait?: boolean }>): Promise<JobResult> {
+          if (ctx.params.wait) await this.store.ended(ctx.params.id);
+          return this.store.result(ctx.params.id);
+        },
+      },
+
+      cancel: {
+        params: { id: 'string' },
+        handler(this: AggregatorThis, ctx: Context<{ id: string }>): JobProgress {
+          const progress = this.store.cancel(ctx.params.id);
+          this.publish(progress);
+          return progress;
+        },
+      },
+
+      list: {
+        handler(this: AggregatorThis): JobProgress[] {
+          return this.store.list();
+        },
+      },
+    },
+
+    methods: {
+      async runJob(this: AggregatorThis, id, signal, opened, params) {
+        const { store } = this;
+        store.started(id);
+        const { timeoutMs, window } = this.settings.jobs;
+        const limit = setTimeout(() => store.expire(id, timeoutMs / 1000), timeoutMs);
+        this.publish(store.progress(id));
+        const pages = Array.from({ length: opened.pages }, (_, i) => i + 1);
+        const readPage = (page: number) =>
+          this.broker.call<PageResult, PageParams>('rasterizer.page', { doc_id: opened.doc_id, page, dpi: params.dpi, text_layer: params.text_layer }, { nodeID: opened.node_id, timeout: 0 });
+        try {
+          await runPages(pages, window, readPage, (run) => {
+            if (run.result) store.addPage(id, run.result);
+            else {
+              const err = classifyError(run.error);
+              if (err.code === 'INTERNAL') this.logger.error(`Job ${id} page ${run.page}:`, run.error);
+              store.addError(id, { page: run.page, code: err.code, message: err.message });
+            }
+            this.publish(store.progress(id));
+          }, signal);
+        } finally {
+          clearTimeout(limit);
+          await this.journal.end(id);
+          await this.broker.call('rasterizer.close', { doc_id: opened.doc_id }, { nodeID: opened.node_id }).catch((err) => this.logger.warn(`Closing the document of job ${id}:`, err));
+          this.publish(store.finish(id));
+        }
+      },
+
+      publish(this: AggregatorThis, progress: JobProgress) {
+        this.broker.broadcast('job.progress', progress);
+      },
+    },
+  };
+}

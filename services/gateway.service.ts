@@ -6,17 +6,16 @@ import ApiGateway from 'moleculer-web';
 import { OcrError } from '../src/errors.ts';
 import { ocrImageJob } from '../src/jobs/image-job.ts';
 import type { JobProgress } from '../src/jobs/job-store.ts';
-import { accessFromEnv, checkApiKey, rateLimitKey } from '../src/http/access.ts';
+import { checkApiKey, rateLimitKey, type AccessSettings } from '../src/http/access.ts';
 import { sendError, sendJson } from '../src/http/reply.ts';
 import { readUpload, saveUpload, type UploadInfo } from '../src/http/upload.ts';
+import { parseJobOptions, type DpiLimits } from '../src/jobs/job-options.ts';
 import { IMAGE_KINDS, sniffMedia } from '../src/jobs/media.ts';
-import { settingsFromEnv } from '../src/config/settings.ts';
+import type { PageCallPolicy } from '../src/broker/ocr-call.ts';
 import { workersStatus } from '../src/broker/cluster-status.ts';
+import type { NodeConfig } from '../src/config/config.ts';
 import type { JobResult, WorkersStatus } from '../src/contracts.ts';
 import type { SubmitParams } from './aggregator.service.ts';
-
-const settings = settingsFromEnv();
-const access = accessFromEnv();
 
 type Request = IncomingMessage & { $ctx: Context; $params: Record<string, string> };
 type ProgressListener = (progress: JobProgress) => void;
@@ -34,19 +33,16 @@ interface GatewayVars {
   listeners: Map<string, Set<ProgressListener>>;
 }
 
-type GatewaySettings = ServiceSettingSchema & Record<string, unknown>;
+/** moleculer-web's settings and ours; `access` holds the API keys, kept from other nodes ($secureSettings). */
+type GatewaySettings = ServiceSettingSchema & Record<string, unknown> & {
+  access: AccessSettings;
+  maxUploadBytes: number;
+  /** Where PDF uploads are written while their job runs. */
+  tempDir: string;
+  dpi: DpiLimits;
+  pageCalls: PageCallPolicy;
+};
 type GatewayThis = Service<GatewaySettings> & GatewayMethods & GatewayVars;
-
-/** The job options of a PDF upload's form fields, validated. */
-export function jobOptions(fields: Record<string, string>): Pick<SubmitParams, 'dpi' | 'text_layer' | 'language' | 'password'> {
-  const dpi = fields.dpi === undefined || fields.dpi === '' ? settings.dpi : Number(fields.dpi);
-  if (!Number.isFinite(dpi) || dpi < settings.minDpi || dpi > settings.maxDpi) {
-    throw new OcrError('INVALID_PARAMS', `dpi must be a number from ${settings.minDpi} to ${settings.maxDpi}`);
-  }
-  const textLayer = fields.text_layer || 'ocr';
-  if (textLayer !== 'auto' && textLayer !== 'ocr') throw new OcrError('INVALID_PARAMS', 'text_layer must be "auto" or "ocr"');
-  return { dpi, text_layer: textLayer, language: fields.language || undefined, password: fields.password || undefined };
-}
 
 function checkKind(upload: UploadInfo, want: 'pdf' | 'image'): void {
   const kind = sniffMedia(upload.head);
@@ -58,188 +54,195 @@ function checkKind(upload: UploadInfo, want: 'pdf' | 'image'): void {
   }
 }
 
-const GatewayService: ServiceSchema<GatewaySettings, GatewayMethods, GatewayVars> = {
-  name: 'gateway',
-  mixins: [ApiGateway as unknown as Partial<ServiceSchema>],
+export default function gatewayService(config: NodeConfig): ServiceSchema<GatewaySettings, GatewayMethods, GatewayVars> {
+  const { access } = config.http;
+  return {
+    name: 'gateway',
+    mixins: [ApiGateway as unknown as Partial<ServiceSchema>],
 
-  settings: {
-    port: settings.port,
-    ip: process.env.COORDINATOR_HOST ?? '0.0.0.0',
-    log4XXResponses: false,
-    // Browsers on other origins, when CORS_ORIGINS names them.
-    cors: access.corsOrigins.length
-      ? { origin: access.corsOrigins.includes('*') ? '*' : access.corsOrigins, methods: ['GET', 'POST', 'DELETE', 'OPTIONS'], allowedHeaders: ['Authorization', 'Content-Type'], maxAge: 3600 }
-      : undefined,
-    routes: [
-      {
-        // Open to load balancers and probes: no key, no rate limit.
-        path: '/health',
-        mappingPolicy: 'restrict',
-        bodyParsers: false,
-        aliases: { 'GET /': 'gateway.health' },
-        onError(_req: IncomingMessage, res: ServerResponse, err: Error) {
+    settings: {
+      $secureSettings: ['access'],
+      access,
+      maxUploadBytes: config.limits.maxUploadBytes,
+      tempDir: config.jobs.tempDir,
+      dpi: config.limits.dpi,
+      pageCalls: config.pageCalls,
+      port: config.http.port,
+      ip: config.http.host,
+      log4XXResponses: false,
+      // Browsers on other origins, when CORS_ORIGINS names them.
+      cors: access.corsOrigins.length
+        ? { origin: access.corsOrigins.includes('*') ? '*' : access.corsOrigins, methods: ['GET', 'POST', 'DELETE', 'OPTIONS'], allowedHeaders: ['Authorization', 'Content-Type'], maxAge: 3600 }
+        : undefined,
+      routes: [
+        {
+          // Open to load balancers and probes: no key, no rate limit.
+          path: '/health',
+          mappingPolicy: 'restrict',
+          bodyParsers: false,
+          aliases: { 'GET /': 'gateway.health' },
+          onError(_req: IncomingMessage, res: ServerResponse, err: Error) {
+            sendError(res, err);
+          },
+        },
+        {
+          path: '/',
+          mappingPolicy: 'restrict',
+          bodyParsers: false,
+          authentication: true,
+          rateLimit: access.rateLimitPerMinute > 0
+            ? { window: 60_000, limit: access.rateLimitPerMinute, headers: true, key: (req: IncomingMessage) => rateLimitKey(req, access) }
+            : undefined,
+          aliases: {
+            'GET /workers/status': 'gateway.workers',
+            'POST /ocr/image'(this: GatewayThis, req: Request, res: ServerResponse) {
+              return this.ocrImage(req, res);
+            },
+            'POST /ocr/pdf'(this: GatewayThis, req: Request, res: ServerResponse) {
+              return this.ocrPdf(req, res);
+            },
+            'POST /jobs'(this: GatewayThis, req: Request, res: ServerResponse) {
+              return this.createJob(req, res);
+            },
+            'GET /jobs': 'aggregator.list',
+            'GET /jobs/:id': 'aggregator.status',
+            'GET /jobs/:id/result': 'aggregator.result',
+            'DELETE /jobs/:id': 'aggregator.cancel',
+            'GET /jobs/:id/events'(this: GatewayThis, req: Request, res: ServerResponse) {
+              return this.jobEvents(req, res);
+            },
+          },
+          onError(_req: IncomingMessage, res: ServerResponse, err: Error) {
+            sendError(res, err);
+          },
+        },
+      ],
+    },
+
+    created(this: GatewayThis) {
+      this.listeners = new Map();
+    },
+
+    events: {
+      'job.progress'(this: GatewayThis, ctx: Context<JobProgress>) {
+        for (const listener of this.listeners.get(ctx.params.job_id) ?? []) listener(ctx.params);
+      },
+    },
+
+    actions: {
+      /** Every OCR worker node with its live health, asked of each node directly. */
+      workers: {
+        handler(this: GatewayThis, ctx: Context): Promise<WorkersStatus> {
+          return workersStatus(this.broker, ctx);
+        },
+      },
+
+      health: {
+        handler(this: GatewayThis, ctx: Context<unknown, { $statusCode?: number }>) {
+          const workers = this.broker.registry.getServiceList({ onlyAvailable: true, skipInternal: true })
+            .filter((s: { name: string }) => s.name === 'ocr').length;
+          // Not ready (models still loading, or no worker in the cluster): load balancers should wait.
+          if (workers === 0) ctx.meta.$statusCode = 503;
+          return {
+            status: workers > 0 ? 'ok' : 'degraded',
+            node_id: this.broker.nodeID,
+            uptime_seconds: Math.round(process.uptime()),
+            memory_mb: Math.round(process.memoryUsage().rss / 1048576),
+            ocr_workers: workers,
+          };
+        },
+      },
+    },
+
+    methods: {
+      /** moleculer-web's hook for routes with `authentication: true`. */
+      authenticate(this: GatewayThis, _ctx: Context, _route: unknown, req: IncomingMessage) {
+        checkApiKey(req, this.settings.access);
+        return null;
+      },
+
+      /** POST /ocr/image: one page image in, the job contract out. */
+      async ocrImage(this: GatewayThis, req, res) {
+        try {
+          const upload = await readUpload(req, this.settings.maxUploadBytes);
+          checkKind(upload, 'image');
+          sendJson(res, 200, await ocrImageJob(req.$ctx.call.bind(req.$ctx), upload.data, upload.filename, this.settings.pageCalls));
+        } catch (err) {
           sendError(res, err);
-        },
+        }
       },
-      {
-        path: '/',
-        mappingPolicy: 'restrict',
-        bodyParsers: false,
-        authentication: true,
-        rateLimit: access.rateLimitPerMinute > 0
-          ? { window: 60_000, limit: access.rateLimitPerMinute, headers: true, key: (req: IncomingMessage) => rateLimitKey(req, access) }
-          : undefined,
-        aliases: {
-          'GET /workers/status': 'gateway.workers',
-          'POST /ocr/image'(this: GatewayThis, req: Request, res: ServerResponse) {
-            return this.ocrImage(req, res);
-          },
-          'POST /ocr/pdf'(this: GatewayThis, req: Request, res: ServerResponse) {
-            return this.ocrPdf(req, res);
-          },
-          'POST /jobs'(this: GatewayThis, req: Request, res: ServerResponse) {
-            return this.createJob(req, res);
-          },
-          'GET /jobs': 'aggregator.list',
-          'GET /jobs/:id': 'aggregator.status',
-          'GET /jobs/:id/result': 'aggregator.result',
-          'DELETE /jobs/:id': 'aggregator.cancel',
-          'GET /jobs/:id/events'(this: GatewayThis, req: Request, res: ServerResponse) {
-            return this.jobEvents(req, res);
-          },
-        },
-        onError(_req: IncomingMessage, res: ServerResponse, err: Error) {
+
+      /** Streams a PDF upload to TEMP_DIR and starts its job; the upload is removed if it cannot start. */
+      async submitPdf(this: GatewayThis, req) {
+        const upload = await saveUpload(req, this.settings.maxUploadBytes, this.settings.tempDir);
+        try {
+          checkKind(upload, 'pdf');
+          const params: SubmitParams = { path: upload.path, node_id: this.broker.nodeID, filename: upload.filename, file_size_bytes: upload.size, ...parseJobOptions(upload.fields, this.settings.dpi) };
+          const job: JobProgress = await req.$ctx.call('aggregator.submit', params);
+          return job;
+        } catch (err) {
+          await rm(upload.path, { force: true });
+          throw err;
+        }
+      },
+
+      /** POST /ocr/pdf: waits for the whole document. */
+      async ocrPdf(this: GatewayThis, req, res) {
+        try {
+          const job = await this.submitPdf(req);
+          const result: JobResult = await req.$ctx.call('aggregator.result', { id: job.job_id, wait: true }, { timeout: 0 });
+          sendJson(res, 200, result);
+        } catch (err) {
           sendError(res, err);
-        },
+        }
       },
-    ],
-  },
 
-  created(this: GatewayThis) {
-    this.listeners = new Map();
-  },
-
-  events: {
-    'job.progress'(this: GatewayThis, ctx: Context<JobProgress>) {
-      for (const listener of this.listeners.get(ctx.params.job_id) ?? []) listener(ctx.params);
-    },
-  },
-
-  actions: {
-    /** Every OCR worker node with its live health, asked of each node directly. */
-    workers: {
-      handler(this: GatewayThis, ctx: Context): Promise<WorkersStatus> {
-        return workersStatus(this.broker, ctx);
+      /** POST /jobs: 202 with the job id at once. */
+      async createJob(this: GatewayThis, req, res) {
+        try {
+          const job = await this.submitPdf(req);
+          res.setHeader('Location', `/jobs/${job.job_id}`);
+          sendJson(res, 202, job);
+        } catch (err) {
+          sendError(res, err);
+        }
       },
-    },
 
-    health: {
-      handler(this: GatewayThis, ctx: Context<unknown, { $statusCode?: number }>) {
-        const workers = this.broker.registry.getServiceList({ onlyAvailable: true, skipInternal: true })
-          .filter((s: { name: string }) => s.name === 'ocr').length;
-        // Not ready (models still loading, or no worker in the cluster): load balancers should wait.
-        if (workers === 0) ctx.meta.$statusCode = 503;
-        return {
-          status: workers > 0 ? 'ok' : 'degraded',
-          node_id: this.broker.nodeID,
-          uptime_seconds: Math.round(process.uptime()),
-          memory_mb: Math.round(process.memoryUsage().rss / 1048576),
-          ocr_workers: workers,
+      /** GET /jobs/:id/events: progress as server-sent events, in order, ending with the final status. */
+      async jobEvents(this: GatewayThis, req, res) {
+        const id = req.$params.id ?? '';
+        const queue: JobProgress[] = [];
+        let deliver: ProgressListener = (p) => queue.push(p);
+        const listener: ProgressListener = (p) => deliver(p);
+        const subscribers = this.listeners.get(id) ?? new Set();
+        this.listeners.set(id, subscribers);
+        subscribers.add(listener);
+        const unsubscribe = () => {
+          subscribers.delete(listener);
+          if (subscribers.size === 0) this.listeners.delete(id);
         };
+        try {
+          const current: JobProgress = await req.$ctx.call('aggregator.status', { id });
+          res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' });
+          let last = -1;
+          deliver = (p) => {
+            const done = p.pages_done + p.pages_failed;
+            if (done < last && !p.finished) return; // an event older than what was already sent
+            last = done;
+            res.write(`event: progress\ndata: ${JSON.stringify(p)}\n\n`);
+            if (p.finished) {
+              unsubscribe();
+              res.end();
+            }
+          };
+          deliver(current);
+          for (const p of queue.splice(0)) if (!res.writableEnded) deliver(p);
+          req.on('close', unsubscribe);
+        } catch (err) {
+          unsubscribe();
+          sendError(res, err);
+        }
       },
     },
-  },
-
-  methods: {
-    /** moleculer-web's hook for routes with `authentication: true`. */
-    authenticate(this: GatewayThis, _ctx: Context, _route: unknown, req: IncomingMessage) {
-      checkApiKey(req, access);
-      return null;
-    },
-
-    /** POST /ocr/image: one page image in, the job contract out. */
-    async ocrImage(this: GatewayThis, req, res) {
-      try {
-        const upload = await readUpload(req, settings.maxUploadBytes);
-        checkKind(upload, 'image');
-        sendJson(res, 200, await ocrImageJob(req.$ctx.call.bind(req.$ctx), upload.data, upload.filename, settings));
-      } catch (err) {
-        sendError(res, err);
-      }
-    },
-
-    /** Streams a PDF upload to TEMP_DIR and starts its job; the upload is removed if it cannot start. */
-    async submitPdf(this: GatewayThis, req) {
-      const upload = await saveUpload(req, settings.maxUploadBytes, settings.tempDir);
-      try {
-        checkKind(upload, 'pdf');
-        const params: SubmitParams = { path: upload.path, node_id: this.broker.nodeID, filename: upload.filename, file_size_bytes: upload.size, ...jobOptions(upload.fields) };
-        const job: JobProgress = await req.$ctx.call('aggregator.submit', params);
-        return job;
-      } catch (err) {
-        await rm(upload.path, { force: true });
-        throw err;
-      }
-    },
-
-    /** POST /ocr/pdf: waits for the whole document. */
-    async ocrPdf(this: GatewayThis, req, res) {
-      try {
-        const job = await this.submitPdf(req);
-        const result: JobResult = await req.$ctx.call('aggregator.result', { id: job.job_id, wait: true }, { timeout: 0 });
-        sendJson(res, 200, result);
-      } catch (err) {
-        sendError(res, err);
-      }
-    },
-
-    /** POST /jobs: 202 with the job id at once. */
-    async createJob(this: GatewayThis, req, res) {
-      try {
-        const job = await this.submitPdf(req);
-        res.setHeader('Location', `/jobs/${job.job_id}`);
-        sendJson(res, 202, job);
-      } catch (err) {
-        sendError(res, err);
-      }
-    },
-
-    /** GET /jobs/:id/events: progress as server-sent events, in order, ending with the final status. */
-    async jobEvents(this: GatewayThis, req, res) {
-      const id = req.$params.id ?? '';
-      const queue: JobProgress[] = [];
-      let deliver: ProgressListener = (p) => queue.push(p);
-      const listener: ProgressListener = (p) => deliver(p);
-      const subscribers = this.listeners.get(id) ?? new Set();
-      this.listeners.set(id, subscribers);
-      subscribers.add(listener);
-      const unsubscribe = () => {
-        subscribers.delete(listener);
-        if (subscribers.size === 0) this.listeners.delete(id);
-      };
-      try {
-        const current: JobProgress = await req.$ctx.call('aggregator.status', { id });
-        res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' });
-        let last = -1;
-        deliver = (p) => {
-          const done = p.pages_done + p.pages_failed;
-          if (done < last && !p.finished) return; // an event older than what was already sent
-          last = done;
-          res.write(`event: progress\ndata: ${JSON.stringify(p)}\n\n`);
-          if (p.finished) {
-            unsubscribe();
-            res.end();
-          }
-        };
-        deliver(current);
-        for (const p of queue.splice(0)) if (!res.writableEnded) deliver(p);
-        req.on('close', unsubscribe);
-      } catch (err) {
-        unsubscribe();
-        sendError(res, err);
-      }
-    },
-  },
-};
-
-export default GatewayService;
+  };
+}

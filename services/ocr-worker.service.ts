@@ -2,15 +2,26 @@
 import { availableParallelism, hostname, totalmem } from 'node:os';
 import type { Readable } from 'node:stream';
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from 'moleculer';
-import { IsolatedDecoder } from '../src/isolation/image-decoder.ts';
 import { ocrEngineMixin, type OcrEngineVars } from '../mixins/ocr-engine.mixin.ts';
 import { withBrokerErrors } from '../src/broker/broker-errors.ts';
-import { loadOcrConfig } from '../src/config/ocr.ts';
-import { settingsFromEnv } from '../src/config/settings.ts';
 import { readAll } from '../src/broker/streams.ts';
-import { OcrError } from '../src/errors.ts';
-import type { PageReader } from '../src/ocr/engine.ts';
+import type { NodeConfig } from '../src/config/config.ts';
 import type { PageOcr, PageResult, RecognizeParams, WorkerHealth } from '../src/contracts.ts';
+import { OcrError } from '../src/errors.ts';
+import { IsolatedDecoder } from '../src/isolation/image-decoder.ts';
+import type { IsolationLimits } from '../src/isolation/isolated-process.ts';
+import type { PageReader } from '../src/ocr/engine.ts';
+
+export interface OcrWorkerSettings extends ServiceSettingSchema {
+  /** Pages read at once, each by an engine of its own: the bulkhead's concurrency. */
+  slots: number;
+  /** Pages waiting beyond those. */
+  queueSize: number;
+  maxUploadBytes: number;
+  maxPixels: number;
+  /** Limits of the child process that decodes uploaded images. */
+  decodeLimits: IsolationLimits;
+}
 
 interface WorkerStats {
   total_requests: number;
@@ -25,106 +36,113 @@ interface CpuSample {
   usage: NodeJS.CpuUsage;
 }
 
-interface WorkerVars {
+interface WorkerVars extends OcrEngineVars {
   stats: WorkerStats;
   cpu: CpuSample;
   /** Decodes uploaded images in a child process: see src/isolation/image-decoder.ts. */
   decoder: IsolatedDecoder;
 }
 
-type WorkerThis = Service<ServiceSettingSchema> & OcrEngineVars & WorkerVars;
+type WorkerThis = Service<OcrWorkerSettings> & WorkerVars;
 
-const settings = settingsFromEnv();
-
-async function readPage(engine: PageReader, decoder: IsolatedDecoder, params: RecognizeParams, stream: Readable | null): Promise<PageOcr> {
+async function readPage(engine: PageReader, decoder: IsolatedDecoder, params: RecognizeParams, stream: Readable | null, settings: OcrWorkerSettings): Promise<PageOcr> {
   if (!stream) throw new OcrError('INVALID_PARAMS', 'Send the page bytes as the call\'s stream');
   const { raster } = params;
-  if (!raster) return engine.recognizeImage(await readAll(stream, settings.maxUploadBytes), settings.maxPixels, (data, max) => decoder.decode(data, max));
+  const { maxPixels } = settings;
+  if (!raster) return engine.recognizeImage(await readAll(stream, settings.maxUploadBytes), maxPixels, (data, max) => decoder.decode(data, max));
   const { width, height, channels } = raster;
-  if (width * height > settings.maxPixels) throw new OcrError('IMAGE_TOO_LARGE', `The page has ${width}x${height} pixels, more than MAX_PIXELS`);
+  if (width * height > maxPixels) throw new OcrError('IMAGE_TOO_LARGE', `The page has ${width}x${height} pixels, more than MAX_PIXELS`);
   const data = await readAll(stream, width * height * channels);
   if (data.length !== width * height * channels) throw new OcrError('INVALID_PARAMS', `The stream has ${data.length} bytes, not ${width}x${height}x${channels}`);
   return engine.recognizeRaster({ data, width, height, channels });
 }
 
-const OcrWorkerService: ServiceSchema<ServiceSettingSchema, Record<string, never>, OcrEngineVars & WorkerVars> = {
-  name: 'ocr',
-  // Read by the balancer on other nodes: a node with more slots takes more pages.
-  metadata: { slots: settings.ocrConcurrency },
-  mixins: [ocrEngineMixin(loadOcrConfig(process.env, settings.ocrConcurrency), settings.ocrConcurrency)],
+export default function ocrWorkerService(config: NodeConfig): ServiceSchema<OcrWorkerSettings, Record<string, never>, WorkerVars> {
+  const settings: OcrWorkerSettings = {
+    slots: config.worker.slots,
+    queueSize: config.worker.queueSize,
+    maxUploadBytes: config.limits.maxUploadBytes,
+    maxPixels: config.limits.maxPixels,
+    decodeLimits: config.isolation.decode,
+  };
+  return {
+    name: 'ocr',
+    settings,
+    // Read by the balancer on other nodes: a node with more slots takes more pages.
+    metadata: { slots: settings.slots },
+    mixins: [ocrEngineMixin({ ocr: config.ocr, engines: settings.slots })],
 
-  created(this: WorkerThis) {
-    this.stats = { total_requests: 0, pages_done: 0, errors: 0 };
-    this.cpu = { at: performance.now(), usage: process.cpuUsage() };
-    this.decoder = new IsolatedDecoder(settings.decodeLimits);
-  },
+    created(this: WorkerThis) {
+      this.stats = { total_requests: 0, pages_done: 0, errors: 0 };
+      this.cpu = { at: performance.now(), usage: process.cpuUsage() };
+      this.decoder = new IsolatedDecoder(this.settings.decodeLimits);
+    },
 
-  stopped(this: WorkerThis) {
-    return this.decoder.close();
-  },
+    stopped(this: WorkerThis) {
+      return this.decoder.close();
+    },
 
-  actions: {
-    recognize: {
-      bulkhead: { enabled: true, concurrency: settings.ocrConcurrency, maxQueueSize: settings.ocrQueueSize },
-      params: {
-        raster: {
-          type: 'object',
-          optional: true,
-          props: {
-            width: { type: 'number', integer: true, positive: true },
-            height: { type: 'number', integer: true, positive: true },
-            channels: { type: 'enum', values: [1, 3] },
+    actions: {
+      recognize: {
+        bulkhead: { enabled: true, concurrency: settings.slots, maxQueueSize: settings.queueSize },
+        params: {
+          raster: {
+            type: 'object',
+            optional: true,
+            props: {
+              width: { type: 'number', integer: true, positive: true },
+              height: { type: 'number', integer: true, positive: true },
+              channels: { type: 'enum', values: [1, 3] },
+            },
           },
+          page_number: { type: 'number', integer: true, positive: true, convert: true },
         },
-        page_number: { type: 'number', integer: true, positive: true, convert: true },
+        async handler(this: WorkerThis, ctx: Context<RecognizeParams>): Promise<PageResult> {
+          const { stats } = this;
+          stats.total_requests += 1;
+          try {
+            const page = await withBrokerErrors(async () => {
+              try {
+                return await readPage(this.engine, this.decoder, ctx.params, ctx.stream as Readable | null, this.settings);
+              } catch (err) {
+                if (err instanceof OcrError) throw err;
+                this.logger.error(`Page ${ctx.params.page_number} failed in the engine`, err);
+                throw new OcrError('ENGINE_FAILED', 'The OCR engine failed on this page', ctx.params.page_number);
+              }
+            });
+            stats.pages_done += 1;
+            return { page_number: ctx.params.page_number, ...page, worker: this.broker.nodeID, source: 'ocr' };
+          } catch (err) {
+            stats.errors += 1;
+            throw err;
+          }
+        },
       },
-      async handler(this: WorkerThis, ctx: Context<RecognizeParams>): Promise<PageResult> {
-        const { stats } = this;
-        stats.total_requests += 1;
-        try {
-          const page = await withBrokerErrors(async () => {
-            try {
-              return await readPage(this.engine, this.decoder, ctx.params, ctx.stream as Readable | null);
-            } catch (err) {
-              if (err instanceof OcrError) throw err;
-              this.logger.error(`Page ${ctx.params.page_number} failed in the engine`, err);
-              throw new OcrError('ENGINE_FAILED', 'The OCR engine failed on this page', ctx.params.page_number);
-            }
-          });
-          stats.pages_done += 1;
-          return { page_number: ctx.params.page_number, ...page, worker: this.broker.nodeID, source: 'ocr' };
-        } catch (err) {
-          stats.errors += 1;
-          throw err;
-        }
+
+      health: {
+        handler(this: WorkerThis): WorkerHealth {
+          const now = performance.now(), usage = process.cpuUsage();
+          const cpuMicros = usage.user - this.cpu.usage.user + usage.system - this.cpu.usage.system;
+          const cpuPercent = (cpuMicros / 1000 / Math.max(1, now - this.cpu.at) / availableParallelism()) * 100;
+          this.cpu = { at: now, usage };
+          const gauge = (name: string) => Number(this.broker.metrics.getMetric(name)?.get(BULKHEAD_LABELS)?.value ?? 0);
+          const rss = process.memoryUsage().rss;
+          return {
+            node_id: this.broker.nodeID,
+            host: hostname(),
+            pid: process.pid,
+            uptime_seconds: Math.round(process.uptime()),
+            cpu_percent: Math.round(cpuPercent * 10) / 10,
+            memory_mb: Math.round(rss / 1048576),
+            memory_percent: Math.round((rss / totalmem()) * 1000) / 10,
+            ...this.stats,
+            in_flight: gauge('moleculer.request.bulkhead.inflight'),
+            queued: gauge('moleculer.request.bulkhead.queue.size'),
+            slots: this.settings.slots,
+            ...this.engine.info,
+          };
+        },
       },
     },
-
-    health: {
-      handler(this: WorkerThis): WorkerHealth {
-        const now = performance.now(), usage = process.cpuUsage();
-        const cpuMicros = usage.user - this.cpu.usage.user + usage.system - this.cpu.usage.system;
-        const cpuPercent = (cpuMicros / 1000 / Math.max(1, now - this.cpu.at) / availableParallelism()) * 100;
-        this.cpu = { at: now, usage };
-        const gauge = (name: string) => Number(this.broker.metrics.getMetric(name)?.get(BULKHEAD_LABELS)?.value ?? 0);
-        const rss = process.memoryUsage().rss;
-        return {
-          node_id: this.broker.nodeID,
-          host: hostname(),
-          pid: process.pid,
-          uptime_seconds: Math.round(process.uptime()),
-          cpu_percent: Math.round(cpuPercent * 10) / 10,
-          memory_mb: Math.round(rss / 1048576),
-          memory_percent: Math.round((rss / totalmem()) * 1000) / 10,
-          ...this.stats,
-          in_flight: gauge('moleculer.request.bulkhead.inflight'),
-          queued: gauge('moleculer.request.bulkhead.queue.size'),
-          slots: settings.ocrConcurrency,
-          ...this.engine.info,
-        };
-      },
-    },
-  },
-};
-
-export default OcrWorkerService;
+  };
+}

@@ -50,6 +50,17 @@ export interface PageResult extends PageOcr {
   dpi?: number;
 }
 
+/** How a PDF job reads its pages (`POST /ocr/pdf` and `POST /jobs` fields, `ocr-cluster batch` flags). */
+export interface JobOptions {
+  /** Resolution the pages are rendered at. */
+  dpi: number;
+  /** `auto`: a page with a usable text layer takes its text from it instead of OCR. */
+  text_layer: 'auto' | 'ocr';
+  language?: string;
+  /** For an encrypted PDF. */
+  password?: string;
+}
+
 export type JobStatus = 'queued' | 'running' | 'success' | 'partial_success' | 'failed' | 'cancelled';
 
 export interface PageError {

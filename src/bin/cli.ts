@@ -10,9 +10,12 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_EXTENSIONS } from '../batch/corpus.ts';
 import { progressReporter, summaryLine } from '../batch/progress.ts';
 import { Batch } from '../batch/run.ts';
+import { loadConfig } from '../config/config.ts';
+import type { JobOptions } from '../contracts.ts';
+import { OcrError } from '../errors.ts';
 import { ocrFileJob } from '../jobs/file-job.ts';
-import { startNode } from './node.ts';
-import { settingsFromEnv } from '../config/settings.ts';
+import { parseJobOptions, type DpiLimits, type JobOptionFields } from '../jobs/job-options.ts';
+import { fileJobLimits, startNode } from './node.ts';
 
 const USAGE = `usage: ocr-cluster batch <input-dir|list-file> --out <dir> [options]
 
@@ -56,6 +59,16 @@ function parseOptions(args: string[]) {
   });
 }
 
+/** The job options the flags give, parsed as the gateway parses its form fields. */
+function jobOptions(fields: JobOptionFields, dpi: DpiLimits): JobOptions {
+  try {
+    return parseJobOptions(fields, dpi);
+  } catch (err) {
+    if (err instanceof OcrError) fail(err.message);
+    throw err;
+  }
+}
+
 async function batch(args: string[]): Promise<number> {
   let parsed;
   try {
@@ -70,26 +83,23 @@ async function batch(args: string[]): Promise<number> {
   }
   if (positionals.length !== 1) fail('give one input folder or list file');
   if (!values.out) fail('--out is required');
-  const settings = settingsFromEnv();
-  const dpi = values.dpi === undefined ? settings.dpi : Number(values.dpi);
-  if (!(dpi >= settings.minDpi && dpi <= settings.maxDpi)) fail(`--dpi must be between ${settings.minDpi} and ${settings.maxDpi}`);
-  const textLayer = values['text-layer'] ?? 'ocr';
-  if (textLayer !== 'auto' && textLayer !== 'ocr') fail('--text-layer must be auto or ocr');
+  // The cluster's workers read the pages; without a cluster this process runs a worker of its own.
+  const clustered = Boolean(process.env.TRANSPORTER);
+  const config = loadConfig({
+    ...process.env,
+    SERVICES: clustered ? 'rasterizer,aggregator' : 'ocr-worker,rasterizer,aggregator',
+    NODE_ID: process.env.NODE_ID || `batch-${hostname()}-${process.pid}`,
+    LOG_LEVEL: process.env.LOG_LEVEL || 'warn',
+  });
+  const job = jobOptions({ dpi: values.dpi, text_layer: values['text-layer'], language: values.language }, config.limits.dpi);
   const chunkSize = positiveInt(values['chunk-size'], 'chunk-size', 1000);
   const chunkOverlap = positiveInt(values['chunk-overlap'], 'chunk-overlap', 200, 0);
   if (chunkOverlap >= chunkSize) fail('--chunk-overlap must be smaller than --chunk-size');
 
-  const clustered = Boolean(process.env.TRANSPORTER);
-  const broker = await startNode({
-    ...process.env,
-    SERVICES: clustered ? 'rasterizer,aggregator' : 'ocr-worker,rasterizer,aggregator',
-    NODE_ID: process.env.NODE_ID || `batch-${hostname()}-${process.pid}`,
-    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
-  }, { skipProcessEventRegistration: true }); // signals are the batch's: finish the documents in flight first
+  const broker = await startNode(config, { skipProcessEventRegistration: true }); // signals are the batch's: finish the documents in flight first
   // In a cluster the workers may still be announcing themselves.
-  await broker.waitForServices(['ocr'], settings.pageTimeoutMs);
+  await broker.waitForServices(['ocr'], config.pageCalls.timeoutMs);
 
-  const job = { dpi, text_layer: textLayer as 'auto' | 'ocr', language: values.language };
   const run = new Batch(
     {
       input: resolve(positionals[0]!),
@@ -100,7 +110,7 @@ async function batch(args: string[]): Promise<number> {
       failFast: values['fail-fast'] ?? false,
       chunks: values.chunks ? { size: chunkSize, overlap: chunkOverlap } : undefined,
     },
-    (path) => ocrFileJob(broker, path, job, settings),
+    (path) => ocrFileJob(broker, path, job, fileJobLimits(config)),
     progressReporter(process.stderr),
   );
   // Ctrl-C: no new documents, those in flight finish and are recorded; a second one leaves at once.

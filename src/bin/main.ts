@@ -1,8 +1,9 @@
 /** `npm start`: one node; with no TRANSPORTER set, every service in this one process. */
+import { loadConfig } from '../config/config.ts';
 import { startNode } from './node.ts';
 
 try {
-  await startNode();
+  await startNode(loadConfig(process.env));
 } catch (err) {
   console.error(err instanceof Error ? err.message : err);
   process.exit(1);

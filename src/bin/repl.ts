@@ -8,19 +8,18 @@
  */
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
-import { ServiceBroker } from 'moleculer';
-import { brokerOptions } from '../broker/broker-options.ts';
-import AggregatorService from '../../services/aggregator.service.ts';
-import RasterizerService from '../../services/rasterizer.service.ts';
+import type { ServiceBroker } from 'moleculer';
 import { workersStatus } from '../broker/cluster-status.ts';
-import type { JobProgress } from '../jobs/job-store.ts';
-import { ocrFileJob } from '../jobs/file-job.ts';
-import { settingsFromEnv } from '../config/settings.ts';
+import { loadConfig } from '../config/config.ts';
 import type { WorkersStatus } from '../contracts.ts';
+import { ocrFileJob } from '../jobs/file-job.ts';
+import { parseJobOptions } from '../jobs/job-options.ts';
+import type { JobProgress } from '../jobs/job-store.ts';
+import { fileJobLimits, startNode } from './node.ts';
 
-const settings = settingsFromEnv();
+const config = loadConfig({ ...process.env, SERVICES: 'rasterizer,aggregator', NODE_ID: process.env.NODE_ID || `repl-${hostname()}-${process.pid}` });
 
-export function workersTable(status: WorkersStatus): string {
+function workersTable(status: WorkersStatus): string {
   const rows = status.workers.map((w) => ({
     node: w.node_id, host: w.host ?? '', status: w.status, circuit: w.circuit, 'cpu %': w.cpu_percent ?? '', 'mem MB': w.memory_mb ?? '', 'mem %': w.memory_percent ?? '',
     'up s': w.uptime_seconds ?? '', requests: w.total_requests ?? '', 'in flight': w.in_flight ?? '', queued: w.queued ?? '', done: w.pages_done ?? '',
@@ -64,7 +63,7 @@ const commands = [
     description: 'Run a PDF or an image through the cluster; print its text and metrics',
     async action(broker: ServiceBroker, args: { file: string }) {
       try {
-        const result = await ocrFileJob(broker, resolve(args.file), { dpi: settings.dpi, text_layer: 'ocr' }, settings);
+        const result = await ocrFileJob(broker, resolve(args.file), parseJobOptions({}, config.limits.dpi), fileJobLimits(config));
         console.log(result.combined_text.replace(/\f/g, '\n\n---- next page ----\n\n'));
         const { metrics: m } = result;
         console.log(`\n${m.status}: ${m.pages_processed}/${m.total_pages} pages, ${m.total_words} words, avg confidence ${m.avg_confidence}, ${m.total_duration_ms} ms, pages per worker ${JSON.stringify(m.ocr_rounds_per_worker)}`);
@@ -76,8 +75,5 @@ const commands = [
   },
 ];
 
-const broker = new ServiceBroker({ ...brokerOptions(), nodeID: process.env.NODE_ID || `repl-${hostname()}-${process.pid}`, replOptions: { customCommands: commands, delimiter: 'ocr-cluster $' } } as never);
-broker.createService(RasterizerService);
-broker.createService(AggregatorService);
-await broker.start();
+const broker = await startNode(config, { replOptions: { customCommands: commands, delimiter: 'ocr-cluster $' } } as never);
 await broker.repl();

@@ -7,10 +7,15 @@
  */
 import type { CallingOptions } from 'moleculer';
 import { isNodeFault, isRetryable } from './broker-errors.ts';
-import { withRetries } from './retry.ts';
-import type { Settings } from '../config/settings.ts';
+import { withRetries, type RetryPolicy } from './retry.ts';
 import { streamOf } from './streams.ts';
 import type { PageResult, RecognizeParams } from '../contracts.ts';
+
+/** How a page is sent: the time one try may take, and the retries of a transient failure. */
+export interface PageCallPolicy {
+  timeoutMs: number;
+  retry: RetryPolicy;
+}
 
 /** `ctx.call` or `broker.call`. */
 export type Call = (action: string, params: object, opts: CallingOptions) => Promise<unknown>;
@@ -27,12 +32,12 @@ function failedNode(err: unknown): string | undefined {
   return typeof node === 'string' ? node : undefined;
 }
 
-export function recognizeWithRetries(call: Call, params: RecognizeParams, bytes: Uint8Array, settings: Settings): Promise<PageResult> {
+export function recognizeWithRetries(call: Call, params: RecognizeParams, bytes: Uint8Array, policy: PageCallPolicy): Promise<PageResult> {
   const avoidNodes: string[] = [];
   let engineFailures = 0;
   return withRetries(
     async () => {
-      const opts: CallingOptions & AvoidNodesOption = { stream: streamOf(bytes), timeout: settings.pageTimeoutMs, avoidNodes: [...avoidNodes] };
+      const opts: CallingOptions & AvoidNodesOption = { stream: streamOf(bytes), timeout: policy.timeoutMs, avoidNodes: [...avoidNodes] };
       try {
         return (await call('ocr.recognize', params, opts)) as PageResult;
       } catch (err) {
@@ -42,7 +47,7 @@ export function recognizeWithRetries(call: Call, params: RecognizeParams, bytes:
         throw err;
       }
     },
-    settings.retry,
+    policy.retry,
     (err) => isRetryable(err) && !(isNodeFault(err) && engineFailures > 1),
   );
 }

@@ -15,14 +15,6 @@ export interface AccessSettings {
   corsOrigins: string[];
 }
 
-const list = (value: string | undefined) => (value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-
-export function accessFromEnv(env: NodeJS.ProcessEnv = process.env): AccessSettings {
-  const limit = Number(env.RATE_LIMIT_PER_MINUTE ?? 0);
-  if (!Number.isInteger(limit) || limit < 0) throw new Error('RATE_LIMIT_PER_MINUTE must be a whole number (0: no limit)');
-  return { apiKeys: new Set(list(env.API_KEYS)), rateLimitPerMinute: limit, corsOrigins: list(env.CORS_ORIGINS) };
-}
-
 export function bearerToken(req: IncomingMessage): string | undefined {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
   return match?.[1];

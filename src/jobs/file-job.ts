@@ -11,31 +11,30 @@ import { OcrError } from '../errors.ts';
 import { ocrImageJob } from './image-job.ts';
 import type { JobProgress } from './job-store.ts';
 import { readHead, sniffMedia } from './media.ts';
-import type { Call } from '../broker/ocr-call.ts';
-import type { Settings } from '../config/settings.ts';
-import type { JobResult } from '../contracts.ts';
+import type { Call, PageCallPolicy } from '../broker/ocr-call.ts';
+import type { JobOptions, JobResult } from '../contracts.ts';
 
-export interface FileJobOptions {
-  dpi: number;
-  text_layer: 'auto' | 'ocr';
-  language?: string;
-  password?: string;
+export interface FileJobLimits {
+  maxUploadBytes: number;
+  /** Where a PDF is copied for the rasterizer, which deletes the copy when the job ends. */
+  tempDir: string;
+  pageCalls: PageCallPolicy;
 }
 
-export async function ocrFileJob(broker: ServiceBroker, path: string, options: FileJobOptions, settings: Settings): Promise<JobResult> {
+export async function ocrFileJob(broker: ServiceBroker, path: string, options: JobOptions, limits: FileJobLimits): Promise<JobResult> {
   const { size } = await stat(path);
   if (size === 0) throw new OcrError('EMPTY_UPLOAD', 'The file is empty');
-  if (size > settings.maxUploadBytes) throw new OcrError('UPLOAD_TOO_LARGE', `The file is larger than MAX_UPLOAD_MB (${settings.maxUploadBytes / 1048576} MB)`);
+  if (size > limits.maxUploadBytes) throw new OcrError('UPLOAD_TOO_LARGE', `The file is larger than MAX_UPLOAD_MB (${limits.maxUploadBytes / 1048576} MB)`);
   const kind = sniffMedia(await readHead(path));
   if (kind === 'pdf') {
     // The rasterizer deletes its copy when the job ends; the user's file stays.
-    await mkdir(settings.tempDir, { recursive: true });
-    const copy = join(settings.tempDir, `${randomUUID()}.upload`);
+    await mkdir(limits.tempDir, { recursive: true });
+    const copy = join(limits.tempDir, `${randomUUID()}.upload`);
     await copyFile(path, copy);
     const here = { nodeID: broker.nodeID };
     const job = await broker.call<JobProgress, object>('aggregator.submit', { path: copy, node_id: broker.nodeID, filename: basename(path), file_size_bytes: size, ...options }, here);
     return broker.call<JobResult, object>('aggregator.result', { id: job.job_id, wait: true }, { ...here, timeout: 0 });
   }
   if (kind === undefined) throw new OcrError('UNSUPPORTED_MEDIA', 'Not a PDF, PNG, JPEG, WebP or TIFF file');
-  return ocrImageJob(broker.call.bind(broker) as Call, await readFile(path), basename(path), settings);
+  return ocrImageJob(broker.call.bind(broker) as Call, await readFile(path), basename(path), limits.pageCalls);
 }

@@ -3,21 +3,22 @@ import assert from 'node:assert/strict';
 import { after, before, mock, test } from 'node:test';
 import { Errors, ServiceBroker } from 'moleculer';
 import sharp from 'sharp';
+import ocrWorkerService from '../../services/ocr-worker.service.ts';
 import { errorResponse } from '../../src/broker/broker-errors.ts';
 import { streamOf } from '../../src/broker/streams.ts';
-import { OcrEngine } from '../../src/ocr/engine.ts';
+import { loadConfig } from '../../src/config/config.ts';
 import type { PageResult } from '../../src/contracts.ts';
+import { OcrEngine } from '../../src/ocr/engine.ts';
 import { ENGLISH_PARAGRAPHS, renderPage } from '../helpers/render.ts';
 
 // One engine in this process (a cluster node's default), so that its loads can be counted here;
 // several engines in threads of their own are test/service/engine-pool.test.ts's.
-process.env.OCR_CONCURRENCY = '1';
-const { default: OcrWorkerService } = await import('../../services/ocr-worker.service.ts');
+const config = loadConfig({ OCR_CONCURRENCY: '1' });
 const broker = new ServiceBroker({ nodeID: 'worker-test', logger: false });
 const load = mock.method(OcrEngine, 'load');
 
 before(async () => {
-  broker.createService(OcrWorkerService);
+  broker.createService(ocrWorkerService(config));
   await broker.start();
 });
 after(() => broker.stop());
