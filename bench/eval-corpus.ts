@@ -35,7 +35,8 @@ for (const r of pages) {
   const file = join(out, `${id}.txt`);
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, result.text + '\n');
-  process.stderr.write(`${id}: ${result.timings.total_ms} ms (det ${result.timings.det_ms}, cls ${result.timings.cls_ms}, rec ${result.timings.rec_ms}) rot ${result.rotation}\n`);
+  const ms = (k: keyof typeof result.timings) => Math.round(result.timings[k]);
+  process.stderr.write(`${id}: ${ms('total_ms')} ms (det ${ms('det_ms')}, cls ${ms('cls_ms')}, rec ${ms('rec_ms')}) rot ${result.rotation}\n`);
 }
 const n = pages.length;
 console.log(`${n} pages, ${(totalMs / n / 1000).toFixed(2)} s/page (decode ${(stage.decode_ms / n).toFixed(0)} ms, det ${(stage.det_ms / n).toFixed(0)} ms, cls ${(stage.cls_ms / n).toFixed(0)} ms, rec ${(stage.rec_ms / n).toFixed(0)} ms), peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);

@@ -7,38 +7,19 @@ import { rm } from 'node:fs/promises';
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from 'moleculer';
 import { classifyError } from '../src/broker/broker-errors.ts';
 import { JobJournal } from '../src/jobs/job-journal.ts';
-import { JobStore, type JobProgress } from '../src/jobs/job-store.ts';
-import { runPages } from '../src/jobs/run-pages.ts';
 import type { JobsConfig, NodeConfig } from '../src/config/config.ts';
-import type { JobResult, PageResult } from '../src/contracts.ts';
+import type { CloseParams, CloseReply, JobIdParams, JobProgress, JobResult, OpenedDocument, OpenParams, PageParams, PageResult, ResultParams, SubmitParams } from '../src/contracts.ts';
 import type { DpiLimits } from '../src/jobs/job-options.ts';
-import type { OpenParams, PageParams } from './rasterizer.service.ts';
+import { JobStore } from '../src/jobs/job-store.ts';
+import { runPages } from '../src/jobs/run-pages.ts';
 
 export interface AggregatorSettings extends ServiceSettingSchema {
   jobs: JobsConfig;
   dpi: DpiLimits;
 }
 
-export interface SubmitParams {
-  /** The upload, on the node `node_id`. */
-  path: string;
-  node_id: string;
-  filename: string;
-  file_size_bytes: number;
-  dpi: number;
-  text_layer: 'auto' | 'ocr';
-  language?: string;
-  password?: string;
-}
-
-interface Opened {
-  doc_id: string;
-  pages: number;
-  node_id: string;
-}
-
 interface AggregatorMethods {
-  runJob(id: string, signal: AbortSignal, opened: Opened, params: SubmitParams): Promise<void>;
+  runJob(id: string, signal: AbortSignal, opened: OpenedDocument, params: SubmitParams): Promise<void>;
   publish(progress: JobProgress): void;
 }
 
@@ -90,7 +71,7 @@ export default function aggregatorService(config: NodeConfig): ServiceSchema<Agg
         },
         async handler(this: AggregatorThis, ctx: Context<SubmitParams>): Promise<JobProgress> {
           const { path, password, node_id: nodeID } = ctx.params;
-          const opened = await ctx.call<Opened, OpenParams>('rasterizer.open', { path, password }, { nodeID });
+          const opened = await ctx.call<OpenedDocument, OpenParams>('rasterizer.open', { path, password }, { nodeID });
           const spec = { filename: ctx.params.filename, file_size_bytes: ctx.params.file_size_bytes, total_pages: opened.pages };
           const { id, signal } = this.store.create(spec);
           await this.journal.begin({ job_id: id, ...spec, start_time: new Date().toISOString(), upload_path: path });
@@ -101,7 +82,7 @@ export default function aggregatorService(config: NodeConfig): ServiceSchema<Agg
 
       status: {
         params: { id: 'string' },
-        handler(this: AggregatorThis, ctx: Context<{ id: string }>): JobProgress {
+        handler(this: AggregatorThis, ctx: Context<JobIdParams>): JobProgress {
           return this.store.progress(ctx.params.id);
         },
       },
@@ -109,7 +90,7 @@ export default function aggregatorService(config: NodeConfig): ServiceSchema<Agg
       /** The finished job's result; with `wait`, waits for the job to end first. */
       result: {
         params: { id: 'string', wait: { type: 'boolean', optional: true } },
-        async handler(this: AggregatorThis, ctx: Context<{ id: string; wait?: boolean }>): Promise<JobResult> {
+        async handler(this: AggregatorThis, ctx: Context<ResultParams>): Promise<JobResult> {
           if (ctx.params.wait) await this.store.ended(ctx.params.id);
           return this.store.result(ctx.params.id);
         },
@@ -117,7 +98,7 @@ export default function aggregatorService(config: NodeConfig): ServiceSchema<Agg
 
       cancel: {
         params: { id: 'string' },
-        handler(this: AggregatorThis, ctx: Context<{ id: string }>): JobProgress {
+        handler(this: AggregatorThis, ctx: Context<JobIdParams>): JobProgress {
           const progress = this.store.cancel(ctx.params.id);
           this.publish(progress);
           return progress;
@@ -154,7 +135,7 @@ export default function aggregatorService(config: NodeConfig): ServiceSchema<Agg
         } finally {
           clearTimeout(limit);
           await this.journal.end(id);
-          await this.broker.call('rasterizer.close', { doc_id: opened.doc_id }, { nodeID: opened.node_id }).catch((err) => this.logger.warn(`Closing the document of job ${id}:`, err));
+          await this.broker.call<CloseReply, CloseParams>('rasterizer.close', { doc_id: opened.doc_id }, { nodeID: opened.node_id }).catch((err) => this.logger.warn(`Closing the document of job ${id}:`, err));
           this.publish(store.finish(id));
         }
       },

@@ -5,7 +5,6 @@ import type { Context, Service, ServiceSchema, ServiceSettingSchema } from 'mole
 import ApiGateway from 'moleculer-web';
 import { OcrError } from '../src/errors.ts';
 import { ocrImageJob } from '../src/jobs/image-job.ts';
-import type { JobProgress } from '../src/jobs/job-store.ts';
 import { checkApiKey, rateLimitKey, type AccessSettings } from '../src/http/access.ts';
 import { sendError, sendJson } from '../src/http/reply.ts';
 import { readUpload, saveUpload, type UploadInfo } from '../src/http/upload.ts';
@@ -14,8 +13,7 @@ import { IMAGE_KINDS, sniffMedia } from '../src/jobs/media.ts';
 import type { PageCallPolicy } from '../src/broker/ocr-call.ts';
 import { workersStatus } from '../src/broker/cluster-status.ts';
 import type { NodeConfig } from '../src/config/config.ts';
-import type { JobResult, WorkersStatus } from '../src/contracts.ts';
-import type { SubmitParams } from './aggregator.service.ts';
+import type { GatewayHealth, JobProgress, JobResult, SubmitParams, WorkersStatus } from '../src/contracts.ts';
 
 type Request = IncomingMessage & { $ctx: Context; $params: Record<string, string> };
 type ProgressListener = (progress: JobProgress) => void;
@@ -138,7 +136,7 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
       },
 
       health: {
-        handler(this: GatewayThis, ctx: Context<unknown, { $statusCode?: number }>) {
+        handler(this: GatewayThis, ctx: Context<unknown, { $statusCode?: number }>): GatewayHealth {
           const workers = this.broker.registry.getServiceList({ onlyAvailable: true, skipInternal: true })
             .filter((s: { name: string }) => s.name === 'ocr').length;
           // Not ready (models still loading, or no worker in the cluster): load balancers should wait.

@@ -10,6 +10,7 @@ import type { PageOcr, PageResult, RecognizeParams, WorkerHealth } from '../src/
 import { OcrError } from '../src/errors.ts';
 import { IsolatedDecoder } from '../src/isolation/image-decoder.ts';
 import type { IsolationLimits } from '../src/isolation/isolated-process.ts';
+import { ocrPageResult } from '../src/jobs/page-result.ts';
 import type { PageReader } from '../src/ocr/engine.ts';
 
 export interface OcrWorkerSettings extends ServiceSettingSchema {
@@ -111,7 +112,7 @@ export default function ocrWorkerService(config: NodeConfig): ServiceSchema<OcrW
               }
             });
             stats.pages_done += 1;
-            return { page_number: ctx.params.page_number, ...page, worker: this.broker.nodeID, source: 'ocr' };
+            return ocrPageResult(ctx.params.page_number, page, this.broker.nodeID);
           } catch (err) {
             stats.errors += 1;
             throw err;

@@ -9,13 +9,13 @@ import type { Context, Service, ServiceSchema, ServiceSettingSchema } from 'mole
 import { withBrokerErrors } from '../src/broker/broker-errors.ts';
 import { recognizeWithRetries, type Call, type PageCallPolicy } from '../src/broker/ocr-call.ts';
 import type { NodeConfig } from '../src/config/config.ts';
-import type { PageResult } from '../src/contracts.ts';
+import type { CloseParams, CloseReply, OpenedDocument, OpenParams, PageParams, PageResult } from '../src/contracts.ts';
 import { OcrError } from '../src/errors.ts';
 import type { IsolationLimits } from '../src/isolation/isolated-process.ts';
 import type { DpiLimits } from '../src/jobs/job-options.ts';
 import { readHead, sniffMedia } from '../src/jobs/media.ts';
+import { renderedPageResult, textLayerPageResult } from '../src/jobs/page-result.ts';
 import type { LayoutParams } from '../src/ocr/config.ts';
-import { assemblePage } from '../src/ocr/stages/layout/assemble.ts';
 import { IsolatedPdf } from '../src/pdf/isolated-pdf.ts';
 import { isUsableTextLayer } from '../src/pdf/rasterizer.ts';
 
@@ -30,18 +30,6 @@ export interface RasterizerSettings extends ServiceSettingSchema {
   layout: LayoutParams;
 }
 
-export interface OpenParams {
-  path: string;
-  password?: string;
-}
-
-export interface PageParams {
-  doc_id: string;
-  page: number;
-  dpi: number;
-  text_layer: 'auto' | 'ocr';
-}
-
 interface OpenDocument {
   doc: IsolatedPdf;
   path: string;
@@ -52,8 +40,6 @@ interface RasterizerVars {
 }
 
 type RasterizerThis = Service<RasterizerSettings> & RasterizerVars;
-
-const round1 = (v: number) => Math.round(v * 10) / 10;
 
 async function closeDocument(open: OpenDocument): Promise<void> {
   await open.doc.close().catch(() => undefined);
@@ -86,7 +72,7 @@ export default function rasterizerService(config: NodeConfig): ServiceSchema<Ras
       /** Opens an uploaded PDF; checks it is one and that its page count is within MAX_PAGES. */
       open: {
         params: { path: 'string', password: { type: 'string', optional: true } },
-        handler(this: RasterizerThis, ctx: Context<OpenParams>) {
+        handler(this: RasterizerThis, ctx: Context<OpenParams>): Promise<OpenedDocument> {
           return withBrokerErrors(async () => {
             if (sniffMedia(await readHead(ctx.params.path)) !== 'pdf') throw new OcrError('NOT_A_PDF', 'The file is not a PDF');
             // Parsed and rendered in a child process of its own: see src/pdf/isolated-pdf.ts.
@@ -120,20 +106,15 @@ export default function rasterizerService(config: NodeConfig): ServiceSchema<Ras
             if (ctx.params.text_layer === 'auto') {
               const layer = await open.doc.textLayer(page, dpi);
               if (isUsableTextLayer(layer.lines.map((l) => l.text).join('\n'))) {
-                const ms = round1(performance.now() - t0);
-                return {
-                  page_number: page, width: layer.width, height: layer.height, rotation: 0, ...assemblePage(layer.lines, this.settings.layout),
-                  timings: { decode_ms: ms, det_ms: 0, cls_ms: 0, rec_ms: 0, total_ms: ms }, worker: this.broker.nodeID, source: 'text_layer', dpi,
-                };
+                return textLayerPageResult(page, layer, this.settings.layout, dpi, performance.now() - t0, this.broker.nodeID);
               }
             }
             const rendered = await open.doc.render(page, dpi, this.settings.maxPixels);
             const { data, width, height, channels } = rendered.raster;
             const renderMs = performance.now() - t0;
             // A worker lost or timed out mid-page: the pixels are still here, send them again.
-            const result = await recognizeWithRetries(ctx.call.bind(ctx) as Call, { page_number: page, raster: { width, height, channels } }, data, this.settings.pageCalls);
-            const t = result.timings;
-            return { ...result, dpi: round1(rendered.dpi), timings: { ...t, decode_ms: round1(t.decode_ms + renderMs), total_ms: round1(t.total_ms + renderMs) } };
+            const read = await recognizeWithRetries(ctx.call.bind(ctx) as Call, { page_number: page, raster: { width, height, channels } }, data, this.settings.pageCalls);
+            return renderedPageResult(read, rendered.dpi, renderMs);
           });
         },
       },
@@ -141,7 +122,7 @@ export default function rasterizerService(config: NodeConfig): ServiceSchema<Ras
       /** Closes a document and deletes its upload. */
       close: {
         params: { doc_id: 'string' },
-        async handler(this: RasterizerThis, ctx: Context<{ doc_id: string }>) {
+        async handler(this: RasterizerThis, ctx: Context<CloseParams>): Promise<CloseReply> {
           const open = this.docs.get(ctx.params.doc_id);
           this.docs.delete(ctx.params.doc_id);
           if (open) await closeDocument(open);

@@ -1,4 +1,9 @@
-/** What crosses a boundary: page results, job results and metrics, error bodies. */
+/**
+ * Every type that crosses a boundary: what the REST API answers, what each Moleculer action takes and
+ * replies, what an engine thread sends back, what a batch writes. Types only; imports nothing.
+ */
+
+// ---------------------------------------------------------------- pages
 
 export type Point = [number, number];
 /** Corners top-left, top-right, bottom-right, bottom-left, in pixels of the image as it was sent. */
@@ -26,7 +31,7 @@ export interface PageTimings {
   total_ms: number;
 }
 
-/** The OCR of one page image; `text` has lines separated by \n and paragraphs by a blank line. */
+/** The OCR of one page image, as an engine returns it; `text` has lines separated by \n and paragraphs by a blank line. */
 export interface PageOcr {
   width: number;
   height: number;
@@ -36,10 +41,11 @@ export interface PageOcr {
   lines: OcrLine[];
   paragraphs: OcrParagraph[];
   avg_confidence: number;
+  /** In ms, as measured; a PageResult's are rounded to 0.1 ms (src/jobs/page-result.ts). */
   timings: PageTimings;
 }
 
-/** The reply of `ocr.recognize`, and a page of a job's result. */
+/** The reply of `ocr.recognize` and `rasterizer.page`, and a page of a job's result. */
 export interface PageResult extends PageOcr {
   page_number: number;
   /** Node id of the worker that read the page (of the rasterizer, for a text-layer page). */
@@ -49,6 +55,8 @@ export interface PageResult extends PageOcr {
   /** Resolution a PDF page was rendered at. */
   dpi?: number;
 }
+
+// ---------------------------------------------------------------- jobs
 
 /** How a PDF job reads its pages (`POST /ocr/pdf` and `POST /jobs` fields, `ocr-cluster batch` flags). */
 export interface JobOptions {
@@ -67,6 +75,20 @@ export interface PageError {
   page: number;
   code: string;
   message: string;
+}
+
+/** A job's progress: the reply of `POST /jobs`, `GET /jobs/:id`, the `job.progress` event. */
+export interface JobProgress {
+  job_id: string;
+  status: JobStatus;
+  filename: string;
+  total_pages: number;
+  pages_done: number;
+  pages_failed: number;
+  /** Set once the job has ended. */
+  finished: boolean;
+  /** Why the whole job failed, when it did not fail page by page (JOB_INTERRUPTED, JOB_TIMEOUT). */
+  error?: { code: string; message: string };
 }
 
 export interface WorkerMetrics {
@@ -101,7 +123,7 @@ export interface JobMetrics {
   errors: PageError[];
 }
 
-/** The reply of the OCR endpoints. */
+/** The reply of the OCR endpoints and of `aggregator.result`. */
 export interface JobResult {
   metrics: JobMetrics;
   results: PageResult[];
@@ -109,7 +131,8 @@ export interface JobResult {
   combined_markdown: string;
 }
 
-/** A worker's live health, as `ocr.health` reports it and `GET /workers/status` lists it. */
+// ---------------------------------------------------------------- actions: ocr (ocr-worker)
+
 /** Size of a decoded page whose grey or RGB bytes, row-major, come in the call's stream. */
 export interface RasterShape {
   width: number;
@@ -118,16 +141,27 @@ export interface RasterShape {
 }
 
 /**
- * One page. Its bytes come in the call's stream (`{ stream }` in the call options): an encoded image
- * (PNG, JPEG, WebP, TIFF), or, when `raster` gives their shape, decoded pixels.
+ * `ocr.recognize`'s params. The page's bytes come in the call's stream (`{ stream }` in the call
+ * options): an encoded image (PNG, JPEG, WebP, TIFF), or, when `raster` gives their shape, decoded
+ * pixels. Replies a PageResult.
  */
-/** `ocr.recognize`'s params. */
 export interface RecognizeParams {
   page_number: number;
   raster?: RasterShape;
 }
 
-export interface WorkerHealth {
+/** What an engine (or a pool of them) says about itself. */
+export interface EngineInfo {
+  /** Each model's file, and how it computes ('int8', or 'float32' and why). */
+  models: { det: string; rec: string; cls: string };
+  /** Intra-op threads of each inference. */
+  threads: number;
+  /** Engines reading pages at once, each in a thread of its own (EnginePool); 1 for a lone engine. */
+  engines: number;
+}
+
+/** A worker's live health: the reply of `ocr.health`, listed by `GET /workers/status`. */
+export interface WorkerHealth extends EngineInfo {
   node_id: string;
   host: string;
   pid: number;
@@ -143,23 +177,89 @@ export interface WorkerHealth {
   pages_done: number;
   errors: number;
   slots: number;
-  threads: number;
-  models: { det: string; rec: string; cls: string };
 }
 
 /** Whether pages go to a worker: `open` after its engine kept failing, `half_open` while one trial page tests it. */
 export type WorkerCircuit = 'closed' | 'open' | 'half_open';
 
-/** `GET /workers/status`: every OCR worker the cluster knows, with its live health when it answers. */
+/** `GET /workers/status` and `gateway.workers`: every OCR worker the cluster knows, with its live health when it answers. */
 export interface WorkersStatus {
   total_workers: number;
   healthy_workers: number;
   workers: (Partial<WorkerHealth> & { node_id: string; status: 'healthy' | 'unreachable'; circuit: WorkerCircuit })[];
 }
 
+// ---------------------------------------------------------------- actions: rasterizer
+
+/** `rasterizer.open`: an uploaded PDF on the node that runs the action. */
+export interface OpenParams {
+  path: string;
+  password?: string;
+}
+
+/** `rasterizer.open`'s reply: the document stays open on `node_id` until `rasterizer.close`. */
+export interface OpenedDocument {
+  doc_id: string;
+  pages: number;
+  node_id: string;
+}
+
+/** `rasterizer.page`: one page of an open document, read by OCR or from its text layer. Replies a PageResult. */
+export interface PageParams {
+  doc_id: string;
+  page: number;
+  dpi: number;
+  text_layer: 'auto' | 'ocr';
+}
+
+/** `rasterizer.close`: closes the document and deletes its upload. */
+export interface CloseParams {
+  doc_id: string;
+}
+
+export interface CloseReply {
+  /** False when the document was not open (any more). */
+  closed: boolean;
+}
+
+// ---------------------------------------------------------------- actions: aggregator
+
+/** `aggregator.submit`: starts a job on an uploaded PDF; replies its JobProgress at once. */
+export interface SubmitParams extends JobOptions {
+  /** The upload, on the node `node_id`. */
+  path: string;
+  node_id: string;
+  filename: string;
+  file_size_bytes: number;
+}
+
+/** `aggregator.status` and `aggregator.cancel` (reply: JobProgress). */
+export interface JobIdParams {
+  id: string;
+}
+
+/** `aggregator.result`: the finished job's JobResult; with `wait`, after waiting for the job to end. */
+export interface ResultParams extends JobIdParams {
+  wait?: boolean;
+}
+
+// ---------------------------------------------------------------- actions: gateway
+
+/** `GET /health` (`gateway.health`): 200 with `ok`, or 503 with `degraded` while no OCR worker is ready. */
+export interface GatewayHealth {
+  status: 'ok' | 'degraded';
+  node_id: string;
+  uptime_seconds: number;
+  memory_mb: number;
+  ocr_workers: number;
+}
+
+/** Every error a client sees. */
 export interface ErrorBody {
   error: { code: string; message: string; page?: number };
 }
+
+// ---------------------------------------------------------------- batch
 
 /** A passage of a document for an embedding model (`ocr-cluster batch --chunks`). */
 export interface TextChunk {

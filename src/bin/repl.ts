@@ -11,10 +11,9 @@ import { resolve } from 'node:path';
 import type { ServiceBroker } from 'moleculer';
 import { workersStatus } from '../broker/cluster-status.ts';
 import { loadConfig } from '../config/config.ts';
-import type { WorkersStatus } from '../contracts.ts';
+import type { JobProgress, WorkersStatus } from '../contracts.ts';
 import { ocrFileJob } from '../jobs/file-job.ts';
 import { parseJobOptions } from '../jobs/job-options.ts';
-import type { JobProgress } from '../jobs/job-store.ts';
 import { fileJobLimits, startNode } from './node.ts';
 
 const config = loadConfig({ ...process.env, SERVICES: 'rasterizer,aggregator', NODE_ID: process.env.NODE_ID || `repl-${hostname()}-${process.pid}` });

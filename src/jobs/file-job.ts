@@ -9,10 +9,9 @@ import { basename, join } from 'node:path';
 import type { ServiceBroker } from 'moleculer';
 import { OcrError } from '../errors.ts';
 import { ocrImageJob } from './image-job.ts';
-import type { JobProgress } from './job-store.ts';
 import { readHead, sniffMedia } from './media.ts';
 import type { Call, PageCallPolicy } from '../broker/ocr-call.ts';
-import type { JobOptions, JobResult } from '../contracts.ts';
+import type { JobOptions, JobProgress, JobResult, ResultParams, SubmitParams } from '../contracts.ts';
 
 export interface FileJobLimits {
   maxUploadBytes: number;
@@ -32,8 +31,8 @@ export async function ocrFileJob(broker: ServiceBroker, path: string, options: J
     const copy = join(limits.tempDir, `${randomUUID()}.upload`);
     await copyFile(path, copy);
     const here = { nodeID: broker.nodeID };
-    const job = await broker.call<JobProgress, object>('aggregator.submit', { path: copy, node_id: broker.nodeID, filename: basename(path), file_size_bytes: size, ...options }, here);
-    return broker.call<JobResult, object>('aggregator.result', { id: job.job_id, wait: true }, { ...here, timeout: 0 });
+    const job = await broker.call<JobProgress, SubmitParams>('aggregator.submit', { path: copy, node_id: broker.nodeID, filename: basename(path), file_size_bytes: size, ...options }, here);
+    return broker.call<JobResult, ResultParams>('aggregator.result', { id: job.job_id, wait: true }, { ...here, timeout: 0 });
   }
   if (kind === undefined) throw new OcrError('UNSUPPORTED_MEDIA', 'Not a PDF, PNG, JPEG, WebP or TIFF file');
   return ocrImageJob(broker.call.bind(broker) as Call, await readFile(path), basename(path), limits.pageCalls);

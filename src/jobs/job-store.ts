@@ -5,25 +5,12 @@
 import { randomUUID } from 'node:crypto';
 import { OcrError } from '../errors.ts';
 import { buildJobResult, jobStatus } from './results.ts';
-import type { JobResult, JobStatus, PageError, PageResult } from '../contracts.ts';
+import type { JobProgress, JobResult, JobStatus, PageError, PageResult } from '../contracts.ts';
 
 export interface JobSpec {
   filename: string;
   file_size_bytes: number;
   total_pages: number;
-}
-
-export interface JobProgress {
-  job_id: string;
-  status: JobStatus;
-  filename: string;
-  total_pages: number;
-  pages_done: number;
-  pages_failed: number;
-  /** Set once the job has ended. */
-  finished: boolean;
-  /** Why the whole job failed, when it did not fail page by page (JOB_INTERRUPTED). */
-  error?: { code: string; message: string };
 }
 
 interface Job {

@@ -7,9 +7,9 @@
  */
 import { Worker } from 'node:worker_threads';
 import { isErrorCode, OcrError } from '../errors.ts';
-import type { PageOcr } from '../contracts.ts';
+import type { EngineInfo, PageOcr } from '../contracts.ts';
 import type { OcrConfig } from './config.ts';
-import { readEncodedPage, type EngineInfo, type PageReader } from './engine.ts';
+import { readEncodedPage, type PageReader } from './engine.ts';
 import type { ThreadMessage, ThreadTask } from './engine-thread.ts';
 import { decodeImage, type Raster } from './image/raster.ts';
 

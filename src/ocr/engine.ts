@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import type { PageOcr } from '../contracts.ts';
+import type { EngineInfo, PageOcr } from '../contracts.ts';
 import { classifyLines, type LineOrientation } from './stages/cls/cls.ts';
 import { REC_HEIGHT, type OcrConfig } from './config.ts';
 import { cropLine, flipLine, greyPage, lineAspect, splitLineAtGaps, type LineImage, type LinePiece } from './image/crop.ts';
@@ -17,17 +17,6 @@ import { inferenceTime, loadSession, sessionPrecision, type Session } from './mo
 import { decodeImage, turnRaster, type Raster, type Turn } from './image/raster.ts';
 import { linePieces, recognizeLines } from './stages/rec/rec.ts';
 import { recoverSpaces } from './stages/rec/spaces.ts';
-
-export interface EngineInfo {
-  /** Each model's file, and how it computes ('int8', or 'float32' and why). */
-  models: { det: string; rec: string; cls: string };
-  /** Intra-op threads of each inference. */
-  threads: number;
-  /** Engines reading pages at once, each in a thread of its own (EnginePool), 1 for a lone engine. */
-  engines: number;
-}
-
-const round1 = (v: number) => Math.round(v * 10) / 10;
 
 /** Whether most of the page's text runs vertically: the page is turned a quarter. */
 function mostlyVertical(boxes: DetectedBox[]): boolean {
@@ -59,7 +48,7 @@ export async function readEncodedPage(reader: PageReader, encoded: Uint8Array, m
   const raster = await decode(encoded, maxPixels);
   const page = await reader.recognizeRaster(raster);
   const decodeMs = performance.now() - t0 - page.timings.total_ms;
-  return { ...page, timings: { ...page.timings, decode_ms: round1(decodeMs), total_ms: round1(performance.now() - t0) } };
+  return { ...page, timings: { ...page.timings, decode_ms: decodeMs, total_ms: performance.now() - t0 } };
 }
 
 export class OcrEngine implements PageReader {
@@ -175,7 +164,7 @@ export class OcrEngine implements PageReader {
       height: original.height,
       rotation: turn,
       ...assembled,
-      timings: { decode_ms: 0, det_ms: round1(detMs), cls_ms: round1(clsMs), rec_ms: round1(recognized.ms), total_ms: round1(performance.now() - t0) },
+      timings: { decode_ms: 0, det_ms: detMs, cls_ms: clsMs, rec_ms: recognized.ms, total_ms: performance.now() - t0 },
     };
   }
 
