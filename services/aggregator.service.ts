@@ -113,7 +113,7 @@ export default function aggregatorService(config: NodeConfig): ServiceSchema<Agg
     },
 
     methods: {
-      async runJob(this: AggregatorThis, id, signal, opened, params) {
+      async runJob(this: AggregatorThis, id: string, signal: AbortSignal, opened: OpenedDocument, params: SubmitParams): Promise<void> {
         const { store } = this;
         store.started(id);
         const { timeoutMs, window } = this.settings.jobs;

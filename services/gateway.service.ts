@@ -1,8 +1,8 @@
 /** gateway: the REST API (moleculer-web). Reads uploads, calls the OCR services, shapes the replies. */
 import { rm } from 'node:fs/promises';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Context, Service, ServiceSchema, ServiceSettingSchema } from 'moleculer';
-import ApiGateway from 'moleculer-web';
+import type { IncomingMessage } from 'node:http';
+import type { Context, Service, ServiceSchema } from 'moleculer';
+import ApiGateway, { type ApiSettingsSchema, type GatewayResponse, type IncomingRequest, type Route } from 'moleculer-web';
 import { OcrError } from '../src/errors.ts';
 import { ocrImageJob } from '../src/jobs/image-job.ts';
 import { checkApiKey, rateLimitKey, type AccessSettings } from '../src/http/access.ts';
@@ -13,17 +13,16 @@ import { IMAGE_KINDS, sniffMedia } from '../src/jobs/media.ts';
 import type { PageCallPolicy } from '../src/broker/ocr-call.ts';
 import { workersStatus } from '../src/broker/cluster-status.ts';
 import type { NodeConfig } from '../src/config/config.ts';
-import type { GatewayHealth, JobProgress, JobResult, SubmitParams, WorkersStatus } from '../src/contracts.ts';
+import type { GatewayHealth, JobIdParams, JobProgress, JobResult, ResultParams, SubmitParams, WorkersStatus } from '../src/contracts.ts';
 
-type Request = IncomingMessage & { $ctx: Context; $params: Record<string, string> };
 type ProgressListener = (progress: JobProgress) => void;
 
 interface GatewayMethods {
-  ocrImage(req: Request, res: ServerResponse): Promise<void>;
-  submitPdf(req: Request): Promise<JobProgress>;
-  ocrPdf(req: Request, res: ServerResponse): Promise<void>;
-  createJob(req: Request, res: ServerResponse): Promise<void>;
-  jobEvents(req: Request, res: ServerResponse): Promise<void>;
+  ocrImage(req: IncomingRequest, res: GatewayResponse): Promise<void>;
+  submitPdf(req: IncomingRequest): Promise<JobProgress>;
+  ocrPdf(req: IncomingRequest, res: GatewayResponse): Promise<void>;
+  createJob(req: IncomingRequest, res: GatewayResponse): Promise<void>;
+  jobEvents(req: IncomingRequest, res: GatewayResponse): Promise<void>;
 }
 
 interface GatewayVars {
@@ -32,7 +31,7 @@ interface GatewayVars {
 }
 
 /** moleculer-web's settings and ours; `access` holds the API keys, kept from other nodes ($secureSettings). */
-type GatewaySettings = ServiceSettingSchema & Record<string, unknown> & {
+export type GatewaySettings = ApiSettingsSchema & {
   access: AccessSettings;
   maxUploadBytes: number;
   /** Where PDF uploads are written while their job runs. */
@@ -56,7 +55,7 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
   const { access } = config.http;
   return {
     name: 'gateway',
-    mixins: [ApiGateway as unknown as Partial<ServiceSchema>],
+    mixins: [ApiGateway],
 
     settings: {
       $secureSettings: ['access'],
@@ -79,7 +78,7 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
           mappingPolicy: 'restrict',
           bodyParsers: false,
           aliases: { 'GET /': 'gateway.health' },
-          onError(_req: IncomingMessage, res: ServerResponse, err: Error) {
+          onError(_req, res, err) {
             sendError(res, err);
           },
         },
@@ -93,24 +92,24 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
             : undefined,
           aliases: {
             'GET /workers/status': 'gateway.workers',
-            'POST /ocr/image'(this: GatewayThis, req: Request, res: ServerResponse) {
+            'POST /ocr/image'(this: GatewayThis, req: IncomingRequest, res: GatewayResponse) {
               return this.ocrImage(req, res);
             },
-            'POST /ocr/pdf'(this: GatewayThis, req: Request, res: ServerResponse) {
+            'POST /ocr/pdf'(this: GatewayThis, req: IncomingRequest, res: GatewayResponse) {
               return this.ocrPdf(req, res);
             },
-            'POST /jobs'(this: GatewayThis, req: Request, res: ServerResponse) {
+            'POST /jobs'(this: GatewayThis, req: IncomingRequest, res: GatewayResponse) {
               return this.createJob(req, res);
             },
             'GET /jobs': 'aggregator.list',
             'GET /jobs/:id': 'aggregator.status',
             'GET /jobs/:id/result': 'aggregator.result',
             'DELETE /jobs/:id': 'aggregator.cancel',
-            'GET /jobs/:id/events'(this: GatewayThis, req: Request, res: ServerResponse) {
+            'GET /jobs/:id/events'(this: GatewayThis, req: IncomingRequest, res: GatewayResponse) {
               return this.jobEvents(req, res);
             },
           },
-          onError(_req: IncomingMessage, res: ServerResponse, err: Error) {
+          onError(_req, res, err) {
             sendError(res, err);
           },
         },
@@ -138,7 +137,7 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
       health: {
         handler(this: GatewayThis, ctx: Context<unknown, { $statusCode?: number }>): GatewayHealth {
           const workers = this.broker.registry.getServiceList({ onlyAvailable: true, skipInternal: true })
-            .filter((s: { name: string }) => s.name === 'ocr').length;
+            .filter((s) => s.name === 'ocr').length;
           // Not ready (models still loading, or no worker in the cluster): load balancers should wait.
           if (workers === 0) ctx.meta.$statusCode = 503;
           return {
@@ -154,29 +153,29 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
 
     methods: {
       /** moleculer-web's hook for routes with `authentication: true`. */
-      authenticate(this: GatewayThis, _ctx: Context, _route: unknown, req: IncomingMessage) {
+      authenticate(this: GatewayThis, _ctx: Context, _route: Route, req: IncomingRequest) {
         checkApiKey(req, this.settings.access);
         return null;
       },
 
       /** POST /ocr/image: one page image in, the job contract out. */
-      async ocrImage(this: GatewayThis, req, res) {
+      async ocrImage(this: GatewayThis, req: IncomingRequest, res: GatewayResponse): Promise<void> {
         try {
           const upload = await readUpload(req, this.settings.maxUploadBytes);
           checkKind(upload, 'image');
-          sendJson(res, 200, await ocrImageJob(req.$ctx.call.bind(req.$ctx), upload.data, upload.filename, this.settings.pageCalls));
+          sendJson(res, 200, await ocrImageJob(req.$ctx, upload.data, upload.filename, this.settings.pageCalls));
         } catch (err) {
           sendError(res, err);
         }
       },
 
       /** Streams a PDF upload to TEMP_DIR and starts its job; the upload is removed if it cannot start. */
-      async submitPdf(this: GatewayThis, req) {
+      async submitPdf(this: GatewayThis, req: IncomingRequest): Promise<JobProgress> {
         const upload = await saveUpload(req, this.settings.maxUploadBytes, this.settings.tempDir);
         try {
           checkKind(upload, 'pdf');
           const params: SubmitParams = { path: upload.path, node_id: this.broker.nodeID, filename: upload.filename, file_size_bytes: upload.size, ...parseJobOptions(upload.fields, this.settings.dpi) };
-          const job: JobProgress = await req.$ctx.call('aggregator.submit', params);
+          const job = await req.$ctx.call<JobProgress, SubmitParams>('aggregator.submit', params);
           return job;
         } catch (err) {
           await rm(upload.path, { force: true });
@@ -185,10 +184,10 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
       },
 
       /** POST /ocr/pdf: waits for the whole document. */
-      async ocrPdf(this: GatewayThis, req, res) {
+      async ocrPdf(this: GatewayThis, req: IncomingRequest, res: GatewayResponse): Promise<void> {
         try {
           const job = await this.submitPdf(req);
-          const result: JobResult = await req.$ctx.call('aggregator.result', { id: job.job_id, wait: true }, { timeout: 0 });
+          const result = await req.$ctx.call<JobResult, ResultParams>('aggregator.result', { id: job.job_id, wait: true }, { timeout: 0 });
           sendJson(res, 200, result);
         } catch (err) {
           sendError(res, err);
@@ -196,7 +195,7 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
       },
 
       /** POST /jobs: 202 with the job id at once. */
-      async createJob(this: GatewayThis, req, res) {
+      async createJob(this: GatewayThis, req: IncomingRequest, res: GatewayResponse): Promise<void> {
         try {
           const job = await this.submitPdf(req);
           res.setHeader('Location', `/jobs/${job.job_id}`);
@@ -207,8 +206,8 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
       },
 
       /** GET /jobs/:id/events: progress as server-sent events, in order, ending with the final status. */
-      async jobEvents(this: GatewayThis, req, res) {
-        const id = req.$params.id ?? '';
+      async jobEvents(this: GatewayThis, req: IncomingRequest, res: GatewayResponse): Promise<void> {
+        const id = String(req.$params.id ?? '');
         const queue: JobProgress[] = [];
         let deliver: ProgressListener = (p) => queue.push(p);
         const listener: ProgressListener = (p) => deliver(p);
@@ -220,7 +219,7 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
           if (subscribers.size === 0) this.listeners.delete(id);
         };
         try {
-          const current: JobProgress = await req.$ctx.call('aggregator.status', { id });
+          const current = await req.$ctx.call<JobProgress, JobIdParams>('aggregator.status', { id });
           res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' });
           let last = -1;
           deliver = (p) => {

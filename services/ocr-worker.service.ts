@@ -1,6 +1,6 @@
 /** ocr-worker: reads one page image per `ocr.recognize` call with the process's OcrEngine. */
 import { availableParallelism, hostname, totalmem } from 'node:os';
-import type { Readable } from 'node:stream';
+import { Readable, type Stream } from 'node:stream';
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from 'moleculer';
 import { ocrEngineMixin, type OcrEngineVars } from '../mixins/ocr-engine.mixin.ts';
 import { withBrokerErrors } from '../src/broker/broker-errors.ts';
@@ -46,8 +46,8 @@ interface WorkerVars extends OcrEngineVars {
 
 type WorkerThis = Service<OcrWorkerSettings> & WorkerVars;
 
-async function readPage(engine: PageReader, decoder: IsolatedDecoder, params: RecognizeParams, stream: Readable | null, settings: OcrWorkerSettings): Promise<PageOcr> {
-  if (!stream) throw new OcrError('INVALID_PARAMS', 'Send the page bytes as the call\'s stream');
+async function readPage(engine: PageReader, decoder: IsolatedDecoder, params: RecognizeParams, stream: Stream | null, settings: OcrWorkerSettings): Promise<PageOcr> {
+  if (!(stream instanceof Readable)) throw new OcrError('INVALID_PARAMS', 'Send the page bytes as the call\'s stream');
   const { raster } = params;
   const { maxPixels } = settings;
   if (!raster) return engine.recognizeImage(await readAll(stream, settings.maxUploadBytes), maxPixels, (data, max) => decoder.decode(data, max));
@@ -104,7 +104,7 @@ export default function ocrWorkerService(config: NodeConfig): ServiceSchema<OcrW
           try {
             const page = await withBrokerErrors(async () => {
               try {
-                return await readPage(this.engine, this.decoder, ctx.params, ctx.stream as Readable | null, this.settings);
+                return await readPage(this.engine, this.decoder, ctx.params, ctx.stream, this.settings);
               } catch (err) {
                 if (err instanceof OcrError) throw err;
                 this.logger.error(`Page ${ctx.params.page_number} failed in the engine`, err);

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from 'moleculer';
 import { withBrokerErrors } from '../src/broker/broker-errors.ts';
-import { recognizeWithRetries, type Call, type PageCallPolicy } from '../src/broker/ocr-call.ts';
+import { recognizeWithRetries, type PageCallPolicy } from '../src/broker/ocr-call.ts';
 import type { NodeConfig } from '../src/config/config.ts';
 import type { CloseParams, CloseReply, OpenedDocument, OpenParams, PageParams, PageResult } from '../src/contracts.ts';
 import { OcrError } from '../src/errors.ts';
@@ -113,7 +113,7 @@ export default function rasterizerService(config: NodeConfig): ServiceSchema<Ras
             const { data, width, height, channels } = rendered.raster;
             const renderMs = performance.now() - t0;
             // A worker lost or timed out mid-page: the pixels are still here, send them again.
-            const read = await recognizeWithRetries(ctx.call.bind(ctx) as Call, { page_number: page, raster: { width, height, channels } }, data, this.settings.pageCalls);
+            const read = await recognizeWithRetries(ctx, { page_number: page, raster: { width, height, channels } }, data, this.settings.pageCalls);
             return renderedPageResult(read, rendered.dpi, renderMs);
           });
         },

@@ -8,7 +8,7 @@
  */
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
-import type { ServiceBroker } from 'moleculer';
+import type { ReplOptions } from 'moleculer';
 import { workersStatus } from '../broker/cluster-status.ts';
 import { loadConfig } from '../config/config.ts';
 import type { JobProgress, WorkersStatus } from '../contracts.ts';
@@ -30,16 +30,27 @@ function workersTable(status: WorkersStatus): string {
   return [`${status.healthy_workers}/${status.total_workers} workers healthy`, line(columns), ...rows.map((r) => line(columns.map((c) => String(r[c as keyof typeof r]))))].join('\n');
 }
 
-const commands = [
+/**
+ * A command's argument or option by name. moleculer-repl hands an action one object, `{ <operand>,
+ * options: { <flag> } }`, where Moleculer's types declare a string[]: read it by name, checked.
+ */
+function replArg(args: unknown, ...path: string[]): string | undefined {
+  let value = args;
+  for (const key of path) value = typeof value === 'object' && value !== null ? Reflect.get(value, key) : undefined;
+  return typeof value === 'string' ? value : undefined;
+}
+
+const commands: NonNullable<ReplOptions['customCommands']> = [
   {
     command: 'workers',
     description: "Every OCR worker's live health (--watch SECONDS refreshes it every 2 s)",
     options: [{ option: '-w, --watch <seconds>', description: 'keep refreshing for this long' }],
-    async action(broker: ServiceBroker, args: { options: { watch?: string } }) {
-      const until = Date.now() + Number(args.options.watch ?? 0) * 1000;
+    async action(broker, args) {
+      const watch = replArg(args, 'options', 'watch');
+      const until = Date.now() + Number(watch ?? 0) * 1000;
       for (;;) {
         const table = workersTable(await workersStatus(broker));
-        if (args.options.watch) process.stdout.write('\x1b[2J\x1b[H');
+        if (watch) process.stdout.write('\x1b[2J\x1b[H');
         console.log(table);
         if (Date.now() >= until) return;
         await new Promise((r) => setTimeout(r, 2000));
@@ -49,9 +60,9 @@ const commands = [
   {
     command: 'jobs',
     description: 'Jobs kept by the aggregator, with their progress',
-    async action(broker: ServiceBroker) {
-      const aggregators = broker.registry.getServiceList({ skipInternal: true }).filter((svc: { name: string }) => svc.name === 'aggregator') as { nodeID: string }[];
-      const lists = await Promise.all(aggregators.map(({ nodeID }) => broker.call<JobProgress[], object>('aggregator.list', {}, { nodeID }).catch(() => [])));
+    async action(broker) {
+      const aggregators = broker.registry.getServiceList({ skipInternal: true }).flatMap((s) => (s.name === 'aggregator' && s.nodeID ? [s.nodeID] : []));
+      const lists = await Promise.all(aggregators.map((nodeID) => broker.call<JobProgress[], object>('aggregator.list', {}, { nodeID }).catch(() => [])));
       const jobs = lists.flat();
       if (jobs.length === 0) return console.log('no jobs');
       for (const j of jobs) console.log(`${j.job_id}  ${j.status.padEnd(15)} ${String(j.pages_done + j.pages_failed).padStart(5)}/${j.total_pages} pages  ${j.pages_failed} failed  ${j.filename}`);
@@ -60,9 +71,9 @@ const commands = [
   {
     command: 'ocr <file>',
     description: 'Run a PDF or an image through the cluster; print its text and metrics',
-    async action(broker: ServiceBroker, args: { file: string }) {
+    async action(broker, args) {
       try {
-        const result = await ocrFileJob(broker, resolve(args.file), parseJobOptions({}, config.limits.dpi), fileJobLimits(config));
+        const result = await ocrFileJob(broker, resolve(replArg(args, 'file') ?? ''), parseJobOptions({}, config.limits.dpi), fileJobLimits(config));
         console.log(result.combined_text.replace(/\f/g, '\n\n---- next page ----\n\n'));
         const { metrics: m } = result;
         console.log(`\n${m.status}: ${m.pages_processed}/${m.total_pages} pages, ${m.total_words} words, avg confidence ${m.avg_confidence}, ${m.total_duration_ms} ms, pages per worker ${JSON.stringify(m.ocr_rounds_per_worker)}`);
@@ -74,5 +85,5 @@ const commands = [
   },
 ];
 
-const broker = await startNode(config, { replOptions: { customCommands: commands, delimiter: 'ocr-cluster $' } } as never);
+const broker = await startNode(config, { replOptions: { customCommands: commands, delimiter: 'ocr-cluster $' } });
 await broker.repl();

@@ -7,14 +7,12 @@
  * Services without slots keep Moleculer's usual preference for a local endpoint. A retry names the
  * nodes that already failed its page (`avoidNodes`); they are skipped while any other node is there.
  */
-import { Strategies, type Context, type Middleware, type ServiceBroker } from 'moleculer';
-import type { AvoidNodesOption } from './ocr-call.ts';
-
-type Endpoint = Parameters<Strategies.Base['select']>[0][number] & { service?: { metadata?: { slots?: number } } };
+import { Strategies, type ActionEndpoint, type Context, type Middleware, type ServiceBroker } from 'moleculer';
 
 const outstandingByBroker = new WeakMap<ServiceBroker, Map<string, number>>();
 
-function outstanding(broker: ServiceBroker): Map<string, number> {
+/** This broker's calls in flight per target node, as OutstandingRequests counts them. */
+export function outstandingCalls(broker: ServiceBroker): Map<string, number> {
   let counts = outstandingByBroker.get(broker);
   if (!counts) outstandingByBroker.set(broker, (counts = new Map()));
   return counts;
@@ -28,7 +26,7 @@ export const OutstandingRequests: Middleware = {
 };
 
 function track(this: ServiceBroker, next: (ctx: Context) => Promise<unknown>) {
-  const counts = outstanding(this);
+  const counts = outstandingCalls(this);
   return (ctx: Context) => {
     const node = ctx.nodeID ?? '';
     counts.set(node, (counts.get(node) ?? 0) + 1);
@@ -36,28 +34,43 @@ function track(this: ServiceBroker, next: (ctx: Context) => Promise<unknown>) {
   };
 }
 
+/** What the choice reads of an endpoint: its node, whether it is this node, its service's metadata. */
+export interface Candidate {
+  id: string;
+  local: boolean;
+  service: { metadata: Record<string, unknown> };
+}
+
+function slotsOf(endpoint: Candidate): number | undefined {
+  const slots = endpoint.service.metadata.slots;
+  return typeof slots === 'number' ? slots : undefined;
+}
+
+/** The endpoint for the next call, given the calls outstanding per node and the nodes to avoid. */
+export function leastOutstanding<E extends Candidate>(all: readonly E[], outstanding: ReadonlyMap<string, number>, avoidNodes: readonly string[]): E {
+  const others = avoidNodes.length ? all.filter((e) => !avoidNodes.includes(e.id)) : all;
+  const list = others.length ? others : all;
+  // Only services that declare inference slots (the OCR workers) are spread by capacity; any other
+  // call stays on this node when it can (a job's aggregator is the one beside its upload).
+  if (!list.some((e) => slotsOf(e) !== undefined)) {
+    const local = list.find((e) => e.local);
+    if (local) return local;
+  }
+  let best: E[] = [];
+  let bestLoad = Infinity;
+  for (const endpoint of list) {
+    const slots = Math.max(1, slotsOf(endpoint) ?? 1);
+    const load = ((outstanding.get(endpoint.id) ?? 0) + 1) / slots;
+    if (load < bestLoad) {
+      bestLoad = load;
+      best = [endpoint];
+    } else if (load === bestLoad) best.push(endpoint);
+  }
+  return best[Math.floor(Math.random() * best.length)]!;
+}
+
 export class LeastOutstandingStrategy extends Strategies.Base {
-  select(all: Endpoint[], ctx?: Context): Endpoint {
-    const avoid = (ctx?.options as AvoidNodesOption | undefined)?.avoidNodes ?? [];
-    const others = avoid.length ? all.filter((e) => !avoid.includes(e.id)) : all;
-    const list = others.length ? others : all;
-    // Only services that declare inference slots (the OCR workers) are spread by capacity; any other
-    // call stays on this node when it can (a job's aggregator is the one beside its upload).
-    if (!list.some((e) => e.service?.metadata?.slots !== undefined)) {
-      const local = list.find((e) => e.local);
-      if (local) return local;
-    }
-    const counts = outstanding(this.broker);
-    let best: Endpoint[] = [];
-    let bestLoad = Infinity;
-    for (const endpoint of list) {
-      const slots = Math.max(1, endpoint.service?.metadata?.slots ?? 1);
-      const load = ((counts.get(endpoint.id) ?? 0) + 1) / slots;
-      if (load < bestLoad) {
-        bestLoad = load;
-        best = [endpoint];
-      } else if (load === bestLoad) best.push(endpoint);
-    }
-    return best[Math.floor(Math.random() * best.length)]!;
+  select(all: ActionEndpoint[], ctx?: Context): ActionEndpoint {
+    return leastOutstanding(all, outstandingCalls(this.broker), ctx?.options.avoidNodes ?? []);
   }
 }

@@ -17,12 +17,9 @@ export interface PageCallPolicy {
   retry: RetryPolicy;
 }
 
-/** `ctx.call` or `broker.call`. */
-export type Call = (action: string, params: object, opts: CallingOptions) => Promise<unknown>;
-
-/** A call option read by LeastOutstandingStrategy (src/broker/balancing.ts). */
-export interface AvoidNodesOption {
-  avoidNodes?: string[];
+/** What calls an action: a Context (inside a handler, so the call joins its trace) or the ServiceBroker. */
+export interface Caller {
+  call<TResult, TParams>(actionName: string, params: TParams, opts?: CallingOptions): Promise<TResult>;
 }
 
 /** The node an error came from or was waiting on, when Moleculer says. */
@@ -32,14 +29,14 @@ function failedNode(err: unknown): string | undefined {
   return typeof node === 'string' ? node : undefined;
 }
 
-export function recognizeWithRetries(call: Call, params: RecognizeParams, bytes: Uint8Array, policy: PageCallPolicy): Promise<PageResult> {
+export function recognizeWithRetries(caller: Caller, params: RecognizeParams, bytes: Uint8Array, policy: PageCallPolicy): Promise<PageResult> {
   const avoidNodes: string[] = [];
   let engineFailures = 0;
   return withRetries(
     async () => {
-      const opts: CallingOptions & AvoidNodesOption = { stream: streamOf(bytes), timeout: policy.timeoutMs, avoidNodes: [...avoidNodes] };
+      const opts: CallingOptions = { stream: streamOf(bytes), timeout: policy.timeoutMs, avoidNodes: [...avoidNodes] };
       try {
-        return (await call('ocr.recognize', params, opts)) as PageResult;
+        return await caller.call<PageResult, RecognizeParams>('ocr.recognize', params, opts);
       } catch (err) {
         const node = failedNode(err);
         if (node && !avoidNodes.includes(node)) avoidNodes.push(node);

@@ -10,7 +10,7 @@ import type { ServiceBroker } from 'moleculer';
 import { OcrError } from '../errors.ts';
 import { ocrImageJob } from './image-job.ts';
 import { readHead, sniffMedia } from './media.ts';
-import type { Call, PageCallPolicy } from '../broker/ocr-call.ts';
+import type { PageCallPolicy } from '../broker/ocr-call.ts';
 import type { JobOptions, JobProgress, JobResult, ResultParams, SubmitParams } from '../contracts.ts';
 
 export interface FileJobLimits {
@@ -35,5 +35,5 @@ export async function ocrFileJob(broker: ServiceBroker, path: string, options: J
     return broker.call<JobResult, ResultParams>('aggregator.result', { id: job.job_id, wait: true }, { ...here, timeout: 0 });
   }
   if (kind === undefined) throw new OcrError('UNSUPPORTED_MEDIA', 'Not a PDF, PNG, JPEG, WebP or TIFF file');
-  return ocrImageJob(broker.call.bind(broker) as Call, await readFile(path), basename(path), limits.pageCalls);
+  return ocrImageJob(broker, await readFile(path), basename(path), limits.pageCalls);
 }

@@ -3,12 +3,12 @@
  * the failure is transient), its page shaped into the job contract. For `POST /ocr/image` and the REPL.
  */
 import { randomUUID } from 'node:crypto';
-import { recognizeWithRetries, type Call, type PageCallPolicy } from '../broker/ocr-call.ts';
+import { recognizeWithRetries, type Caller, type PageCallPolicy } from '../broker/ocr-call.ts';
 import { buildJobResult } from './results.ts';
 import type { JobResult } from '../contracts.ts';
 
-export async function ocrImageJob(call: Call, image: Uint8Array, filename: string, policy: PageCallPolicy): Promise<JobResult> {
+export async function ocrImageJob(caller: Caller, image: Uint8Array, filename: string, policy: PageCallPolicy): Promise<JobResult> {
   const start = new Date();
-  const page = await recognizeWithRetries(call, { page_number: 1 }, image, policy);
+  const page = await recognizeWithRetries(caller, { page_number: 1 }, image, policy);
   return buildJobResult({ job_id: randomUUID(), filename, file_size_bytes: image.length, total_pages: 1, start, end: new Date() }, [page], []);
 }

@@ -1,0 +1,23 @@
+/**
+ * What this project adds to Moleculer's types (module augmentation, as Moleculer's TypeScript
+ * template does). Declarations only; nothing here runs.
+ */
+import 'moleculer';
+
+declare module 'moleculer' {
+  interface CallingOptions {
+    /**
+     * Nodes a retried call should not go to while another node offers the action: the nodes that
+     * already failed this page. Read by LeastOutstandingStrategy (src/broker/balancing.ts).
+     */
+    avoidNodes?: string[];
+  }
+
+  interface ServiceBroker {
+    /**
+     * The circuit breaker's state per `<nodeID>:<action>`, set on the broker by Moleculer's
+     * CircuitBreaker middleware when it is enabled; GET /workers/status reports it.
+     */
+    CircuitBreakerStore?: Map<string, { state: 'close' | 'half_open' | 'half_open_wait' | 'open' }>;
+  }
+}
