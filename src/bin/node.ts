@@ -18,7 +18,7 @@ const SERVICES: Record<ServiceName, (broker: ServiceBroker, config: NodeConfig) 
 
 /** `overrides` for a node embedded in a command with its own lifecycle (signals, exit, the REPL). */
 export async function startNode(config: NodeConfig, overrides: BrokerOptions = {}): Promise<ServiceBroker> {
-  const broker = new ServiceBroker({ ...brokerOptions(config), ...overrides });
+  const broker = new ServiceBroker({ ...brokerOptions(config.broker, config.pageCalls), ...overrides });
   for (const name of config.services) await SERVICES[name](broker, config);
   await broker.start();
   return broker;

@@ -3,13 +3,32 @@
  * embedded default: every service in one process); with TRANSPORTER=nats://host:4222 it joins the
  * cluster.
  */
-import type { BrokerOptions } from 'moleculer';
-import type { NodeConfig } from '../config/config.ts';
+import type { BrokerOptions, LogLevels } from 'moleculer';
 import { LeastOutstandingStrategy, OutstandingRequests } from './balancing.ts';
 import { isNodeFault } from './broker-errors.ts';
+import type { PageCallPolicy } from './ocr-call.ts';
 
-export function brokerOptions(config: NodeConfig): BrokerOptions {
-  const { broker, pageCalls } = config;
+export interface NatsConfig {
+  url: string;
+  user?: string;
+  pass?: string;
+  token?: string;
+  /** The CA, certificate and key of a TLS connection, as the PEM text of their files. */
+  tls?: { ca?: string; cert?: string; key?: string };
+}
+
+export interface BrokerConfig {
+  namespace: string;
+  nodeID: string;
+  logLevel: LogLevels;
+  /** The cluster's NATS (TRANSPORTER); none: a self-contained node, every service in this process. */
+  nats: NatsConfig | undefined;
+  /** How long a worker whose engine kept failing gets no pages before one trial page. */
+  circuitHalfOpenMs: number;
+}
+
+/** `pageCalls`: a stopping node waits for its calls in flight up to a page's time limit. */
+export function brokerOptions(broker: BrokerConfig, pageCalls: PageCallPolicy): BrokerOptions {
   return {
     namespace: broker.namespace,
     nodeID: broker.nodeID,

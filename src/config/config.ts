@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism, hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { BrokerConfig, NatsConfig } from '../broker/broker-options.ts';
 import type { PageCallPolicy } from '../broker/ocr-call.ts';
 import type { AccessSettings } from '../http/access.ts';
 import type { IsolationLimits } from '../isolation/isolated-process.ts';
@@ -18,27 +19,7 @@ import { loadOcrConfig } from './ocr.ts';
 export const SERVICE_NAMES = ['ocr-worker', 'rasterizer', 'aggregator', 'gateway'] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
-
-export interface NatsConfig {
-  url: string;
-  user?: string;
-  pass?: string;
-  token?: string;
-  /** The CA, certificate and key of a TLS connection, as the PEM text of their files. */
-  tls?: { ca?: string; cert?: string; key?: string };
-}
-
-export interface BrokerConfig {
-  namespace: string;
-  nodeID: string;
-  logLevel: LogLevel;
-  /** The cluster's NATS (TRANSPORTER); none: a self-contained node, every service in this process. */
-  nats: NatsConfig | undefined;
-  /** How long a worker whose engine kept failing gets no pages before one trial page. */
-  circuitHalfOpenMs: number;
-}
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 
 export interface HttpConfig {
   host: string;
