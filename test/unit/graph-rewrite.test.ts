@@ -5,7 +5,7 @@ import ort from 'onnxruntime-node';
 import { defaultModelPaths } from '../../src/ocr/config.ts';
 import { rewriteModel } from '../../src/ocr/model/graph-rewrite.ts';
 import { decodeMessage, encodeMessage, fieldsOf, stringOf } from '../../src/ocr/model/protobuf.ts';
-import { constantNode, onnxModel, opNode } from '../helpers/onnx-model.ts';
+import { constantNode, onnxModel, opNode } from '../../harness/onnx-model.ts';
 
 function seededValues(n: number, seed: number): Float32Array {
   let s = seed;

@@ -9,7 +9,7 @@ import { defaultModelPaths } from '../../src/ocr/config.ts';
 import { rewriteModel } from '../../src/ocr/model/graph-rewrite.ts';
 import { OnnxModel } from '../../src/ocr/model/onnx-graph.ts';
 import { calibrationModel, type QuantizeOptions } from '../../src/ocr/model/quantize.ts';
-import { constantNode, onnxModel, opNode } from '../helpers/onnx-model.ts';
+import { constantNode, onnxModel, opNode } from '../../harness/onnx-model.ts';
 
 function seededValues(n: number, seed: number): Float32Array {
   let s = seed;
