@@ -9,10 +9,19 @@ export type Point = [number, number];
 /** Corners top-left, top-right, bottom-right, bottom-left, in pixels of the image as it was sent. */
 export type Box = [Point, Point, Point, Point];
 
+export interface OcrWord {
+  text: string;
+  confidence: number;
+  /** Covers the word's glyphs, in whole pixels. */
+  box: Box;
+}
+
 export interface OcrLine {
   text: string;
   confidence: number;
   box: Box;
+  /** The line's words in reading order: joined by single spaces they give `text`. */
+  words: OcrWord[];
 }
 
 export interface OcrParagraph {

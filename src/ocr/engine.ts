@@ -1,22 +1,23 @@
 /**
  * The OCR engine: loads the models once, then reads page images through the stages
- * detection -> page orientation -> crop -> line orientation -> recognition -> spaces -> layout.
+ * detection -> page orientation -> crop -> line orientation -> recognition -> spaces and word boxes -> layout.
  */
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { EngineInfo, PageOcr } from '../contracts.ts';
 import { classifyLines, type LineOrientation } from './stages/cls/cls.ts';
 import { REC_HEIGHT, type OcrConfig } from './config.ts';
-import { cropLine, flipLine, greyPage, lineAspect, splitLineAtGaps, type LineImage, type LinePiece } from './image/crop.ts';
+import { cropLine, flipLine, greyPage, lineAspect, lineFrame, splitLineAtGaps, type LineImage, type LinePiece } from './image/crop.ts';
 import { ctcAlphabet } from './stages/rec/ctc.ts';
 import type { DetectedBox } from './stages/det/db-postprocess.ts';
 import { detectText } from './stages/det/det.ts';
-import { quadSize, rotateQuad, type Quad } from './image/geometry.ts';
-import { assemblePage } from './stages/layout/assemble.ts';
+import { quadSize, rotateQuad } from './image/geometry.ts';
+import { assemblePage, type ReadLine } from './stages/layout/assemble.ts';
 import { inferenceTime, loadSession, sessionPrecision, type Session } from './model/onnx.ts';
 import { decodeImage, turnRaster, type Raster, type Turn } from './image/raster.ts';
 import { linePieces, recognizeLines } from './stages/rec/rec.ts';
 import { recoverSpaces } from './stages/rec/spaces.ts';
+import { wordBoxes } from './stages/rec/words.ts';
 
 /** Whether most of the page's text runs vertically: the page is turned a quarter. */
 function mostlyVertical(boxes: DetectedBox[]): boolean {
@@ -141,19 +142,23 @@ export class OcrEngine implements PageReader {
     const flipped = turned.map((i) => flipLine(upright[i]!));
     const both = await recognizeLines(this.rec, [...upright, ...flipped], this.alphabet, this.config.rec);
     const crops = [...upright];
+    const readFlipped = new Set<number>();
     const recognized = { lines: both.lines.slice(0, upright.length), ms: both.ms };
     turned.forEach((lineIndex, k) => {
       const reading = both.lines[upright.length + k]!;
       if (reading.confidence > recognized.lines[lineIndex]!.confidence) {
         recognized.lines[lineIndex] = reading;
         crops[lineIndex] = flipped[k]!;
+        readFlipped.add(lineIndex);
       }
     });
-    const texts = recoverSpaces(recognized.lines.map((r, i) => ({ chars: r.chars, image: crops[i]! })), this.config.spaces);
-    const kept: { box: Quad; text: string; confidence: number }[] = [];
+    const spaced = recoverSpaces(recognized.lines.map((r, i) => ({ chars: r.chars, image: crops[i]! })), this.config.spaces);
+    const kept: ReadLine[] = [];
     recognized.lines.forEach((r, i) => {
-      const text = texts[i]!;
-      if (text.trim() !== '' && r.confidence >= this.config.rec.minConfidence) kept.push({ box: lines[i]!.box, text, confidence: r.confidence });
+      const { text, words } = spaced[i]!;
+      if (text.trim() === '' || r.confidence < this.config.rec.minConfidence) return;
+      const source = { chars: r.chars, image: crops[i]!, frame: lines[i]!.frame, flipped: readFlipped.has(i) };
+      kept.push({ box: lines[i]!.box, text, confidence: r.confidence, words: wordBoxes(source, words) });
     });
 
     // Boxes are reported in the frame of the image as it was sent.
@@ -180,7 +185,7 @@ export class OcrEngine implements PageReader {
     const grey = greyPage(page);
     return boxes.flatMap(({ box }) => {
       const image = cropLine(grey, box, REC_HEIGHT, widthScale);
-      if (lineAspect(box).vertical) return [{ box, image }];
+      if (lineAspect(box).vertical) return [{ box, image, frame: lineFrame(box) }];
       return splitLineAtGaps(image, box, splitGap * REC_HEIGHT * widthScale, Math.round(0.15 * REC_HEIGHT * widthScale));
     });
   }

@@ -11,6 +11,7 @@ import type { ReadLine } from '../ocr/stages/layout/assemble.ts';
 import { OcrError } from '../errors.ts';
 import type { Raster } from '../ocr/image/raster.ts';
 import { ScanJpegs, type PageJpeg } from './scan-jpeg.ts';
+import { textLayerLine, type TextRun } from './text-words.ts';
 
 const PDFJS_DIR = dirname(createRequire(import.meta.url).resolve('pdfjs-dist/package.json'));
 const asset = (name: string) => join(PDFJS_DIR, name) + '/';
@@ -130,23 +131,19 @@ export class PdfDocument {
       const viewport = page.getViewport({ scale: dpi / 72 });
       const content = await page.getTextContent();
       const lines: ReadLine[] = [];
-      let text = '', x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+      let runs: TextRun[] = [];
       const endLine = () => {
-        if (text.trim()) lines.push({ text: text.trim().replace(/\s+/g, ' '), confidence: 1, box: [[x0, y0], [x1, y0], [x1, y1], [x0, y1]] });
-        text = '';
-        x0 = y0 = Infinity;
-        x1 = y1 = -Infinity;
+        const line = textLayerLine(runs);
+        if (line) lines.push(line);
+        runs = [];
       };
       for (const item of content.items) {
         if (!('str' in item)) continue;
         if (item.str) {
           const [, , c, d, x, y] = Util.transform(viewport.transform, item.transform) as number[];
           const size = Math.hypot(c!, d!);
-          text += item.str;
-          x0 = Math.min(x0, x!);
-          x1 = Math.max(x1, x! + item.width * viewport.scale);
-          y0 = Math.min(y0, y! - size);
-          y1 = Math.max(y1, y!);
+          const family = content.styles[item.fontName]?.fontFamily ?? 'sans-serif';
+          runs.push({ str: item.str, x: x!, width: item.width * viewport.scale, top: y! - size, bottom: y!, family });
         }
         if (item.hasEOL) endLine();
       }

@@ -1,6 +1,8 @@
 /** Test fixtures made in the test: pages of known text rendered with @napi-rs/canvas. */
 import { existsSync } from 'node:fs';
 import { createCanvas, GlobalFonts } from '@napi-rs/canvas';
+import type { Box } from '../../src/contracts.ts';
+import { rotateQuad } from '../../src/ocr/image/geometry.ts';
 
 const FONT_FILE = '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf';
 let registered = false;
@@ -25,8 +27,17 @@ export interface PageSpec {
   format?: 'png' | 'jpeg' | 'webp';
 }
 
-/** Renders the page and returns the encoded image and its truth (lines joined by \n, paragraphs by \n\n). */
-export function renderPage(spec: PageSpec): { image: Buffer; truth: string } {
+/** A drawn word and the box of its ink, in pixels of the finished (turned) page. */
+export interface DrawnWord {
+  text: string;
+  box: Box;
+}
+
+/**
+ * Renders the page and returns the encoded image, its truth (lines joined by \n, paragraphs by \n\n)
+ * and every word with the box of its ink.
+ */
+export function renderPage(spec: PageSpec): { image: Buffer; truth: string; words: DrawnWord[] } {
   ensureFont();
   const width = spec.width ?? 1200, height = spec.height ?? 900, size = spec.fontSize ?? 28;
   const page = createCanvas(width, height);
@@ -40,16 +51,24 @@ export function renderPage(spec: PageSpec): { image: Buffer; truth: string } {
   const margin = 60, gutter = 80;
   const columnWidth = (width - 2 * margin - (columns - 1) * gutter) / columns;
   const perColumn = Math.ceil(spec.paragraphs.length / columns);
+  const turn = spec.turn ?? 0;
+  const words: DrawnWord[] = [];
   spec.paragraphs.forEach((para, p) => {
     const column = Math.floor(p / perColumn);
     const x = margin + column * (columnWidth + gutter);
     let y = margin + spec.paragraphs.slice(column * perColumn, p).reduce((s, q) => s + q.length * size * 1.5 + size, 0);
     for (const line of para) {
       g.fillText(line, x, y);
+      for (const match of line.matchAll(/\S+/g)) {
+        const left = x + g.measureText(line.slice(0, match.index)).width;
+        const ink = g.measureText(match[0]);
+        const [x0, x1] = [left - ink.actualBoundingBoxLeft, left + ink.actualBoundingBoxRight];
+        const [y0, y1] = [y - ink.actualBoundingBoxAscent, y + ink.actualBoundingBoxDescent];
+        words.push({ text: match[0], box: rotateQuad([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], turn, width, height) });
+      }
       y += size * 1.5;
     }
   });
-  const turn = spec.turn ?? 0;
   const [ow, oh] = turn === 90 || turn === 270 ? [height, width] : [width, height];
   const out = createCanvas(ow, oh);
   const o = out.getContext('2d');
@@ -58,7 +77,7 @@ export function renderPage(spec: PageSpec): { image: Buffer; truth: string } {
   o.drawImage(page, -width / 2, -height / 2);
   const format = spec.format ?? 'png';
   const image = format === 'png' ? out.toBuffer('image/png') : format === 'jpeg' ? out.toBuffer('image/jpeg', 90) : out.toBuffer('image/webp', 90);
-  return { image, truth: spec.paragraphs.map((p) => p.join('\n')).join('\n\n') };
+  return { image, truth: spec.paragraphs.map((p) => p.join('\n')).join('\n\n'), words };
 }
 
 export { cer } from '../../bench/cer.ts';

@@ -30,7 +30,7 @@ export function pageResults(pages: readonly (readonly string[])[]): PageResult[]
     height: 1000,
     rotation: 0,
     text: paragraphs.join('\n\n'),
-    lines: paragraphs.map((text, i) => ({ text, confidence: 0.99, box: paragraphBox(i) })),
+    lines: paragraphs.map((text, i) => ({ text, confidence: 0.99, box: paragraphBox(i), words: [] })),
     paragraphs: paragraphs.map((text, i) => ({ text, box: paragraphBox(i), lines: [i] })),
     avg_confidence: 0.99,
     timings: { decode_ms: 0, det_ms: 0, cls_ms: 0, rec_ms: 0, total_ms: 0 },

@@ -27,7 +27,8 @@ test('a rendered page counts its render time as decoding, and says the dpi it wa
 
 test('a text-layer page is laid out like an OCR page, its extraction time as decoding', () => {
   const box = (y: number): Box => [[10, y], [90, y], [90, y + 10], [10, y + 10]];
-  const lines = [{ text: 'second', confidence: 1, box: box(30) }, { text: 'first', confidence: 1, box: box(10) }];
+  const line = (text: string, y: number) => ({ text, confidence: 1, box: box(y), words: [{ text, confidence: 1, box: box(y) }] });
+  const lines = [line('second', 30), line('first', 10)];
   const page = textLayerPageResult(1, { lines, width: 100, height: 50 }, DEFAULT_LAYOUT, 150, 3.14159, 'r1');
   assert.deepEqual(page.lines.map((l) => l.text), ['first', 'second'], 'in reading order');
   assert.deepEqual(page.timings, { decode_ms: 3.1, det_ms: 0, cls_ms: 0, rec_ms: 0, total_ms: 3.1 });

@@ -4,7 +4,7 @@ import { buildJobResult, jobStatus } from '../../src/jobs/results.ts';
 import type { PageResult } from '../../src/contracts.ts';
 
 function page(n: number, worker: string, paragraphs: string[][]): PageResult {
-  const lines = paragraphs.flat().map((text, i) => ({ text, confidence: 0.9 + i * 0.01, box: [[0, 0], [1, 0], [1, 1], [0, 1]] as PageResult['lines'][0]['box'] }));
+  const lines = paragraphs.flat().map((text, i) => ({ text, confidence: 0.9 + i * 0.01, box: [[0, 0], [1, 0], [1, 1], [0, 1]] as PageResult['lines'][0]['box'], words: [] }));
   let k = 0;
   return {
     page_number: n, width: 100, height: 100, rotation: 0, worker, source: 'ocr',

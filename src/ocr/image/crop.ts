@@ -3,7 +3,7 @@
  * and resize step in one bilinear pass, averaging several samples per output pixel when shrinking.
  */
 import { SPECK } from '../config.ts';
-import { quadSize, type Point, type Quad } from './geometry.ts';
+import { lerp, quadSize, type Quad } from './geometry.ts';
 import type { Raster } from './raster.ts';
 
 /** A straightened text line, grey, `height` rows of `width` pixels. */
@@ -46,14 +46,21 @@ export function lineAspect(box: Quad): { aspect: number; vertical: boolean } {
 }
 
 /**
+ * The box's corners in the order they appear in the straightened line image: its top-left, top-right,
+ * bottom-right and bottom-left (a vertical box is turned counter-clockwise).
+ */
+export function lineFrame(box: Quad, vertical = lineAspect(box).vertical): Quad {
+  return vertical ? [box[1], box[2], box[3], box[0]] : box;
+}
+
+/**
  * Crops `box` from `src` into a grey line image `outHeight` high, its width following the box's aspect
  * times `widthScale` (below 1 narrows the glyphs: the recogniser's cost is linear in width).
  */
 export function cropLine(src: GreyRaster, box: Quad, outHeight: number, widthScale = 1): LineImage {
   const { aspect, vertical } = lineAspect(box);
   const outWidth = Math.max(1, Math.round(outHeight * aspect * widthScale));
-  // Corners in the order they appear in the straightened line (a vertical box is turned counter-clockwise).
-  const [tl, tr, br, bl] = vertical ? [box[1], box[2], box[3], box[0]] : box;
+  const [tl, tr, br, bl] = lineFrame(box, vertical);
   const { width: bw, height: bh } = quadSize(box);
   const scale = Math.max(bw, bh) / Math.max(outWidth, outHeight);
   const samples = Math.min(4, Math.max(1, Math.ceil(scale - 0.25)));
@@ -85,7 +92,7 @@ export function flipLine(line: LineImage): LineImage {
 }
 
 /** The grey level midway between paper and ink, or undefined when the line has no contrast (no ink). */
-function inkThreshold(line: LineImage): number | undefined {
+export function inkThreshold(line: LineImage): number | undefined {
   let lo = 255, hi = 0;
   for (const v of line.data) {
     if (v < lo) lo = v;
@@ -105,6 +112,22 @@ export function blankColumns(line: LineImage, cut = inkThreshold(line)): Uint8Ar
     }
   }
   return blank;
+}
+
+/** The widest run of blank columns in [from, to), or undefined when every column there holds ink. */
+export function widestBlankRun(blank: Uint8Array, from: number, to: number): { x0: number; x1: number } | undefined {
+  let best: { x0: number; x1: number } | undefined;
+  let start = -1;
+  const end = Math.min(blank.length, Math.round(to));
+  for (let x = Math.max(0, Math.round(from)); x <= end; x++) {
+    if (x < end && blank[x]) {
+      if (start < 0) start = x;
+    } else if (start >= 0) {
+      if (!best || x - start > best.x1 - best.x0) best = { x0: start, x1: x };
+      start = -1;
+    }
+  }
+  return best;
 }
 
 /**
@@ -141,9 +164,9 @@ function clearSpecks(line: LineImage, blank: Uint8Array, cut: number | undefined
 export interface LinePiece {
   box: Quad;
   image: LineImage;
+  /** Where the image's corners lie on the page (lineFrame): its columns map back to the page through it. */
+  frame: Quad;
 }
-
-const lerp = (a: Point, b: Point, t: number): Point => [a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t];
 
 /**
  * Cuts a line at blank runs at least `minGap` columns wide. The detector joins text across narrow
@@ -166,13 +189,14 @@ export function splitLineAtGaps(line: LineImage, box: Quad, minGap: number, marg
       start = -1;
     }
   }
-  if (spans.length <= 1) return [{ box, image: line }];
+  if (spans.length <= 1) return [{ box, image: line, frame: box }];
   const [tl, tr, br, bl] = box;
   return spans.map(([x0, x1]) => {
     const a = Math.max(0, x0 - margin), b = Math.min(line.width, x1 + margin);
     const data = new Uint8Array((b - a) * line.height);
     for (let y = 0; y < line.height; y++) data.set(line.data.subarray(y * line.width + a, y * line.width + b), y * (b - a));
     const s0 = a / line.width, s1 = b / line.width;
-    return { box: [lerp(tl, tr, s0), lerp(tl, tr, s1), lerp(bl, br, s1), lerp(bl, br, s0)], image: { data, width: b - a, height: line.height } };
+    const piece: Quad = [lerp(tl, tr, s0), lerp(tl, tr, s1), lerp(bl, br, s1), lerp(bl, br, s0)];
+    return { box: piece, image: { data, width: b - a, height: line.height }, frame: piece };
   });
 }

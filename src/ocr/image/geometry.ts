@@ -6,6 +6,9 @@ export type { Point };
 /** Four corners in order top-left, top-right, bottom-right, bottom-left (reading direction). */
 export type Quad = Box;
 
+/** The point a share `t` of the way from `a` to `b`. */
+export const lerp = (a: Point, b: Point, t: number): Point => [a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t];
+
 /** A rotated rectangle: centre, side lengths and the angle (radians) of the `width` side. */
 export interface RotatedRect {
   cx: number;

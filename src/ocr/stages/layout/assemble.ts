@@ -1,5 +1,5 @@
 /** Turns read lines with their boxes into a page's reading order: ordered lines, paragraphs and text. */
-import type { Box, OcrLine, OcrParagraph } from '../../../contracts.ts';
+import type { Box, OcrLine, OcrParagraph, OcrWord } from '../../../contracts.ts';
 import type { LayoutParams } from '../../config.ts';
 import { deskewedBounds, medianSkew, pointsBounds, type Quad } from '../../image/geometry.ts';
 import { layoutPage } from './layout.ts';
@@ -8,6 +8,8 @@ export interface ReadLine {
   box: Quad;
   text: string;
   confidence: number;
+  /** The words of `text`, in order (joined by single spaces they give `text`), in the frame of `box`. */
+  words: OcrWord[];
 }
 
 export interface AssembledPage {
@@ -18,6 +20,8 @@ export interface AssembledPage {
 }
 
 const round4 = (v: number) => Math.round(v * 10000) / 10000;
+/** Boxes are reported in whole pixels. */
+const pixelBox = (q: Quad): Box => q.map(([x, y]) => [Math.round(x), Math.round(y)]) as Box;
 
 /**
  * Orders `read` lines (boxes deskewed by the page's median line angle first), joins the boxes of a row
@@ -37,7 +41,11 @@ export function assemblePage(read: readonly ReadLine[], layout: LayoutParams, to
       rowTexts.push(row.map((i) => read[i]!.text).join(' '));
       for (const i of row) {
         indices.push(lines.length);
-        lines.push({ text: read[i]!.text, confidence: round4(read[i]!.confidence), box: toOutput(read[i]!.box) });
+        const { text, confidence, box, words } = read[i]!;
+        lines.push({
+          text, confidence: round4(confidence), box: pixelBox(toOutput(box)),
+          words: words.map((w) => ({ text: w.text, confidence: round4(w.confidence), box: pixelBox(toOutput(w.box)) })),
+        });
       }
     }
     const b = pointsBounds(indices.flatMap((i) => lines[i]!.box));

@@ -7,7 +7,7 @@
  * font's word spaces, so no fixed width works), and falls back to the line's character advance.
  */
 import { NARROW_FACTOR, REC_STRIDE, type SpaceParams } from '../../config.ts';
-import { blankColumns, type LineImage } from '../../image/crop.ts';
+import { blankColumns, widestBlankRun, type LineImage } from '../../image/crop.ts';
 import type { DecodedChar } from './ctc.ts';
 
 export interface RecognizedLine {
@@ -31,17 +31,14 @@ export function normaliseLatin(text: string): string {
     .replace(/(?<=\p{Ll})I(?=\p{Ll})/gu, 'l');
 }
 
-const centre = (c: DecodedChar) => ((c.start + c.end + 1) / 2) * REC_STRIDE;
+/** The line-image column at the middle of a character's steps on the recogniser's timeline. */
+export const charCentre = (c: DecodedChar) => ((c.start + c.end + 1) / 2) * REC_STRIDE;
+const centre = charCentre;
 
 /** Widest blank run between the centres of two characters. */
 function gapBetween(blank: Uint8Array, a: DecodedChar, b: DecodedChar): number {
-  let best = 0, run = 0;
-  const to = Math.min(blank.length, Math.round(centre(b)));
-  for (let x = Math.max(0, Math.round(centre(a))); x < to; x++) {
-    run = blank[x] ? run + 1 : 0;
-    if (run > best) best = run;
-  }
-  return best;
+  const run = widestBlankRun(blank, centre(a), centre(b));
+  return run ? run.x1 - run.x0 : 0;
 }
 
 function median(values: number[]): number | undefined {
@@ -117,24 +114,67 @@ function insideNumber(chars: readonly DecodedChar[], k: number): boolean {
   return (separator(at(k - 1)) && DIGIT.test(at(k - 2)) && DIGIT.test(at(k))) || (separator(at(k)) && DIGIT.test(at(k - 1)) && DIGIT.test(at(k + 1)));
 }
 
+/** A word of a line: its text and the first and last of the line's characters it was read from. */
+export interface WordSpan {
+  text: string;
+  first: number;
+  last: number;
+}
+
+/** A line's text with its word spaces, and its words. */
+export interface SpacedLine {
+  text: string;
+  words: WordSpan[];
+}
+
+/** Spaced text, with the character each of its UTF-16 units came from (-1 for a space put in). */
+interface Spaced {
+  text: string;
+  source: number[];
+}
+
 /** The line's text with a space wherever a gap between two characters is at least `minGap` columns. */
-export function insertSpaces(chars: readonly DecodedChar[], blank: Uint8Array, minGap: number): string {
-  let out = '';
+function spaceChars(chars: readonly DecodedChar[], blank: Uint8Array, minGap: number): Spaced {
+  const units: { text: string; from: number }[] = [];
   chars.forEach((b, k) => {
     const a = chars[k - 1];
     const mayBreak = a !== undefined && a.char !== ' ' && b.char !== ' ' && !(UNSPACED.test(a.char) && UNSPACED.test(b.char)) && !insideNumber(chars, k);
     if (mayBreak) {
       const narrow = !sentenceBreak(a.char, b.char) && (NARROW.test(a.char) || NARROW.test(b.char) || (DIGIT.test(a.char) && DIGIT.test(b.char)));
       const needed = narrow ? NARROW_FACTOR * minGap : minGap;
-      if (gapBetween(blank, a, b) >= needed) out += ' ';
+      if (gapBetween(blank, a, b) >= needed) units.push({ text: ' ', from: -1 });
     }
-    out += b.char;
+    units.push({ text: b.char, from: k });
   });
-  return out.replace(/ {2,}/g, ' ').trim();
+  // Single spaces, and no white space at either end (String.trim's).
+  let text = '';
+  const source: number[] = [];
+  for (const unit of units) {
+    if (unit.text === ' ' && text.endsWith(' ')) continue;
+    text += unit.text;
+    for (let i = 0; i < unit.text.length; i++) source.push(unit.from);
+  }
+  const start = text.length - text.trimStart().length, end = text.trimEnd().length;
+  return { text: text.slice(start, end), source: source.slice(start, end) };
 }
 
-/** Texts of a page's lines with the dropped word spaces put back. */
-export function recoverSpaces(lines: readonly RecognizedLine[], params: SpaceParams): string[] {
+/** The line's text with a space wherever a gap between two characters is at least `minGap` columns. */
+export function insertSpaces(chars: readonly DecodedChar[], blank: Uint8Array, minGap: number): string {
+  return spaceChars(chars, blank, minGap).text;
+}
+
+/** The words of `text` (spaced text after normaliseLatin, which keeps every unit in place) with the characters they came from. */
+function wordsOf(text: string, source: readonly number[]): WordSpan[] {
+  const words: WordSpan[] = [];
+  for (const match of text.matchAll(/[^ ]+/g)) {
+    const from = source.slice(match.index, match.index + match[0].length).filter((k) => k >= 0);
+    words.push({ text: match[0], first: Math.min(...from), last: Math.max(...from) });
+  }
+  return words;
+}
+
+/** Texts of a page's lines with the dropped word spaces put back, and their words. */
+export function recoverSpaces(lines: readonly RecognizedLine[], params: SpaceParams): SpacedLine[] {
   const blanks = lines.map((l) => blankColumns(l.image));
   const lineGaps = lines.map((l, i) => emittedWordGaps(l.chars, blanks[i]!));
   const pageGaps = lineGaps.flat();
@@ -149,6 +189,8 @@ export function recoverSpaces(lines: readonly RecognizedLine[], params: SpacePar
     const advance = medianAdvance(line.chars) ?? Infinity;
     const learned = wordGap !== undefined ? params.gapToWordGap * wordGap : pageCut;
     const minGap = learned !== undefined ? Math.max(learned, params.minGapToAdvance * advance) : params.gapToAdvance * advance;
-    return normaliseLatin(insertSpaces(line.chars, blanks[i]!, Math.max(1, minGap)));
+    const spaced = spaceChars(line.chars, blanks[i]!, Math.max(1, minGap));
+    const text = normaliseLatin(spaced.text);
+    return { text, words: wordsOf(text, spaced.source) };
   });
 }
