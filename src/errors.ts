@@ -17,6 +17,8 @@ export const ERROR_CODES = {
   NOT_A_PDF: { status: 415, retryable: false },
   PDF_ENCRYPTED: { status: 422, retryable: false },
   PDF_UNREADABLE: { status: 422, retryable: false },
+  // PDF/A was asked for and the input has what PDF/A forbids (the message lists it).
+  PDFA_UNSUPPORTED: { status: 422, retryable: false },
   PAGE_UNREADABLE: { status: 422, retryable: false },
   TOO_MANY_PAGES: { status: 413, retryable: false },
   NOT_FOUND: { status: 404, retryable: false },

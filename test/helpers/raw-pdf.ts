@@ -4,6 +4,7 @@
  * revision 2) with a user password.
  */
 import { createHash } from 'node:crypto';
+import { PASSWORD_PAD, rc4 } from '../../src/outputs/pdf/security.ts';
 
 /** Objects 1..n in order; object 1 must be the catalog. */
 export function rawPdf(objects: (string | Buffer)[], options: { trailer?: string; xrefShift?: number } = {}): Buffer {
@@ -39,25 +40,8 @@ function pageObjects(content: string | Buffer, size: [number, number]): (string 
   ];
 }
 
-function rc4(key: Buffer, data: Buffer): Buffer {
-  const s = Array.from({ length: 256 }, (_, i) => i);
-  for (let i = 0, j = 0; i < 256; i++) {
-    j = (j + s[i]! + key[i % key.length]!) & 255;
-    [s[i], s[j]] = [s[j]!, s[i]!];
-  }
-  const out = Buffer.alloc(data.length);
-  for (let k = 0, i = 0, j = 0; k < data.length; k++) {
-    i = (i + 1) & 255;
-    j = (j + s[i]!) & 255;
-    [s[i], s[j]] = [s[j]!, s[i]!];
-    out[k] = data[k]! ^ s[(s[i]! + s[j]!) & 255]!;
-  }
-  return out;
-}
-
-const PAD = Buffer.from('28bf4e5e4e758a4164004e56fffa01082e2e00b6d0683e802f0ca9fe6453697a', 'hex');
 const md5 = (...parts: Buffer[]) => createHash('md5').update(Buffer.concat(parts)).digest();
-const padded = (password: string) => Buffer.concat([Buffer.from(password, 'latin1'), PAD]).subarray(0, 32);
+const padded = (password: string) => Buffer.concat([Buffer.from(password, 'latin1'), PASSWORD_PAD]).subarray(0, 32);
 
 /** `textPagePdf`, encrypted with 40-bit RC4 so that it opens only with `password`. */
 export function encryptedTextPagePdf(text: string, password: string): Buffer {
@@ -66,7 +50,7 @@ export function encryptedTextPagePdf(text: string, password: string): Buffer {
   permissions.writeInt32LE(-4);
   const owner = rc4(md5(padded(`${password}-owner`)).subarray(0, 5), padded(password));
   const fileKey = md5(padded(password), owner, permissions, id).subarray(0, 5);
-  const user = rc4(fileKey, PAD);
+  const user = rc4(fileKey, PASSWORD_PAD);
   const objectKey = (n: number) => md5(fileKey, Buffer.from([n & 255, (n >> 8) & 255, (n >> 16) & 255, 0, 0])).subarray(0, 10);
   const objects = pageObjects(rc4(objectKey(4), Buffer.from(`BT /F1 36 Tf 40 88 Td (${text}) Tj ET`, 'latin1')), [600, 200]);
   objects.push(`<< /Filter /Standard /V 1 /R 2 /O <${owner.toString('hex')}> /U <${user.toString('hex')}> /P -4 >>`);

@@ -4,14 +4,19 @@ import { createCanvas, GlobalFonts } from '@napi-rs/canvas';
 import type { Box } from '../../src/contracts.ts';
 import { rotateQuad } from '../../src/ocr/image/geometry.ts';
 
-const FONT_FILE = '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf';
-let registered = false;
+const FONTS = {
+  sans: { file: '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf', family: 'TestSans', debian: 'fonts-dejavu-core' },
+  cjk: { file: '/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc', family: 'TestCJK', debian: 'fonts-noto-cjk' },
+};
+const registered = new Set<string>();
 
-function ensureFont(): void {
-  if (registered) return;
-  if (!existsSync(FONT_FILE)) throw new Error(`${FONT_FILE} is missing: apt-get install fonts-dejavu-core (.ci/run does)`);
-  GlobalFonts.registerFromPath(FONT_FILE, 'TestSans');
-  registered = true;
+function ensureFont(font: keyof typeof FONTS): string {
+  const { file, family, debian } = FONTS[font];
+  if (registered.has(family)) return family;
+  if (!existsSync(file)) throw new Error(`${file} is missing: apt-get install ${debian} (.ci/run does)`);
+  GlobalFonts.registerFromPath(file, family);
+  registered.add(family);
+  return family;
 }
 
 export interface PageSpec {
@@ -25,6 +30,8 @@ export interface PageSpec {
   /** Two columns: the paragraphs are split between a left and a right column. */
   columns?: 1 | 2;
   format?: 'png' | 'jpeg' | 'webp';
+  /** DejaVu Sans (default), or Noto Sans CJK for Chinese text. */
+  font?: keyof typeof FONTS;
 }
 
 /** A drawn word and the box of its ink, in pixels of the finished (turned) page. */
@@ -38,14 +45,14 @@ export interface DrawnWord {
  * and every word with the box of its ink.
  */
 export function renderPage(spec: PageSpec): { image: Buffer; truth: string; words: DrawnWord[] } {
-  ensureFont();
+  const family = ensureFont(spec.font ?? 'sans');
   const width = spec.width ?? 1200, height = spec.height ?? 900, size = spec.fontSize ?? 28;
   const page = createCanvas(width, height);
   const g = page.getContext('2d');
   g.fillStyle = '#fff';
   g.fillRect(0, 0, width, height);
   g.fillStyle = '#111';
-  g.font = `${size}px TestSans`;
+  g.font = `${size}px ${family}`;
   g.textBaseline = 'top';
   const columns = spec.columns ?? 1;
   const margin = 60, gutter = 80;
