@@ -1,7 +1,7 @@
 /**
  * Records the activation ranges int8 inference needs (src/ocr/model/quantize.ts) for the detector, the
  * line classifier and the recogniser, on the inputs the engine gives them for the given pages, and
- * writes them beside the code (src/ocr/int8/<model>.ranges.json), tied to each model file's SHA-256.
+ * writes them beside the code (src/ocr/model/int8/<model>.ranges.json), tied to each model file's SHA-256.
  * Usage: node bench/calibrate.ts PAGE_IMAGE... [--models det,rec] [--percentile P] [--every N]
  * The shipped ranges: node bench/calibrate.ts /work/corpus/big_100p/p0{4,5,6,7,8,9}0.jpg
  * (corpus pages that neither the bench nor the evaluation reads).

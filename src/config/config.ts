@@ -2,7 +2,7 @@
  * A node's whole configuration, read from the environment once when the node starts (entry points
  * call loadConfig(process.env)) and handed down: services get their part in their schema `settings`,
  * the pipeline its OcrConfig. Each section's type lives with the code that takes it; the sections
- * only services read are declared here. Every variable is documented in the README's Configuration.
+ * only services read are declared here. Every variable is documented in docs/configuration.md.
  */
 import { readFileSync } from 'node:fs';
 import { availableParallelism, hostname, tmpdir } from 'node:os';
