@@ -8,7 +8,7 @@ import type { Context, Service, ServiceSchema, ServiceSettingSchema } from 'mole
 import { classifyError } from '../src/broker/broker-errors.ts';
 import { JobJournal } from '../src/jobs/job-journal.ts';
 import type { JobsConfig, NodeConfig } from '../src/config/config.ts';
-import type { CloseParams, CloseReply, JobIdParams, JobProgress, JobResult, OpenedDocument, OpenParams, PageParams, PageResult, ResultParams, SubmitParams } from '../src/contracts.ts';
+import type { CallerMeta, CloseParams, CloseReply, JobIdParams, JobProgress, JobResult, OpenedDocument, OpenParams, PageParams, PageResult, ResultParams, SubmitParams } from '../src/contracts.ts';
 import type { DpiLimits } from '../src/jobs/job-options.ts';
 import { JobStore } from '../src/jobs/job-store.ts';
 import { runPages } from '../src/jobs/run-pages.ts';
@@ -46,7 +46,8 @@ export default function aggregatorService(config: NodeConfig): ServiceSchema<Agg
       this.journal = journal;
       for (const record of orphans) {
         this.logger.warn(`Job ${record.job_id} (${record.filename}) was running when this node's previous process died: reported as JOB_INTERRUPTED`);
-        this.store.interrupted(record.job_id, { filename: record.filename, file_size_bytes: record.file_size_bytes, total_pages: record.total_pages }, new Date(record.start_time));
+        const { filename, file_size_bytes, total_pages, owner } = record;
+        this.store.interrupted(record.job_id, { filename, file_size_bytes, total_pages, owner }, new Date(record.start_time));
         await rm(record.upload_path, { force: true });
       }
       this.sweeper = setInterval(() => this.store.sweep(), Math.min(60_000, this.settings.jobs.ttlMs)).unref();
@@ -69,10 +70,10 @@ export default function aggregatorService(config: NodeConfig): ServiceSchema<Agg
           language: { type: 'string', optional: true },
           password: { type: 'string', optional: true },
         },
-        async handler(this: AggregatorThis, ctx: Context<SubmitParams>): Promise<JobProgress> {
+        async handler(this: AggregatorThis, ctx: Context<SubmitParams, CallerMeta>): Promise<JobProgress> {
           const { path, password, node_id: nodeID } = ctx.params;
           const opened = await ctx.call<OpenedDocument, OpenParams>('rasterizer.open', { path, password }, { nodeID });
-          const spec = { filename: ctx.params.filename, file_size_bytes: ctx.params.file_size_bytes, total_pages: opened.pages };
+          const spec = { filename: ctx.params.filename, file_size_bytes: ctx.params.file_size_bytes, total_pages: opened.pages, owner: ctx.meta.user?.key };
           const { id, signal } = this.store.create(spec);
           await this.journal.begin({ job_id: id, ...spec, start_time: new Date().toISOString(), upload_path: path });
           this.runJob(id, signal, opened, ctx.params).catch((err) => this.logger.error(`Job ${id} broke:`, err));
@@ -82,32 +83,33 @@ export default function aggregatorService(config: NodeConfig): ServiceSchema<Agg
 
       status: {
         params: { id: 'string' },
-        handler(this: AggregatorThis, ctx: Context<JobIdParams>): JobProgress {
-          return this.store.progress(ctx.params.id);
+        handler(this: AggregatorThis, ctx: Context<JobIdParams, CallerMeta>): JobProgress {
+          return this.store.progress(ctx.params.id, ctx.meta.user);
         },
       },
 
       /** The finished job's result; with `wait`, waits for the job to end first. */
       result: {
         params: { id: 'string', wait: { type: 'boolean', optional: true } },
-        async handler(this: AggregatorThis, ctx: Context<ResultParams>): Promise<JobResult> {
-          if (ctx.params.wait) await this.store.ended(ctx.params.id);
-          return this.store.result(ctx.params.id);
+        async handler(this: AggregatorThis, ctx: Context<ResultParams, CallerMeta>): Promise<JobResult> {
+          if (ctx.params.wait) await this.store.ended(ctx.params.id, ctx.meta.user);
+          return this.store.result(ctx.params.id, ctx.meta.user);
         },
       },
 
       cancel: {
         params: { id: 'string' },
-        handler(this: AggregatorThis, ctx: Context<JobIdParams>): JobProgress {
-          const progress = this.store.cancel(ctx.params.id);
+        handler(this: AggregatorThis, ctx: Context<JobIdParams, CallerMeta>): JobProgress {
+          const progress = this.store.cancel(ctx.params.id, ctx.meta.user);
           this.publish(progress);
           return progress;
         },
       },
 
+      /** The jobs the caller may see: its key's own, or every job for an admin key or without keys. */
       list: {
-        handler(this: AggregatorThis): JobProgress[] {
-          return this.store.list();
+        handler(this: AggregatorThis, ctx: Context<unknown, CallerMeta>): JobProgress[] {
+          return this.store.list(ctx.meta.user);
         },
       },
     },

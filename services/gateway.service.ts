@@ -13,7 +13,7 @@ import { IMAGE_KINDS, sniffMedia } from '../src/jobs/media.ts';
 import type { PageCallPolicy } from '../src/broker/ocr-call.ts';
 import { workersStatus } from '../src/broker/cluster-status.ts';
 import type { NodeConfig } from '../src/config/config.ts';
-import type { GatewayHealth, JobIdParams, JobProgress, JobResult, ResultParams, SubmitParams, WorkersStatus } from '../src/contracts.ts';
+import type { ApiCaller, GatewayHealth, JobIdParams, JobProgress, JobResult, ResultParams, SubmitParams, WorkersStatus } from '../src/contracts.ts';
 
 type ProgressListener = (progress: JobProgress) => void;
 
@@ -153,9 +153,9 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
 
     methods: {
       /** moleculer-web's hook for routes with `authentication: true`. */
-      authenticate(this: GatewayThis, _ctx: Context, _route: Route, req: IncomingRequest) {
-        checkApiKey(req, this.settings.access);
-        return null;
+      /** The caller's key (fingerprint) becomes `ctx.meta.user`: the aggregator shows each key its own jobs. */
+      authenticate(this: GatewayThis, _ctx: Context, _route: Route, req: IncomingRequest): ApiCaller | null {
+        return checkApiKey(req, this.settings.access) ?? null;
       },
 
       /** POST /ocr/image: one page image in, the job contract out. */

@@ -242,6 +242,22 @@ export interface SubmitParams extends JobOptions {
   file_size_bytes: number;
 }
 
+/**
+ * The API key a request came with, as the gateway's authenticate hook puts it in `ctx.meta.user` when
+ * API_KEYS is set: a job belongs to the key that created it, and only that key (or an admin key) may see
+ * it. The key itself never leaves the gateway: `key` is its fingerprint (a hash).
+ */
+export interface ApiCaller {
+  key: string;
+  /** An ADMIN_API_KEYS key: sees and cancels every job. */
+  admin: boolean;
+}
+
+/** The meta of calls to the aggregator's job actions: no `user` (keys off, or an internal caller) sees every job. */
+export interface CallerMeta {
+  user?: ApiCaller | null;
+}
+
 /** `aggregator.status` and `aggregator.cancel` (reply: JobProgress). */
 export interface JobIdParams {
   id: string;

@@ -128,7 +128,7 @@ export function loadConfig(env: Env): NodeConfig {
     http: {
       host: text(env, 'COORDINATOR_HOST', '0.0.0.0'),
       port: positiveCount(env, 'COORDINATOR_PORT', 8000),
-      access: { apiKeys: new Set(list(env, 'API_KEYS')), rateLimitPerMinute: wholeNumber(env, 'RATE_LIMIT_PER_MINUTE', 0), corsOrigins: list(env, 'CORS_ORIGINS') },
+      access: { apiKeys: new Set(list(env, 'API_KEYS')), adminKeys: new Set(list(env, 'ADMIN_API_KEYS')), rateLimitPerMinute: wholeNumber(env, 'RATE_LIMIT_PER_MINUTE', 0), corsOrigins: list(env, 'CORS_ORIGINS') },
     },
     limits: {
       maxUploadBytes: Math.floor(positiveNumber(env, 'MAX_UPLOAD_MB', 100) * 1024 * 1024),

@@ -3,12 +3,16 @@
  * (or per address without one), and the browser origins allowed by CORS. Plain functions over the
  * request, used by the gateway's route settings.
  */
+import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { OcrError } from '../errors.ts';
+import type { ApiCaller } from '../contracts.ts';
 
 export interface AccessSettings {
-  /** Empty: the API is open. */
+  /** Keys that see their own jobs. Empty (and no admin keys): the API is open. */
   apiKeys: ReadonlySet<string>;
+  /** Keys that see every job. */
+  adminKeys: ReadonlySet<string>;
   /** Requests per minute per key or address; 0: no limit. */
   rateLimitPerMinute: number;
   /** Allowed browser origins (`*` for any); empty: no CORS headers. */
@@ -20,17 +24,27 @@ export function bearerToken(req: IncomingMessage): string | undefined {
   return match?.[1];
 }
 
-/** Throws UNAUTHORIZED unless keys are off or the request carries one of them. */
-export function checkApiKey(req: IncomingMessage, access: AccessSettings): void {
-  if (access.apiKeys.size === 0) return;
+/** What a job records as its owner: a hash of the key, so the key itself is never stored or sent on. */
+export function keyFingerprint(key: string): string {
+  return createHash('sha256').update(key).digest('hex').slice(0, 32);
+}
+
+/**
+ * The caller's key, or undefined when keys are off (every caller then sees every job). Throws
+ * UNAUTHORIZED when keys are on and the request carries none of them.
+ */
+export function checkApiKey(req: IncomingMessage, access: AccessSettings): ApiCaller | undefined {
+  if (access.apiKeys.size === 0 && access.adminKeys.size === 0) return undefined;
   const token = bearerToken(req);
   if (token === undefined) throw new OcrError('UNAUTHORIZED', 'Send an API key as "Authorization: Bearer <key>"');
-  if (!access.apiKeys.has(token)) throw new OcrError('UNAUTHORIZED', 'Unknown API key');
+  const admin = access.adminKeys.has(token);
+  if (!admin && !access.apiKeys.has(token)) throw new OcrError('UNAUTHORIZED', 'Unknown API key');
+  return { key: keyFingerprint(token), admin };
 }
 
 /** The rate limit's bucket: the caller's valid key, else its address (an invalid key gets no bucket of its own). */
 export function rateLimitKey(req: IncomingMessage, access: AccessSettings): string {
   const token = bearerToken(req);
-  if (token !== undefined && access.apiKeys.has(token)) return `key:${token}`;
+  if (token !== undefined && (access.apiKeys.has(token) || access.adminKeys.has(token))) return `key:${keyFingerprint(token)}`;
   return `addr:${req.socket.remoteAddress ?? 'unknown'}`;
 }

@@ -14,6 +14,8 @@ export interface JournalRecord {
   start_time: string;
   /** The upload the job was reading, deleted when the job is found interrupted. */
   upload_path: string;
+  /** The fingerprint of the API key that owns the job, so that its JOB_INTERRUPTED report stays that key's. */
+  owner?: string;
 }
 
 function alive(pid: number): boolean {

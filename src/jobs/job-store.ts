@@ -5,12 +5,14 @@
 import { randomUUID } from 'node:crypto';
 import { OcrError } from '../errors.ts';
 import { buildJobResult, jobStatus } from './results.ts';
-import type { JobProgress, JobResult, JobStatus, PageError, PageResult } from '../contracts.ts';
+import type { ApiCaller, JobProgress, JobResult, JobStatus, PageError, PageResult } from '../contracts.ts';
 
 export interface JobSpec {
   filename: string;
   file_size_bytes: number;
   total_pages: number;
+  /** The fingerprint of the API key that created the job; none when API keys are off. */
+  owner?: string;
 }
 
 interface Job {
@@ -30,6 +32,10 @@ interface Job {
 }
 
 const FINAL: readonly JobStatus[] = ['success', 'partial_success', 'failed', 'cancelled'];
+
+function visibleTo(job: Job, caller: ApiCaller | null | undefined): boolean {
+  return !caller || caller.admin || job.spec.owner === caller.key;
+}
 
 export class JobStore {
   private readonly jobs = new Map<string, Job>();
@@ -58,9 +64,13 @@ export class JobStore {
     job.markEnded();
   }
 
-  private job(id: string): Job {
+  /**
+   * The job, if `caller` may see it: no caller (keys off, or this node itself), an admin key, or the key
+   * that created it. Another key's job is NOT_FOUND, as if it did not exist.
+   */
+  private job(id: string, caller?: ApiCaller | null): Job {
     const job = this.jobs.get(id);
-    if (!job) throw new OcrError('NOT_FOUND', `No job ${id} (finished jobs are kept for a limited time)`);
+    if (!job || !visibleTo(job, caller)) throw new OcrError('NOT_FOUND', `No job ${id} (finished jobs are kept for a limited time)`);
     return job;
   }
 
@@ -104,14 +114,14 @@ export class JobStore {
   }
 
   /** Stops a job: pages not yet started are never run. */
-  cancel(id: string): JobProgress {
-    const job = this.job(id);
+  cancel(id: string, caller?: ApiCaller | null): JobProgress {
+    const job = this.job(id, caller);
     if (!FINAL.includes(job.status)) job.controller.abort();
     return this.progress(id);
   }
 
-  progress(id: string): JobProgress {
-    const job = this.job(id);
+  progress(id: string, caller?: ApiCaller | null): JobProgress {
+    const job = this.job(id, caller);
     return {
       job_id: job.id,
       status: job.status,
@@ -125,12 +135,12 @@ export class JobStore {
   }
 
   /** Resolves when the job has ended. */
-  ended(id: string): Promise<void> {
-    return this.job(id).ended;
+  ended(id: string, caller?: ApiCaller | null): Promise<void> {
+    return this.job(id, caller).ended;
   }
 
-  result(id: string): JobResult {
-    const job = this.job(id);
+  result(id: string, caller?: ApiCaller | null): JobResult {
+    const job = this.job(id, caller);
     if (!job.end) throw new OcrError('JOB_NOT_FINISHED', `Job ${id} is ${job.status}: ${job.results.length + job.errors.length} of ${job.spec.total_pages} pages done`);
     const result = buildJobResult(this.facts(job, job.end), job.results, job.errors);
     result.metrics.status = job.status;
@@ -149,8 +159,9 @@ export class JobStore {
     return gone;
   }
 
-  list(): JobProgress[] {
-    return [...this.jobs.keys()].map((id) => this.progress(id));
+  /** The jobs `caller` may see. */
+  list(caller?: ApiCaller | null): JobProgress[] {
+    return [...this.jobs.values()].filter((job) => visibleTo(job, caller)).map((job) => this.progress(job.id));
   }
 
   private facts(job: Job, end: Date) {

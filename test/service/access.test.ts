@@ -2,16 +2,21 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { after, before, test } from 'node:test';
+import type { JobProgress, JobResult } from '../../src/contracts.ts';
 import { startServer, stopProcess } from '../../harness/processes.ts';
+import { buildPdf } from '../helpers/pdf.ts';
 
 let server: ChildProcess & { output: string[] };
 let base: string;
+/** Keys without a rate limit, and an admin key. */
+let owners: { server: ChildProcess & { output: string[] }; base: string };
 const ORIGIN = 'https://archive.example';
 
 before(async () => {
   ({ server, base } = await startServer({ API_KEYS: 'key-one, key-two', RATE_LIMIT_PER_MINUTE: '5', CORS_ORIGINS: ORIGIN }));
+  owners = await startServer({ API_KEYS: 'alice-key,bob-key', ADMIN_API_KEYS: 'admin-key' });
 });
-after(() => stopProcess(server));
+after(() => Promise.all([stopProcess(server), stopProcess(owners.server)]));
 
 const get = (path: string, key?: string) => fetch(`${base}${path}`, { headers: key ? { authorization: `Bearer ${key}` } : {} });
 
@@ -50,4 +55,39 @@ test('browsers from CORS_ORIGINS may call the API', async () => {
   assert.match(preflight.headers.get('access-control-allow-headers') ?? '', /Authorization/i);
   const other = await fetch(`${base}/health`, { headers: { origin: 'https://elsewhere.example' } });
   assert.equal(other.headers.get('access-control-allow-origin'), null);
+});
+
+test('a job belongs to the key that created it: other keys get 404 NOT_FOUND and do not see it listed; an admin key sees all', async () => {
+  const call = (method: string, path: string, key: string) => fetch(`${owners.base}${path}`, { method, headers: { authorization: `Bearer ${key}` } });
+  const pdf = await buildPdf([{ lines: ['A page that belongs to Alice', 'and only to her'] }]);
+  const submit = async (key: string) => {
+    const body = new FormData();
+    body.append('file', new Blob([new Uint8Array(pdf)]), 'alice.pdf');
+    body.append('text_layer', 'auto');
+    const res = await fetch(`${owners.base}/jobs`, { method: 'POST', body, headers: { authorization: `Bearer ${key}` } });
+    assert.equal(res.status, 202);
+    return ((await res.json()) as JobProgress).job_id;
+  };
+  const alices = await submit('alice-key');
+  const bobs = await submit('bob-key');
+  while ((await (await call('GET', `/jobs/${alices}`, 'alice-key')).json()).finished !== true) await new Promise((r) => setTimeout(r, 100));
+
+  for (const [method, path] of [['GET', ''], ['GET', '/result'], ['GET', '/events'], ['DELETE', '']] as const) {
+    const res = await call(method, `/jobs/${alices}${path}`, 'bob-key');
+    assert.equal(res.status, 404, `${method} /jobs/:id${path} with another key`);
+    assert.equal((await res.json()).error.code, 'NOT_FOUND');
+  }
+  const own = (await (await call('GET', `/jobs/${alices}/result`, 'alice-key')).json()) as JobResult;
+  assert.equal(own.metrics.status, 'success', 'Bob\'s DELETE did not cancel it');
+  assert.match(own.combined_text, /belongs to Alice/);
+  const events = await (await call('GET', `/jobs/${alices}/events`, 'alice-key')).text();
+  assert.match(events, /"finished":true/);
+
+  const listed = async (key: string) => ((await (await call('GET', '/jobs', key)).json()) as JobProgress[]).map((j) => j.job_id).sort();
+  assert.deepEqual(await listed('alice-key'), [alices]);
+  assert.deepEqual(await listed('bob-key'), [bobs]);
+  assert.deepEqual(await listed('admin-key'), [alices, bobs].sort());
+  assert.equal((await call('GET', `/jobs/${bobs}`, 'admin-key')).status, 200);
+  assert.equal((await call('DELETE', `/jobs/${bobs}`, 'admin-key')).status, 200, 'an admin key may cancel any job');
+  assert.equal((await call('GET', `/jobs/${alices}`, 'no-such-key')).status, 401);
 });
