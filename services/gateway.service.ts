@@ -4,8 +4,9 @@ import type { IncomingMessage } from 'node:http';
 import type { Context, Service, ServiceSchema } from 'moleculer';
 import ApiGateway, { type ApiSettingsSchema, type GatewayResponse, type IncomingRequest, type Route } from 'moleculer-web';
 import { OcrError } from '../src/errors.ts';
+import { toMoleculerError } from '../src/broker/broker-errors.ts';
 import { ocrImageJob } from '../src/jobs/image-job.ts';
-import { checkApiKey, rateLimitKey, type AccessSettings } from '../src/http/access.ts';
+import { checkApiKey, RateLimitWindow, rateLimitKey, type AccessSettings } from '../src/http/access.ts';
 import { sendError, sendJson } from '../src/http/reply.ts';
 import { readUpload, saveUpload, type UploadInfo } from '../src/http/upload.ts';
 import { parseJobOptions, type DpiLimits } from '../src/jobs/job-options.ts';
@@ -67,6 +68,10 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
       port: config.http.port,
       ip: config.http.host,
       log4XXResponses: false,
+      // Requests no route takes (unknown paths, a disallowed CORS origin on them) get the same JSON errors.
+      onError(_req, res, err) {
+        sendError(res, err);
+      },
       // Browsers on other origins, when CORS_ORIGINS names them.
       cors: access.corsOrigins.length
         ? { origin: access.corsOrigins.includes('*') ? '*' : access.corsOrigins, methods: ['GET', 'POST', 'DELETE', 'OPTIONS'], allowedHeaders: ['Authorization', 'Content-Type'], maxAge: 3600 }
@@ -88,7 +93,7 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
           bodyParsers: false,
           authentication: true,
           rateLimit: access.rateLimitPerMinute > 0
-            ? { window: 60_000, limit: access.rateLimitPerMinute, headers: true, key: (req: IncomingMessage) => rateLimitKey(req, access) }
+            ? { window: 60_000, limit: access.rateLimitPerMinute, headers: true, key: (req: IncomingMessage) => rateLimitKey(req, access), StoreFactory: RateLimitWindow }
             : undefined,
           aliases: {
             'GET /workers/status': 'gateway.workers',
@@ -155,7 +160,13 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
       /** moleculer-web's hook for routes with `authentication: true`. */
       /** The caller's key (fingerprint) becomes `ctx.meta.user`: the aggregator shows each key its own jobs. */
       authenticate(this: GatewayThis, _ctx: Context, _route: Route, req: IncomingRequest): ApiCaller | null {
-        return checkApiKey(req, this.settings.access) ?? null;
+        try {
+          return checkApiKey(req, this.settings.access) ?? null;
+        } catch (err) {
+          // A client mistake, not ours: one line, no stack (moleculer-web logs only non-4xx Moleculer errors).
+          this.logger.warn(`401 ${req.method} ${req.url} from ${req.socket.remoteAddress}: ${(err as Error).message}`);
+          throw err instanceof OcrError ? toMoleculerError(err) : err;
+        }
       },
 
       /** POST /ocr/image: one page image in, the job contract out. */

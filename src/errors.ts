@@ -7,6 +7,11 @@
 export const ERROR_CODES = {
   MISSING_FILE: { status: 400, retryable: false },
   UNAUTHORIZED: { status: 401, retryable: false },
+  // A browser origin not in CORS_ORIGINS.
+  ORIGIN_NOT_ALLOWED: { status: 403, retryable: false },
+  FORBIDDEN: { status: 403, retryable: false },
+  // A request line or parameter that cannot be decoded (bad percent-encoding).
+  BAD_REQUEST: { status: 400, retryable: false },
   RATE_LIMITED: { status: 429, retryable: false },
   EMPTY_UPLOAD: { status: 400, retryable: false },
   INVALID_PARAMS: { status: 422, retryable: false },
@@ -30,6 +35,8 @@ export const ERROR_CODES = {
   NO_WORKERS: { status: 503, retryable: true },
   WORKER_BUSY: { status: 503, retryable: true },
   WORKER_LOST: { status: 503, retryable: true },
+  // A service other than the OCR workers (the aggregator) is not running in the cluster.
+  SERVICE_UNAVAILABLE: { status: 503, retryable: true },
   // The worker's engine threw on a page: another node may read it (a broken node's circuit opens).
   ENGINE_FAILED: { status: 500, retryable: true },
   INTERNAL: { status: 500, retryable: false },
@@ -45,11 +52,15 @@ export class OcrError extends Error {
   readonly code: ErrorCode;
   readonly page: number | undefined;
 
-  constructor(code: ErrorCode, message: string, page?: number) {
+  /** When to try again, for refusals that say so (the client's `Retry-After`). */
+  readonly retryAfterSeconds: number | undefined;
+
+  constructor(code: ErrorCode, message: string, page?: number, retryAfterSeconds?: number) {
     super(message);
     this.name = 'OcrError';
     this.code = code;
     this.page = page;
+    this.retryAfterSeconds = retryAfterSeconds;
   }
 
   get status(): number {

@@ -48,3 +48,32 @@ export function rateLimitKey(req: IncomingMessage, access: AccessSettings): stri
   if (token !== undefined && (access.apiKeys.has(token) || access.adminKeys.has(token))) return `key:${keyFingerprint(token)}`;
   return `addr:${req.socket.remoteAddress ?? 'unknown'}`;
 }
+
+/**
+ * moleculer-web's rate-limit store (its `StoreFactory`) with the reset in seconds: moleculer-web sends
+ * `resetTime` as X-Rate-Limit-Reset, and its own store gives epoch milliseconds there. 429 answers also
+ * carry it as Retry-After (src/http/reply.ts).
+ */
+export class RateLimitWindow {
+  private readonly hits = new Map<string, number>();
+  private resetAt: number;
+
+  constructor(windowMs: number) {
+    this.resetAt = Date.now() + windowMs;
+    setInterval(() => {
+      this.resetAt = Date.now() + windowMs;
+      this.hits.clear();
+    }, windowMs).unref();
+  }
+
+  /** Whole seconds until the budgets start again, at least 1. */
+  get resetTime(): number {
+    return Math.max(1, Math.ceil((this.resetAt - Date.now()) / 1000));
+  }
+
+  inc(key: string): number {
+    const count = (this.hits.get(key) ?? 0) + 1;
+    this.hits.set(key, count);
+    return count;
+  }
+}

@@ -44,6 +44,10 @@ test('each key has its own request budget per minute; past it, 429 RATE_LIMITED'
   assert.equal(res.status, 429);
   assert.equal((await res.json()).error.code, 'RATE_LIMITED');
   assert.equal(res.headers.get('x-rate-limit-limit'), '5');
+  const reset = Number(res.headers.get('x-rate-limit-reset'));
+  assert.ok(Number.isInteger(reset) && reset >= 1 && reset <= 60, `X-Rate-Limit-Reset is seconds until the window resets: ${reset}`);
+  const retryAfter = Number(res.headers.get('retry-after'));
+  assert.ok(retryAfter >= 1 && retryAfter <= 60 && Math.abs(retryAfter - reset) <= 1, `Retry-After ${retryAfter}`);
   assert.equal((await get('/jobs', 'key-one')).status, 200, 'another key is not affected');
   for (let i = 0; i < 8; i++) assert.equal((await get('/health')).status, 200, '/health is never limited');
 });
@@ -53,8 +57,38 @@ test('browsers from CORS_ORIGINS may call the API', async () => {
   assert.ok(preflight.status < 300, String(preflight.status));
   assert.equal(preflight.headers.get('access-control-allow-origin'), ORIGIN);
   assert.match(preflight.headers.get('access-control-allow-headers') ?? '', /Authorization/i);
-  const other = await fetch(`${base}/health`, { headers: { origin: 'https://elsewhere.example' } });
-  assert.equal(other.headers.get('access-control-allow-origin'), null);
+});
+
+test('a browser origin not in CORS_ORIGINS gets 403 ORIGIN_NOT_ALLOWED on every route, not a 500', async () => {
+  const origin = 'https://evil.example';
+  const asks: [string, RequestInit][] = [
+    ['/health', {}],
+    ['/jobs', { headers: { authorization: 'Bearer key-one' } }],
+    ['/jobs/some-id', { method: 'DELETE', headers: { authorization: 'Bearer key-one' } }],
+    ['/ocr/pdf', { method: 'OPTIONS', headers: { 'access-control-request-method': 'POST' } }],
+    ['/no/such/route', {}],
+  ];
+  for (const [path, init] of asks) {
+    const res = await fetch(`${base}${path}`, { ...init, headers: { ...(init.headers as Record<string, string>), origin } });
+    assert.equal(res.status, 403, `${init.method ?? 'GET'} ${path}`);
+    assert.equal(res.headers.get('access-control-allow-origin'), null);
+    assert.equal((await res.json()).error.code, 'ORIGIN_NOT_ALLOWED');
+  }
+  const unknown = await fetch(`${base}/no/such/route`);
+  assert.equal(unknown.status, 404);
+  assert.equal((await unknown.json()).error.code, 'NOT_FOUND', 'an unknown route answers in the same JSON shape');
+  const badParam = await fetch(`${base}/jobs/%E0%A4%A`, { headers: { authorization: 'Bearer key-one' } });
+  assert.equal(badParam.status, 400);
+  assert.equal((await badParam.json()).error.code, 'BAD_REQUEST');
+});
+
+test('a refused key is logged once at WARN, without a stack trace', async () => {
+  const from = server.output.length;
+  assert.equal((await get('/workers/status', 'wrong-key')).status, 401);
+  await new Promise((r) => setTimeout(r, 200));
+  const log = server.output.slice(from).join('');
+  assert.match(log, /WARN .*401 GET \/workers\/status .*Unknown API key/);
+  assert.doesNotMatch(log, /ERROR|\n\s+at /);
 });
 
 test('a job belongs to the key that created it: other keys get 404 NOT_FOUND and do not see it listed; an admin key sees all', async () => {

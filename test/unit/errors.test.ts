@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Errors } from 'moleculer';
+import ApiGateway from 'moleculer-web';
 import { errorResponse, toMoleculerError } from '../../src/broker/broker-errors.ts';
 import { OcrError } from '../../src/errors.ts';
 import { sniffMedia } from '../../src/jobs/media.ts';
@@ -18,6 +19,33 @@ test("Moleculer's own errors map to the taxonomy; unknown errors hide their mess
   assert.equal(errorResponse(new Errors.ServiceNotFoundError({ action: 'ocr.recognize' })).status, 503);
   assert.equal(errorResponse(new Errors.RequestTimeoutError({ action: 'ocr.recognize', nodeID: 'n1' })).body.error.code, 'PAGE_TIMEOUT');
   assert.deepEqual(errorResponse(new Error('secret stack detail')), { status: 500, body: { error: { code: 'INTERNAL', message: 'Internal error' } } });
+});
+
+test("every moleculer-web error maps to a stable code and status, never a bare 500", () => {
+  const web = ApiGateway.Errors;
+  // Thrown by moleculer-web (src/alias.js) but missing from its type declarations.
+  const { PayloadTooLarge } = web as unknown as { PayloadTooLarge: new (data: object) => Error };
+  const cases: [Error, number, string][] = [
+    [new web.ForbiddenError('ORIGIN_NOT_ALLOWED'), 403, 'ORIGIN_NOT_ALLOWED'],
+    [new web.ForbiddenError('ORIGIN_NOT_FOUND'), 403, 'ORIGIN_NOT_ALLOWED'],
+    [new web.ForbiddenError('NO_RIGHTS'), 403, 'FORBIDDEN'],
+    [new web.UnAuthorizedError('NO_TOKEN', {}), 401, 'UNAUTHORIZED'],
+    [new web.BadRequestError('UNABLE_DECODE_PARAM', {}), 400, 'BAD_REQUEST'],
+    [new web.InvalidRequestBodyError({}, 'bad json'), 400, 'BAD_REQUEST'],
+    [new web.NotFoundError('NOT_FOUND', {}), 404, 'NOT_FOUND'],
+    [new PayloadTooLarge({}), 413, 'UPLOAD_TOO_LARGE'],
+    [new web.RateLimitExceeded('', {}), 429, 'RATE_LIMITED'],
+    [new web.ServiceUnavailableError('', {}), 503, 'SERVICE_UNAVAILABLE'],
+    [new web.InvalidResponseTypeError('symbol'), 500, 'INTERNAL'],
+    [new Errors.ServiceNotFoundError({ action: 'aggregator.status' }), 503, 'SERVICE_UNAVAILABLE'],
+  ];
+  for (const [err, status, code] of cases) {
+    const { status: got, body } = errorResponse(err);
+    assert.deepEqual([got, body.error.code], [status, code], err.name);
+    assert.doesNotMatch(body.error.message, /^$/);
+  }
+  const classes = Object.values(web).filter((v): v is new () => Error => typeof v === 'function');
+  for (const Class of classes) assert.ok(cases.some(([err]) => err.constructor === Class), `${Class.name} (a moleculer-web error class) has no mapping test`);
 });
 
 test('files are recognised by their first bytes', () => {
