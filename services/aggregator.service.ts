@@ -42,10 +42,10 @@ export default function aggregatorService(config: NodeConfig): ServiceSchema<Agg
     },
 
     async started(this: AggregatorThis) {
-      const { journal, orphans } = await JobJournal.open(this.settings.jobs.tempDir);
+      const { journal, orphans } = await JobJournal.open(this.settings.jobs.tempDir, this.broker.instanceID);
       this.journal = journal;
       for (const record of orphans) {
-        this.logger.warn(`Job ${record.job_id} (${record.filename}) was running when this node's previous process died: reported as JOB_INTERRUPTED`);
+        this.logger.warn(`Job ${record.job_id} (${record.filename}) was running when a previous start of this node died: reported as JOB_INTERRUPTED`);
         const { filename, file_size_bytes, total_pages, owner } = record;
         this.store.interrupted(record.job_id, { filename, file_size_bytes, total_pages, owner }, new Date(record.start_time));
         await rm(record.upload_path, { force: true });
@@ -53,8 +53,9 @@ export default function aggregatorService(config: NodeConfig): ServiceSchema<Agg
       this.sweeper = setInterval(() => this.store.sweep(), Math.min(60_000, this.settings.jobs.ttlMs)).unref();
     },
 
-    stopped(this: AggregatorThis) {
+    async stopped(this: AggregatorThis) {
       clearInterval(this.sweeper);
+      await this.journal.close();
     },
 
     actions: {

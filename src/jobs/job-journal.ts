@@ -1,9 +1,14 @@
 /**
  * A record on disk of every job this process is running, so that a job is never silently lost: when
  * a gateway node dies mid-job and comes back, it finds the records its dead predecessor left (in
- * TEMP_DIR, per process id) and reports those jobs as failed with JOB_INTERRUPTED.
+ * TEMP_DIR) and reports those jobs as failed with JOB_INTERRUPTED.
+ *
+ * Each start journals in `jobs/<pid>-<instance>/`, the instance being the broker's random id of this
+ * start: a process id alone is not enough, since a restarted node may get its dead predecessor's pid
+ * (pid 1 in a container). A directory is another start's when its name is not ours; that start is dead
+ * when its pid is ours (we hold that pid now) or no process has it.
  */
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export interface JournalRecord {
@@ -27,6 +32,12 @@ function alive(pid: number): boolean {
   }
 }
 
+/** Whether the start that journaled in directory `name` (`<pid>-<instance>`, or `<pid>` from older versions) is dead. */
+function deadStart(name: string): boolean {
+  const pid = Number(/^(\d+)(-[\w-]+)?$/.exec(name)?.[1]);
+  return Number.isInteger(pid) && (pid === process.pid || !alive(pid));
+}
+
 export class JobJournal {
   private readonly dir: string;
 
@@ -34,15 +45,15 @@ export class JobJournal {
     this.dir = dir;
   }
 
-  /** This process's journal, and the records of dead processes' journals (which are removed). */
-  static async open(tempDir: string): Promise<{ journal: JobJournal; orphans: JournalRecord[] }> {
+  /** This start's journal, and the records of dead starts' journals (which are removed). */
+  static async open(tempDir: string, instanceId: string): Promise<{ journal: JobJournal; orphans: JournalRecord[] }> {
     const root = join(tempDir, 'jobs');
-    const journal = new JobJournal(join(root, String(process.pid)));
+    const name = `${process.pid}-${instanceId}`;
+    const journal = new JobJournal(join(root, name));
     await mkdir(journal.dir, { recursive: true });
     const orphans: JournalRecord[] = [];
     for (const entry of await readdir(root, { withFileTypes: true })) {
-      const pid = Number(entry.name);
-      if (!entry.isDirectory() || !Number.isInteger(pid) || pid === process.pid || alive(pid)) continue;
+      if (!entry.isDirectory() || entry.name === name || !deadStart(entry.name)) continue;
       const dir = join(root, entry.name);
       for (const file of await readdir(dir)) {
         try {
@@ -62,5 +73,12 @@ export class JobJournal {
 
   end(jobId: string): Promise<void> {
     return rm(join(this.dir, `${jobId}.json`), { force: true });
+  }
+
+  /** On a clean stop: removes this start's directory when no job is left in it (records of jobs still running stay, for the next start). */
+  async close(): Promise<void> {
+    await rmdir(this.dir).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOTEMPTY' && err.code !== 'ENOENT') throw err;
+    });
   }
 }

@@ -1,11 +1,13 @@
 /** A job is never silently lost: a gateway that dies mid-job reports it after restarting; a job stops at JOB_TIMEOUT. */
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { JobProgress, JobResult } from '../../src/contracts.ts';
-import { startServer, stopProcess } from '../../harness/processes.ts';
+import { freePort, startServer, stopProcess } from '../../harness/processes.ts';
+import { loadConfig } from '../../src/config/config.ts';
+import { startNode } from '../../src/bin/node.ts';
 import { buildPdf } from '../helpers/pdf.ts';
 
 let tempDir: string;
@@ -27,16 +29,17 @@ async function submit(base: string): Promise<string> {
   return ((await res.json()) as JobProgress).job_id;
 }
 
-test('a job whose server is killed mid-job is reported failed with JOB_INTERRUPTED after the restart', async () => {
+/** Starts a server up to the first page of a job, kills it, and returns the job id. */
+async function killMidJob(): Promise<string> {
   const first = await server();
   const id = await submit(first.base);
-  for (;;) {
-    const p = (await (await fetch(`${first.base}/jobs/${id}`)).json()) as JobProgress;
-    if (p.pages_done >= 1) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  while (((await (await fetch(`${first.base}/jobs/${id}`)).json()) as JobProgress).pages_done < 1) await new Promise((r) => setTimeout(r, 100));
   await stopProcess(first.server, 'SIGKILL');
+  return id;
+}
 
+test('a job whose server is killed mid-job is reported failed with JOB_INTERRUPTED after the restart', async () => {
+  const id = await killMidJob();
   const second = await server();
   try {
     const progress = (await (await fetch(`${second.base}/jobs/${id}`)).json()) as JobProgress;
@@ -50,6 +53,27 @@ test('a job whose server is killed mid-job is reported failed with JOB_INTERRUPT
     assert.deepEqual((await readdir(tempDir)).filter((f) => f !== 'jobs'), [], 'the dead job\'s upload was removed');
   } finally {
     await stopProcess(second.server);
+  }
+  assert.deepEqual(await readdir(join(tempDir, 'jobs')), [], 'a clean stop leaves no empty journal folder behind');
+});
+
+test('a restart that gets the dead node\'s pid (pid 1 in a container) still reports its jobs JOB_INTERRUPTED and removes their uploads', async () => {
+  const id = await killMidJob();
+  // The dead start's journal, renamed as if that process had had this test process's pid.
+  const [dead] = await readdir(join(tempDir, 'jobs'));
+  assert.ok(dead);
+  await rename(join(tempDir, 'jobs', dead), join(tempDir, 'jobs', dead.replace(/^\d+/, String(process.pid))));
+  const port = await freePort();
+  const broker = await startNode(loadConfig({ SERVICES: 'gateway,aggregator', TEMP_DIR: tempDir, COORDINATOR_PORT: String(port), COORDINATOR_HOST: '127.0.0.1', LOG_LEVEL: 'error' }));
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/jobs/${id}`);
+    assert.equal(res.status, 200);
+    const progress = (await res.json()) as JobProgress;
+    assert.equal(progress.status, 'failed');
+    assert.equal(progress.error?.code, 'JOB_INTERRUPTED');
+    assert.deepEqual((await readdir(tempDir)).filter((f) => f !== 'jobs'), [], 'the dead job\'s upload was removed');
+  } finally {
+    await broker.stop();
   }
 });
 
