@@ -6,9 +6,13 @@
 import { rm } from 'node:fs/promises';
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from 'moleculer';
 import { classifyError } from '../src/broker/broker-errors.ts';
+import { OcrError } from '../src/errors.ts';
 import { JobJournal } from '../src/jobs/job-journal.ts';
 import type { JobsConfig, NodeConfig } from '../src/config/config.ts';
-import type { CallerMeta, CloseParams, CloseReply, JobIdParams, JobProgress, JobResult, OpenedDocument, OpenParams, PageParams, PageResult, ResultParams, SubmitParams } from '../src/contracts.ts';
+import type {
+  CallerMeta, CloseParams, CloseReply, JobIdParams, JobPageImageParams, JobPageParams, JobProgress, JobResult, OpenedDocument, OpenParams, PageImageParams, PageParams, PageResult, ResultParams,
+  SubmitParams,
+} from '../src/contracts.ts';
 import type { DpiLimits } from '../src/jobs/job-options.ts';
 import { JobStore } from '../src/jobs/job-store.ts';
 import { runPages } from '../src/jobs/run-pages.ts';
@@ -76,6 +80,7 @@ export default function aggregatorService(config: NodeConfig): ServiceSchema<Agg
           const opened = await ctx.call<OpenedDocument, OpenParams>('rasterizer.open', { path, password }, { nodeID });
           const spec = { filename: ctx.params.filename, file_size_bytes: ctx.params.file_size_bytes, total_pages: opened.pages, owner: ctx.meta.user?.key };
           const { id, signal } = this.store.create(spec);
+          this.store.opened(id, opened);
           await this.journal.begin({ job_id: id, ...spec, start_time: new Date().toISOString(), upload_path: path });
           this.runJob(id, signal, opened, ctx.params).catch((err) => this.logger.error(`Job ${id} broke:`, err));
           return this.store.progress(id);
@@ -95,6 +100,30 @@ export default function aggregatorService(config: NodeConfig): ServiceSchema<Agg
         async handler(this: AggregatorThis, ctx: Context<ResultParams, CallerMeta>): Promise<JobResult> {
           if (ctx.params.wait) await this.store.ended(ctx.params.id, ctx.meta.user);
           return this.store.result(ctx.params.id, ctx.meta.user);
+        },
+      },
+
+      /** A page of the job once read, before the job ends too (`GET /jobs/:id/pages/:n`). */
+      page: {
+        params: { id: 'string', page: { type: 'number', integer: true, positive: true, convert: true } },
+        handler(this: AggregatorThis, ctx: Context<JobPageParams, CallerMeta>): PageResult {
+          return this.store.page(ctx.params.id, ctx.params.page, ctx.meta.user).result;
+        },
+      },
+
+      /** A page read, as an image, from the node that read it (`GET /jobs/:id/pages/:n/image`). */
+      pageImage: {
+        params: {
+          id: 'string',
+          page: { type: 'number', integer: true, positive: true },
+          width: { type: 'number', integer: true, min: 16, optional: true },
+          format: { type: 'enum', values: ['jpeg', 'png'] },
+        },
+        handler(this: AggregatorThis, ctx: Context<JobPageImageParams, CallerMeta>): Promise<Buffer> {
+          const { id, page, width, format } = ctx.params;
+          const doc = this.store.page(id, page, ctx.meta.user).document;
+          if (!doc) throw new OcrError('NOT_FOUND', `Job ${id} keeps no page images`);
+          return ctx.call<Buffer, PageImageParams>('rasterizer.pageImage', { doc_id: doc.doc_id, page, width, format }, { nodeID: doc.node_id });
         },
       },
 

@@ -1,4 +1,4 @@
-/** gateway: the REST API (moleculer-web). Reads uploads, calls the OCR services, shapes the replies. */
+/** gateway: the REST API (moleculer-web) and the web page for people. Reads uploads, calls the OCR services, shapes the replies. */
 import { rm } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import type { Context, Service, ServiceSchema } from 'moleculer';
@@ -9,26 +9,30 @@ import { ocrImageJob } from '../src/jobs/image-job.ts';
 import { checkApiKey, RateLimitWindow, rateLimitKey, type AccessSettings } from '../src/http/access.ts';
 import { sendError, sendJson } from '../src/http/reply.ts';
 import { readUpload, saveUpload, type UploadInfo } from '../src/http/upload.ts';
+import { WebPage } from '../src/http/web-page.ts';
 import { parseJobOptions, type DpiLimits } from '../src/jobs/job-options.ts';
 import { IMAGE_KINDS, sniffMedia } from '../src/jobs/media.ts';
+import { parsePageImageOptions } from '../src/jobs/page-images.ts';
 import type { PageCallPolicy } from '../src/broker/ocr-call.ts';
 import { workersStatus } from '../src/broker/cluster-status.ts';
 import type { NodeConfig } from '../src/config/config.ts';
-import type { ApiCaller, GatewayHealth, JobIdParams, JobProgress, JobResult, ResultParams, SubmitParams, WorkersStatus } from '../src/contracts.ts';
+import type { ApiCaller, GatewayHealth, JobIdParams, JobPageImageParams, JobProgress, JobResult, ResultParams, SubmitParams, WorkersStatus } from '../src/contracts.ts';
 
 type ProgressListener = (progress: JobProgress) => void;
 
 interface GatewayMethods {
   ocrImage(req: IncomingRequest, res: GatewayResponse): Promise<void>;
-  submitPdf(req: IncomingRequest): Promise<JobProgress>;
+  submitFile(req: IncomingRequest, accept: 'pdf' | 'document'): Promise<JobProgress>;
   ocrPdf(req: IncomingRequest, res: GatewayResponse): Promise<void>;
   createJob(req: IncomingRequest, res: GatewayResponse): Promise<void>;
   jobEvents(req: IncomingRequest, res: GatewayResponse): Promise<void>;
+  pageImage(req: IncomingRequest, res: GatewayResponse): Promise<void>;
 }
 
 interface GatewayVars {
   /** Server-sent-event subscribers per job id. */
   listeners: Map<string, Set<ProgressListener>>;
+  webPage: WebPage;
 }
 
 /** moleculer-web's settings and ours; `access` holds the API keys, kept from other nodes ($secureSettings). */
@@ -42,8 +46,10 @@ export type GatewaySettings = ApiSettingsSchema & {
 };
 type GatewayThis = Service<GatewaySettings> & GatewayMethods & GatewayVars;
 
-function checkKind(upload: UploadInfo, want: 'pdf' | 'image'): void {
+/** `document`: a PDF or an image (a job of one page). */
+function checkKind(upload: UploadInfo, want: 'pdf' | 'image' | 'document'): void {
   const kind = sniffMedia(upload.head);
+  if (want === 'document' && !kind) throw new OcrError('UNSUPPORTED_MEDIA', 'Not a PDF or an image: send a PDF, PNG, JPEG, WebP or TIFF');
   if (want === 'pdf' && kind !== 'pdf') {
     throw new OcrError('UNSUPPORTED_MEDIA', kind ? 'This file is an image: send it to POST /ocr/image' : 'Not a PDF');
   }
@@ -78,6 +84,24 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
         : undefined,
       routes: [
         {
+          // The page itself is open (it asks for the key); everything it shows comes from the API routes below.
+          name: 'web',
+          path: '/',
+          mappingPolicy: 'restrict',
+          bodyParsers: false,
+          aliases: {
+            'GET /'(this: GatewayThis, req: IncomingRequest, res: GatewayResponse) {
+              this.webPage.send(req, res, 'index.html');
+            },
+            'GET /web/:file'(this: GatewayThis, req: IncomingRequest, res: GatewayResponse) {
+              this.webPage.send(req, res, String(req.$params.file));
+            },
+          },
+          onError(_req, res, err) {
+            sendError(res, err);
+          },
+        },
+        {
           // Open to load balancers and probes: no key, no rate limit.
           path: '/health',
           mappingPolicy: 'restrict',
@@ -88,6 +112,7 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
           },
         },
         {
+          name: 'api',
           path: '/',
           mappingPolicy: 'restrict',
           bodyParsers: false,
@@ -113,6 +138,10 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
             'GET /jobs/:id/events'(this: GatewayThis, req: IncomingRequest, res: GatewayResponse) {
               return this.jobEvents(req, res);
             },
+            'GET /jobs/:id/pages/:page': 'aggregator.page',
+            'GET /jobs/:id/pages/:page/image'(this: GatewayThis, req: IncomingRequest, res: GatewayResponse) {
+              return this.pageImage(req, res);
+            },
           },
           onError(_req, res, err) {
             sendError(res, err);
@@ -123,6 +152,7 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
 
     created(this: GatewayThis) {
       this.listeners = new Map();
+      this.webPage = new WebPage();
     },
 
     events: {
@@ -180,11 +210,11 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
         }
       },
 
-      /** Streams a PDF upload to TEMP_DIR and starts its job; the upload is removed if it cannot start. */
-      async submitPdf(this: GatewayThis, req: IncomingRequest): Promise<JobProgress> {
+      /** Streams an upload to TEMP_DIR and starts its job; the upload is removed if it cannot start. */
+      async submitFile(this: GatewayThis, req: IncomingRequest, accept: 'pdf' | 'document'): Promise<JobProgress> {
         const upload = await saveUpload(req, this.settings.maxUploadBytes, this.settings.tempDir);
         try {
-          checkKind(upload, 'pdf');
+          checkKind(upload, accept);
           const params: SubmitParams = { path: upload.path, node_id: this.broker.nodeID, filename: upload.filename, file_size_bytes: upload.size, ...parseJobOptions(upload.fields, this.settings.dpi) };
           const job = await req.$ctx.call<JobProgress, SubmitParams>('aggregator.submit', params);
           return job;
@@ -197,7 +227,7 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
       /** POST /ocr/pdf: waits for the whole document. */
       async ocrPdf(this: GatewayThis, req: IncomingRequest, res: GatewayResponse): Promise<void> {
         try {
-          const job = await this.submitPdf(req);
+          const job = await this.submitFile(req, 'pdf');
           const result = await req.$ctx.call<JobResult, ResultParams>('aggregator.result', { id: job.job_id, wait: true }, { timeout: 0 });
           sendJson(res, 200, result);
         } catch (err) {
@@ -205,12 +235,27 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
         }
       },
 
-      /** POST /jobs: 202 with the job id at once. */
+      /** POST /jobs: a PDF, or an image as a one-page job; 202 with the job id at once. */
       async createJob(this: GatewayThis, req: IncomingRequest, res: GatewayResponse): Promise<void> {
         try {
-          const job = await this.submitPdf(req);
+          const job = await this.submitFile(req, 'document');
           res.setHeader('Location', `/jobs/${job.job_id}`);
           sendJson(res, 202, job);
+        } catch (err) {
+          sendError(res, err);
+        }
+      },
+
+      /** GET /jobs/:id/pages/:page/image?width=&format=jpeg|png: a page read, as it was read. */
+      async pageImage(this: GatewayThis, req: IncomingRequest, res: GatewayResponse): Promise<void> {
+        try {
+          const page = Number(req.$params.page);
+          if (!Number.isInteger(page) || page < 1) throw new OcrError('INVALID_PARAMS', 'The page number must be a whole number from 1');
+          const options = parsePageImageOptions(req.$params);
+          const image = await req.$ctx.call<Buffer, JobPageImageParams>('aggregator.pageImage', { id: String(req.$params.id), page, ...options });
+          const body = Buffer.from(image);
+          res.writeHead(200, { 'Content-Type': `image/${options.format}`, 'Content-Length': body.length, 'Cache-Control': 'private, max-age=3600' });
+          res.end(body);
         } catch (err) {
           sendError(res, err);
         }

@@ -1,21 +1,27 @@
 /**
- * rasterizer: holds the PDFs of running jobs (on the node their upload was written to) and turns one
- * page at a time into text: from the PDF's own text layer when asked and usable, else by rendering it
- * and sending the decoded page to `ocr.recognize`. Pages go straight from here to a worker.
+ * rasterizer: holds the documents of running jobs (on the node their upload was written to: a PDF, or
+ * an image as a one-page document) and turns one page at a time into text: from the PDF's own text
+ * layer when asked and usable, else by rendering (decoding) it and sending the pixels to
+ * `ocr.recognize`. Pages go straight from here to a worker. Each page is also kept as a small image
+ * for people to look at (src/jobs/page-images.ts), served by `rasterizer.pageImage`.
  */
 import { randomUUID } from 'node:crypto';
-import { rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from 'moleculer';
 import { withBrokerErrors } from '../src/broker/broker-errors.ts';
 import { recognizeWithRetries, type PageCallPolicy } from '../src/broker/ocr-call.ts';
 import type { NodeConfig } from '../src/config/config.ts';
-import type { CloseParams, CloseReply, OpenedDocument, OpenParams, PageParams, PageResult } from '../src/contracts.ts';
+import type { CloseParams, CloseReply, OpenedDocument, OpenParams, PageImageParams, PageParams, PageResult } from '../src/contracts.ts';
 import { OcrError } from '../src/errors.ts';
+import { IsolatedDecoder } from '../src/isolation/image-decoder.ts';
 import type { IsolationLimits } from '../src/isolation/isolated-process.ts';
 import type { DpiLimits } from '../src/jobs/job-options.ts';
-import { readHead, sniffMedia } from '../src/jobs/media.ts';
+import { IMAGE_KINDS, readHead, sniffMedia } from '../src/jobs/media.ts';
+import { PAGE_IMAGE_MAX_SIDE, PageImages } from '../src/jobs/page-images.ts';
 import { renderedPageResult, textLayerPageResult } from '../src/jobs/page-result.ts';
 import type { LayoutParams } from '../src/ocr/config.ts';
+import type { Raster } from '../src/ocr/image/raster.ts';
 import { IsolatedPdf } from '../src/pdf/isolated-pdf.ts';
 import { isUsableTextLayer } from '../src/pdf/rasterizer.ts';
 
@@ -25,33 +31,50 @@ export interface RasterizerSettings extends ServiceSettingSchema {
   dpi: DpiLimits;
   /** Limits of the child process that parses and renders one PDF. */
   pdfLimits: IsolationLimits;
+  /** Limits of the child process that decodes the images of image jobs. */
+  decodeLimits: IsolationLimits;
+  /** Where the pages read are kept for people to look at, and for how long after their document closed. */
+  pageImages: { dir: string; ttlMs: number };
   pageCalls: PageCallPolicy;
   /** Reading order of text-layer pages, as the OCR's. */
   layout: LayoutParams;
 }
 
 interface OpenDocument {
-  doc: IsolatedPdf;
+  /** Undefined for an image: one page, decoded in `decoder`. */
+  pdf: IsolatedPdf | undefined;
   path: string;
 }
 
 interface RasterizerVars {
   docs: Map<string, OpenDocument>;
+  decoder: IsolatedDecoder;
+  images: PageImages;
+  sweeper: NodeJS.Timeout;
 }
 
-type RasterizerThis = Service<RasterizerSettings> & RasterizerVars;
+interface RasterizerMethods {
+  keepImage(docId: string, page: number, raster: () => Promise<Raster>): Promise<void>;
+}
+
+type RasterizerThis = Service<RasterizerSettings> & RasterizerMethods & RasterizerVars;
 
 async function closeDocument(open: OpenDocument): Promise<void> {
-  await open.doc.close().catch(() => undefined);
+  await open.pdf?.close().catch(() => undefined);
   await rm(open.path, { force: true });
 }
 
-export default function rasterizerService(config: NodeConfig): ServiceSchema<RasterizerSettings, Record<string, never>, RasterizerVars> {
+/** Text-layer pages are not rendered to be read; their image is rendered this small, for people only. */
+const TEXT_LAYER_IMAGE_PIXELS = PAGE_IMAGE_MAX_SIDE * PAGE_IMAGE_MAX_SIDE;
+
+export default function rasterizerService(config: NodeConfig): ServiceSchema<RasterizerSettings, RasterizerMethods, RasterizerVars> {
   const settings: RasterizerSettings = {
     maxPages: config.limits.maxPages,
     maxPixels: config.limits.maxPixels,
     dpi: config.limits.dpi,
     pdfLimits: config.isolation.pdf,
+    decodeLimits: config.isolation.decode,
+    pageImages: { dir: join(config.jobs.tempDir, 'pages'), ttlMs: config.jobs.ttlMs },
     pageCalls: config.pageCalls,
     layout: config.ocr.layout,
   };
@@ -59,22 +82,48 @@ export default function rasterizerService(config: NodeConfig): ServiceSchema<Ras
     name: 'rasterizer',
     settings,
 
+    methods: {
+      /** Keeps the page's image for people; a page is never failed for it (it was read all the same). */
+      async keepImage(this: RasterizerThis, docId: string, page: number, raster: () => Promise<Raster>): Promise<void> {
+        try {
+          await this.images.save(docId, page, await raster());
+        } catch (err) {
+          this.logger.warn(`Page ${page} of document ${docId} was read, but its image could not be kept:`, err);
+        }
+      },
+    },
+
     created(this: RasterizerThis) {
       this.docs = new Map();
+      this.decoder = new IsolatedDecoder(this.settings.decodeLimits);
+      this.images = new PageImages(this.settings.pageImages.dir, this.settings.pageImages.ttlMs);
+    },
+
+    started(this: RasterizerThis) {
+      const sweep = () => this.images.sweep(new Set(this.docs.keys())).catch((err) => this.logger.warn('Sweeping page images:', err));
+      this.sweeper = setInterval(sweep, Math.min(60_000, this.settings.pageImages.ttlMs)).unref();
     },
 
     async stopped(this: RasterizerThis) {
+      clearInterval(this.sweeper);
       await Promise.all([...this.docs.values()].map(closeDocument));
       this.docs.clear();
+      await this.decoder.close();
     },
 
     actions: {
-      /** Opens an uploaded PDF; checks it is one and that its page count is within MAX_PAGES. */
+      /** Opens an uploaded PDF (checks its page count is within MAX_PAGES) or image (one page). */
       open: {
         params: { path: 'string', password: { type: 'string', optional: true } },
         handler(this: RasterizerThis, ctx: Context<OpenParams>): Promise<OpenedDocument> {
           return withBrokerErrors(async () => {
-            if (sniffMedia(await readHead(ctx.params.path)) !== 'pdf') throw new OcrError('NOT_A_PDF', 'The file is not a PDF');
+            const kind = sniffMedia(await readHead(ctx.params.path));
+            if (kind && IMAGE_KINDS.includes(kind)) {
+              const docId = randomUUID();
+              this.docs.set(docId, { pdf: undefined, path: ctx.params.path });
+              return { doc_id: docId, pages: 1, node_id: this.broker.nodeID };
+            }
+            if (kind !== 'pdf') throw new OcrError('NOT_A_PDF', 'The file is neither a PDF nor an image');
             // Parsed and rendered in a child process of its own: see src/pdf/isolated-pdf.ts.
             const doc = await IsolatedPdf.open(ctx.params.path, ctx.params.password, this.settings.pdfLimits);
             const pages = doc.pageCount;
@@ -83,7 +132,7 @@ export default function rasterizerService(config: NodeConfig): ServiceSchema<Ras
               throw new OcrError('TOO_MANY_PAGES', `The PDF has ${pages} pages, more than the limit of ${this.settings.maxPages} (MAX_PAGES)`);
             }
             const docId = randomUUID();
-            this.docs.set(docId, { doc, path: ctx.params.path });
+            this.docs.set(docId, { pdf: doc, path: ctx.params.path });
             return { doc_id: docId, pages, node_id: this.broker.nodeID };
           });
         },
@@ -101,31 +150,51 @@ export default function rasterizerService(config: NodeConfig): ServiceSchema<Ras
           return withBrokerErrors(async () => {
             const open = this.docs.get(ctx.params.doc_id);
             if (!open) throw new OcrError('NOT_FOUND', 'The document is no longer open');
-            const { page, dpi } = ctx.params;
+            const { doc_id: docId, page, dpi } = ctx.params;
+            const { pdf } = open;
             const t0 = performance.now();
-            if (ctx.params.text_layer === 'auto') {
-              const layer = await open.doc.textLayer(page, dpi);
+            if (pdf && ctx.params.text_layer === 'auto') {
+              const layer = await pdf.textLayer(page, dpi);
               if (isUsableTextLayer(layer.lines.map((l) => l.text).join('\n'))) {
-                return textLayerPageResult(page, layer, this.settings.layout, dpi, performance.now() - t0, this.broker.nodeID);
+                const result = textLayerPageResult(page, layer, this.settings.layout, dpi, performance.now() - t0, this.broker.nodeID);
+                await this.keepImage(docId, page, async () => (await pdf.render(page, dpi, TEXT_LAYER_IMAGE_PIXELS)).raster);
+                return result;
               }
             }
-            const rendered = await open.doc.render(page, dpi, this.settings.maxPixels);
+            const rendered = pdf ? await pdf.render(page, dpi, this.settings.maxPixels) : { raster: await this.decoder.decode(await readFile(open.path), this.settings.maxPixels), dpi: undefined };
             const { data, width, height, channels } = rendered.raster;
             const renderMs = performance.now() - t0;
             // A worker lost or timed out mid-page: the pixels are still here, send them again.
-            const read = await recognizeWithRetries(ctx, { page_number: page, raster: { width, height, channels } }, data, this.settings.pageCalls);
+            const [read] = await Promise.all([
+              recognizeWithRetries(ctx, { page_number: page, raster: { width, height, channels } }, data, this.settings.pageCalls),
+              this.keepImage(docId, page, async () => rendered.raster),
+            ]);
             return renderedPageResult(read, rendered.dpi, renderMs);
           });
         },
       },
 
-      /** Closes a document and deletes its upload. */
+      /** A page read, as JPEG or PNG bytes at `width` pixels wide (at most as kept); kept after the document closed, for JOB_TTL_SECONDS. */
+      pageImage: {
+        params: {
+          doc_id: 'string',
+          page: { type: 'number', integer: true, positive: true },
+          width: { type: 'number', integer: true, min: 16, optional: true },
+          format: { type: 'enum', values: ['jpeg', 'png'] },
+        },
+        handler(this: RasterizerThis, ctx: Context<PageImageParams>): Promise<Buffer> {
+          return withBrokerErrors(() => this.images.read(ctx.params.doc_id, ctx.params.page, ctx.params.width, ctx.params.format));
+        },
+      },
+
+      /** Closes a document and deletes its upload; its page images stay for JOB_TTL_SECONDS. */
       close: {
         params: { doc_id: 'string' },
         async handler(this: RasterizerThis, ctx: Context<CloseParams>): Promise<CloseReply> {
           const open = this.docs.get(ctx.params.doc_id);
           this.docs.delete(ctx.params.doc_id);
           if (open) await closeDocument(open);
+          await this.images.closed(ctx.params.doc_id);
           return { closed: open !== undefined };
         },
       },

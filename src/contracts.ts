@@ -221,6 +221,19 @@ export interface PageParams {
   text_layer: 'auto' | 'ocr';
 }
 
+/** How a page read is shown to people: `GET /jobs/:id/pages/:n/image?width=&format=`. */
+export interface PageImageOptions {
+  /** Pixels wide; never more than the kept image (at most 1400 px on its longest side). */
+  width?: number;
+  format: 'jpeg' | 'png';
+}
+
+/** `rasterizer.pageImage`: a page of a document this node opened, as an image; replies its bytes (a Buffer). */
+export interface PageImageParams extends PageImageOptions {
+  doc_id: string;
+  page: number;
+}
+
 /** `rasterizer.close`: closes the document and deletes its upload. */
 export interface CloseParams {
   doc_id: string;
@@ -262,6 +275,14 @@ export interface CallerMeta {
 export interface JobIdParams {
   id: string;
 }
+
+/** `aggregator.page`: page `page` of a job, once read; replies its PageResult. */
+export interface JobPageParams extends JobIdParams {
+  page: number;
+}
+
+/** `aggregator.pageImage`: page `page` of a job, once read, as an image; replies its bytes (a Buffer). */
+export interface JobPageImageParams extends JobPageParams, PageImageOptions {}
 
 /** `aggregator.result`: the finished job's JobResult; with `wait`, after waiting for the job to end. */
 export interface ResultParams extends JobIdParams {

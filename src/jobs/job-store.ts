@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { OcrError } from '../errors.ts';
 import { buildJobResult, jobStatus } from './results.ts';
-import type { ApiCaller, JobProgress, JobResult, JobStatus, PageError, PageResult } from '../contracts.ts';
+import type { ApiCaller, JobProgress, JobResult, JobStatus, OpenedDocument, PageError, PageResult } from '../contracts.ts';
 
 export interface JobSpec {
   filename: string;
@@ -18,6 +18,8 @@ export interface JobSpec {
 interface Job {
   id: string;
   spec: JobSpec;
+  /** The document its rasterizer opened, which keeps the images of the pages read. */
+  document?: OpenedDocument;
   status: JobStatus;
   start: Date;
   end?: Date;
@@ -72,6 +74,21 @@ export class JobStore {
     const job = this.jobs.get(id);
     if (!job || !visibleTo(job, caller)) throw new OcrError('NOT_FOUND', `No job ${id} (finished jobs are kept for a limited time)`);
     return job;
+  }
+
+  opened(id: string, document: OpenedDocument): void {
+    this.job(id).document = document;
+  }
+
+  /** Page `page` of the job once it was read, with the document that keeps its image. */
+  page(id: string, page: number, caller?: ApiCaller | null): { result: PageResult; document?: OpenedDocument } {
+    const job = this.job(id, caller);
+    const result = job.results.find((r) => r.page_number === page);
+    if (!result) {
+      const why = page > job.spec.total_pages ? `the job has ${job.spec.total_pages} pages` : 'it has not been read (yet), or it failed';
+      throw new OcrError('NOT_FOUND', `No page ${page} in job ${id}: ${why}`);
+    }
+    return { result, document: job.document };
   }
 
   started(id: string): void {

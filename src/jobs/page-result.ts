@@ -27,8 +27,9 @@ export function textLayerPageResult(pageNumber: number, layer: TextLayer, layout
   };
 }
 
-/** A PDF page rendered at `dpi` in `renderMs` (counted as decoding), then read by a worker. */
-export function renderedPageResult(read: PageResult, dpi: number, renderMs: number): PageResult {
+/** A PDF page rendered at `dpi` (an image job's image: decoded, no dpi) in `renderMs` (counted as decoding), then read by a worker. */
+export function renderedPageResult(read: PageResult, dpi: number | undefined, renderMs: number): PageResult {
   const t = read.timings;
-  return { ...read, dpi: round1(dpi), timings: rounded({ ...t, decode_ms: t.decode_ms + renderMs, total_ms: t.total_ms + renderMs }) };
+  const timings = rounded({ ...t, decode_ms: t.decode_ms + renderMs, total_ms: t.total_ms + renderMs });
+  return dpi === undefined ? { ...read, timings } : { ...read, dpi: round1(dpi), timings };
 }

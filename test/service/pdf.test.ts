@@ -171,5 +171,5 @@ test('bad PDFs and bad options get a 4xx with a stable code; uploads are removed
   }
   assert.equal((await call('GET', '/jobs/no-such-job')).json.error.code, 'NOT_FOUND');
   await new Promise((r) => setTimeout(r, 300));
-  assert.deepEqual(readdirSync(tempDir).filter((f) => f !== 'jobs'), [], 'every upload was removed when its job ended');
+  assert.deepEqual(readdirSync(tempDir).filter((f) => f.endsWith('.upload')), [], 'every upload was removed when its job ended');
 });
