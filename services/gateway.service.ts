@@ -6,7 +6,7 @@ import ApiGateway, { type ApiSettingsSchema, type GatewayResponse, type Incoming
 import { OcrError } from '../src/errors.ts';
 import { toMoleculerError } from '../src/broker/broker-errors.ts';
 import { ocrImageJob } from '../src/jobs/image-job.ts';
-import { checkApiKey, RateLimitWindow, rateLimitKey, type AccessSettings } from '../src/http/access.ts';
+import { checkApiKey, RateLimitWindow, rateLimitKey, sameOriginIsNotCors, type AccessSettings } from '../src/http/access.ts';
 import { sendError, sendJson } from '../src/http/reply.ts';
 import { readUpload, saveUpload, type UploadInfo } from '../src/http/upload.ts';
 import { WebPage } from '../src/http/web-page.ts';
@@ -82,6 +82,7 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
       cors: access.corsOrigins.length
         ? { origin: access.corsOrigins.includes('*') ? '*' : access.corsOrigins, methods: ['GET', 'POST', 'DELETE', 'OPTIONS'], allowedHeaders: ['Authorization', 'Content-Type'], maxAge: 3600 }
         : undefined,
+      use: [sameOriginIsNotCors],
       routes: [
         {
           // The page itself is open (it asks for the key); everything it shows comes from the API routes below.

@@ -155,8 +155,8 @@ export class Viewer {
         svgElement('polygon', { points: points(word.box), class: `word-box ${confidenceClass(word.confidence)}`, 'data-text': word.text, 'vector-effect': 'non-scaling-stroke' }, group);
       }
     });
-    // Labels sized to the page: about 1/60 of its width.
-    svg.style.setProperty('--label-size', `${Math.max(12, page.width / 60)}px`);
+    // Labels about 16 screen pixels high, in the page's units.
+    svg.style.setProperty('--label-size', `${(16 * page.width) / Math.max(100, this.image.parentElement.clientWidth)}px`);
   }
 
   hover(event) {

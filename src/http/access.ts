@@ -4,7 +4,7 @@
  * request, used by the gateway's route settings.
  */
 import { createHash } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { OcrError } from '../errors.ts';
 import type { ApiCaller } from '../contracts.ts';
 
@@ -40,6 +40,18 @@ export function checkApiKey(req: IncomingMessage, access: AccessSettings): ApiCa
   const admin = access.adminKeys.has(token);
   if (!admin && !access.apiKeys.has(token)) throw new OcrError('UNAUTHORIZED', 'Unknown API key');
   return { key: keyFingerprint(token), admin };
+}
+
+/**
+ * Browsers send `Origin` on a page's own POST and DELETE requests too, and moleculer-web holds every
+ * request with an Origin to CORS_ORIGINS: the web page at `/` calling its own server would be refused.
+ * A request whose Origin names the host it is sent to is not cross-origin: its Origin is dropped
+ * before the CORS check (a middleware, run before it).
+ */
+export function sameOriginIsNotCors(req: IncomingMessage, _res: ServerResponse, next: () => void): void {
+  const { origin, host } = req.headers;
+  if (origin && host && URL.canParse(origin) && new URL(origin).host === host) delete req.headers.origin;
+  next();
 }
 
 /** The rate limit's bucket: the caller's valid key, else its address (an invalid key gets no bucket of its own). */

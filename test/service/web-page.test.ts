@@ -1,6 +1,6 @@
 /**
  * The web page at `/`, end to end in Debian's headless Chromium against the one-process server with
- * API keys on: what a person sees after dropping files on it. One server and one browser for the file;
+ * API keys and CORS origins on: what a person sees after dropping files on it. One server and one browser for the file;
  * each test opens a new tab (a new sessionStorage, so the page asks for the key again).
  */
 import assert from 'node:assert/strict';
@@ -34,7 +34,8 @@ before(async () => {
   const rendered = PAGES.map((lines) => renderPage({ paragraphs: [lines] }));
   page2Words = rendered[1]!.words;
   threePages = await buildPdf(rendered.map((r) => ({ png: r.image })));
-  ({ server, base } = await startServer({ API_KEYS: KEY, TEMP_DIR: tempDir, JOB_WINDOW: '1' }));
+  // CORS_ORIGINS names another site: the page's own requests are not cross-origin and must pass.
+  ({ server, base } = await startServer({ API_KEYS: KEY, CORS_ORIGINS: 'https://app.example', TEMP_DIR: tempDir, JOB_WINDOW: '1' }));
   browser = await launchBrowser();
   browser.context.on('request', (req) => urls.push(req.url()));
 });
@@ -179,6 +180,13 @@ test('a file that is not a PDF or an image shows the API\'s error message', asyn
   await message.filter({ hasText: answer.error.message }).waitFor();
   assert.equal(await message.textContent(), `${answer.error.message} (UNSUPPORTED_MEDIA)`);
   await page.close();
+});
+
+test('the page\'s own origin is not held to CORS_ORIGINS; other origins still are', async () => {
+  const own = await api('/workers/status', { method: 'GET', headers: { Origin: base } });
+  assert.equal(own.status, 200);
+  const other = await api('/workers/status', { headers: { Origin: 'https://evil.example' } });
+  assert.ok(other.status >= 400, `another origin: ${other.status}`);
 });
 
 test('400 px wide: an image read and looked at without sideways scrolling', async () => {
