@@ -198,9 +198,10 @@ async function download(job, format, button) {
 }
 
 /** One POST /jobs per file, one after another; each job is then followed on its own. */
+const offeredFormats = () => [...$('upload-form').querySelectorAll('input[name=format]:checked')].map((input) => input.value);
+
 async function submit(files) {
-  const form = $('upload-form');
-  const formats = [...form.querySelectorAll('input[name=format]:checked')].map((input) => input.value);
+  const formats = offeredFormats();
   const dpi = $('dpi').value;
   const textLayer = $('text-layer').checked ? 'auto' : 'ocr';
   for (const file of files) {
@@ -242,11 +243,10 @@ drop.addEventListener('drop', (event) => {
 
 /** Jobs this server still keeps (from an earlier visit in this tab's session, or other clients with the same key). */
 async function listKeptJobs() {
-  const formats = Object.keys(FORMATS).filter((f) => f === 'json' || f === 'txt' || f === 'md');
   for (const progress of await json('/jobs')) {
     if (jobs.has(progress.job_id)) continue;
     const card = jobCard(progress.filename);
-    followJob(card, progress, formats).catch((err) => showError(card, err));
+    followJob(card, progress, offeredFormats()).catch((err) => showError(card, err));
   }
 }
 
