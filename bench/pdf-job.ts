@@ -1,8 +1,10 @@
 /**
  * Sends one PDF through a fresh one-process server as a job and reports pages per minute and the
  * server's memory over the run (sampled from /proc), optionally scoring the text against the corpus.
- * Usage: node bench/pdf-job.ts FILE.pdf [--repeat N] [--dpi 200] [--manifest corpus/manifest.tsv]
- * --repeat builds a longer PDF from N copies of the file's pages (to show memory does not grow with pages).
+ * Usage: node bench/pdf-job.ts FILE.pdf [--repeat N] [--pages N] [--dpi 200] [--output pdf] [--manifest corpus/manifest.tsv]
+ * --repeat builds a longer PDF from N copies of the file's pages (to show memory does not grow with pages);
+ * --pages takes the first N pages only; --output then asks for the finished job's result in that
+ * format (GET /jobs/:id/result?format=) and reports the time it took against the job's, and its size.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -12,7 +14,10 @@ import { PDFDocument } from 'pdf-lib';
 import { procMemoryMb } from '../src/isolation/proc-memory.ts';
 import { startServer, stopProcess } from '../harness/processes.ts';
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { repeat: { type: 'string' }, dpi: { type: 'string' }, manifest: { type: 'string' } } });
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { repeat: { type: 'string' }, pages: { type: 'string' }, dpi: { type: 'string' }, output: { type: 'string' }, manifest: { type: 'string' } },
+});
 const file = resolve(positionals[0] ?? '');
 const repeat = Number(values.repeat ?? 1);
 const out = resolve('bench/out/pdf-job');
@@ -20,12 +25,13 @@ mkdirSync(out, { recursive: true });
 
 let pdf = readFileSync(file);
 let name = basename(file, '.pdf');
-if (repeat > 1) {
+if (repeat > 1 || values.pages) {
   const src = await PDFDocument.load(pdf);
   const doc = await PDFDocument.create();
-  for (let r = 0; r < repeat; r++) for (const page of await doc.copyPages(src, src.getPageIndices())) doc.addPage(page);
+  const indices = src.getPageIndices().slice(0, Number(values.pages ?? Infinity));
+  for (let r = 0; r < repeat; r++) for (const page of await doc.copyPages(src, indices)) doc.addPage(page);
   pdf = Buffer.from(await doc.save());
-  name = `${name}_x${repeat}`;
+  name = `${name}${values.pages ? `_p${indices.length}` : ''}${repeat > 1 ? `_x${repeat}` : ''}`;
 }
 
 const { server, base } = await startServer({ MAX_UPLOAD_MB: '2000', MAX_PAGES: '100000' }, 120_000);
@@ -54,12 +60,26 @@ for (;;) {
 const wall = (performance.now() - t0) / 1000;
 clearInterval(sampler);
 const result = await (await fetch(`${base}/jobs/${job.job_id}/result`)).json();
+let written = '';
+if (values.output) {
+  const t1 = performance.now();
+  const res = await fetch(`${base}/jobs/${job.job_id}/result?format=${values.output}`);
+  const output = Buffer.from(await res.arrayBuffer());
+  const seconds = (performance.now() - t1) / 1000;
+  if (!res.ok) throw new Error(`${values.output}: ${res.status} ${output.toString('utf8')}`);
+  writeFileSync(join(out, `${name}.out.${values.output}`), output);
+  const pages = result.metrics.total_pages;
+  written = `${values.output}: written and sent in ${seconds.toFixed(2)} s = ${((seconds / wall) * 100).toFixed(2)} % of the job's ${wall.toFixed(1)} s; `
+    + `${output.length} bytes for an input of ${pdf.length} (+${((output.length - pdf.length) / 1024 / pages).toFixed(1)} KB a page)`;
+}
 await stopProcess(server);
 writeFileSync(join(out, `${name}.txt`), result.combined_text);
+writeFileSync(join(out, `${name}.json`), JSON.stringify(result));
 
 const pages = result.metrics.total_pages;
 console.log(`${name}: ${pages} pages in ${wall.toFixed(1)} s = ${((pages / wall) * 60).toFixed(1)} pages/min (${(wall / pages).toFixed(2)} s/page), status ${result.metrics.status}`);
 console.log(`server RSS: ${idle.toFixed(0)} MB after start, peak ${peak.toFixed(0)} MB; ${samples.join(', ')}`);
+if (written) console.log(written);
 if (values.manifest && repeat === 1) {
   console.log(execFileSync('python3', [join(import.meta.dirname, '../../shared/eval/score.py'), resolve(values.manifest), out, '--filter', `^${name}/`, '--quiet'], { encoding: 'utf8' }).trim());
 }

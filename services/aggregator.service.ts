@@ -1,20 +1,25 @@
 /**
  * aggregator: owns job state. A job opens its PDF on the rasterizer of the node that holds the upload,
  * runs its pages through `rasterizer.page` with a bounded window, gathers results in any order and
- * broadcasts progress (`job.progress`). Finished jobs are kept for JOB_TTL_SECONDS.
+ * broadcasts progress (`job.progress`). Finished jobs are kept for JOB_TTL_SECONDS, and with them,
+ * on the rasterizer's node, the uploads of the REST API's jobs, from which `output` has the searchable
+ * PDF written there.
  */
 import { rm } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from 'moleculer';
-import { classifyError } from '../src/broker/broker-errors.ts';
+import { classifyError, withBrokerErrors } from '../src/broker/broker-errors.ts';
+import { streamOf } from '../src/broker/streams.ts';
 import { OcrError } from '../src/errors.ts';
-import { JobJournal } from '../src/jobs/job-journal.ts';
+import { JobJournal, type JournalRecord } from '../src/jobs/job-journal.ts';
 import type { JobsConfig, NodeConfig } from '../src/config/config.ts';
 import type {
-  CallerMeta, CloseParams, CloseReply, JobIdParams, JobPageImageParams, JobPageParams, JobProgress, JobResult, OpenedDocument, OpenParams, PageImageParams, PageParams, PageResult, ResultParams,
-  SubmitParams,
+  CallerMeta, CloseParams, CloseReply, JobIdParams, JobPageImageParams, JobPageParams, JobProgress, JobResult, OpenedDocument, OpenParams, OutputParams,
+  PageImageParams, PageParams, PageResult, PdfParams, ResultParams, SubmitParams,
 } from '../src/contracts.ts';
 import type { DpiLimits } from '../src/jobs/job-options.ts';
 import { JobStore } from '../src/jobs/job-store.ts';
+import { OUTPUT_FORMATS, writeOutput } from '../src/outputs/index.ts';
 import { runPages } from '../src/jobs/run-pages.ts';
 
 export interface AggregatorSettings extends ServiceSettingSchema {
@@ -23,7 +28,8 @@ export interface AggregatorSettings extends ServiceSettingSchema {
 }
 
 interface AggregatorMethods {
-  runJob(id: string, signal: AbortSignal, opened: OpenedDocument, params: SubmitParams): Promise<void>;
+  runJob(id: string, signal: AbortSignal, opened: OpenedDocument, params: SubmitParams, record: JournalRecord): Promise<void>;
+  release(id: string): Promise<void>;
   publish(progress: JobProgress): void;
 }
 
@@ -31,9 +37,13 @@ interface AggregatorVars {
   store: JobStore;
   journal: JobJournal;
   sweeper: NodeJS.Timeout;
+  /** Ended jobs whose upload is kept on the rasterizer's node, by job id. */
+  kept: Map<string, OpenedDocument>;
 }
 
 type AggregatorThis = Service<AggregatorSettings> & AggregatorMethods & AggregatorVars;
+
+const FORMAT_PARAM = { type: 'enum', values: Object.keys(OUTPUT_FORMATS) } as const;
 
 export default function aggregatorService(config: NodeConfig): ServiceSchema<AggregatorSettings, AggregatorMethods, AggregatorVars> {
   const settings: AggregatorSettings = { jobs: config.jobs, dpi: config.limits.dpi };
@@ -43,22 +53,30 @@ export default function aggregatorService(config: NodeConfig): ServiceSchema<Agg
 
     created(this: AggregatorThis) {
       this.store = new JobStore(this.settings.jobs.ttlMs);
+      this.kept = new Map();
     },
 
     async started(this: AggregatorThis) {
       const { journal, orphans } = await JobJournal.open(this.settings.jobs.tempDir, this.broker.instanceID);
       this.journal = journal;
-      for (const record of orphans) {
-        this.logger.warn(`Job ${record.job_id} (${record.filename}) was running when a previous start of this node died: reported as JOB_INTERRUPTED`);
-        const { filename, file_size_bytes, total_pages, owner } = record;
-        this.store.interrupted(record.job_id, { filename, file_size_bytes, total_pages, owner }, new Date(record.start_time));
-        await rm(record.upload_path, { force: true });
+      for (const { job_id: id, start_time: start, upload_path: upload, ended, ...spec } of orphans) {
+        if (!ended) {
+          this.logger.warn(`Job ${id} (${spec.filename}) was running when a previous start of this node died: reported as JOB_INTERRUPTED`);
+          this.store.interrupted(id, spec, new Date(start));
+        }
+        await rm(upload, { force: true });
       }
-      this.sweeper = setInterval(() => this.store.sweep(), Math.min(60_000, this.settings.jobs.ttlMs)).unref();
+      const sweep = async () => {
+        for (const id of this.store.sweep()) await this.release(id);
+      };
+      const every = Math.min(60_000, this.settings.jobs.ttlMs);
+      this.sweeper = setInterval(() => sweep().catch((err) => this.logger.warn('Removing the uploads of old jobs:', err)), every).unref();
     },
 
     async stopped(this: AggregatorThis) {
       clearInterval(this.sweeper);
+      // Their jobs go with this process: the uploads are no use to anyone now.
+      await Promise.all([...this.kept.keys()].map((id) => this.release(id)));
       await this.journal.close();
     },
 
@@ -74,15 +92,20 @@ export default function aggregatorService(config: NodeConfig): ServiceSchema<Agg
           text_layer: { type: 'enum', values: ['auto', 'ocr'] },
           language: { type: 'string', optional: true },
           password: { type: 'string', optional: true },
+          output: FORMAT_PARAM,
+          pdfa: 'boolean',
+          keep_upload: 'boolean',
         },
         async handler(this: AggregatorThis, ctx: Context<SubmitParams, CallerMeta>): Promise<JobProgress> {
           const { path, password, node_id: nodeID } = ctx.params;
           const opened = await ctx.call<OpenedDocument, OpenParams>('rasterizer.open', { path, password }, { nodeID });
-          const spec = { filename: ctx.params.filename, file_size_bytes: ctx.params.file_size_bytes, total_pages: opened.pages, owner: ctx.meta.user?.key };
+          const { filename, file_size_bytes: size, output, pdfa } = ctx.params;
+          const spec = { filename, file_size_bytes: size, total_pages: opened.pages, output, pdfa, owner: ctx.meta.user?.key };
           const { id, signal } = this.store.create(spec);
           this.store.opened(id, opened);
-          await this.journal.begin({ job_id: id, ...spec, start_time: new Date().toISOString(), upload_path: path });
-          this.runJob(id, signal, opened, ctx.params).catch((err) => this.logger.error(`Job ${id} broke:`, err));
+          const record: JournalRecord = { job_id: id, ...spec, start_time: new Date().toISOString(), upload_path: path };
+          await this.journal.begin(record);
+          this.runJob(id, signal, opened, ctx.params, record).catch((err) => this.logger.error(`Job ${id} broke:`, err));
           return this.store.progress(id);
         },
       },
@@ -127,11 +150,40 @@ export default function aggregatorService(config: NodeConfig): ServiceSchema<Agg
         },
       },
 
+      /**
+       * The finished job's result as `format`, in a stream; with `wait`, after waiting for the job to end.
+       * The searchable PDF is written by the rasterizer of the node that holds the upload, from the
+       * result sent there (see docs/architecture.md).
+       */
+      output: {
+        params: {
+          id: 'string',
+          format: FORMAT_PARAM,
+          wait: { type: 'boolean', optional: true },
+          pdfa: { type: 'boolean', optional: true },
+        },
+        handler(this: AggregatorThis, ctx: Context<OutputParams, CallerMeta>): Promise<Readable> {
+          return withBrokerErrors(async () => {
+            const { id, format } = ctx.params;
+            if (ctx.params.wait) await this.store.ended(id, ctx.meta.user);
+            const result = this.store.result(id, ctx.meta.user);
+            if (format !== 'pdf') return streamOf(Buffer.from(await writeOutput(format, { result })));
+            const input = this.kept.get(id);
+            if (!input) throw new OcrError('NOT_FOUND', `The input of job ${id} is not kept: submit the file again`);
+            const params: PdfParams = { doc_id: input.doc_id, pdfa: ctx.params.pdfa ?? this.store.spec(id).pdfa };
+            return ctx.call<Readable, PdfParams>('rasterizer.pdf', params, { nodeID: input.node_id, stream: streamOf(Buffer.from(JSON.stringify(result))) });
+          });
+        },
+      },
+
+      /** A running job is cancelled; an ended one is removed, with its kept upload. */
       cancel: {
         params: { id: 'string' },
-        handler(this: AggregatorThis, ctx: Context<JobIdParams, CallerMeta>): JobProgress {
-          const progress = this.store.cancel(ctx.params.id, ctx.meta.user);
-          this.publish(progress);
+        async handler(this: AggregatorThis, ctx: Context<JobIdParams, CallerMeta>): Promise<JobProgress> {
+          const { id } = ctx.params;
+          const progress = this.store.cancel(id, ctx.meta.user);
+          if (progress.finished && this.store.remove(id)) await this.release(id);
+          else this.publish(progress);
           return progress;
         },
       },
@@ -145,7 +197,7 @@ export default function aggregatorService(config: NodeConfig): ServiceSchema<Agg
     },
 
     methods: {
-      async runJob(this: AggregatorThis, id: string, signal: AbortSignal, opened: OpenedDocument, params: SubmitParams): Promise<void> {
+      async runJob(this: AggregatorThis, id: string, signal: AbortSignal, opened: OpenedDocument, params: SubmitParams, record: JournalRecord): Promise<void> {
         const { store } = this;
         store.started(id);
         const { timeoutMs, window } = this.settings.jobs;
@@ -166,10 +218,26 @@ export default function aggregatorService(config: NodeConfig): ServiceSchema<Agg
           }, signal);
         } finally {
           clearTimeout(limit);
-          await this.journal.end(id);
-          await this.broker.call<CloseReply, CloseParams>('rasterizer.close', { doc_id: opened.doc_id }, { nodeID: opened.node_id }).catch((err) => this.logger.warn(`Closing the document of job ${id}:`, err));
+          const keep = params.keep_upload;
+          if (keep) {
+            this.kept.set(id, opened);
+            await this.journal.kept(record);
+          } else await this.journal.end(id);
+          const close: CloseParams = { doc_id: opened.doc_id, keep_upload: keep };
+          await this.broker.call<CloseReply, CloseParams>('rasterizer.close', close, { nodeID: opened.node_id })
+            .catch((err) => this.logger.warn(`Closing the document of job ${id}:`, err));
           this.publish(store.finish(id));
         }
+      },
+
+      /** Deletes the kept upload of a job that is being forgotten. */
+      async release(this: AggregatorThis, id: string): Promise<void> {
+        const input = this.kept.get(id);
+        if (!input) return;
+        this.kept.delete(id);
+        await this.broker.call<CloseReply, CloseParams>('rasterizer.close', { doc_id: input.doc_id }, { nodeID: input.node_id })
+          .catch((err) => this.logger.warn(`Removing the upload of job ${id}:`, err));
+        await this.journal.end(id);
       },
 
       publish(this: AggregatorThis, progress: JobProgress) {

@@ -1,30 +1,43 @@
 /** gateway: the REST API (moleculer-web) and the web page for people. Reads uploads, calls the OCR services, shapes the replies. */
 import { rm } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
+import { extname } from 'node:path';
+import type { Readable } from 'node:stream';
 import type { Context, Service, ServiceSchema } from 'moleculer';
 import ApiGateway, { type ApiSettingsSchema, type GatewayResponse, type IncomingRequest, type Route } from 'moleculer-web';
 import { OcrError } from '../src/errors.ts';
 import { toMoleculerError } from '../src/broker/broker-errors.ts';
 import { ocrImageJob } from '../src/jobs/image-job.ts';
 import { checkApiKey, RateLimitWindow, rateLimitKey, sameOriginIsNotCors, type AccessSettings } from '../src/http/access.ts';
-import { sendError, sendJson } from '../src/http/reply.ts';
+import { sendError, sendFile, sendJson } from '../src/http/reply.ts';
 import { readUpload, saveUpload, type UploadInfo } from '../src/http/upload.ts';
 import { WebPage } from '../src/http/web-page.ts';
-import { parseJobOptions, type DpiLimits } from '../src/jobs/job-options.ts';
+import { parseJobOptions, parseOutputOptions, parseResultQuery, type DpiLimits } from '../src/jobs/job-options.ts';
 import { IMAGE_KINDS, sniffMedia } from '../src/jobs/media.ts';
 import { parsePageImageOptions } from '../src/jobs/page-images.ts';
+import { OUTPUT_FORMATS, writeOutput } from '../src/outputs/index.ts';
 import type { PageCallPolicy } from '../src/broker/ocr-call.ts';
 import { workersStatus } from '../src/broker/cluster-status.ts';
 import type { NodeConfig } from '../src/config/config.ts';
-import type { ApiCaller, GatewayHealth, JobIdParams, JobPageImageParams, JobProgress, JobResult, ResultParams, SubmitParams, WorkersStatus } from '../src/contracts.ts';
+import type {
+  ApiCaller, GatewayHealth, JobIdParams, JobPageImageParams, JobProgress, OutputFormat, OutputOptions, OutputParams, SubmitParams, WorkersStatus,
+} from '../src/contracts.ts';
 
 type ProgressListener = (progress: JobProgress) => void;
+
+/** A result's PDF/A choice (the job's when not given) and whether to wait for the job to end. */
+interface OutputChoice {
+  pdfa?: boolean;
+  wait?: boolean;
+}
 
 interface GatewayMethods {
   ocrImage(req: IncomingRequest, res: GatewayResponse): Promise<void>;
   submitFile(req: IncomingRequest, accept: 'pdf' | 'document'): Promise<JobProgress>;
   ocrPdf(req: IncomingRequest, res: GatewayResponse): Promise<void>;
   createJob(req: IncomingRequest, res: GatewayResponse): Promise<void>;
+  jobResult(req: IncomingRequest, res: GatewayResponse): Promise<void>;
+  sendJobOutput(req: IncomingRequest, res: GatewayResponse, job: JobProgress, format: OutputFormat, options: OutputChoice): Promise<void>;
   jobEvents(req: IncomingRequest, res: GatewayResponse): Promise<void>;
   pageImage(req: IncomingRequest, res: GatewayResponse): Promise<void>;
 }
@@ -45,6 +58,14 @@ export type GatewaySettings = ApiSettingsSchema & {
   pageCalls: PageCallPolicy;
 };
 type GatewayThis = Service<GatewaySettings> & GatewayMethods & GatewayVars;
+
+/** A result written as `format`, named after the upload: `scan.pdf` gives `scan.hocr`, `scan.pdf` (the searchable PDF) and so on. */
+function outputFile(format: OutputFormat, uploadName: string) {
+  const stem = uploadName.slice(0, uploadName.length - extname(uploadName).length) || uploadName;
+  // JSON is the API's own answer; the other formats are files to save.
+  const { mediaType, extension } = OUTPUT_FORMATS[format];
+  return { mediaType, name: `${stem}.${extension}`, disposition: format === 'json' ? 'inline' : 'attachment' } as const;
+}
 
 /** `document`: a PDF or an image (a job of one page). */
 function checkKind(upload: UploadInfo, want: 'pdf' | 'image' | 'document'): void {
@@ -134,7 +155,9 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
             },
             'GET /jobs': 'aggregator.list',
             'GET /jobs/:id': 'aggregator.status',
-            'GET /jobs/:id/result': 'aggregator.result',
+            'GET /jobs/:id/result'(this: GatewayThis, req: IncomingRequest, res: GatewayResponse) {
+              return this.jobResult(req, res);
+            },
             'DELETE /jobs/:id': 'aggregator.cancel',
             'GET /jobs/:id/events'(this: GatewayThis, req: IncomingRequest, res: GatewayResponse) {
               return this.jobEvents(req, res);
@@ -200,12 +223,14 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
         }
       },
 
-      /** POST /ocr/image: one page image in, the job contract out. */
+      /** POST /ocr/image: one page image in, the job contract out (or, with `output`, the page in that format; `pdf`: a one-page PDF of the image). */
       async ocrImage(this: GatewayThis, req: IncomingRequest, res: GatewayResponse): Promise<void> {
         try {
           const upload = await readUpload(req, this.settings.maxUploadBytes);
           checkKind(upload, 'image');
-          sendJson(res, 200, await ocrImageJob(req.$ctx, upload.data, upload.filename, this.settings.pageCalls));
+          const { output, pdfa }: OutputOptions = parseOutputOptions(upload.fields);
+          const result = await ocrImageJob(req.$ctx, upload.data, upload.filename, this.settings.pageCalls);
+          await sendFile(res, await writeOutput(output, { result, input: upload.data, pdfa }), outputFile(output, upload.filename));
         } catch (err) {
           sendError(res, err);
         }
@@ -216,7 +241,12 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
         const upload = await saveUpload(req, this.settings.maxUploadBytes, this.settings.tempDir);
         try {
           checkKind(upload, accept);
-          const params: SubmitParams = { path: upload.path, node_id: this.broker.nodeID, filename: upload.filename, file_size_bytes: upload.size, ...parseJobOptions(upload.fields, this.settings.dpi) };
+          const params: SubmitParams = {
+            path: upload.path, node_id: this.broker.nodeID, filename: upload.filename, file_size_bytes: upload.size,
+            ...parseJobOptions(upload.fields, this.settings.dpi),
+            // A searchable PDF can be asked for as long as the job is kept (GET /jobs/:id/result?format=pdf).
+            keep_upload: true,
+          };
           const job = await req.$ctx.call<JobProgress, SubmitParams>('aggregator.submit', params);
           return job;
         } catch (err) {
@@ -225,15 +255,32 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
         }
       },
 
-      /** POST /ocr/pdf: waits for the whole document. */
+      /** POST /ocr/pdf: waits for the whole document; answers in the job's `output` format. */
       async ocrPdf(this: GatewayThis, req: IncomingRequest, res: GatewayResponse): Promise<void> {
         try {
           const job = await this.submitFile(req, 'pdf');
-          const result = await req.$ctx.call<JobResult, ResultParams>('aggregator.result', { id: job.job_id, wait: true }, { timeout: 0 });
-          sendJson(res, 200, result);
+          await this.sendJobOutput(req, res, job, job.output, { wait: true });
         } catch (err) {
           sendError(res, err);
         }
+      },
+
+      /** GET /jobs/:id/result: in `?format=` (the job's `output` when not given), with `?pdfa=` for a PDF. */
+      async jobResult(this: GatewayThis, req: IncomingRequest, res: GatewayResponse): Promise<void> {
+        try {
+          const query = parseResultQuery(req.$params);
+          const job = await req.$ctx.call<JobProgress, JobIdParams>('aggregator.status', { id: String(req.$params.id ?? '') });
+          await this.sendJobOutput(req, res, job, query.format ?? job.output, { pdfa: query.pdfa });
+        } catch (err) {
+          sendError(res, err);
+        }
+      },
+
+      /** A job's result as `format`, written by the aggregator (the searchable PDF on the node that holds the upload). */
+      async sendJobOutput(this: GatewayThis, req: IncomingRequest, res: GatewayResponse, job: JobProgress, format: OutputFormat, options: OutputChoice) {
+        const params: OutputParams = { id: job.job_id, format, wait: options.wait, pdfa: options.pdfa };
+        const output = await req.$ctx.call<Readable, OutputParams>('aggregator.output', params, { timeout: 0 });
+        await sendFile(res, output, outputFile(format, job.filename));
       },
 
       /** POST /jobs: a PDF, or an image as a one-page job; 202 with the job id at once. */

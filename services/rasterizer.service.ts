@@ -3,16 +3,20 @@
  * an image as a one-page document) and turns one page at a time into text: from the PDF's own text
  * layer when asked and usable, else by rendering (decoding) it and sending the pixels to
  * `ocr.recognize`. Pages go straight from here to a worker. Each page is also kept as a small image
- * for people to look at (src/jobs/page-images.ts), served by `rasterizer.pageImage`.
+ * for people to look at (src/jobs/page-images.ts), served by `rasterizer.pageImage`. The uploads of
+ * the REST API's jobs stay here after their pages are read, until the job is removed, and their
+ * searchable PDF is written here (`pdf`), where the input's bytes are.
  */
 import { randomUUID } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from 'moleculer';
 import { withBrokerErrors } from '../src/broker/broker-errors.ts';
 import { recognizeWithRetries, type PageCallPolicy } from '../src/broker/ocr-call.ts';
+import { readAll, streamOf } from '../src/broker/streams.ts';
 import type { NodeConfig } from '../src/config/config.ts';
-import type { CloseParams, CloseReply, OpenedDocument, OpenParams, PageImageParams, PageParams, PageResult } from '../src/contracts.ts';
+import type { CloseParams, CloseReply, JobResult, OpenedDocument, OpenParams, PageImageParams, PageParams, PageResult, PdfParams } from '../src/contracts.ts';
 import { OcrError } from '../src/errors.ts';
 import { IsolatedDecoder } from '../src/isolation/image-decoder.ts';
 import type { IsolationLimits } from '../src/isolation/isolated-process.ts';
@@ -22,6 +26,7 @@ import { PAGE_IMAGE_MAX_SIDE, PageImages } from '../src/jobs/page-images.ts';
 import { renderedPageResult, textLayerPageResult } from '../src/jobs/page-result.ts';
 import type { LayoutParams } from '../src/ocr/config.ts';
 import type { Raster } from '../src/ocr/image/raster.ts';
+import { writeOutput } from '../src/outputs/index.ts';
 import { IsolatedPdf } from '../src/pdf/isolated-pdf.ts';
 import { isUsableTextLayer } from '../src/pdf/rasterizer.ts';
 
@@ -40,10 +45,14 @@ export interface RasterizerSettings extends ServiceSettingSchema {
   layout: LayoutParams;
 }
 
+/** A document this node holds: open while its pages are read, then possibly only its upload, kept for `rasterizer.pdf`. */
 interface OpenDocument {
   /** Undefined for an image: one page, decoded in `decoder`. */
   pdf: IsolatedPdf | undefined;
   path: string;
+  password: string | undefined;
+  /** Closed, its upload kept. */
+  kept?: boolean;
 }
 
 interface RasterizerVars {
@@ -59,10 +68,15 @@ interface RasterizerMethods {
 
 type RasterizerThis = Service<RasterizerSettings> & RasterizerMethods & RasterizerVars;
 
-async function closeDocument(open: OpenDocument): Promise<void> {
+async function closeDocument(open: OpenDocument, keepUpload = false): Promise<void> {
   await open.pdf?.close().catch(() => undefined);
-  await rm(open.path, { force: true });
+  open.pdf = undefined;
+  open.kept = keepUpload;
+  if (!keepUpload) await rm(open.path, { force: true });
 }
+
+/** The JSON of a job's result comes from the aggregator: the bound only stops a runaway stream. */
+const MAX_RESULT_BYTES = 1 << 30;
 
 /** Text-layer pages are not rendered to be read; their image is rendered this small, for people only. */
 const TEXT_LAYER_IMAGE_PIXELS = PAGE_IMAGE_MAX_SIDE * PAGE_IMAGE_MAX_SIDE;
@@ -106,7 +120,7 @@ export default function rasterizerService(config: NodeConfig): ServiceSchema<Ras
 
     async stopped(this: RasterizerThis) {
       clearInterval(this.sweeper);
-      await Promise.all([...this.docs.values()].map(closeDocument));
+      await Promise.all([...this.docs.values()].map((open) => closeDocument(open)));
       this.docs.clear();
       await this.decoder.close();
     },
@@ -120,7 +134,7 @@ export default function rasterizerService(config: NodeConfig): ServiceSchema<Ras
             const kind = sniffMedia(await readHead(ctx.params.path));
             if (kind && IMAGE_KINDS.includes(kind)) {
               const docId = randomUUID();
-              this.docs.set(docId, { pdf: undefined, path: ctx.params.path });
+              this.docs.set(docId, { pdf: undefined, path: ctx.params.path, password: undefined });
               return { doc_id: docId, pages: 1, node_id: this.broker.nodeID };
             }
             if (kind !== 'pdf') throw new OcrError('NOT_A_PDF', 'The file is neither a PDF nor an image');
@@ -132,7 +146,7 @@ export default function rasterizerService(config: NodeConfig): ServiceSchema<Ras
               throw new OcrError('TOO_MANY_PAGES', `The PDF has ${pages} pages, more than the limit of ${this.settings.maxPages} (MAX_PAGES)`);
             }
             const docId = randomUUID();
-            this.docs.set(docId, { pdf: doc, path: ctx.params.path });
+            this.docs.set(docId, { pdf: doc, path: ctx.params.path, password: ctx.params.password });
             return { doc_id: docId, pages, node_id: this.broker.nodeID };
           });
         },
@@ -149,7 +163,7 @@ export default function rasterizerService(config: NodeConfig): ServiceSchema<Ras
         handler(this: RasterizerThis, ctx: Context<PageParams>): Promise<PageResult> {
           return withBrokerErrors(async () => {
             const open = this.docs.get(ctx.params.doc_id);
-            if (!open) throw new OcrError('NOT_FOUND', 'The document is no longer open');
+            if (!open || open.kept) throw new OcrError('NOT_FOUND', 'The document is no longer open');
             const { doc_id: docId, page, dpi } = ctx.params;
             const { pdf } = open;
             const t0 = performance.now();
@@ -187,15 +201,38 @@ export default function rasterizerService(config: NodeConfig): ServiceSchema<Ras
         },
       },
 
-      /** Closes a document and deletes its upload; its page images stay for JOB_TTL_SECONDS. */
+      /**
+       * Closes a document and deletes its upload, or keeps the upload for `pdf` until called again
+       * without `keep_upload`; its page images stay for JOB_TTL_SECONDS.
+       */
       close: {
-        params: { doc_id: 'string' },
+        params: { doc_id: 'string', keep_upload: { type: 'boolean', optional: true } },
         async handler(this: RasterizerThis, ctx: Context<CloseParams>): Promise<CloseReply> {
           const open = this.docs.get(ctx.params.doc_id);
-          this.docs.delete(ctx.params.doc_id);
-          if (open) await closeDocument(open);
+          if (!ctx.params.keep_upload) this.docs.delete(ctx.params.doc_id);
+          if (open) await closeDocument(open, ctx.params.keep_upload);
           await this.images.closed(ctx.params.doc_id);
           return { closed: open !== undefined };
+        },
+      },
+
+      /**
+       * The searchable PDF of a document held here, from the job's result (JSON in the call's
+       * stream): written on this node because the input is here, and only the result and the output
+       * cross the network, never the input.
+       */
+      pdf: {
+        params: { doc_id: 'string', pdfa: 'boolean' },
+        handler(this: RasterizerThis, ctx: Context<PdfParams>): Promise<Readable> {
+          return withBrokerErrors(async () => {
+            if (!(ctx.stream instanceof Readable)) throw new OcrError('INVALID_PARAMS', "rasterizer.pdf takes the job's result in the call's stream");
+            const result = JSON.parse((await readAll(ctx.stream, MAX_RESULT_BYTES)).toString('utf8')) as JobResult;
+            const held = this.docs.get(ctx.params.doc_id);
+            if (!held) throw new OcrError('NOT_FOUND', "The job's input is no longer kept on this node (the job was removed, or the node restarted)");
+            const input = await readFile(held.path);
+            // An image sent to POST /jobs becomes a one-page PDF.
+            return streamOf(Buffer.from(await writeOutput('pdf', { result, input, password: held.password, pdfa: ctx.params.pdfa })));
+          });
         },
       },
     },

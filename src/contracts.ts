@@ -67,6 +67,15 @@ export interface PageResult extends PageOcr {
 
 // ---------------------------------------------------------------- jobs
 
+/** What a job's result is written as (`output`, `?format=`, `--formats`): see src/outputs/. */
+export type OutputFormat = 'json' | 'txt' | 'md' | 'hocr' | 'alto' | 'pdf';
+
+/** How a job's result is written: its format and, for a PDF, whether it is PDF/A-2b. */
+export interface OutputOptions {
+  output: OutputFormat;
+  pdfa: boolean;
+}
+
 /** How a PDF job reads its pages (`POST /ocr/pdf` and `POST /jobs` fields, `ocr-cluster batch` flags). */
 export interface JobOptions {
   /** Resolution the pages are rendered at. */
@@ -91,6 +100,8 @@ export interface JobProgress {
   job_id: string;
   status: JobStatus;
   filename: string;
+  /** What `GET /jobs/:id/result` answers without `?format=`. */
+  output: OutputFormat;
   total_pages: number;
   pages_done: number;
   pages_failed: number;
@@ -234,9 +245,21 @@ export interface PageImageParams extends PageImageOptions {
   page: number;
 }
 
-/** `rasterizer.close`: closes the document and deletes its upload. */
+/** `rasterizer.close`: closes the document and deletes its upload, unless kept for a searchable PDF written later. */
 export interface CloseParams {
   doc_id: string;
+  /** Keep the upload (until a later `close` without it); calling `close` again on a closed document deletes it. */
+  keep_upload?: boolean;
+}
+
+/**
+ * `rasterizer.pdf`: the searchable PDF of a document this node holds (open, or closed with its upload
+ * kept), written here where its bytes are. The job's JobResult comes as JSON in the call's stream
+ * (it can be larger than one NATS message); the reply is the PDF as a stream.
+ */
+export interface PdfParams {
+  doc_id: string;
+  pdfa: boolean;
 }
 
 export interface CloseReply {
@@ -247,7 +270,12 @@ export interface CloseReply {
 // ---------------------------------------------------------------- actions: aggregator
 
 /** `aggregator.submit`: starts a job on an uploaded PDF; replies its JobProgress at once. */
-export interface SubmitParams extends JobOptions {
+export interface SubmitParams extends JobOptions, OutputOptions {
+  /**
+   * Keep the upload after the pages are read, until the job is forgotten, so that a searchable PDF can
+   * be written later (the REST API's jobs); a file job's caller has the file itself.
+   */
+  keep_upload: boolean;
   /** The upload, on the node `node_id`. */
   path: string;
   node_id: string;
@@ -287,6 +315,16 @@ export interface JobPageImageParams extends JobPageParams, PageImageOptions {}
 /** `aggregator.result`: the finished job's JobResult; with `wait`, after waiting for the job to end. */
 export interface ResultParams extends JobIdParams {
   wait?: boolean;
+}
+
+/**
+ * `aggregator.output`: the finished job's result written as `format`, as a stream (a result can be
+ * larger than one NATS message); the searchable PDF is written on the node that holds the upload.
+ */
+export interface OutputParams extends ResultParams {
+  format: OutputFormat;
+  /** PDF/A-2b; the job's own `pdfa` option when not given. */
+  pdfa?: boolean;
 }
 
 // ---------------------------------------------------------------- actions: gateway
@@ -333,7 +371,7 @@ export interface ManifestEntry {
   status: DocumentStatus;
   duration_ms: number;
   finished_at: string;
-  /** Where the document's `.json`, `.txt` and `.md` were written, relative to the output folder. */
+  /** Where the document's outputs were written (`<output>.json` and the other formats), relative to the output folder. */
   output?: string;
   error?: { code: string; message: string };
 }

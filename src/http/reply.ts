@@ -1,5 +1,7 @@
-/** Writing JSON replies, errors included, the same way on every route. */
+/** Writing replies the same way on every route: JSON (errors included) and files to download. */
 import type { ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { errorResponse } from '../broker/broker-errors.ts';
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -16,4 +18,26 @@ export function sendError(res: ServerResponse, err: unknown): void {
   const { status, body, retryAfterSeconds } = errorResponse(err);
   const retryAfter = retryAfterSeconds ?? (status === 429 ? res.getHeader('X-Rate-Limit-Reset') : undefined);
   sendJson(res, status, body, retryAfter === undefined ? {} : { 'Retry-After': String(retryAfter) });
+}
+
+/** The name as plain ASCII and, when it is not, as UTF-8 too (RFC 6266). */
+function contentDisposition(type: 'inline' | 'attachment', filename: string): string {
+  const ascii = filename.replace(/[^\x20-\x7e]/g, '_').replace(/["\\]/g, '_');
+  return ascii === filename ? `${type}; filename="${ascii}"` : `${type}; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(filename)}`;
+}
+
+/**
+ * A file, 200: text, bytes or a stream (a stream that breaks midway cuts the reply short). `inline`
+ * for what clients read as the API's answer (JSON), `attachment` for a file to save.
+ */
+export interface SentFile {
+  mediaType: string;
+  name: string;
+  disposition: 'inline' | 'attachment';
+}
+
+export async function sendFile(res: ServerResponse, body: string | Uint8Array | Readable, file: SentFile): Promise<void> {
+  res.writeHead(200, { 'Content-Type': file.mediaType, 'Content-Disposition': contentDisposition(file.disposition, file.name) });
+  if (body instanceof Readable) await pipeline(body, res);
+  else res.end(body);
 }

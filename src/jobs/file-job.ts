@@ -31,7 +31,11 @@ export async function ocrFileJob(broker: ServiceBroker, path: string, options: J
     const copy = join(limits.tempDir, `${randomUUID()}.upload`);
     await copyFile(path, copy);
     const here = { nodeID: broker.nodeID };
-    const job = await broker.call<JobProgress, SubmitParams>('aggregator.submit', { path: copy, node_id: broker.nodeID, filename: basename(path), file_size_bytes: size, ...options }, here);
+    // The caller writes any other output from its own file: the copy need not outlive the job.
+    const params: SubmitParams = {
+      path: copy, node_id: broker.nodeID, filename: basename(path), file_size_bytes: size, ...options, output: 'json', pdfa: false, keep_upload: false,
+    };
+    const job = await broker.call<JobProgress, SubmitParams>('aggregator.submit', params, here);
     return broker.call<JobResult, ResultParams>('aggregator.result', { id: job.job_id, wait: true }, { ...here, timeout: 0 });
   }
   if (kind === undefined) throw new OcrError('UNSUPPORTED_MEDIA', 'Not a PDF, PNG, JPEG, WebP or TIFF file');

@@ -1,7 +1,9 @@
 /**
  * A record on disk of every job this process is running, so that a job is never silently lost: when
  * a gateway node dies mid-job and comes back, it finds the records its dead predecessor left (in
- * TEMP_DIR) and reports those jobs as failed with JOB_INTERRUPTED.
+ * TEMP_DIR) and reports those jobs as failed with JOB_INTERRUPTED. A job that ended with its upload
+ * kept (for a searchable PDF) keeps its record, marked ended, until the upload is removed, so that a
+ * crash never leaves the upload behind.
  *
  * Each start journals in `jobs/<pid>-<instance>/`, the instance being the broker's random id of this
  * start: a process id alone is not enough, since a restarted node may get its dead predecessor's pid
@@ -10,17 +12,15 @@
  */
 import { mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { JobSpec } from './job-store.ts';
 
-export interface JournalRecord {
+export interface JournalRecord extends JobSpec {
   job_id: string;
-  filename: string;
-  file_size_bytes: number;
-  total_pages: number;
   start_time: string;
-  /** The upload the job was reading, deleted when the job is found interrupted. */
+  /** The upload the job was reading, deleted when the record is found after a crash. */
   upload_path: string;
-  /** The fingerprint of the API key that owns the job, so that its JOB_INTERRUPTED report stays that key's. */
-  owner?: string;
+  /** The job ended and its upload is kept for a searchable PDF: found after a crash, only the upload goes. */
+  ended?: boolean;
 }
 
 function alive(pid: number): boolean {
@@ -69,6 +69,11 @@ export class JobJournal {
 
   begin(record: JournalRecord): Promise<void> {
     return writeFile(join(this.dir, `${record.job_id}.json`), JSON.stringify(record));
+  }
+
+  /** The job ended; its upload stays until `end`. */
+  kept(record: JournalRecord): Promise<void> {
+    return this.begin({ ...record, ended: true });
   }
 
   end(jobId: string): Promise<void> {

@@ -5,9 +5,9 @@
 import { randomUUID } from 'node:crypto';
 import { OcrError } from '../errors.ts';
 import { buildJobResult, jobStatus } from './results.ts';
-import type { ApiCaller, JobProgress, JobResult, JobStatus, OpenedDocument, PageError, PageResult } from '../contracts.ts';
+import type { ApiCaller, JobProgress, JobResult, JobStatus, OpenedDocument, OutputOptions, PageError, PageResult } from '../contracts.ts';
 
-export interface JobSpec {
+export interface JobSpec extends OutputOptions {
   filename: string;
   file_size_bytes: number;
   total_pages: number;
@@ -143,12 +143,24 @@ export class JobStore {
       job_id: job.id,
       status: job.status,
       filename: job.spec.filename,
+      output: job.spec.output,
       total_pages: job.spec.total_pages,
       pages_done: job.results.length,
       pages_failed: job.errors.length,
       finished: FINAL.includes(job.status),
       ...(job.error ? { error: job.error } : {}),
     };
+  }
+
+  /** The job's options, as submitted. */
+  spec(id: string): JobSpec {
+    return this.job(id).spec;
+  }
+
+  /** Forgets a job that has ended (a running one must be cancelled first): false when it has not ended. */
+  remove(id: string): boolean {
+    if (!this.job(id).end) return false;
+    return this.jobs.delete(id);
   }
 
   /** Resolves when the job has ended. */

@@ -3,22 +3,20 @@
  * PDF is made from) in, the file a client asked for out.
  */
 import { OcrError } from '../errors.ts';
-import type { JobResult } from '../contracts.ts';
+import type { JobResult, OutputFormat } from '../contracts.ts';
 import { writeAlto } from './alto.ts';
 import { writeHocr } from './hocr.ts';
 import { writeImagePdf } from './pdf/image-pdf.ts';
 import { writeSearchablePdf } from './pdf/searchable-pdf.ts';
 
 export const OUTPUT_FORMATS = {
-  json: { mediaType: 'application/json', extension: 'json' },
+  json: { mediaType: 'application/json; charset=utf-8', extension: 'json' },
   txt: { mediaType: 'text/plain; charset=utf-8', extension: 'txt' },
   md: { mediaType: 'text/markdown; charset=utf-8', extension: 'md' },
   hocr: { mediaType: 'application/xhtml+xml; charset=utf-8', extension: 'hocr' },
   alto: { mediaType: 'application/xml; charset=utf-8', extension: 'xml' },
   pdf: { mediaType: 'application/pdf', extension: 'pdf' },
-} as const;
-
-export type OutputFormat = keyof typeof OUTPUT_FORMATS;
+} as const satisfies Record<OutputFormat, { mediaType: string; extension: string }>;
 
 export function isOutputFormat(value: unknown): value is OutputFormat {
   return typeof value === 'string' && Object.hasOwn(OUTPUT_FORMATS, value);

@@ -77,6 +77,23 @@ test('a restart that gets the dead node\'s pid (pid 1 in a container) still repo
   }
 });
 
+test("a finished job's upload, kept for its searchable PDF, is removed when the server restarts after a crash", async () => {
+  const first = await server();
+  const body = new FormData();
+  body.append('file', new Blob([new Uint8Array(pdf)]), 'kept.pdf');
+  body.append('text_layer', 'auto');
+  const res = await fetch(`${first.base}/ocr/pdf`, { method: 'POST', body });
+  assert.equal(res.status, 200);
+  assert.equal((await readdir(tempDir)).filter((f) => f !== 'jobs').length, 1, 'kept while the job is');
+  await stopProcess(first.server, 'SIGKILL');
+  const second = await server();
+  try {
+    assert.deepEqual((await readdir(tempDir)).filter((f) => f !== 'jobs'), [], 'removed after the crash');
+  } finally {
+    await stopProcess(second.server);
+  }
+});
+
 test('a job stops at JOB_TIMEOUT: pages read so far are kept, the rest fail JOB_TIMEOUT', async () => {
   const { server: child, base } = await server({ JOB_TIMEOUT: '2', JOB_WINDOW: '1' });
   try {

@@ -39,13 +39,13 @@ test('runPages starts no page after the signal aborts', async () => {
 
 test('a job gathers pages in any order and ends by how many failed', () => {
   const store = new JobStore(1000);
-  const { id } = store.create({ filename: 'a.pdf', file_size_bytes: 10, total_pages: 3 });
+  const { id } = store.create({ filename: 'a.pdf', file_size_bytes: 10, total_pages: 3, output: 'json', pdfa: false });
   assert.throws(() => store.result(id), (e: unknown) => e instanceof OcrError && e.code === 'JOB_NOT_FINISHED');
   store.started(id);
   store.addPage(id, page(3));
   store.addError(id, { page: 2, code: 'PAGE_UNREADABLE', message: 'x' });
   store.addPage(id, page(1));
-  assert.deepEqual(store.progress(id), { job_id: id, status: 'running', filename: 'a.pdf', total_pages: 3, pages_done: 2, pages_failed: 1, finished: false });
+  assert.deepEqual(store.progress(id), { job_id: id, status: 'running', filename: 'a.pdf', output: 'json', total_pages: 3, pages_done: 2, pages_failed: 1, finished: false });
   assert.equal(store.finish(id).status, 'partial_success');
   const result = store.result(id);
   assert.deepEqual(result.results.map((p) => p.page_number), [1, 3]);
@@ -54,7 +54,7 @@ test('a job gathers pages in any order and ends by how many failed', () => {
 
 test('a cancelled job ends cancelled; finished jobs are forgotten after the TTL', () => {
   const store = new JobStore(1000);
-  const { id, signal } = store.create({ filename: 'a.pdf', file_size_bytes: 10, total_pages: 5 });
+  const { id, signal } = store.create({ filename: 'a.pdf', file_size_bytes: 10, total_pages: 5, output: 'json', pdfa: false });
   store.cancel(id);
   assert.ok(signal.aborted);
   assert.equal(store.finish(id).status, 'cancelled');

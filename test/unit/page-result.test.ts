@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Box, PageOcr } from '../../src/contracts.ts';
-import { parseJobOptions } from '../../src/jobs/job-options.ts';
+import { parseJobOptions, parseOutputFormats, parseResultQuery } from '../../src/jobs/job-options.ts';
 import { ocrPageResult, renderedPageResult, textLayerPageResult } from '../../src/jobs/page-result.ts';
 import { DEFAULT_LAYOUT } from '../../src/ocr/config.ts';
 
@@ -37,8 +37,19 @@ test('a text-layer page is laid out like an OCR page, its extraction time as dec
 
 test('job options: defaults for missing or empty fields, INVALID_PARAMS naming the field', () => {
   const dpi = { default: 200, min: 72, max: 600 };
-  assert.deepEqual(parseJobOptions({}, dpi), { dpi: 200, text_layer: 'ocr', language: undefined, password: undefined });
-  assert.deepEqual(parseJobOptions({ dpi: '', text_layer: 'auto', language: 'de', password: 'pw' }, dpi), { dpi: 200, text_layer: 'auto', language: 'de', password: 'pw' });
+  assert.deepEqual(parseJobOptions({}, dpi), { dpi: 200, text_layer: 'ocr', language: undefined, password: undefined, output: 'json', pdfa: false });
+  assert.deepEqual(
+    parseJobOptions({ dpi: '', text_layer: 'auto', language: 'de', password: 'pw', output: 'pdf', pdfa: 'true' }, dpi),
+    { dpi: 200, text_layer: 'auto', language: 'de', password: 'pw', output: 'pdf', pdfa: true },
+  );
+  assert.throws(() => parseJobOptions({ output: 'docx' }, dpi), { code: 'INVALID_PARAMS', message: 'output must be one of json, txt, md, hocr, alto, pdf' });
+  assert.throws(() => parseJobOptions({ pdfa: 'yes' }, dpi), { code: 'INVALID_PARAMS', message: 'pdfa must be "true" or "false"' });
+  assert.deepEqual(parseResultQuery({}), { format: undefined, pdfa: undefined });
+  assert.deepEqual(parseResultQuery({ format: 'alto', pdfa: 'false' }), { format: 'alto', pdfa: false });
+  assert.throws(() => parseResultQuery({ format: 'PDF' }), { code: 'INVALID_PARAMS', message: 'format must be one of json, txt, md, hocr, alto, pdf' });
+  assert.deepEqual(parseOutputFormats('json, pdf,hocr,pdf', '--formats'), ['json', 'pdf', 'hocr']);
+  assert.throws(() => parseOutputFormats('json,doc', '--formats'), { code: 'INVALID_PARAMS', message: '--formats must be one of json, txt, md, hocr, alto, pdf' });
+  assert.throws(() => parseOutputFormats(' , ', '--formats'), { code: 'INVALID_PARAMS' });
   assert.throws(() => parseJobOptions({ dpi: '700' }, dpi), { code: 'INVALID_PARAMS', message: 'dpi must be a number from 72 to 600' });
   assert.throws(() => parseJobOptions({ dpi: 'abc' }, dpi), { code: 'INVALID_PARAMS' });
   assert.throws(() => parseJobOptions({ text_layer: 'both' }, dpi), { code: 'INVALID_PARAMS', message: 'text_layer must be "auto" or "ocr"' });
