@@ -1,20 +1,28 @@
 /**
- * A batch's output folder: per document `<name>.json` (the `/ocr/pdf` contract), `<name>.txt`,
- * `<name>.md` and, with chunks, `<name>.chunks.jsonl`; `manifest.jsonl` with a line per document
- * per run. Every file is written to a temporary name and renamed, so a crash never leaves a file that
- * looks finished; temporaries a killed run left behind are removed by the next.
+ * A batch's output folder: per document a file per format asked for (`<name>.json`, the `/ocr/pdf`
+ * contract, `<name>.txt`, `<name>.md`, `<name>.pdf`, `<name>.hocr`, `<name>.xml`) and, with chunks,
+ * `<name>.chunks.jsonl`; `manifest.jsonl` with a line per document per run. Every file is written to
+ * a temporary name and renamed, so a crash never leaves a file that looks finished; temporaries a
+ * killed run left behind are removed by the next.
  */
 import { appendFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { ManifestEntry } from '../contracts.ts';
+import type { ManifestEntry, OutputFormat } from '../contracts.ts';
+import { OUTPUT_FORMATS } from '../outputs/index.ts';
 
 const TEMP_MARK = '.partial-';
 export const MANIFEST = 'manifest.jsonl';
 export const CHUNKS = 'chunks.jsonl';
 
-export const OUTPUT_SUFFIXES = ['.json', '.txt', '.md', '.chunks.jsonl'] as const;
+export const CHUNKS_SUFFIX = '.chunks.jsonl';
+const OUTPUT_SUFFIXES = [...Object.values(OUTPUT_FORMATS).map((f) => `.${f.extension}`), CHUNKS_SUFFIX];
 
-export async function writeAtomic(path: string, data: string): Promise<void> {
+/** Where a document's output in `format` goes. */
+export function outputPath(outDir: string, name: string, format: OutputFormat): string {
+  return join(outDir, `${name}.${OUTPUT_FORMATS[format].extension}`);
+}
+
+export async function writeAtomic(path: string, data: string | Uint8Array): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const temp = `${path}${TEMP_MARK}${process.pid}`;
   await writeFile(temp, data);

@@ -1,18 +1,20 @@
 /**
  * `ocr-cluster batch`: every document of a folder or list through the OCR, a bounded number in
- * flight, each result written atomically with a manifest line, and documents already done (same
- * content hash, outputs present) skipped, so a run stopped anywhere picks up where it left off.
- * The OCR itself is passed in (a broker's `ocrFileJob` in the CLI), so this module runs no services.
+ * flight, each result written atomically in every format asked for with a manifest line, and
+ * documents already done (same content hash, every output present) skipped, so a run stopped
+ * anywhere picks up where it left off. The OCR itself is passed in (a broker's `ocrFileJob` in the
+ * CLI), so this module runs no services.
  */
 import { access, createWriteStream } from 'node:fs';
 import { mkdir, readFile, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { classifyError } from '../broker/broker-errors.ts';
-import type { DocumentStatus, JobResult, ManifestEntry } from '../contracts.ts';
+import type { DocumentStatus, JobResult, ManifestEntry, OutputFormat } from '../contracts.ts';
+import { writeOutput } from '../outputs/index.ts';
 import { chunkDocument, type ChunkOptions } from './chunks.ts';
 import { listCorpus, sha256File, type CorpusFile, type CorpusFilter } from './corpus.ts';
-import { appendManifest, CHUNKS, loadManifest, removeOutputs, removeTemporaries, writeAtomic } from './outputs.ts';
+import { appendManifest, CHUNKS, CHUNKS_SUFFIX, loadManifest, outputPath, removeOutputs, removeTemporaries, writeAtomic } from './outputs.ts';
 
 export interface BatchOptions {
   input: string;
@@ -26,6 +28,10 @@ export interface BatchOptions {
   failFast: boolean;
   /** Write `<name>.chunks.jsonl` per document and `chunks.jsonl` for the corpus. */
   chunks?: ChunkOptions;
+  /** The files written per document (`--formats`): json, txt, md, pdf (searchable), hocr, alto. */
+  formats: readonly OutputFormat[];
+  /** The searchable PDF as PDF/A-2b. */
+  pdfa: boolean;
 }
 
 export type OcrDocument = (path: string) => Promise<JobResult>;
@@ -121,13 +127,8 @@ export class Batch {
     } catch (err) {
       return this.finish({ ...base, pages: 0, pages_failed: 0, status: 'failed', duration_ms: 0, finished_at: new Date().toISOString(), error: { code: 'FILE_UNREADABLE', message: (err as Error).message } }, false);
     }
-    if (!force && previous?.status === 'success' && previous.sha256 === base.sha256 && (await exists(join(outDir, `${file.name}.json`)))) {
+    if (!force && previous?.status === 'success' && previous.sha256 === base.sha256 && (await this.completed(file))) {
       this.summary.pages.skipped += previous.pages;
-      if (this.options.chunks && !(await exists(join(outDir, `${file.name}.chunks.jsonl`)))) {
-        // Done by a run without --chunks: its chunks come from the result it wrote.
-        const result = JSON.parse(await readFile(join(outDir, `${file.name}.json`), 'utf8')) as JobResult;
-        await this.writeChunks(file.name, result);
-      }
       return this.finish(previous, true);
     }
     let entry: ManifestEntry;
@@ -141,7 +142,7 @@ export class Batch {
         entry.error = first ? { code: first.code, message: first.message } : { code: 'INTERNAL', message: 'No page could be read' };
         await removeOutputs(outDir, file.name);
       } else {
-        await this.writeOutputs(file.name, result);
+        await this.writeOutputs(file, result, this.options.formats);
         entry.output = file.name;
         for (const [worker, pages] of Object.entries(m.ocr_rounds_per_worker)) this.summary.pages_per_worker[worker] = (this.summary.pages_per_worker[worker] ?? 0) + pages;
       }
@@ -166,19 +167,40 @@ export class Batch {
     return entry.status !== 'failed';
   }
 
-  /** The outputs of one document; the `.json` last, since its presence marks the document done. */
-  private async writeOutputs(name: string, result: JobResult): Promise<void> {
-    const out = join(this.options.outDir, name);
-    await writeAtomic(`${out}.txt`, result.combined_text);
-    await writeAtomic(`${out}.md`, result.combined_markdown);
-    await this.writeChunks(name, result);
-    await writeAtomic(`${out}.json`, JSON.stringify(result));
+  /**
+   * Whether a document done before has every output asked for now. Those missing (a run with fewer
+   * `--formats`, or without `--chunks`) are written from the `.json` it has, without reading it again.
+   */
+  private async completed(file: CorpusFile): Promise<boolean> {
+    const { outDir, formats, chunks } = this.options;
+    const missing: OutputFormat[] = [];
+    for (const format of formats) if (!(await exists(outputPath(outDir, file.name, format)))) missing.push(format);
+    if (missing.length === 0 && !(chunks && !(await exists(join(outDir, file.name + CHUNKS_SUFFIX))))) return true;
+    const json = outputPath(outDir, file.name, 'json');
+    if (!(await exists(json))) return false;
+    try {
+      await this.writeOutputs(file, JSON.parse(await readFile(json, 'utf8')) as JobResult, missing);
+      return true;
+    } catch {
+      return false; // read again, and the error recorded, as any document's
+    }
+  }
+
+  /** A document's outputs in `formats`; the `.json` last. The searchable PDF is made from the file itself. */
+  private async writeOutputs(file: CorpusFile, result: JobResult, formats: readonly OutputFormat[]): Promise<void> {
+    const { outDir, pdfa } = this.options;
+    for (const format of formats.filter((f) => f !== 'json')) {
+      const input = format === 'pdf' ? await readFile(file.path) : undefined;
+      await writeAtomic(outputPath(outDir, file.name, format), await writeOutput(format, { result, input, pdfa }));
+    }
+    await this.writeChunks(file.name, result);
+    if (formats.includes('json')) await writeAtomic(outputPath(outDir, file.name, 'json'), JSON.stringify(result));
   }
 
   private async writeChunks(name: string, result: JobResult): Promise<void> {
     if (!this.options.chunks) return;
     const chunks = chunkDocument(name, result.results, this.options.chunks);
-    await writeAtomic(join(this.options.outDir, `${name}.chunks.jsonl`), chunks.map((c) => `${JSON.stringify(c)}\n`).join(''));
+    await writeAtomic(join(this.options.outDir, name + CHUNKS_SUFFIX), chunks.map((c) => `${JSON.stringify(c)}\n`).join(''));
   }
 
   /** `chunks.jsonl`: the chunks of every document done, in corpus order, one document at a time. */
@@ -187,7 +209,7 @@ export class Batch {
     const temp = `${path}.partial-${process.pid}`;
     const out = createWriteStream(temp);
     for (const name of names) {
-      const text = await readFile(join(this.options.outDir, `${name}.chunks.jsonl`), 'utf8').catch(() => '');
+      const text = await readFile(join(this.options.outDir, name + CHUNKS_SUFFIX), 'utf8').catch(() => '');
       if (!out.write(text)) await once(out, 'drain');
     }
     out.end();

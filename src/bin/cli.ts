@@ -14,12 +14,16 @@ import { loadConfig } from '../config/config.ts';
 import type { JobOptions } from '../contracts.ts';
 import { OcrError } from '../errors.ts';
 import { ocrFileJob } from '../jobs/file-job.ts';
-import { parseJobOptions, type DpiLimits, type JobOptionFields } from '../jobs/job-options.ts';
+import { parseJobOptions, parseOutputFormats } from '../jobs/job-options.ts';
 import { fileJobLimits, startNode } from './node.ts';
 
 const USAGE = `usage: ocr-cluster batch <input-dir|list-file> --out <dir> [options]
 
-  --out <dir>            where results go: <name>.json/.txt/.md and manifest.jsonl (required)
+  --out <dir>            where results go: <name>.json/.txt/.md (see --formats) and manifest.jsonl (required)
+  --formats <list>       what to write per document, of json,txt,md,pdf,hocr,alto (default json,txt,md):
+                         pdf is the searchable PDF (the input's pages with an invisible text layer),
+                         alto is written as <name>.xml
+  --pdfa                 write the searchable PDF as PDF/A-2b
   --ext <list>           file extensions to take from a folder (default ${DEFAULT_EXTENSIONS.join(',')})
   --glob <pattern>       instead of --ext: paths under the folder matching this glob, e.g. 'scans/**/*.pdf'
   --dpi <n>              PDF rendering resolution (default DEFAULT_DPI, 200)
@@ -54,15 +58,16 @@ function parseOptions(args: string[]) {
     options: {
       out: { type: 'string' }, ext: { type: 'string' }, glob: { type: 'string' }, dpi: { type: 'string' }, language: { type: 'string' },
       'text-layer': { type: 'string' }, concurrency: { type: 'string' }, force: { type: 'boolean' }, 'fail-fast': { type: 'boolean' },
-      chunks: { type: 'boolean' }, 'chunk-size': { type: 'string' }, 'chunk-overlap': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      chunks: { type: 'boolean' }, 'chunk-size': { type: 'string' }, 'chunk-overlap': { type: 'string' },
+      formats: { type: 'string' }, pdfa: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
   });
 }
 
-/** The job options the flags give, parsed as the gateway parses its form fields. */
-function jobOptions(fields: JobOptionFields, dpi: DpiLimits): JobOptions {
+/** Options the flags give, parsed as the gateway parses its form fields; a bad one is a usage error. */
+function usageChecked<T>(parse: () => T): T {
   try {
-    return parseJobOptions(fields, dpi);
+    return parse();
   } catch (err) {
     if (err instanceof OcrError) fail(err.message);
     throw err;
@@ -91,7 +96,9 @@ async function batch(args: string[]): Promise<number> {
     NODE_ID: process.env.NODE_ID || `batch-${hostname()}-${process.pid}`,
     LOG_LEVEL: process.env.LOG_LEVEL || 'warn',
   });
-  const job = jobOptions({ dpi: values.dpi, text_layer: values['text-layer'], language: values.language }, config.limits.dpi);
+  const fields = { dpi: values.dpi, text_layer: values['text-layer'], language: values.language };
+  const job: JobOptions = usageChecked(() => parseJobOptions(fields, config.limits.dpi));
+  const formats = usageChecked(() => parseOutputFormats(values.formats ?? 'json,txt,md', '--formats'));
   const chunkSize = positiveInt(values['chunk-size'], 'chunk-size', 1000);
   const chunkOverlap = positiveInt(values['chunk-overlap'], 'chunk-overlap', 200, 0);
   if (chunkOverlap >= chunkSize) fail('--chunk-overlap must be smaller than --chunk-size');
@@ -109,6 +116,8 @@ async function batch(args: string[]): Promise<number> {
       force: values.force ?? false,
       failFast: values['fail-fast'] ?? false,
       chunks: values.chunks ? { size: chunkSize, overlap: chunkOverlap } : undefined,
+      formats,
+      pdfa: values.pdfa ?? false,
     },
     (path) => ocrFileJob(broker, path, job, fileJobLimits(config)),
     progressReporter(process.stderr),

@@ -4,8 +4,11 @@
  * opens the Moleculer REPL with three commands of ours:
  *   workers [--watch SECONDS]   every worker's live health, refreshed every 2 s while watching
  *   jobs                        jobs kept by the aggregator, with their progress
- *   ocr <file>                  runs a PDF or an image through the cluster, prints text and metrics
+ *   ocr <file> [--out FILE]     runs a PDF or an image through the cluster, prints text and metrics;
+ *                               --out writes the result to FILE in the format of its extension (or
+ *                               --format json|txt|md|hocr|alto|pdf; --pdfa for PDF/A-2b)
  */
+import { readFile, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { ReplOptions } from 'moleculer';
@@ -13,7 +16,8 @@ import { workersStatus } from '../broker/cluster-status.ts';
 import { loadConfig } from '../config/config.ts';
 import type { JobProgress, WorkersStatus } from '../contracts.ts';
 import { ocrFileJob } from '../jobs/file-job.ts';
-import { parseJobOptions } from '../jobs/job-options.ts';
+import { outputFormatOfFile, parseJobOptions } from '../jobs/job-options.ts';
+import { writeOutput } from '../outputs/index.ts';
 import { fileJobLimits, startNode } from './node.ts';
 
 const config = loadConfig({ ...process.env, SERVICES: 'rasterizer,aggregator', NODE_ID: process.env.NODE_ID || `repl-${hostname()}-${process.pid}` });
@@ -34,11 +38,19 @@ function workersTable(status: WorkersStatus): string {
  * A command's argument or option by name. moleculer-repl hands an action one object, `{ <operand>,
  * options: { <flag> } }`, where Moleculer's types declare a string[]: read it by name, checked.
  */
-function replArg(args: unknown, ...path: string[]): string | undefined {
+function replValue(args: unknown, path: string[]): unknown {
   let value = args;
   for (const key of path) value = typeof value === 'object' && value !== null ? Reflect.get(value, key) : undefined;
+  return value;
+}
+
+function replArg(args: unknown, ...path: string[]): string | undefined {
+  const value = replValue(args, path);
   return typeof value === 'string' ? value : undefined;
 }
+
+/** A flag without a value (`--pdfa`). */
+const replFlag = (args: unknown, ...path: string[]): boolean => replValue(args, path) === true;
 
 const commands: NonNullable<ReplOptions['customCommands']> = [
   {
@@ -70,11 +82,23 @@ const commands: NonNullable<ReplOptions['customCommands']> = [
   },
   {
     command: 'ocr <file>',
-    description: 'Run a PDF or an image through the cluster; print its text and metrics',
+    description: 'Run a PDF or an image through the cluster; print its text and metrics (--out FILE: write the result there)',
+    options: [
+      { option: '-o, --out <file>', description: 'write the result to this file, in the format of its name (.json, .txt, .md, .hocr, .xml: ALTO, .pdf)' },
+      { option: '-f, --format <format>', description: 'the format of --out: json, txt, md, hocr, alto, pdf (searchable PDF)' },
+      { option: '--pdfa', description: 'a searchable PDF as PDF/A-2b' },
+    ],
     async action(broker, args) {
       try {
-        const result = await ocrFileJob(broker, resolve(replArg(args, 'file') ?? ''), parseJobOptions({}, config.limits.dpi), fileJobLimits(config));
-        console.log(result.combined_text.replace(/\f/g, '\n\n---- next page ----\n\n'));
+        const path = resolve(replArg(args, 'file') ?? '');
+        const out = replArg(args, 'options', 'out');
+        const format = out === undefined ? undefined : outputFormatOfFile(out, replArg(args, 'options', 'format'));
+        const result = await ocrFileJob(broker, path, parseJobOptions({}, config.limits.dpi), fileJobLimits(config));
+        if (out && format) {
+          const input = format === 'pdf' ? await readFile(path) : undefined;
+          await writeFile(resolve(out), await writeOutput(format, { result, input, pdfa: replFlag(args, 'options', 'pdfa') }));
+          console.log(`${format} written to ${resolve(out)}`);
+        } else console.log(result.combined_text.replace(/\f/g, '\n\n---- next page ----\n\n'));
         const { metrics: m } = result;
         console.log(`\n${m.status}: ${m.pages_processed}/${m.total_pages} pages, ${m.total_words} words, avg confidence ${m.avg_confidence}, ${m.total_duration_ms} ms, pages per worker ${JSON.stringify(m.ocr_rounds_per_worker)}`);
         for (const e of m.errors) console.log(`page ${e.page}: ${e.code} ${e.message}`);

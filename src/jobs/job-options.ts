@@ -3,6 +3,7 @@
  * the gateway's form fields and query, the CLI's flags and the REPL: a missing or empty field takes
  * the default.
  */
+import { extname } from 'node:path';
 import type { JobOptions, OutputFormat, OutputOptions } from '../contracts.ts';
 import { OcrError } from '../errors.ts';
 import { isOutputFormat, OUTPUT_FORMATS } from '../outputs/index.ts';
@@ -39,6 +40,16 @@ export function parseOutputFormats(list: string, field: string): OutputFormat[] 
   return [...new Set(formats)];
 }
 
+/** The format of an output file: `format` when given, else the file's extension (`.xml` is ALTO). */
+export function outputFormatOfFile(path: string, format: string | undefined): OutputFormat {
+  if (format) return parseOutputFormat(format, '--format');
+  const extension = extname(path).slice(1).toLowerCase();
+  const found = Object.entries(OUTPUT_FORMATS).find(([, f]) => f.extension === extension)?.[0];
+  const extensions = Object.values(OUTPUT_FORMATS).map((f) => `.${f.extension}`).join(', ');
+  if (!isOutputFormat(found)) throw new OcrError('INVALID_PARAMS', `${path}: name the file ${extensions} or give --format`);
+  return found;
+}
+
 /** A yes/no option: `true` or `false` (empty: `fallback`). */
 function parseSwitch(value: string | undefined, field: string, fallback: boolean): boolean {
   if (value === undefined || value === '') return fallback;
@@ -56,7 +67,10 @@ export function parseResultQuery(query: { format?: unknown; pdfa?: unknown }): {
   const text = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
   const format = text(query.format);
   const pdfa = text(query.pdfa);
-  return { format: format === undefined ? undefined : parseOutputFormat(format, 'format'), pdfa: pdfa === undefined ? undefined : parseSwitch(pdfa, 'pdfa', false) };
+  return {
+    format: format === undefined ? undefined : parseOutputFormat(format, 'format'),
+    pdfa: pdfa === undefined ? undefined : parseSwitch(pdfa, 'pdfa', false),
+  };
 }
 
 /** Throws INVALID_PARAMS, naming the field, for a value out of range. */

@@ -12,7 +12,9 @@ import { after, before, test } from 'node:test';
 import type { JobResult, ManifestEntry, TextChunk } from '../../src/contracts.ts';
 import { ROOT, startServer, stopProcess } from '../../harness/processes.ts';
 import { buildPdf } from '../helpers/pdf.ts';
-import { renderPage } from '../helpers/render.ts';
+import { pdfToText, qpdfCheck, renderPages } from '../helpers/poppler.ts';
+import { cer, renderPage } from '../helpers/render.ts';
+import { allElements, parseXml } from '../helpers/xml.ts';
 
 const WORDS = ['archive', 'ledger', 'harbour', 'invoice', 'meadow', 'lantern', 'granite', 'orchard', 'velvet', 'summit', 'pebble', 'quartz'];
 const phrase = (i: number) => `${WORDS[i % WORDS.length]} record ${i + 1} of the ${WORDS[(i * 5 + 3) % WORDS.length]} series`;
@@ -52,8 +54,14 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function batch(out: string, ...args: string[]): ChildProcess & { output: string[]; done: Promise<number | null> } {
-  const child = spawn(process.execPath, ['src/bin/cli.ts', 'batch', corpus, '--out', out, ...args], { cwd: ROOT, env: { ...process.env, TRANSPORTER: '', LOG_LEVEL: 'warn' } }) as ChildProcess & { output: string[]; done: Promise<number | null> };
+type BatchRun = ChildProcess & { output: string[]; done: Promise<number | null> };
+
+function batch(out: string, ...args: string[]): BatchRun {
+  return batchOf(corpus, out, ...args);
+}
+
+function batchOf(input: string, out: string, ...args: string[]): BatchRun {
+  const child = spawn(process.execPath, ['src/bin/cli.ts', 'batch', input, '--out', out, ...args], { cwd: ROOT, env: { ...process.env, TRANSPORTER: '', LOG_LEVEL: 'warn' } }) as ChildProcess & { output: string[]; done: Promise<number | null> };
   child.output = [];
   child.stdout!.on('data', (d: Buffer) => child.output.push(d.toString()));
   child.stderr!.on('data', (d: Buffer) => child.output.push(d.toString()));
@@ -142,4 +150,48 @@ test('a run killed in the middle and run again does each document once and leave
   assert.deepEqual(redone.filter((e) => e.status === 'success').map((e) => e.path), [changed]);
   assert.match(await readFile(join(out, `${changed}.txt`), 'utf8'), /changed page about granite/);
   assert.equal(redone.filter((e) => e.path === CORRUPT).length, 1, 'the failed document is tried again');
+});
+
+test('--formats writes the searchable PDF, hOCR and ALTO beside the JSON; a rerun asking for more formats writes only those, without reading again', async () => {
+  const input = join(dir, 'formats');
+  await mkdir(input, { recursive: true });
+  const scan = renderPage({ paragraphs: [['The harbour ledger lists every invoice', 'paid before the granite summit meeting']], width: 1000, height: 320 }).image;
+  const pdf = await buildPdf([{ png: scan }]);
+  await writeFile(join(input, 'scan.pdf'), pdf);
+  await writeFile(join(input, 'photo.png'), renderPage({ paragraphs: [['An orchard record of the velvet series']], width: 900, height: 200 }).image);
+  const out = join(dir, 'out-formats');
+
+  const first = batchOf(input, out);
+  assert.equal(await first.done, 0, first.output.join(''));
+  assert.deepEqual(await filesUnder(out), ['manifest.jsonl', 'photo.png.json', 'photo.png.md', 'photo.png.txt', 'scan.pdf.json', 'scan.pdf.md', 'scan.pdf.txt'], 'json,txt,md by default');
+
+  const all = ['--formats', 'json,txt,md,pdf,hocr,alto'];
+  const second = batchOf(input, out, ...all);
+  assert.equal(await second.done, 0, second.output.join(''));
+  assert.match(second.output.join(''), /documents: 0 done, 2 skipped \(done before\)/, 'the new formats come from the JSON written before');
+  const files = await filesUnder(out);
+  for (const name of ['scan.pdf', 'photo.png']) for (const ext of ['json', 'txt', 'md', 'pdf', 'hocr', 'xml']) assert.ok(files.includes(`${name}.${ext}`), `${name}.${ext}`);
+
+  const result = JSON.parse(await readFile(join(out, 'scan.pdf.json'), 'utf8')) as JobResult;
+  const searchable = await readFile(join(out, 'scan.pdf.pdf'));
+  const [text] = await pdfToText(searchable, { raw: true });
+  assert.ok(cer(text!, result.results[0]!.text) < 0.005, text);
+  assert.equal((await qpdfCheck(searchable)).code, 0);
+  const [before, after] = await Promise.all([renderPages(pdf, 50), renderPages(searchable, 50)]);
+  assert.ok(after[0]!.equals(before[0]!), 'the page renders as the input does');
+  assert.match((await pdfToText(await readFile(join(out, 'photo.png.pdf'))))[0]!, /orchard record of the velvet series/, 'an image becomes a one-page PDF');
+  const words = result.results[0]!.lines.flatMap((l) => l.words.map((w) => w.text));
+  const hocr = allElements(parseXml(await readFile(join(out, 'scan.pdf.hocr'), 'utf8'))).filter((e) => e.attributes.class === 'ocrx_word');
+  const alto = allElements(parseXml(await readFile(join(out, 'scan.pdf.xml'), 'utf8'))).filter((e) => e.name === 'String');
+  assert.deepEqual(hocr.map((e) => e.text), words);
+  assert.deepEqual(alto.map((e) => e.attributes.CONTENT), words);
+
+  const third = batchOf(input, out, ...all);
+  assert.equal(await third.done, 0);
+  assert.match(third.output.join(''), /documents: 0 done, 2 skipped/);
+  assert.ok((await readFile(join(out, 'scan.pdf.pdf'))).equals(searchable), 'nothing is written again');
+
+  const bad = batchOf(input, out, '--formats', 'json,docx');
+  assert.equal(await bad.done, 2);
+  assert.match(bad.output.join(''), /--formats must be one of json, txt, md, hocr, alto, pdf/);
 });

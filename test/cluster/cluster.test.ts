@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -13,6 +13,7 @@ import type { JobProgress, JobResult, WorkersStatus } from '../../src/contracts.
 import { NatsServer } from '../../harness/nats.ts';
 import { freePort, startProcess, startServer, stopProcess, waitForHttp } from '../../harness/processes.ts';
 import { buildPdf, type TextPage } from '../helpers/pdf.ts';
+import { pdfToText, qpdfCheck } from '../helpers/poppler.ts';
 import { renderPage } from '../helpers/render.ts';
 
 type Node = ChildProcess & { output: string[] };
@@ -118,9 +119,12 @@ test('GET /workers/status lists every worker with its live health', async () => 
   assert.equal(status.workers.reduce((s, w) => s + w.pages_done!, 0), 12, 'the 12 pages of the first test');
 });
 
-test('the REPL joins the cluster: workers, ocr <file>, jobs', async () => {
-  const file = join(mkdtempSync(join(tmpdir(), 'repl-')), 'note.pdf');
+test('the REPL joins the cluster: workers, ocr <file> (--out FILE in the format of its name), jobs', async () => {
+  const folder = mkdtempSync(join(tmpdir(), 'repl-'));
+  const file = join(folder, 'note.pdf');
   writeFileSync(file, await buildPdf([{ lines: ['A note read from the REPL'] }]));
+  const scan = join(folder, 'scan.pdf');
+  writeFileSync(scan, await buildPdf([{ png: renderPage({ paragraphs: [['A scan made searchable from the REPL']], width: 1000, height: 200 }).image }]));
   const repl = startProcess('src/bin/repl.ts', { TRANSPORTER: nats.url, NODE_ID: 'repl' });
   try {
     // Asked again every 3 s until the REPL node has discovered all three workers.
@@ -135,8 +139,18 @@ test('the REPL joins the cluster: workers, ocr <file>, jobs', async () => {
     }, 60_000);
     repl.stdin!.write(`ocr ${file}\n`);
     await until('the text', async () => /success: 1\/1 pages/.test(repl.output.join('')), 60_000);
+    repl.stdin!.write(`ocr ${file} --out ${join(folder, 'note.hocr')}\n`);
+    await until('the hOCR', async () => /hocr written to /.test(repl.output.join('')), 60_000);
+    assert.match(readFileSync(join(folder, 'note.hocr'), 'utf8'), /class="ocrx_word"[^>]*>REPL</);
+    repl.stdin!.write(`ocr ${scan} --out ${join(folder, 'scan.ocr.pdf')}\n`);
+    await until('the PDF', async () => /pdf written to /.test(repl.output.join('')), 60_000);
+    const searchable = readFileSync(join(folder, 'scan.ocr.pdf'));
+    assert.equal((await qpdfCheck(searchable)).code, 0);
+    assert.match((await pdfToText(searchable))[0]!, /A scan made searchable from the REPL/);
+    repl.stdin!.write(`ocr ${file} --out ${join(folder, 'note.docx')}\n`);
+    await until('the refusal', async () => /failed: .*note\.docx: name the file \.json, \.txt, \.md, \.hocr, \.xml, \.pdf or give --format/.test(repl.output.join('')), 20_000);
     repl.stdin!.write('jobs\n');
-    await until('the jobs list', async () => /success\s+1\/1 pages\s+0 failed\s+note\.pdf/.test(repl.output.join('')), 20_000);
+    await until('the jobs list', async () => /success\s+1\/1 pages\s+0 failed\s+scan\.pdf/.test(repl.output.join('')), 20_000);
     const out = repl.output.join('');
     assert.match(out, /worker-1\s+\S+\s+healthy/);
     assert.match(out, /A note read from the REPL/);
