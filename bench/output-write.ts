@@ -4,14 +4,17 @@
  * Usage: node bench/output-write.ts INPUT.pdf RESULT.json [--runs 3]
  * RESULT.json is a job's result (bench/pdf-job.ts writes one to bench/out/pdf-job/). When it has
  * fewer pages than the input (a job over the first pages only), its pages are repeated in turn for
- * the rest, so that every page of the input gets a layer of a real page's words.
+ * the rest, so that every page of the input gets a layer of a real page's words. Last, the PDF as the
+ * services write it: in the writer's child process (the first run also starts the child).
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { PDFDocument } from 'pdf-lib';
 import type { JobResult } from '../src/contracts.ts';
 import { buildJobResult } from '../src/jobs/results.ts';
+import { loadConfig } from '../src/config/config.ts';
 import { isOutputFormat, OUTPUT_FORMATS, writeOutput } from '../src/outputs/index.ts';
+import { IsolatedOutputWriter } from '../src/outputs/isolated-writer.ts';
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { runs: { type: 'string' } } });
 const [inputPath, resultPath] = positionals;
@@ -39,3 +42,13 @@ for (const format of Object.keys(OUTPUT_FORMATS).filter(isOutputFormat)) {
   const extra = format === 'pdf' ? ` = input + ${((size - input.length) / 1024 / pages).toFixed(1)} KB a page` : '';
   console.log(`${format.padEnd(5)} ${(median(times) / 1000).toFixed(2)} s (median of ${runs}; ${times.map((t) => (t / 1000).toFixed(2)).join(', ')}), ${size} bytes${extra}`);
 }
+
+const writer = new IsolatedOutputWriter(loadConfig(process.env).isolation.pdf);
+const times: number[] = [];
+for (let r = 0; r < runs; r++) {
+  const t0 = performance.now();
+  await writer.write('pdf', { result, input: { path: inputPath } });
+  times.push(performance.now() - t0);
+}
+await writer.close();
+console.log(`pdf in the writer's child process ${(median(times) / 1000).toFixed(2)} s (median of ${runs}; ${times.map((t) => (t / 1000).toFixed(2)).join(', ')}; the first starts the child)`);

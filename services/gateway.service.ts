@@ -15,7 +15,9 @@ import { WebPage } from '../src/http/web-page.ts';
 import { parseJobOptions, parseOutputOptions, parseResultQuery, type DpiLimits } from '../src/jobs/job-options.ts';
 import { IMAGE_KINDS, sniffMedia } from '../src/jobs/media.ts';
 import { parsePageImageOptions } from '../src/jobs/page-images.ts';
-import { OUTPUT_FORMATS, writeOutput } from '../src/outputs/index.ts';
+import { OUTPUT_FORMATS } from '../src/outputs/index.ts';
+import { IsolatedOutputWriter } from '../src/outputs/isolated-writer.ts';
+import type { IsolationLimits } from '../src/isolation/isolated-process.ts';
 import type { PageCallPolicy } from '../src/broker/ocr-call.ts';
 import { workersStatus } from '../src/broker/cluster-status.ts';
 import type { NodeConfig } from '../src/config/config.ts';
@@ -46,6 +48,8 @@ interface GatewayVars {
   /** Server-sent-event subscribers per job id. */
   listeners: Map<string, Set<ProgressListener>>;
   webPage: WebPage;
+  /** Writes an image's outputs (its PDF in a child process). */
+  writer: IsolatedOutputWriter;
 }
 
 /** moleculer-web's settings and ours; `access` holds the API keys, kept from other nodes ($secureSettings). */
@@ -56,6 +60,8 @@ export type GatewaySettings = ApiSettingsSchema & {
   tempDir: string;
   dpi: DpiLimits;
   pageCalls: PageCallPolicy;
+  /** Limits of the child process that writes an image's PDF. */
+  pdfLimits: IsolationLimits;
 };
 type GatewayThis = Service<GatewaySettings> & GatewayMethods & GatewayVars;
 
@@ -92,6 +98,7 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
       tempDir: config.jobs.tempDir,
       dpi: config.limits.dpi,
       pageCalls: config.pageCalls,
+      pdfLimits: config.isolation.pdf,
       port: config.http.port,
       ip: config.http.host,
       log4XXResponses: false,
@@ -177,6 +184,11 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
     created(this: GatewayThis) {
       this.listeners = new Map();
       this.webPage = new WebPage();
+      this.writer = new IsolatedOutputWriter(this.settings.pdfLimits);
+    },
+
+    async stopped(this: GatewayThis) {
+      await this.writer.close();
     },
 
     events: {
@@ -230,7 +242,7 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
           checkKind(upload, 'image');
           const { output, pdfa }: OutputOptions = parseOutputOptions(upload.fields);
           const result = await ocrImageJob(req.$ctx, upload.data, upload.filename, this.settings.pageCalls);
-          await sendFile(res, await writeOutput(output, { result, input: upload.data, pdfa }), outputFile(output, upload.filename));
+          await sendFile(res, await this.writer.write(output, { result, input: { bytes: upload.data }, pdfa }), outputFile(output, upload.filename));
         } catch (err) {
           sendError(res, err);
         }

@@ -26,7 +26,7 @@ import { PAGE_IMAGE_MAX_SIDE, PageImages } from '../src/jobs/page-images.ts';
 import { renderedPageResult, textLayerPageResult } from '../src/jobs/page-result.ts';
 import type { LayoutParams } from '../src/ocr/config.ts';
 import type { Raster } from '../src/ocr/image/raster.ts';
-import { writeOutput } from '../src/outputs/index.ts';
+import { IsolatedOutputWriter } from '../src/outputs/isolated-writer.ts';
 import { IsolatedPdf } from '../src/pdf/isolated-pdf.ts';
 import { isUsableTextLayer } from '../src/pdf/rasterizer.ts';
 
@@ -60,6 +60,8 @@ interface RasterizerVars {
   decoder: IsolatedDecoder;
   images: PageImages;
   sweeper: NodeJS.Timeout;
+  /** Writes searchable PDFs in a child process, with the limits of the PDF child. */
+  writer: IsolatedOutputWriter;
 }
 
 interface RasterizerMethods {
@@ -111,6 +113,7 @@ export default function rasterizerService(config: NodeConfig): ServiceSchema<Ras
       this.docs = new Map();
       this.decoder = new IsolatedDecoder(this.settings.decodeLimits);
       this.images = new PageImages(this.settings.pageImages.dir, this.settings.pageImages.ttlMs);
+      this.writer = new IsolatedOutputWriter(this.settings.pdfLimits);
     },
 
     started(this: RasterizerThis) {
@@ -122,7 +125,7 @@ export default function rasterizerService(config: NodeConfig): ServiceSchema<Ras
       clearInterval(this.sweeper);
       await Promise.all([...this.docs.values()].map((open) => closeDocument(open)));
       this.docs.clear();
-      await this.decoder.close();
+      await Promise.all([this.decoder.close(), this.writer.close()]);
     },
 
     actions: {
@@ -229,9 +232,9 @@ export default function rasterizerService(config: NodeConfig): ServiceSchema<Ras
             const result = JSON.parse((await readAll(ctx.stream, MAX_RESULT_BYTES)).toString('utf8')) as JobResult;
             const held = this.docs.get(ctx.params.doc_id);
             if (!held) throw new OcrError('NOT_FOUND', "The job's input is no longer kept on this node (the job was removed, or the node restarted)");
-            const input = await readFile(held.path);
             // An image sent to POST /jobs becomes a one-page PDF.
-            return streamOf(Buffer.from(await writeOutput('pdf', { result, input, password: held.password, pdfa: ctx.params.pdfa })));
+            const pdf = await this.writer.write('pdf', { result, input: { path: held.path }, password: held.password, pdfa: ctx.params.pdfa });
+            return streamOf(Buffer.from(pdf));
           });
         },
       },

@@ -2,8 +2,8 @@
  * `ocr-cluster batch`: every document of a folder or list through the OCR, a bounded number in
  * flight, each result written atomically in every format asked for with a manifest line, and
  * documents already done (same content hash, every output present) skipped, so a run stopped
- * anywhere picks up where it left off. The OCR itself is passed in (a broker's `ocrFileJob` in the
- * CLI), so this module runs no services.
+ * anywhere picks up where it left off. The OCR and the output writer are passed in (a broker's
+ * `ocrFileJob` and an IsolatedOutputWriter in the CLI), so this module runs no services or processes.
  */
 import { access, createWriteStream } from 'node:fs';
 import { mkdir, readFile, rename, stat } from 'node:fs/promises';
@@ -11,7 +11,6 @@ import { join } from 'node:path';
 import { once } from 'node:events';
 import { classifyError } from '../broker/broker-errors.ts';
 import type { DocumentStatus, JobResult, ManifestEntry, OutputFormat } from '../contracts.ts';
-import { writeOutput } from '../outputs/index.ts';
 import { chunkDocument, type ChunkOptions } from './chunks.ts';
 import { listCorpus, sha256File, type CorpusFile, type CorpusFilter } from './corpus.ts';
 import { appendManifest, CHUNKS, CHUNKS_SUFFIX, loadManifest, outputPath, removeOutputs, removeTemporaries, writeAtomic } from './outputs.ts';
@@ -30,11 +29,13 @@ export interface BatchOptions {
   chunks?: ChunkOptions;
   /** The files written per document (`--formats`): json, txt, md, pdf (searchable), hocr, alto. */
   formats: readonly OutputFormat[];
-  /** The searchable PDF as PDF/A-2b. */
-  pdfa: boolean;
 }
 
-export type OcrDocument = (path: string) => Promise<JobResult>;
+/** What the batch is handed: the OCR of a document, and the writer of its result in a format (the PDF from the document's file). */
+export interface BatchWork {
+  ocr: (path: string) => Promise<JobResult>;
+  write: (format: OutputFormat, path: string, result: JobResult) => Promise<string | Uint8Array>;
+}
 
 export interface BatchSummary {
   documents: { total: number; done: number; skipped: number; failed: number; not_started: number };
@@ -70,12 +71,12 @@ export class Batch {
   };
 
   private readonly options: BatchOptions;
-  private readonly ocr: OcrDocument;
+  private readonly work: BatchWork;
   private readonly report: (event: BatchEvent) => void;
 
-  constructor(options: BatchOptions, ocr: OcrDocument, report: (event: BatchEvent) => void = () => {}) {
+  constructor(options: BatchOptions, work: BatchWork, report: (event: BatchEvent) => void = () => {}) {
     this.options = options;
-    this.ocr = ocr;
+    this.work = work;
     this.report = report;
   }
 
@@ -133,7 +134,7 @@ export class Batch {
     }
     let entry: ManifestEntry;
     try {
-      const result = await this.ocr(file.path);
+      const result = await this.work.ocr(file.path);
       const status = documentStatus(result);
       const m = result.metrics;
       entry = { ...base, pages: m.total_pages, pages_failed: m.pages_failed, status, duration_ms: Math.round(performance.now() - t0), finished_at: new Date().toISOString() };
@@ -186,12 +187,11 @@ export class Batch {
     }
   }
 
-  /** A document's outputs in `formats`; the `.json` last. The searchable PDF is made from the file itself. */
+  /** A document's outputs in `formats`; the `.json` last. */
   private async writeOutputs(file: CorpusFile, result: JobResult, formats: readonly OutputFormat[]): Promise<void> {
-    const { outDir, pdfa } = this.options;
+    const { outDir } = this.options;
     for (const format of formats.filter((f) => f !== 'json')) {
-      const input = format === 'pdf' ? await readFile(file.path) : undefined;
-      await writeAtomic(outputPath(outDir, file.name, format), await writeOutput(format, { result, input, pdfa }));
+      await writeAtomic(outputPath(outDir, file.name, format), await this.work.write(format, file.path, result));
     }
     await this.writeChunks(file.name, result);
     if (formats.includes('json')) await writeAtomic(outputPath(outDir, file.name, 'json'), JSON.stringify(result));

@@ -15,6 +15,7 @@ import type { JobOptions } from '../contracts.ts';
 import { OcrError } from '../errors.ts';
 import { ocrFileJob } from '../jobs/file-job.ts';
 import { parseJobOptions, parseOutputFormats } from '../jobs/job-options.ts';
+import { IsolatedOutputWriter } from '../outputs/isolated-writer.ts';
 import { fileJobLimits, startNode } from './node.ts';
 
 const USAGE = `usage: ocr-cluster batch <input-dir|list-file> --out <dir> [options]
@@ -99,11 +100,14 @@ async function batch(args: string[]): Promise<number> {
   const fields = { dpi: values.dpi, text_layer: values['text-layer'], language: values.language };
   const job: JobOptions = usageChecked(() => parseJobOptions(fields, config.limits.dpi));
   const formats = usageChecked(() => parseOutputFormats(values.formats ?? 'json,txt,md', '--formats'));
+  const pdfa = values.pdfa ?? false;
   const chunkSize = positiveInt(values['chunk-size'], 'chunk-size', 1000);
   const chunkOverlap = positiveInt(values['chunk-overlap'], 'chunk-overlap', 200, 0);
   if (chunkOverlap >= chunkSize) fail('--chunk-overlap must be smaller than --chunk-size');
 
   const broker = await startNode(config, { skipProcessEventRegistration: true }); // signals are the batch's: finish the documents in flight first
+  // The searchable PDF parses the document: in a child process, as rendering does.
+  const writer = new IsolatedOutputWriter(config.isolation.pdf);
   // In a cluster the workers may still be announcing themselves.
   await broker.waitForServices(['ocr'], config.pageCalls.timeoutMs);
 
@@ -117,9 +121,11 @@ async function batch(args: string[]): Promise<number> {
       failFast: values['fail-fast'] ?? false,
       chunks: values.chunks ? { size: chunkSize, overlap: chunkOverlap } : undefined,
       formats,
-      pdfa: values.pdfa ?? false,
     },
-    (path) => ocrFileJob(broker, path, job, fileJobLimits(config)),
+    {
+      ocr: (path) => ocrFileJob(broker, path, job, fileJobLimits(config)),
+      write: (format, path, result) => writer.write(format, { result, input: { path }, pdfa }),
+    },
     progressReporter(process.stderr),
   );
   // Ctrl-C: no new documents, those in flight finish and are recorded; a second one leaves at once.
@@ -134,7 +140,7 @@ async function batch(args: string[]): Promise<number> {
   const summary = await run.run();
   process.stderr.write('\n');
   console.log(summaryLine(summary));
-  await broker.stop();
+  await Promise.all([broker.stop(), writer.close()]);
   return summary.documents.failed > 0 || interrupted ? 1 : 0;
 }
 

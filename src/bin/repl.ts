@@ -8,7 +8,7 @@
  *                               --out writes the result to FILE in the format of its extension (or
  *                               --format json|txt|md|hocr|alto|pdf; --pdfa for PDF/A-2b)
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { ReplOptions } from 'moleculer';
@@ -17,10 +17,12 @@ import { loadConfig } from '../config/config.ts';
 import type { JobProgress, WorkersStatus } from '../contracts.ts';
 import { ocrFileJob } from '../jobs/file-job.ts';
 import { outputFormatOfFile, parseJobOptions } from '../jobs/job-options.ts';
-import { writeOutput } from '../outputs/index.ts';
+import { IsolatedOutputWriter } from '../outputs/isolated-writer.ts';
 import { fileJobLimits, startNode } from './node.ts';
 
 const config = loadConfig({ ...process.env, SERVICES: 'rasterizer,aggregator', NODE_ID: process.env.NODE_ID || `repl-${hostname()}-${process.pid}` });
+/** Writes `ocr --out` files; a searchable PDF in a child process, as the rasterizer renders. */
+const writer = new IsolatedOutputWriter(config.isolation.pdf);
 
 function workersTable(status: WorkersStatus): string {
   const rows = status.workers.map((w) => ({
@@ -95,8 +97,7 @@ const commands: NonNullable<ReplOptions['customCommands']> = [
         const format = out === undefined ? undefined : outputFormatOfFile(out, replArg(args, 'options', 'format'));
         const result = await ocrFileJob(broker, path, parseJobOptions({}, config.limits.dpi), fileJobLimits(config));
         if (out && format) {
-          const input = format === 'pdf' ? await readFile(path) : undefined;
-          await writeFile(resolve(out), await writeOutput(format, { result, input, pdfa: replFlag(args, 'options', 'pdfa') }));
+          await writeFile(resolve(out), await writer.write(format, { result, input: { path }, pdfa: replFlag(args, 'options', 'pdfa') }));
           console.log(`${format} written to ${resolve(out)}`);
         } else console.log(result.combined_text.replace(/\f/g, '\n\n---- next page ----\n\n'));
         const { metrics: m } = result;

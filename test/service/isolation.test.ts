@@ -1,7 +1,8 @@
 /**
  * Untrusted PDFs are parsed and rendered, and untrusted images decoded, in child processes: a
  * renderer that crashes, hangs or balloons on one page fails that page with its code, within the
- * limits, and the next page renders; a decoder that crashes on one image fails that image only.
+ * limits, and the next page renders; a decoder that crashes on one image fails that image only; a
+ * PDF writer that crashes or hangs fails that PDF only.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -9,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { IsolatedDecoder } from '../../src/isolation/image-decoder.ts';
+import { buildJobResult } from '../../src/jobs/results.ts';
+import { IsolatedOutputWriter } from '../../src/outputs/isolated-writer.ts';
 import { IsolatedPdf } from '../../src/pdf/isolated-pdf.ts';
 import { PdfDocument } from '../../src/pdf/rasterizer.ts';
 import { ROOT } from '../../harness/processes.ts';
@@ -73,4 +76,20 @@ test('a decoder that crashes on one image fails that image as IMAGE_UNREADABLE; 
   const again = await decoder.decode(png, 1e8);
   assert.deepEqual([again.width, again.height], [300, 80]);
   await decoder.close();
+});
+
+test('a PDF writer that crashes or hangs fails that PDF as PDF_UNREADABLE within the limits; the next one is written', async () => {
+  const named = (filename: string) => buildJobResult({ job_id: 'j', filename, file_size_bytes: pdf.length, total_pages: 3, start: new Date(0), end: new Date(1) }, [], []);
+  const writer = new IsolatedOutputWriter({ memoryMb: 1024, deadlineMs: 3000 }, join(ROOT, 'test/fixtures/faulty-write-process.ts'));
+  try {
+    await assert.rejects(writer.write('pdf', { result: named('crash.pdf'), input: { path } }), { code: 'PDF_UNREADABLE', message: 'The PDF could not be written: its writer the process crashed' });
+    const t0 = performance.now();
+    await assert.rejects(writer.write('pdf', { result: named('hang.pdf'), input: { path } }), { code: 'PDF_UNREADABLE', message: 'The PDF could not be written: its writer took longer than 3 s' });
+    assert.ok(performance.now() - t0 < 10_000);
+    const written = Buffer.from(await writer.write('pdf', { result: named('three.pdf'), input: { path } }));
+    assert.ok(written.subarray(0, pdf.length).equals(pdf), 'the input with its update');
+    assert.equal(await writer.write('txt', { result: named('crash.pdf') }), '', 'the text formats need no child');
+  } finally {
+    await writer.close();
+  }
 });

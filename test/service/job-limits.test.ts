@@ -84,11 +84,11 @@ test("a finished job's upload, kept for its searchable PDF, is removed when the 
   body.append('text_layer', 'auto');
   const res = await fetch(`${first.base}/ocr/pdf`, { method: 'POST', body });
   assert.equal(res.status, 200);
-  assert.equal((await readdir(tempDir)).filter((f) => f !== 'jobs').length, 1, 'kept while the job is');
+  assert.equal((await readdir(tempDir)).filter((f) => f.endsWith('.upload')).length, 1, 'kept while the job is');
   await stopProcess(first.server, 'SIGKILL');
   const second = await server();
   try {
-    assert.deepEqual((await readdir(tempDir)).filter((f) => f !== 'jobs'), [], 'removed after the crash');
+    assert.deepEqual((await readdir(tempDir)).filter((f) => f.endsWith('.upload')), [], 'removed after the crash');
   } finally {
     await stopProcess(second.server);
   }

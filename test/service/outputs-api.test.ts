@@ -25,7 +25,7 @@ let mixed: Buffer;
 let job: JobProgress;
 let result: JobResult;
 
-const uploads = () => readdirSync(tempDir).filter((f) => f !== 'jobs');
+const uploads = () => readdirSync(tempDir).filter((f) => f.endsWith('.upload'));
 const spaced = (s: string) => s.split(/\s+/).filter(Boolean).join(' ');
 
 function form(data: Uint8Array, filename: string, fields: Record<string, string> = {}): FormData {
