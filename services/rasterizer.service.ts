@@ -117,7 +117,9 @@ export default function rasterizerService(config: NodeConfig): ServiceSchema<Ras
     },
 
     started(this: RasterizerThis) {
-      const sweep = () => this.images.sweep(new Set(this.docs.keys())).catch((err) => this.logger.warn('Sweeping page images:', err));
+      // A document closed with its upload kept is closed for its images too.
+      const open = () => new Set([...this.docs].filter(([, doc]) => !doc.kept).map(([id]) => id));
+      const sweep = () => this.images.sweep(open()).catch((err) => this.logger.warn('Sweeping page images:', err));
       this.sweeper = setInterval(sweep, Math.min(60_000, this.settings.pageImages.ttlMs)).unref();
     },
 
@@ -212,9 +214,10 @@ export default function rasterizerService(config: NodeConfig): ServiceSchema<Ras
         params: { doc_id: 'string', keep_upload: { type: 'boolean', optional: true } },
         async handler(this: RasterizerThis, ctx: Context<CloseParams>): Promise<CloseReply> {
           const open = this.docs.get(ctx.params.doc_id);
+          // Its images' time started when the document was closed, not when its kept upload goes.
+          if (!open?.kept) await this.images.closed(ctx.params.doc_id);
           if (!ctx.params.keep_upload) this.docs.delete(ctx.params.doc_id);
           if (open) await closeDocument(open, ctx.params.keep_upload);
-          await this.images.closed(ctx.params.doc_id);
           return { closed: open !== undefined };
         },
       },
