@@ -10,10 +10,11 @@ import { toMoleculerError } from '../src/broker/broker-errors.ts';
 import { ocrImageJob } from '../src/jobs/image-job.ts';
 import { checkApiKey, RateLimitWindow, rateLimitKey, sameOriginIsNotCors, type AccessSettings } from '../src/http/access.ts';
 import { sendError, sendFile, sendJson } from '../src/http/reply.ts';
-import { readUpload, saveUpload, type UploadInfo } from '../src/http/upload.ts';
+import { readUpload, saveUpload, UploadSlots, type UploadInfo, type UploadLimits } from '../src/http/upload.ts';
 import { WebPage } from '../src/http/web-page.ts';
 import { parseJobOptions, parseOutputOptions, parseResultQuery, type DpiLimits } from '../src/jobs/job-options.ts';
-import { IMAGE_KINDS, sniffMedia } from '../src/jobs/media.ts';
+import { IMAGE_KINDS, sniffMedia, type MediaKind } from '../src/jobs/media.ts';
+import { checkImageHeader } from '../src/ocr/image/raster.ts';
 import { parsePageImageOptions } from '../src/jobs/page-images.ts';
 import { OUTPUT_FORMATS } from '../src/outputs/index.ts';
 import { IsolatedOutputWriter } from '../src/outputs/isolated-writer.ts';
@@ -50,12 +51,18 @@ interface GatewayVars {
   webPage: WebPage;
   /** Writes an image's outputs (its PDF in a child process). */
   writer: IsolatedOutputWriter;
+  /** Uploads being read (MAX_CONCURRENT_UPLOADS). */
+  uploadSlots: UploadSlots;
 }
 
 /** moleculer-web's settings and ours; `access` holds the API keys, kept from other nodes ($secureSettings). */
 export type GatewaySettings = ApiSettingsSchema & {
   access: AccessSettings;
-  maxUploadBytes: number;
+  uploads: UploadLimits;
+  /** Uploads read at once. */
+  maxConcurrentUploads: number;
+  /** Checked in an image upload's header before it is queued. */
+  maxPixels: number;
   /** Where PDF uploads are written while their job runs. */
   tempDir: string;
   dpi: DpiLimits;
@@ -73,8 +80,8 @@ function outputFile(format: OutputFormat, uploadName: string) {
   return { mediaType, name: `${stem}.${extension}`, disposition: format === 'json' ? 'inline' : 'attachment' } as const;
 }
 
-/** `document`: a PDF or an image (a job of one page). */
-function checkKind(upload: UploadInfo, want: 'pdf' | 'image' | 'document'): void {
+/** `document`: a PDF or an image (a job of one page). Returns what the upload is. */
+function checkKind(upload: UploadInfo, want: 'pdf' | 'image' | 'document'): MediaKind {
   const kind = sniffMedia(upload.head);
   if (want === 'document' && !kind) throw new OcrError('UNSUPPORTED_MEDIA', 'Not a PDF or an image: send a PDF, PNG, JPEG, WebP or TIFF');
   if (want === 'pdf' && kind !== 'pdf') {
@@ -83,6 +90,7 @@ function checkKind(upload: UploadInfo, want: 'pdf' | 'image' | 'document'): void
   if (want === 'image' && (!kind || !IMAGE_KINDS.includes(kind))) {
     throw new OcrError('UNSUPPORTED_MEDIA', kind === 'pdf' ? 'This file is a PDF: send it to POST /ocr/pdf or POST /jobs' : 'Not an image: send PNG, JPEG, WebP or TIFF');
   }
+  return kind!;
 }
 
 export default function gatewayService(config: NodeConfig): ServiceSchema<GatewaySettings, GatewayMethods, GatewayVars> {
@@ -94,7 +102,9 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
     settings: {
       $secureSettings: ['access'],
       access,
-      maxUploadBytes: config.limits.maxUploadBytes,
+      uploads: { maxBytes: config.limits.maxUploadBytes, idleTimeoutMs: config.http.uploadIdleTimeoutMs },
+      maxConcurrentUploads: config.http.maxConcurrentUploads,
+      maxPixels: config.limits.maxPixels,
       tempDir: config.jobs.tempDir,
       dpi: config.limits.dpi,
       pageCalls: config.pageCalls,
@@ -185,6 +195,7 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
       this.listeners = new Map();
       this.webPage = new WebPage();
       this.writer = new IsolatedOutputWriter(this.settings.pdfLimits);
+      this.uploadSlots = new UploadSlots(this.settings.maxConcurrentUploads);
     },
 
     async stopped(this: GatewayThis) {
@@ -235,11 +246,15 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
         }
       },
 
-      /** POST /ocr/image: one page image in, the job contract out (or, with `output`, the page in that format; `pdf`: a one-page PDF of the image). */
+      /**
+       * POST /ocr/image: one page image in, the job contract out (or, with `output`, the page in that format; `pdf`: a one-page PDF
+       * of the image). Its header is checked here, before it waits for a worker.
+       */
       async ocrImage(this: GatewayThis, req: IncomingRequest, res: GatewayResponse): Promise<void> {
         try {
-          const upload = await readUpload(req, this.settings.maxUploadBytes);
+          const upload = await this.uploadSlots.read(() => readUpload(req, this.settings.uploads));
           checkKind(upload, 'image');
+          await checkImageHeader(upload.data, this.settings.maxPixels);
           const { output, pdfa }: OutputOptions = parseOutputOptions(upload.fields);
           const result = await ocrImageJob(req.$ctx, upload.data, upload.filename, this.settings.pageCalls);
           await sendFile(res, await this.writer.write(output, { result, input: { bytes: upload.data }, pdfa }), outputFile(output, upload.filename));
@@ -250,9 +265,10 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
 
       /** Streams an upload to TEMP_DIR and starts its job; the upload is removed if it cannot start. */
       async submitFile(this: GatewayThis, req: IncomingRequest, accept: 'pdf' | 'document'): Promise<JobProgress> {
-        const upload = await saveUpload(req, this.settings.maxUploadBytes, this.settings.tempDir);
+        const upload = await this.uploadSlots.read(() => saveUpload(req, this.settings.uploads, this.settings.tempDir));
         try {
-          checkKind(upload, accept);
+          // An image's header is checked here, as for POST /ocr/image, before its job is queued.
+          if (checkKind(upload, accept) !== 'pdf') await checkImageHeader(upload.path, this.settings.maxPixels);
           const params: SubmitParams = {
             path: upload.path, node_id: this.broker.nodeID, filename: upload.filename, file_size_bytes: upload.size,
             ...parseJobOptions(upload.fields, this.settings.dpi),

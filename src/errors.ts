@@ -14,6 +14,11 @@ export const ERROR_CODES = {
   BAD_REQUEST: { status: 400, retryable: false },
   RATE_LIMITED: { status: 429, retryable: false },
   EMPTY_UPLOAD: { status: 400, retryable: false },
+  // More text fields than a form may have (20), or more than the one file.
+  TOO_MANY_FIELDS: { status: 400, retryable: false },
+  TOO_MANY_FILES: { status: 400, retryable: false },
+  // No byte of the upload for UPLOAD_IDLE_TIMEOUT seconds.
+  UPLOAD_TIMEOUT: { status: 408, retryable: false },
   INVALID_PARAMS: { status: 422, retryable: false },
   UPLOAD_TOO_LARGE: { status: 413, retryable: false },
   IMAGE_TOO_LARGE: { status: 413, retryable: false },
@@ -35,6 +40,8 @@ export const ERROR_CODES = {
   NO_WORKERS: { status: 503, retryable: true },
   WORKER_BUSY: { status: 503, retryable: true },
   WORKER_LOST: { status: 503, retryable: true },
+  // MAX_CONCURRENT_UPLOADS uploads are being read by this node already (with Retry-After).
+  TOO_MANY_UPLOADS: { status: 503, retryable: true },
   // A service other than the OCR workers (the aggregator) is not running in the cluster.
   SERVICE_UNAVAILABLE: { status: 503, retryable: true },
   // The worker's engine threw on a page: another node may read it (a broken node's circuit opens).

@@ -25,6 +25,10 @@ export interface HttpConfig {
   host: string;
   port: number;
   access: AccessSettings;
+  /** Longest wait for the next byte of an upload's body, in ms (UPLOAD_IDLE_TIMEOUT). */
+  uploadIdleTimeoutMs: number;
+  /** Uploads this node reads at once; more are refused with 503 (MAX_CONCURRENT_UPLOADS). */
+  maxConcurrentUploads: number;
 }
 
 export interface LimitsConfig {
@@ -129,6 +133,8 @@ export function loadConfig(env: Env): NodeConfig {
       host: text(env, 'COORDINATOR_HOST', '0.0.0.0'),
       port: positiveCount(env, 'COORDINATOR_PORT', 8000),
       access: { apiKeys: new Set(list(env, 'API_KEYS')), adminKeys: new Set(list(env, 'ADMIN_API_KEYS')), rateLimitPerMinute: wholeNumber(env, 'RATE_LIMIT_PER_MINUTE', 0), corsOrigins: list(env, 'CORS_ORIGINS') },
+      uploadIdleTimeoutMs: positiveNumber(env, 'UPLOAD_IDLE_TIMEOUT', 30) * 1000,
+      maxConcurrentUploads: positiveCount(env, 'MAX_CONCURRENT_UPLOADS', 32),
     },
     limits: {
       maxUploadBytes: Math.floor(positiveNumber(env, 'MAX_UPLOAD_MB', 100) * 1024 * 1024),

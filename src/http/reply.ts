@@ -4,9 +4,39 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { errorResponse } from '../broker/broker-errors.ts';
 
+/** What a connection answered before its body was read still takes, and drops, before it is closed. */
+const LINGER = { ms: 2000, bytes: 1024 * 1024 };
+
+/**
+ * Closes the connection of an answer given before the request's body was read to its end (a refused
+ * upload), instead of reading the rest of the body to keep the connection alive. Node closes a
+ * `Connection: close` answer's socket with destroySoon(), at once; a client still sending the body
+ * then fails writing (EPIPE) before it reads the answer. So the close lingers as web servers' does: our
+ * side is ended, and what the client still sends is dropped for a moment (LINGER), then the socket goes.
+ */
+function closeWhenAnswered(res: ServerResponse): void {
+  const { socket, req } = res;
+  if (!socket) return;
+  socket.destroySoon = () => {
+    socket.end();
+    let dropped = 0;
+    const close = () => socket.destroy();
+    const timer = setTimeout(close, LINGER.ms).unref();
+    socket.once('close', () => clearTimeout(timer));
+    socket.once('end', close);
+    req.on('data', (chunk: Buffer) => {
+      dropped += chunk.length;
+      if (dropped > LINGER.bytes) close();
+    });
+    req.resume();
+  };
+}
+
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   if (res.headersSent) return;
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', ...headers });
+  const unread = res.req && !res.req.complete;
+  if (unread) closeWhenAnswered(res);
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', ...(unread ? { Connection: 'close' } : {}), ...headers });
   res.end(JSON.stringify(body));
 }
 

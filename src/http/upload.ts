@@ -2,6 +2,10 @@
  * Reads one multipart/form-data upload: the `file` part and the text fields, within a size limit.
  * The file is kept in memory (`readUpload`, for single images) or streamed to a file in a directory
  * (`saveUpload`, for PDFs of any length), never both.
+ *
+ * An upload is refused as cheaply as possible: a declared length over the limit before a byte is read,
+ * and a body that grows past it, stalls (UPLOAD_IDLE_TIMEOUT) or breaks the form's rules as soon as it
+ * does. The rest of the body is then never read: the answer closes the connection (src/http/reply.ts).
  */
 import { createWriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
@@ -21,42 +25,87 @@ export interface UploadInfo {
   head: Buffer;
 }
 
+export interface UploadLimits {
+  /** Largest file, in bytes. */
+  maxBytes: number;
+  /** Longest wait for the next byte of the body, in ms. */
+  idleTimeoutMs: number;
+}
+
 const HEAD_BYTES = 1024;
 const FILE_FIELD = 'file';
+const MAX_FIELDS = 20;
+const MAX_FIELD_BYTES = 64 * 1024;
+/** What a form may add to its file: part headers and the text fields. */
+const FORM_OVERHEAD_BYTES = MAX_FIELDS * MAX_FIELD_BYTES + 64 * 1024;
+
+function tooLarge(maxBytes: number): OcrError {
+  return new OcrError('UPLOAD_TOO_LARGE', `The file is larger than the limit of ${Math.round(maxBytes / 1048576)} MB (MAX_UPLOAD_MB)`);
+}
 
 /** Parses the request; `consume` takes the file stream and resolves when it has read all of it. */
-function parseUpload<T>(req: IncomingMessage, maxBytes: number, consume: (file: Readable) => Promise<T>): Promise<UploadInfo & { stored: T }> {
+function parseUpload<T>(req: IncomingMessage, limits: UploadLimits, consume: (file: Readable) => Promise<T>): Promise<UploadInfo & { stored: T }> {
   return new Promise((resolve, reject) => {
+    const { maxBytes } = limits;
     if (!(req.headers['content-type'] ?? '').startsWith('multipart/form-data')) {
       reject(new OcrError('MISSING_FILE', `Send the file as multipart/form-data in the field "${FILE_FIELD}"`));
       return;
     }
+    if (Number(req.headers['content-length']) > maxBytes + FORM_OVERHEAD_BYTES) {
+      reject(tooLarge(maxBytes));
+      return;
+    }
     let parser: busboy.Busboy;
     try {
-      parser = busboy({ headers: req.headers, limits: { fileSize: maxBytes, files: 1, fields: 20, fieldSize: 64 * 1024 } });
+      // One file more than allowed, to tell the client it sent two.
+      parser = busboy({ headers: req.headers, limits: { fileSize: maxBytes, files: 2, fields: MAX_FIELDS, fieldSize: MAX_FIELD_BYTES } });
     } catch {
       reject(new OcrError('MISSING_FILE', 'Malformed multipart request'));
       return;
     }
     const fields: Record<string, string> = {};
+    const fileFields: string[] = [];
     let stored: Promise<T> | undefined;
     let filename = 'upload';
     let size = 0;
     const head: Buffer[] = [];
     let headLength = 0;
-    let failed = false;
+    let settled = false;
     let fileStream: Readable | undefined;
+    let idle: NodeJS.Timeout | undefined;
+    const stopWaiting = () => {
+      clearTimeout(idle);
+      req.off('data', waitForMore);
+    };
+    // Stops reading: the request is left unread, and the answer closes the connection.
     const fail = (err: OcrError) => {
-      if (failed) return;
-      failed = true;
+      if (settled) return;
+      settled = true;
+      stopWaiting();
       req.unpipe(parser);
-      req.resume(); // drain the rest so the client reads the answer
+      req.pause();
       fileStream?.destroy();
       reject(err);
     };
+    const waitForMore = () => {
+      clearTimeout(idle);
+      idle = setTimeout(() => fail(new OcrError('UPLOAD_TIMEOUT', `No byte of the upload arrived for ${limits.idleTimeoutMs / 1000} s (UPLOAD_IDLE_TIMEOUT)`)), limits.idleTimeoutMs);
+    };
+    waitForMore();
+    req.on('data', waitForMore);
+    req.once('end', stopWaiting);
+    // A client gone mid-body frees its slot at once, not at the idle timeout.
+    req.once('close', () => req.complete || fail(new OcrError('MISSING_FILE', 'The upload was interrupted')));
     parser.on('field', (name, value) => (fields[name] = value));
+    parser.on('fieldsLimit', () => fail(new OcrError('TOO_MANY_FIELDS', `A form may have at most ${MAX_FIELDS} text fields`)));
     parser.on('file', (name, stream, info) => {
-      if (name !== FILE_FIELD || stored) {
+      fileFields.push(name);
+      if (fileFields.length > 1) {
+        stream.resume();
+        fail(new OcrError('TOO_MANY_FILES', `Send one file, in the field "${FILE_FIELD}"; this request has files in ${fileFields.map((f) => `"${f}"`).join(' and ')}`));
+        return;
+      }
+      if (name !== FILE_FIELD) {
         stream.resume();
         return;
       }
@@ -69,17 +118,23 @@ function parseUpload<T>(req: IncomingMessage, maxBytes: number, consume: (file: 
           headLength += Math.min(chunk.length, HEAD_BYTES - headLength);
         }
       });
-      stream.on('limit', () => fail(new OcrError('UPLOAD_TOO_LARGE', `The file is larger than the limit of ${Math.round(maxBytes / 1048576)} MB (MAX_UPLOAD_MB)`)));
+      stream.on('limit', () => fail(tooLarge(maxBytes)));
       stored = consume(stream);
       stored.catch(() => undefined); // reported on close
     });
+    parser.on('filesLimit', () => fail(new OcrError('TOO_MANY_FILES', `Send one file, in the field "${FILE_FIELD}"`)));
     parser.on('error', () => fail(new OcrError('MISSING_FILE', 'Malformed multipart request')));
     parser.on('close', async () => {
-      if (failed) return;
-      if (!stored) return fail(new OcrError('MISSING_FILE', `No file in the field "${FILE_FIELD}"`));
+      if (settled) return;
+      if (!stored) {
+        const elsewhere = fileFields.length ? ` (the file came in the field "${fileFields[0]}")` : '';
+        return fail(new OcrError('MISSING_FILE', `No file in the field "${FILE_FIELD}"${elsewhere}`));
+      }
       try {
         const value = await stored;
         if (size === 0) return fail(new OcrError('EMPTY_UPLOAD', 'The uploaded file is empty'));
+        settled = true;
+        stopWaiting();
         resolve({ filename, fields, size, head: Buffer.concat(head), stored: value });
       } catch {
         fail(new OcrError('MISSING_FILE', 'The upload was interrupted'));
@@ -90,8 +145,8 @@ function parseUpload<T>(req: IncomingMessage, maxBytes: number, consume: (file: 
 }
 
 /** The upload with the file in memory. */
-export async function readUpload(req: IncomingMessage, maxBytes: number): Promise<UploadInfo & { data: Buffer }> {
-  const upload = await parseUpload(req, maxBytes, async (file) => {
+export async function readUpload(req: IncomingMessage, limits: UploadLimits): Promise<UploadInfo & { data: Buffer }> {
+  const upload = await parseUpload(req, limits, async (file) => {
     const chunks: Buffer[] = [];
     for await (const chunk of file) chunks.push(chunk as Buffer);
     return Buffer.concat(chunks);
@@ -100,14 +155,39 @@ export async function readUpload(req: IncomingMessage, maxBytes: number): Promis
 }
 
 /** The upload with the file written to a new file in `dir` (removed again if the upload fails). */
-export async function saveUpload(req: IncomingMessage, maxBytes: number, dir: string): Promise<UploadInfo & { path: string }> {
+export async function saveUpload(req: IncomingMessage, limits: UploadLimits, dir: string): Promise<UploadInfo & { path: string }> {
   await mkdir(dir, { recursive: true });
   const path = join(dir, `${randomUUID()}.upload`);
   try {
-    const upload = await parseUpload(req, maxBytes, (file) => pipeline(file, createWriteStream(path)));
+    const upload = await parseUpload(req, limits, (file) => pipeline(file, createWriteStream(path)));
     return { ...upload, path };
   } catch (err) {
     await rm(path, { force: true });
     throw err;
+  }
+}
+
+/**
+ * At most `max` uploads read at once by this node (MAX_CONCURRENT_UPLOADS): past it, a new one is
+ * refused before its body is read, with 503 TOO_MANY_UPLOADS and Retry-After.
+ */
+export class UploadSlots {
+  private reading = 0;
+  private readonly max: number;
+
+  constructor(max: number) {
+    this.max = max;
+  }
+
+  async read<T>(upload: () => Promise<T>): Promise<T> {
+    if (this.reading >= this.max) {
+      throw new OcrError('TOO_MANY_UPLOADS', `This node is reading ${this.max} uploads already (MAX_CONCURRENT_UPLOADS): try again shortly`, undefined, 2);
+    }
+    this.reading += 1;
+    try {
+      return await upload();
+    } finally {
+      this.reading -= 1;
+    }
   }
 }

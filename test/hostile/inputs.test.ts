@@ -113,3 +113,19 @@ test('inputs that are odd but valid are read', async () => {
   assert.equal(good.status, 200);
   assert.match(good.body.combined_text, /still reading pages/);
 });
+
+test('a PNG header claiming 65535x65535 gets its 413 at the upload, before any worker, even while the engines are busy', async () => {
+  const requests = async () => ((await (await fetch(`${base}/workers/status`)).json()) as { workers: { total_requests: number }[] }).workers.reduce((n, w) => n + w.total_requests, 0);
+  const before = await requests();
+  const page = renderPage({ paragraphs: [['A page that keeps an engine busy for a while'], ['with a second paragraph of ordinary text']] }).image;
+  const answered: string[] = [];
+  const busy = Array.from({ length: 4 }, (_, i) => send('/ocr/image', page, `busy-${i}.png`).then((r) => answered.push(`busy ${r.status}`)));
+  await new Promise((r) => setTimeout(r, 200)); // the good pages are with the engines
+  const huge = await send('/ocr/image', pngHeaderClaiming(65535, 65535), 'huge.png');
+  answered.push(`huge ${huge.status}`);
+  await Promise.all(busy);
+  assert.equal(huge.status, 413);
+  assert.equal(huge.body.error.code, 'IMAGE_TOO_LARGE');
+  assert.deepEqual(answered, ['huge 413', 'busy 200', 'busy 200', 'busy 200', 'busy 200'], 'the refusal did not wait behind the pages being read');
+  assert.equal(await requests(), before + 4, 'the refused image never reached a worker');
+});

@@ -15,19 +15,29 @@ export interface Raster {
 export type Turn = 0 | 90 | 180 | 270;
 
 /**
- * Decodes PNG, JPEG, WebP or TIFF (first page), applying the EXIF orientation, dropping alpha onto white,
- * and keeping one channel when the image is grey. The size is checked from the header, before decoding.
+ * The image's header, checked: a kind we read and at most `maxPixels` pixels. Reads the header only
+ * (no pixel is decoded), so it is cheap enough to run where the upload arrives, before any queue.
+ * `input` is the image's bytes or the path of a file holding them.
  */
-export async function decodeImage(input: Uint8Array, maxPixels: number): Promise<Raster> {
+export async function checkImageHeader(input: Uint8Array | string, maxPixels: number): Promise<Metadata> {
   let meta: Metadata;
   try {
-    meta = await sharp(input, { limitInputPixels: false }).metadata(); // the header only: the limit is ours, just below
+    meta = await sharp(input, { limitInputPixels: false }).metadata(); // the limit is ours, just below
   } catch {
     throw new OcrError('IMAGE_UNREADABLE', 'The image could not be read');
   }
   if (!meta.format || !FORMATS.has(meta.format)) throw new OcrError('UNSUPPORTED_MEDIA', `Unsupported image format "${meta.format ?? 'unknown'}": send PNG, JPEG, WebP or TIFF`);
   const { width = 0, height = 0 } = meta;
   if (width * height > maxPixels) throw new OcrError('IMAGE_TOO_LARGE', `The image has ${width}x${height} pixels, more than the limit of ${maxPixels} (MAX_PIXELS)`);
+  return meta;
+}
+
+/**
+ * Decodes PNG, JPEG, WebP or TIFF (first page), applying the EXIF orientation, dropping alpha onto white,
+ * and keeping one channel when the image is grey. The size is checked from the header, before decoding.
+ */
+export async function decodeImage(input: Uint8Array, maxPixels: number): Promise<Raster> {
+  const meta = await checkImageHeader(input, maxPixels);
   try {
     const image = sharp(input, { limitInputPixels: maxPixels, failOn: 'error' }).autoOrient().flatten({ background: '#ffffff' });
     const grey = meta.channels !== undefined && meta.channels <= 2;
