@@ -9,7 +9,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, relative } from 'node:path';
 import { parseArgs } from 'node:util';
-import ort from 'onnxruntime-node';
+import ort from '../src/onnxruntime.ts';
 import { calibrationPath, RangeRecorder, sha256, type Calibration } from '../src/ocr/model/calibration.ts';
 import { lineWindows } from '../src/ocr/stages/cls/cls.ts';
 import { loadOcrConfig } from '../src/config/ocr.ts';

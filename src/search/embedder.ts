@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import ort from 'onnxruntime-node';
+import ort, { type InferenceSession, type Tensor } from '../onnxruntime.ts';
 import { WordPieceTokenizer, type BatchEncoding } from './wordpiece.ts';
 
 export interface EmbedderOptions {
@@ -36,12 +36,12 @@ export class Embedder {
   readonly id: string;
   readonly inputNames: readonly TokenInput[];
   readonly outputName: string;
-  private readonly session: ort.InferenceSession;
+  private readonly session: InferenceSession;
   private readonly tokenizer: WordPieceTokenizer;
   private readonly maxTokens: number;
   private readonly batchSize: number;
 
-  private constructor(session: ort.InferenceSession, tokenizer: WordPieceTokenizer, id: string, options: EmbedderOptions) {
+  private constructor(session: InferenceSession, tokenizer: WordPieceTokenizer, id: string, options: EmbedderOptions) {
     this.session = session;
     this.tokenizer = tokenizer;
     this.id = id;
@@ -88,7 +88,7 @@ export class Embedder {
   }
 
   private async run(batch: BatchEncoding): Promise<Float32Array[]> {
-    const feeds: Record<string, ort.Tensor> = {};
+    const feeds: Record<string, Tensor> = {};
     for (const name of this.inputNames) feeds[name] = new ort.Tensor('int64', batch[name], batch.dims);
     const output = (await this.session.run(feeds, [this.outputName]))[this.outputName]!;
     const [rows, length, width] = output.dims;

@@ -1,6 +1,9 @@
 /** The one-process server (`npm start`) over real HTTP. */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { JobResult } from '../../src/contracts.ts';
 import { startServer, stopProcess } from '../../harness/processes.ts';
@@ -9,10 +12,17 @@ import { cer, ENGLISH_PARAGRAPHS, renderPage } from '../helpers/render.ts';
 let server: ChildProcess & { output: string[] };
 let base: string;
 
+/** The server's TMPDIR, to see what it leaves there. */
+let tmp: string;
+
 before(async () => {
-  ({ server, base } = await startServer({ MAX_UPLOAD_MB: '2' }));
+  tmp = await mkdtemp(join(tmpdir(), 'rest-tmp-'));
+  ({ server, base } = await startServer({ MAX_UPLOAD_MB: '2', TMPDIR: tmp }));
 });
-after(() => stopProcess(server));
+after(async () => {
+  await stopProcess(server);
+  await rm(tmp, { recursive: true, force: true });
+});
 
 function form(data: Uint8Array, filename: string, fields: Record<string, string> = {}, field = 'file'): FormData {
   const body = new FormData();
@@ -86,4 +96,10 @@ test('unknown routes answer 404 as JSON', async () => {
   const res = await fetch(`${base}/nope`);
   assert.equal(res.status, 404);
   assert.equal((await res.json()).error.code, 'NOT_FOUND');
+});
+
+test('onnxruntime leaves no mat-debug-<pid>.log in TMPDIR (its telemetry is off)', async () => {
+  assert.equal((await fetch(`${base}/health`)).status, 200, 'the engines have created their sessions');
+  const left = (await readdir(tmp)).filter((f) => f.startsWith('mat-debug'));
+  assert.deepEqual(left, []);
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import ort from 'onnxruntime-node';
+import ort from '../../src/onnxruntime.ts';
 import { defaultModelPaths } from '../../src/ocr/config.ts';
 import { rewriteModel } from '../../src/ocr/model/graph-rewrite.ts';
 import { decodeMessage, encodeMessage, fieldsOf, stringOf } from '../../src/ocr/model/protobuf.ts';

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import ort from 'onnxruntime-node';
+import ort, { type InferenceSession } from '../../src/onnxruntime.ts';
 import { cpuWeightBits, int8Options, RangeRecorder } from '../../src/ocr/model/calibration.ts';
 import { defaultModelPaths } from '../../src/ocr/config.ts';
 import { rewriteModel } from '../../src/ocr/model/graph-rewrite.ts';
@@ -52,11 +52,11 @@ function trunkModel(): Uint8Array {
   ], DIMS, [1, 4, 8, 6]);
 }
 
-async function session(bytes: Uint8Array, optimizedModelFilePath?: string): Promise<ort.InferenceSession> {
+async function session(bytes: Uint8Array, optimizedModelFilePath?: string): Promise<InferenceSession> {
   return ort.InferenceSession.create(bytes, { logSeverityLevel: 3, graphOptimizationLevel: 'all', ...(optimizedModelFilePath ? { optimizedModelFilePath } : {}) });
 }
 
-async function outputs(s: ort.InferenceSession, input: Float32Array): Promise<ort.InferenceSession.ReturnType> {
+async function outputs(s: InferenceSession, input: Float32Array): Promise<InferenceSession.ReturnType> {
   return s.run({ x: new ort.Tensor('float32', input, DIMS) });
 }
 

@@ -1,10 +1,10 @@
 /** One place that creates onnxruntime sessions and runs a single-input, single-output model. */
 import { readFile } from 'node:fs/promises';
-import ort from 'onnxruntime-node';
+import ort, { type InferenceSession } from '../../onnxruntime.ts';
 import { int8Options } from './calibration.ts';
 import { rewriteModel, type RewriteOptions } from './graph-rewrite.ts';
 
-export type Session = ort.InferenceSession;
+export type Session = InferenceSession;
 
 export interface LoadOptions {
   /** The exact graph rewrites of graph-rewrite.ts, or undefined to load the file as it is. */
@@ -59,7 +59,7 @@ export function inferenceTime(session: Session): number {
 }
 
 /** Runs a model on its one input; every output, by name. */
-export async function runModelOutputs(session: Session, input: Float32Array, dims: number[]): Promise<ort.InferenceSession.ReturnType> {
+export async function runModelOutputs(session: Session, input: Float32Array, dims: number[]): Promise<InferenceSession.ReturnType> {
   const feeds = { [session.inputNames[0]!]: new ort.Tensor('float32', input, dims) };
   const t0 = performance.now();
   const result = await session.run(feeds);
