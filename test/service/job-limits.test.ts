@@ -21,19 +21,19 @@ after(() => rm(tempDir, { recursive: true, force: true }));
 
 const server = (env: Record<string, string> = {}) => startServer({ TEMP_DIR: tempDir, ...env });
 
-async function submit(base: string): Promise<string> {
+async function submit(base: string, headers: Record<string, string> = {}): Promise<string> {
   const body = new FormData();
   body.append('file', new Blob([new Uint8Array(pdf)]), 'limits.pdf');
-  const res = await fetch(`${base}/jobs`, { method: 'POST', body });
+  const res = await fetch(`${base}/jobs`, { method: 'POST', body, headers });
   assert.equal(res.status, 202);
   return ((await res.json()) as JobProgress).job_id;
 }
 
 /** Starts a server up to the first page of a job, kills it, and returns the job id. */
-async function killMidJob(): Promise<string> {
-  const first = await server();
-  const id = await submit(first.base);
-  while (((await (await fetch(`${first.base}/jobs/${id}`)).json()) as JobProgress).pages_done < 1) await new Promise((r) => setTimeout(r, 100));
+async function killMidJob(env: Record<string, string> = {}, headers: Record<string, string> = {}): Promise<string> {
+  const first = await server(env);
+  const id = await submit(first.base, headers);
+  while (((await (await fetch(`${first.base}/jobs/${id}`, { headers })).json()) as JobProgress).pages_done < 1) await new Promise((r) => setTimeout(r, 100));
   await stopProcess(first.server, 'SIGKILL');
   return id;
 }
@@ -58,16 +58,19 @@ test('a job whose server is killed mid-job is reported failed with JOB_INTERRUPT
 });
 
 test('a restart that gets the dead node\'s pid (pid 1 in a container) still reports its jobs JOB_INTERRUPTED and removes their uploads', async () => {
-  const id = await killMidJob();
+  const keys = { API_KEYS: 'alice-key,bob-key' };
+  const alice = { authorization: 'Bearer alice-key' };
+  const id = await killMidJob(keys, alice);
   // The dead start's journal, renamed as if that process had had this test process's pid.
   const [dead] = await readdir(join(tempDir, 'jobs'));
   assert.ok(dead);
   await rename(join(tempDir, 'jobs', dead), join(tempDir, 'jobs', dead.replace(/^\d+/, String(process.pid))));
   const port = await freePort();
-  const broker = await startNode(loadConfig({ SERVICES: 'gateway,aggregator', TEMP_DIR: tempDir, COORDINATOR_PORT: String(port), COORDINATOR_HOST: '127.0.0.1', LOG_LEVEL: 'error' }));
+  const broker = await startNode(loadConfig({ ...keys, SERVICES: 'gateway,aggregator', TEMP_DIR: tempDir, COORDINATOR_PORT: String(port), COORDINATOR_HOST: '127.0.0.1', LOG_LEVEL: 'error' }));
   try {
-    const res = await fetch(`http://127.0.0.1:${port}/jobs/${id}`);
+    const res = await fetch(`http://127.0.0.1:${port}/jobs/${id}`, { headers: alice });
     assert.equal(res.status, 200);
+    assert.equal((await fetch(`http://127.0.0.1:${port}/jobs/${id}`, { headers: { authorization: 'Bearer bob-key' } })).status, 404, 'the interrupted job is still its key\'s');
     const progress = (await res.json()) as JobProgress;
     assert.equal(progress.status, 'failed');
     assert.equal(progress.error?.code, 'JOB_INTERRUPTED');
