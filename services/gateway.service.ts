@@ -234,8 +234,7 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
     },
 
     methods: {
-      /** moleculer-web's hook for routes with `authentication: true`. */
-      /** The caller's key (fingerprint) becomes `ctx.meta.user`: the aggregator shows each key its own jobs. */
+      /** moleculer-web's hook for routes with `authentication: true`; what it returns becomes `ctx.meta.user`, which the aggregator's job actions read. */
       authenticate(this: GatewayThis, _ctx: Context, _route: Route, req: IncomingRequest): ApiCaller | null {
         try {
           return checkApiKey(req, this.settings.access) ?? null;
