@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import type { JobResult, ManifestEntry, TextChunk } from '../../src/contracts.ts';
 import { ROOT, startServer, stopProcess } from '../../harness/processes.ts';
 import { buildPdf } from '../helpers/pdf.ts';
@@ -26,7 +26,7 @@ let base: string;
 const good: string[] = [];
 const CORRUPT = 'letters/broken.pdf';
 
-before(async () => {
+beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'ocr-batch-'));
   corpus = join(dir, 'corpus');
   const files: [string, Uint8Array][] = [];
@@ -49,7 +49,7 @@ before(async () => {
   ({ server, base } = await startServer());
 });
 
-after(async () => {
+afterAll(async () => {
   await stopProcess(server);
   await rm(dir, { recursive: true, force: true });
 });
@@ -87,7 +87,7 @@ test('every document is read; outputs equal the endpoints\' replies; the corrupt
   assert.match(summary!, /^documents: 28 done, 0 skipped \(done before\), 1 failed of 29; pages: 30 done, 0 failed/);
 
   const entries = await manifest(out);
-  assert.deepEqual(entries.map((e) => e.path).sort(), [...good, CORRUPT].sort());
+  expect(entries.map((e) => e.path).sort()).toEqual([...good, CORRUPT].sort());
   const broken = entries.find((e) => e.path === CORRUPT)!;
   assert.equal(broken.status, 'failed');
   assert.equal(broken.error?.code, 'PDF_UNREADABLE');
@@ -102,7 +102,7 @@ test('every document is read; outputs equal the endpoints\' replies; the corrupt
     body.append('file', new Blob([await readFile(join(corpus, name))]), name.split('/').pop());
     const reply = (await (await fetch(`${base}${name.endsWith('.pdf') ? '/ocr/pdf' : '/ocr/image'}`, { method: 'POST', body })).json()) as JobResult;
     assert.equal(saved.combined_text, reply.combined_text, name);
-    assert.deepEqual(saved.results.map((p) => p.lines.map((l) => l.text)), reply.results.map((p) => p.lines.map((l) => l.text)), name);
+    expect({ name, lines: saved.results.map((p) => p.lines.map((l) => l.text)) }).toEqual({ name, lines: reply.results.map((p) => p.lines.map((l) => l.text)) });
     assert.equal(saved.metrics.total_pages, reply.metrics.total_pages);
     assert.equal(await readFile(join(out, `${name}.txt`), 'utf8'), saved.combined_text);
     assert.equal(await readFile(join(out, `${name}.md`), 'utf8'), saved.combined_markdown);
@@ -111,13 +111,13 @@ test('every document is read; outputs equal the endpoints\' replies; the corrupt
   assert.match(await readFile(join(out, `${first}.txt`), 'utf8'), /record 15 of/, 'the text is the document\'s');
 
   const chunks = (await readFile(join(out, 'chunks.jsonl'), 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as TextChunk);
-  assert.deepEqual([...new Set(chunks.map((c) => c.document))].sort(), good);
+  expect([...new Set(chunks.map((c) => c.document))].sort()).toEqual(good);
   for (const c of chunks) {
     assert.ok(c.text.length <= 120 && c.text.length > 0, c.text);
     assert.ok(c.pages.length >= 1 && c.boxes.length >= 1);
   }
   const long = chunks.filter((c) => c.document === first);
-  assert.deepEqual([...new Set(long.flatMap((c) => c.pages))], [1, 2], 'chunks point at the pages their text is on');
+  expect([...new Set(long.flatMap((c) => c.pages))]).toEqual([1, 2]); // chunks point at the pages their text is on
 });
 
 test('a run killed in the middle and run again does each document once and leaves no half file', async () => {
@@ -137,8 +137,8 @@ test('a run killed in the middle and run again does each document once and leave
   const entries = await manifest(out);
   for (const name of good) assert.equal(entries.filter((e) => e.path === name && e.status === 'success').length, 1, `${name} was done exactly once`);
   const files = await filesUnder(out);
-  assert.deepEqual(files.filter((f) => f.includes('.partial-')), [], 'no temporary file is left');
-  assert.deepEqual(files.filter((f) => f.endsWith('.json')), good.map((n) => `${n}.json`));
+  expect(files.filter((f) => f.includes('.partial-'))).toEqual([]); // no temporary file is left
+  expect(files.filter((f) => f.endsWith('.json'))).toEqual(good.map((n) => `${n}.json`));
   for (const f of files.filter((f) => f.endsWith('.json'))) JSON.parse(await readFile(join(out, f), 'utf8'));
 
   // A changed file is read again; the others are not.
@@ -147,7 +147,7 @@ test('a run killed in the middle and run again does each document once and leave
   const third = batch(out);
   assert.equal(await third.done, 1);
   const redone = (await manifest(out)).slice(entries.length);
-  assert.deepEqual(redone.filter((e) => e.status === 'success').map((e) => e.path), [changed]);
+  expect(redone.filter((e) => e.status === 'success').map((e) => e.path)).toEqual([changed]);
   assert.match(await readFile(join(out, `${changed}.txt`), 'utf8'), /changed page about granite/);
   assert.equal(redone.filter((e) => e.path === CORRUPT).length, 1, 'the failed document is tried again');
 });
@@ -163,7 +163,7 @@ test('--formats writes the searchable PDF, hOCR and ALTO beside the JSON; a reru
 
   const first = batchOf(input, out);
   assert.equal(await first.done, 0, first.output.join(''));
-  assert.deepEqual(await filesUnder(out), ['manifest.jsonl', 'photo.png.json', 'photo.png.md', 'photo.png.txt', 'scan.pdf.json', 'scan.pdf.md', 'scan.pdf.txt'], 'json,txt,md by default');
+  expect(await filesUnder(out)).toEqual(['manifest.jsonl', 'photo.png.json', 'photo.png.md', 'photo.png.txt', 'scan.pdf.json', 'scan.pdf.md', 'scan.pdf.txt']); // json,txt,md by default
 
   const all = ['--formats', 'json,txt,md,pdf,hocr,alto'];
   const second = batchOf(input, out, ...all);
@@ -183,8 +183,8 @@ test('--formats writes the searchable PDF, hOCR and ALTO beside the JSON; a reru
   const words = result.results[0]!.lines.flatMap((l) => l.words.map((w) => w.text));
   const hocr = allElements(parseXml(await readFile(join(out, 'scan.pdf.hocr'), 'utf8'))).filter((e) => e.attributes.class === 'ocrx_word');
   const alto = allElements(parseXml(await readFile(join(out, 'scan.pdf.xml'), 'utf8'))).filter((e) => e.name === 'String');
-  assert.deepEqual(hocr.map((e) => e.text), words);
-  assert.deepEqual(alto.map((e) => e.attributes.CONTENT), words);
+  expect(hocr.map((e) => e.text)).toEqual(words);
+  expect(alto.map((e) => e.attributes.CONTENT)).toEqual(words);
 
   const third = batchOf(input, out, ...all);
   assert.equal(await third.done, 0);

@@ -1,7 +1,7 @@
 /** Capacity-aware balancing over real processes: a slowed worker beside a normal one gets fewer pages. */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, test } from '@jest/globals';
 import type { JobResult } from '../../src/contracts.ts';
 import { NatsServer } from '../../harness/nats.ts';
 import { freePort, startProcess, stopProcess, waitForHttp } from '../../harness/processes.ts';
@@ -13,7 +13,7 @@ let fast: ChildProcess & { output: string[] };
 let slow: ChildProcess & { output: string[] };
 let base: string;
 
-before(async () => {
+beforeAll(async () => {
   nats = await NatsServer.start();
   const env = { TRANSPORTER: nats.url, NAMESPACE: 'balancing', LOG_LEVEL: 'warn' };
   const port = await freePort();
@@ -31,7 +31,7 @@ before(async () => {
   }
 });
 
-after(async () => {
+afterAll(async () => {
   await Promise.all([gateway, fast, slow].map((n) => stopProcess(n, 'SIGKILL')));
   await nats.kill();
 });

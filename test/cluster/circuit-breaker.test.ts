@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import type { JobResult, WorkersStatus } from '../../src/contracts.ts';
 import { NatsServer } from '../../harness/nats.ts';
 import { freePort, startProcess, stopProcess, waitForHttp } from '../../harness/processes.ts';
@@ -25,7 +25,7 @@ async function ocrPdf(pages: number): Promise<JobResult> {
   return (await fetch(`${base}/ocr/pdf`, { method: 'POST', body })).json();
 }
 
-before(async () => {
+beforeAll(async () => {
   nats = await NatsServer.start();
   const env = { TRANSPORTER: nats.url, NAMESPACE: 'circuit', RETRY_DELAY_SECONDS: '0.2' };
   const port = await freePort();
@@ -42,7 +42,7 @@ before(async () => {
   while ((await status()).healthy_workers < 3) await new Promise((r) => setTimeout(r, 200));
 });
 
-after(async () => {
+afterAll(async () => {
   await Promise.all(nodes.map((n) => stopProcess(n, 'SIGKILL')));
   await nats.kill();
 });
@@ -50,7 +50,7 @@ after(async () => {
 test('a worker whose engine keeps failing is cut off, and its pages are read by the others', async () => {
   const first = await ocrPdf(12);
   assert.equal(first.metrics.status, 'success', JSON.stringify(first.metrics.errors));
-  assert.deepEqual(first.results.map((p) => p.page_number), Array.from({ length: 12 }, (_, i) => i + 1));
+  expect(first.results.map((p) => p.page_number)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
   first.results.forEach((p, i) => assert.match(p.text, new RegExp(`page ${i + 1}\\b`)));
   assert.equal(first.metrics.ocr_rounds_per_worker.broken, undefined);
 
@@ -60,7 +60,7 @@ test('a worker whose engine keeps failing is cut off, and its pages are read by 
   assert.equal(broken.circuit, 'open');
   assert.equal(broken.status, 'healthy', 'it still answers: only its pages are kept away');
   assert.ok(broken.errors! >= 3 && broken.errors! <= 6, `tripped after a few failures, not after every page: ${broken.errors}`);
-  assert.deepEqual(afterFirst.workers.filter((w) => w.node_id !== 'broken').map((w) => w.circuit), ['closed', 'closed']);
+  expect(afterFirst.workers.filter((w) => w.node_id !== 'broken').map((w) => w.circuit)).toEqual(['closed', 'closed']);
 
   const second = await ocrPdf(6);
   assert.equal(second.metrics.status, 'success');

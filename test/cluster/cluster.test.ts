@@ -7,7 +7,7 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import sharp from 'sharp';
 import type { JobProgress, JobResult, WorkersStatus } from '../../src/contracts.ts';
 import { NatsServer } from '../../harness/nats.ts';
@@ -45,7 +45,7 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60
   return Date.now() - t0;
 }
 
-before(async () => {
+beforeAll(async () => {
   nats = await NatsServer.start();
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
@@ -58,7 +58,7 @@ before(async () => {
   await until('three workers', async () => (await health()).ocr_workers === 3);
 });
 
-after(async () => {
+afterAll(async () => {
   await Promise.all([gateway, ...workers.values()].map((n) => stopProcess(n, 'SIGKILL')));
   await nats.kill();
 });
@@ -85,9 +85,9 @@ test('a 12-page PDF is spread over all three workers and reads as in one process
   await until('the job', async () => (await progress(id)).finished);
   const result: JobResult = await (await fetch(`${base}/jobs/${id}/result`)).json();
   assert.equal(result.metrics.status, 'success');
-  assert.deepEqual(result.results.map((p) => p.page_number), PAGES.map((_, i) => i + 1));
+  expect(result.results.map((p) => p.page_number)).toEqual(PAGES.map((_, i) => i + 1));
   const rounds = result.metrics.ocr_rounds_per_worker;
-  assert.deepEqual(Object.keys(rounds).sort(), ['worker-1', 'worker-2', 'worker-3'], JSON.stringify(rounds));
+  expect(rounds).toEqual({ 'worker-1': expect.any(Number), 'worker-2': expect.any(Number), 'worker-3': expect.any(Number) });
   console.log(`pages per worker: ${JSON.stringify(rounds)}`);
 
   // The same PDF in the one-process embedded mode gives the same text.
@@ -106,7 +106,7 @@ test('GET /workers/status lists every worker with its live health', async () => 
   const status = await workersStatus();
   assert.equal(status.total_workers, 3);
   assert.equal(status.healthy_workers, 3);
-  assert.deepEqual(status.workers.map((w) => w.node_id), ['worker-1', 'worker-2', 'worker-3']);
+  expect(status.workers.map((w) => w.node_id)).toEqual(['worker-1', 'worker-2', 'worker-3']);
   for (const w of status.workers) {
     assert.equal(w.status, 'healthy');
     for (const key of ['cpu_percent', 'memory_mb', 'memory_percent', 'uptime_seconds', 'total_requests', 'in_flight', 'queued', 'pages_done', 'errors', 'slots', 'threads'] as const) {
@@ -187,7 +187,7 @@ test('a worker killed with SIGKILL mid-job: the job ends success with every page
   const recoveredMs = Date.now() - killedAt;
   const result: JobResult = await (await fetch(`${base}/jobs/${id}/result`)).json();
   assert.equal(result.metrics.status, 'success', JSON.stringify(result.metrics.errors));
-  assert.deepEqual(result.results.map((p) => p.page_number), many.map((_, i) => i + 1));
+  expect(result.results.map((p) => p.page_number)).toEqual(many.map((_, i) => i + 1));
   console.log(`killed worker-1: gone from the cluster after ${goneMs} ms, job finished ${recoveredMs} ms after the kill; pages per worker ${JSON.stringify(result.metrics.ocr_rounds_per_worker)}`);
 });
 

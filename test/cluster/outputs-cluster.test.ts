@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, test } from '@jest/globals';
 import type { JobProgress, JobResult } from '../../src/contracts.ts';
 import { NatsServer } from '../../harness/nats.ts';
 import { freePort, startProcess, stopProcess, waitForHttp } from '../../harness/processes.ts';
@@ -18,7 +18,7 @@ let front: Node;
 let back: Node;
 let base: string;
 
-before(async () => {
+beforeAll(async () => {
   nats = await NatsServer.start();
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
@@ -27,7 +27,7 @@ before(async () => {
   await waitForHttp(`${base}/health`, front, 120_000);
 });
 
-after(async () => {
+afterAll(async () => {
   await Promise.all([front, back].map((n) => stopProcess(n, 'SIGKILL')));
   await nats.kill();
 });

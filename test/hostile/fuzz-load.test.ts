@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, test } from '@jest/globals';
 import { procMemoryMb } from '../../src/isolation/proc-memory.ts';
 import type { JobResult } from '../../src/contracts.ts';
 import { startServer, stopProcess } from '../../harness/processes.ts';
@@ -14,10 +14,10 @@ import { renderPage } from '../helpers/render.ts';
 let server: ChildProcess & { output: string[] };
 let base: string;
 
-before(async () => {
+beforeAll(async () => {
   ({ server, base } = await startServer({ MAX_UPLOAD_MB: '5' }));
 });
-after(() => stopProcess(server));
+afterAll(() => stopProcess(server));
 
 const rssMb = () => Math.round(procMemoryMb(server.pid));
 

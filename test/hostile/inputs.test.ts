@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { crc32 } from 'node:zlib';
 import sharp from 'sharp';
 import { PDFDocument } from 'pdf-lib';
@@ -16,10 +16,10 @@ import { renderPage } from '../helpers/render.ts';
 let server: ChildProcess & { output: string[] };
 let base: string;
 
-before(async () => {
+beforeAll(async () => {
   ({ server, base } = await startServer({ MAX_UPLOAD_MB: '20' }));
 });
-after(() => stopProcess(server));
+afterAll(() => stopProcess(server));
 
 async function send(path: string, data: Uint8Array | null, filename: string, fields: Record<string, string> = {}): Promise<{ status: number; body: any; ms: number }> {
   const form = new FormData();
@@ -126,6 +126,6 @@ test('a PNG header claiming 65535x65535 gets its 413 at the upload, before any w
   await Promise.all(busy);
   assert.equal(huge.status, 413);
   assert.equal(huge.body.error.code, 'IMAGE_TOO_LARGE');
-  assert.deepEqual(answered, ['huge 413', 'busy 200', 'busy 200', 'busy 200', 'busy 200'], 'the refusal did not wait behind the pages being read');
+  expect(answered).toEqual(['huge 413', 'busy 200', 'busy 200', 'busy 200', 'busy 200']); // the refusal did not wait behind the pages being read
   assert.equal(await requests(), before + 4, 'the refused image never reached a worker');
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { afterAll, expect, test } from '@jest/globals';
 import { Embedder, type EmbedderOptions } from '../../src/search/embedder.ts';
 import { WordPieceTokenizer } from '../../src/search/wordpiece.ts';
 import { bertModel, bertWeights, referenceEmbedding, type BertShape } from '../../harness/bert-model.ts';
@@ -24,7 +24,7 @@ const SENTENCES = [
 ];
 
 const dir = mkdtempSync(join(tmpdir(), 'embedder-test-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const vocabPath = join(dir, 'vocab.txt');
 writeFileSync(vocabPath, `${VOCAB.join('\n')}\n`);
 const tokenizer = new WordPieceTokenizer(VOCAB);
@@ -41,11 +41,11 @@ const distance = (a: ArrayLike<number>, b: ArrayLike<number>) => Math.max(...Arr
 
 test('the input names come from the model, token_type_ids only when it has one; last_hidden_state is read by name', async () => {
   const bert = await load();
-  assert.deepEqual(bert.inputNames, ['input_ids', 'attention_mask', 'token_type_ids']);
+  expect(bert.inputNames).toEqual(['input_ids', 'attention_mask', 'token_type_ids']);
   assert.equal(bert.outputName, 'last_hidden_state');
   assert.match(bert.id, /^bert\.onnx@[0-9a-f]{12}$/);
   const distil = await load({ model: modelFile('no-types.onnx', bertModel({ ...SHAPE, tokenTypes: false, poolerFirst: true })) });
-  assert.deepEqual(distil.inputNames, ['input_ids', 'attention_mask']);
+  expect(distil.inputNames).toEqual(['input_ids', 'attention_mask']);
   assert.equal(distil.outputName, 'last_hidden_state');
   // Without token types the model adds type 0's embedding, as token_type_ids of zeros do: same vectors.
   const [a, b] = [await bert.embed(SENTENCES), await distil.embed(SENTENCES)];
@@ -87,7 +87,7 @@ test('batches give what one text at a time gives, in the order asked, and long t
   const [many, ones] = [await batched.embed(texts), await Promise.all(texts.map(async (t) => (await single.embed([t]))[0]!))];
   assert.equal(many.length, texts.length);
   many.forEach((v, i) => assert.ok(distance(v, ones[i]!) < 1e-6, `${texts[i]}: ${distance(v, ones[i]!)}`));
-  assert.deepEqual(await batched.embed([]), []);
+  expect(await batched.embed([])).toEqual([]);
   await Promise.all([batched.close(), single.close()]);
 });
 

@@ -5,14 +5,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { afterAll, expect, test } from '@jest/globals';
 import * as sqliteVec from 'sqlite-vec';
 import { chunkDocument } from '../../src/batch/chunks.ts';
 import { IndexStore, type PassageVectors } from '../../src/search/index-store.ts';
 import { pageResults } from '../helpers/text-corpus.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'index-store-test-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let files = 0;
 const newIndex = () => IndexStore.open(join(dir, `index-${files++}.sqlite`));
 
@@ -34,11 +34,11 @@ test('a document read again replaces its pages and passages: no duplicates, the 
   const store = newIndex();
   const a = put(store, 'a.pdf', [['alpha apples on the first page', 'more alpha text'], ['second page of alpha']]);
   const b = put(store, 'b.pdf', [['bravo bananas', 'bravo again']]);
-  assert.deepEqual(store.counts(), { documents: 2, pages: 3, passages: a + b, vectors: 0 });
+  expect(store.counts()).toEqual({ documents: 2, pages: 3, passages: a + b, vectors: 0 });
   assert.equal(found(store, 'apples'), 1);
 
   const a2 = put(store, 'a.pdf', [['alpha apricots only now']]);
-  assert.deepEqual(store.counts(), { documents: 2, pages: 2, passages: a2 + b, vectors: 0 });
+  expect(store.counts()).toEqual({ documents: 2, pages: 2, passages: a2 + b, vectors: 0 });
   assert.equal(found(store, 'apples'), 0);
   assert.equal(found(store, 'apricots'), 1);
   assert.equal(store.document('a.pdf')?.sha256, 'alpha apricots only now');
@@ -51,7 +51,7 @@ test('a replacement that fails half-way leaves the document as it was', () => {
   const n = put(store, 'a.pdf', [['alpha apples'], ['alpha pears']]);
   const duplicate = { chunk_id: 'a.pdf#0', document: 'a.pdf', chunk_index: 0, text: 'alpha cherries', pages: [1], boxes: [] };
   assert.throws(() => store.replaceDocument({ path: 'a.pdf', sha256: 'x', size: 1, pages: 1, status: 'success' }, [], [duplicate, duplicate]), /UNIQUE/);
-  assert.deepEqual(store.counts(), { documents: 1, pages: 2, passages: n, vectors: 0 });
+  expect(store.counts()).toEqual({ documents: 1, pages: 2, passages: n, vectors: 0 });
   assert.equal(found(store, 'apples'), 1);
   assert.equal(found(store, 'cherries'), 0);
   assert.throws(() => store.replaceDocument({ path: 'b.pdf', sha256: 'x', size: 1, pages: 1, status: 'success' }, [], [duplicate]), /a\.pdf#0 is not of b\.pdf/);
@@ -65,11 +65,11 @@ test('prune removes the documents whose input is gone, with their passages and v
   put(store, 'gone/one.pdf', [['gone grapes']], vectors);
   put(store, 'gone/two.pdf', [['gone guavas']], vectors);
   assert.equal(store.counts().vectors, 3);
-  assert.deepEqual(store.prune(new Set(['keep.pdf', 'never-indexed.pdf'])), ['gone/one.pdf', 'gone/two.pdf']);
-  assert.deepEqual(store.counts(), { documents: 1, pages: 1, passages: 1, vectors: 1 });
+  expect(store.prune(new Set(['keep.pdf', 'never-indexed.pdf']))).toEqual(['gone/one.pdf', 'gone/two.pdf']);
+  expect(store.counts()).toEqual({ documents: 1, pages: 1, passages: 1, vectors: 1 });
   assert.equal(found(store, 'grapes'), 0);
-  assert.deepEqual(store.nearest(Float32Array.of(1, 0, 0, 0), 10).map((n) => store.passages([n.id]).get(n.id)?.document), ['keep.pdf']);
-  assert.deepEqual(store.prune(new Set(['keep.pdf'])), []);
+  expect(store.nearest(Float32Array.of(1, 0, 0, 0), 10).map((n) => store.passages([n.id]).get(n.id)?.document)).toEqual(['keep.pdf']);
+  expect(store.prune(new Set(['keep.pdf']))).toEqual([]);
   store.close();
 });
 
@@ -77,14 +77,14 @@ test('the first vectors fix the model; another model\'s vectors are refused; a d
   const store = newIndex();
   assert.equal(store.vectorSpace(), undefined);
   const n = put(store, 'a.pdf', [['alpha '.repeat(10)], ['beta '.repeat(10)]], unitVectors('minilm.onnx@abc', 3));
-  assert.deepEqual(store.vectorSpace(), { model: 'minilm.onnx@abc', dimensions: 3 });
+  expect(store.vectorSpace()).toEqual({ model: 'minilm.onnx@abc', dimensions: 3 });
   assert.throws(() => put(store, 'b.pdf', [['gamma']], unitVectors('other.onnx@def', 3)), /vectors of minilm\.onnx@abc \(3 dimensions\), not of other\.onnx@def/);
   assert.throws(() => put(store, 'b.pdf', [['gamma']], unitVectors('minilm.onnx@abc', 5)), /3 dimensions/);
   assert.throws(() => store.replaceDocument({ path: 'b.pdf', sha256: '', size: 0, pages: 0, status: 'success' }, [], [], { model: 'minilm.onnx@abc', vectors: [new Float32Array(3)] }), /1 vectors for 0 passages/);
-  assert.deepEqual(store.counts(), { documents: 1, pages: 2, passages: n, vectors: n });
+  expect(store.counts()).toEqual({ documents: 1, pages: 2, passages: n, vectors: n });
   assert.ok(n >= 2);
   put(store, 'a.pdf', [['alpha '.repeat(10)], ['beta '.repeat(10)]]);
-  assert.deepEqual(store.counts(), { documents: 1, pages: 2, passages: n, vectors: 0 });
+  expect(store.counts()).toEqual({ documents: 1, pages: 2, passages: n, vectors: 0 });
   store.close();
 });
 
@@ -112,14 +112,14 @@ test('a reader sees what the writer commits; it cannot write; a file that is not
 function checkWhole(path: string, documents: number, passages: number) {
   const db = new DatabaseSync(path, { allowExtension: true });
   db.loadExtension(sqliteVec.getLoadablePath());
-  assert.deepEqual(db.prepare('PRAGMA integrity_check').all().map((r) => ({ ...r })), [{ integrity_check: 'ok' }]);
+  expect(db.prepare('PRAGMA integrity_check').all().map((r) => ({ ...r }))).toEqual([{ integrity_check: 'ok' }]);
   // FTS5 compares its index with the passages table; throws when they differ.
   db.exec("INSERT INTO passage_text (passage_text, rank) VALUES ('integrity-check', 1)");
   const perDocument = db.prepare(`SELECT d.path, count(p.id) AS n, count(DISTINCT substr(p.text, 1, instr(p.text, ' '))) AS rounds
     FROM documents d LEFT JOIN passages p ON p.document_id = d.id GROUP BY d.id`).all();
   db.close();
   assert.equal(perDocument.length, documents);
-  for (const { path: doc, n, rounds } of perDocument) assert.deepEqual({ n, rounds }, { n: passages, rounds: 1 }, `${doc}`);
+  for (const { path: doc, n, rounds } of perDocument) expect({ doc, n, rounds }).toEqual({ doc, n: passages, rounds: 1 });
 }
 
 test('a writer killed while writing leaves every document whole; a rerun leaves no duplicate rows', async () => {
@@ -136,7 +136,7 @@ test('a writer killed while writing leaves every document whole; a rerun leaves 
   }
   const store = IndexStore.open(path);
   for (let d = 0; d < documents; d++) put(store, `doc-${d}.pdf`, [[`rerun text of document ${d}`]]);
-  assert.deepEqual(store.counts(), { documents, pages: documents, passages: documents, vectors: 0 });
+  expect(store.counts()).toEqual({ documents, pages: documents, passages: documents, vectors: 0 });
   assert.equal(store.matchText('round*', 10).length, 0);
   store.close();
 });

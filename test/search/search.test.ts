@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { chunkDocument } from '../../src/batch/chunks.ts';
 import { Embedder } from '../../src/search/embedder.ts';
 import { IndexStore } from '../../src/search/index-store.ts';
@@ -55,7 +55,7 @@ function fill(store: IndexStore, vectors?: Float32Array[]) {
   store.optimize();
 }
 
-before(async () => {
+beforeAll(async () => {
   const vocab = vocabulary();
   writeFileSync(join(dir, 'vocab.txt'), `${vocab.join('\n')}\n`);
   writeFileSync(join(dir, 'model.onnx'), bertModel({ vocabSize: vocab.length, hidden: 16, positions: 128, seed: 5 }));
@@ -66,7 +66,7 @@ before(async () => {
   fill(hybrid, await embedder.embed(passages.map((p) => p.text)));
 });
 
-after(async () => {
+afterAll(async () => {
   text.close();
   hybrid.close();
   await embedder.close();
@@ -80,27 +80,27 @@ test('a query finds the passage that holds its words first, with the page, the w
   const { ranking, reason, hits } = await search(text, 'zephyr INVOICE', { k: 5 });
   assert.equal(ranking, 'bm25');
   assert.equal(reason, 'the index has no vectors');
-  assert.deepEqual(top(hits, 2), { document: 'reports/report-07.pdf', onPage: true });
+  expect(top(hits, 2)).toEqual({ document: 'reports/report-07.pdf', onPage: true });
   const hit = hits[0]!;
   assert.match(hit.marked, /The quarterly <mark>invoice<\/mark> from <mark>Zéphyr<\/mark> Logistics/);
-  assert.deepEqual(hit.matches.map(([s, e]) => hit.text.slice(s, e)), ['invoice', 'Zéphyr']);
+  expect(hit.matches.map(([s, e]) => hit.text.slice(s, e))).toEqual(['invoice', 'Zéphyr']);
   assert.ok(hit.boxes.some((b) => b.page === 2 && JSON.stringify(b.box) === JSON.stringify(paragraphBox(1))), JSON.stringify(hit.boxes));
-  assert.deepEqual(hit.ranks, { bm25: 1 });
+  expect(hit.ranks).toEqual({ bm25: 1 });
   assert.ok(hit.score > 0);
 
-  assert.deepEqual(top((await search(text, 'okavango rainfall')).hits, 3), { document: 'reports/report-19.pdf', onPage: true });
+  expect(top((await search(text, 'okavango rainfall')).hits, 3)).toEqual({ document: 'reports/report-19.pdf', onPage: true });
   // A phrase: the document with the two words side by side, not the one with both apart.
   const bridge = await search(text, '"halvorsen bridge"');
-  assert.deepEqual(bridge.hits.map((h) => h.document), ['reports/report-23.pdf']);
+  expect(bridge.hits.map((h) => h.document)).toEqual(['reports/report-23.pdf']);
   const words = await search(text, 'bridge renovation', { k: 3, marks: { open: '[', close: ']' } });
-  assert.deepEqual(words.hits.map((h) => h.document).sort(), ['reports/report-23.pdf', 'reports/report-41.pdf']);
+  expect(words.hits.map((h) => h.document).sort()).toEqual(['reports/report-23.pdf', 'reports/report-41.pdf']);
   assert.ok(words.hits.every((h) => h.marked.includes('[bridge]') && h.marked.includes('[renovation]')));
 });
 
 test('BM25 alone: scores fall with rank and k bounds the hits', async () => {
   const { hits } = await search(text, 'budget payment', { k: 7 });
   assert.equal(hits.length, 7);
-  assert.deepEqual(hits.map((h) => h.ranks.bm25), [1, 2, 3, 4, 5, 6, 7]);
+  expect(hits.map((h) => h.ranks.bm25)).toEqual([1, 2, 3, 4, 5, 6, 7]);
   for (let i = 1; i < hits.length; i++) assert.ok(hits[i - 1]!.score >= hits[i]!.score);
   await assert.rejects(search(text, 'budget', { k: 0 }), RangeError);
   await assert.rejects(search(text, 'budget', { k: 1.5 }), RangeError);
@@ -109,7 +109,7 @@ test('BM25 alone: scores fall with rank and k bounds the hits', async () => {
 test('hybrid: BM25 and vector ranks fused by 1/(60 + rank); a passage\'s own text finds it first among the vectors', async () => {
   const { ranking, hits } = await search(hybrid, 'zephyr invoice', { embedder, k: 10 });
   assert.equal(ranking, 'hybrid');
-  assert.deepEqual(top(hits, 2), { document: 'reports/report-07.pdf', onPage: true });
+  expect(top(hits, 2)).toEqual({ document: 'reports/report-07.pdf', onPage: true });
   assert.equal(hits[0]!.ranks.bm25, 1);
   const fused = (h: SearchHit) => Object.values(h.ranks).reduce((s, r) => s + 1 / (60 + r), 0);
   for (const h of hits) assert.ok(Math.abs(h.score - fused(h)) < 1e-12, JSON.stringify(h.ranks));
@@ -138,7 +138,7 @@ test('vectors are used only with the model they came from; BM25 alone says why o
   const mismatch = await search(hybrid, 'zephyr invoice', { embedder: other });
   assert.equal(mismatch.ranking, 'bm25');
   assert.match(mismatch.reason!, /vectors come from model\.onnx@[0-9a-f]{12}, the configured model is other\.onnx/);
-  assert.deepEqual(top(mismatch.hits, 2), { document: 'reports/report-07.pdf', onPage: true });
+  expect(top(mismatch.hits, 2)).toEqual({ document: 'reports/report-07.pdf', onPage: true });
   assert.equal((await search(hybrid, 'zephyr')).reason, 'no embedding model is configured');
   assert.equal((await search(text, 'zephyr', { embedder })).reason, 'the index has no vectors');
 });
@@ -159,7 +159,7 @@ test('what the user types is never FTS5 syntax: hostile queries give hits or non
   for (const q of ['invoice*', 'NEAR(invoice zephyr', '+invoice', 'NOT invoice', 'text:invoice', '"unbalanced invoice']) {
     assert.equal((await search(text, q)).hits[0]?.document, 'reports/report-07.pdf', q);
   }
-  assert.deepEqual((await search(text, '*')).hits, []);
+  expect((await search(text, '*')).hits).toEqual([]);
   assert.equal(text.counts().passages, passages.length);
 });
 

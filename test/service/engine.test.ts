@@ -1,6 +1,6 @@
 /** The OCR engine with the real PP-OCRv4 models on pages rendered in the test. */
 import assert from 'node:assert/strict';
-import { before, test } from 'node:test';
+import { beforeAll, expect, test } from '@jest/globals';
 import sharp from 'sharp';
 import { OcrError } from '../../src/errors.ts';
 import { defaultOcrConfig } from '../../src/ocr/config.ts';
@@ -11,7 +11,7 @@ let engine: OcrEngine;
 const MAX_PIXELS = 50_000_000;
 const words = (s: string) => s.split(/\s+/).filter(Boolean);
 
-before(async () => {
+beforeAll(async () => {
   engine = await OcrEngine.load(defaultOcrConfig());
 });
 
@@ -19,7 +19,7 @@ test('English lines come back word for word, in order, single-spaced, with boxes
   const { image, truth } = renderPage({ paragraphs: ENGLISH_PARAGRAPHS });
   const page = await engine.recognizeImage(image, MAX_PIXELS);
   assert.ok(cer(page.text, truth) <= 0.01, `CER ${cer(page.text, truth)}: ${page.text}`);
-  assert.deepEqual(words(page.text), words(truth));
+  expect(words(page.text)).toEqual(words(truth));
   assert.doesNotMatch(page.text, / {2}/);
   assert.equal(page.text.split('\n\n').length, 2, 'two paragraphs');
   assert.equal(page.paragraphs.length, 2);
@@ -70,7 +70,7 @@ test('two columns are read left column first', async () => {
   const paragraphs = [['Left column first paragraph', 'continues on this line.'], ['Left column second part', 'ends the left side.'], ['Right column begins here', 'and carries on below.'], ['The right column ends', 'with this final line.']];
   const { image, truth } = renderPage({ paragraphs, columns: 2, width: 1400, fontSize: 24 });
   const page = await engine.recognizeImage(image, MAX_PIXELS);
-  assert.deepEqual(words(page.text), words(truth));
+  expect(words(page.text)).toEqual(words(truth));
 });
 
 test('JPEG and WebP pages are read like PNG', async () => {
@@ -85,7 +85,7 @@ test('a blank page gives empty text and no lines', async () => {
   const blank = await sharp({ create: { width: 800, height: 600, channels: 3, background: '#ffffff' } }).png().toBuffer();
   const page = await engine.recognizeImage(blank, MAX_PIXELS);
   assert.equal(page.text, '');
-  assert.deepEqual(page.lines, []);
+  expect(page.lines).toEqual([]);
   assert.equal(page.avg_confidence, 0);
 });
 

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { IsolatedDecoder } from '../../src/isolation/image-decoder.ts';
 import { buildJobResult } from '../../src/jobs/results.ts';
 import { IsolatedOutputWriter } from '../../src/outputs/isolated-writer.ts';
@@ -23,20 +24,30 @@ let path: string;
 let pdf: Buffer;
 const FAULTY = join(ROOT, 'test/fixtures/faulty-render-process.ts');
 
-before(async () => {
+beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'isolated-pdf-'));
   path = join(dir, 'three.pdf');
   pdf = await buildPdf([1, 2, 3].map((n) => ({ lines: [`Isolated page ${n}`], size: [300, 120] as [number, number] })));
   await writeFile(path, pdf);
 });
-after(() => rm(dir, { recursive: true, force: true }));
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+/**
+ * The faulty renderer reads its fault from FAULT, and a child inherits the real environment, which a
+ * test cannot change from jest's sandbox (its `process.env` is a copy): an entry file sets it first.
+ */
+async function faultyEntry(fault: string): Promise<string> {
+  const entry = join(dir, `${fault}.mjs`);
+  await writeFile(entry, `process.env.FAULT = ${JSON.stringify(fault)};\nawait import(${JSON.stringify(pathToFileURL(FAULTY).href)});\n`);
+  return entry;
+}
 
 test('a PDF rendered in its child process gives the same pixels as in this one', async () => {
   const isolated = await IsolatedPdf.open(path, undefined, { memoryMb: 1024, deadlineMs: 30_000 });
   const local = await PdfDocument.open(new Uint8Array(pdf));
   assert.equal(isolated.pageCount, 3);
   const [a, b] = [await isolated.render(2, 100, 1e8), await local.render(2, 100, 1e8)];
-  assert.deepEqual([a.raster.width, a.raster.height, a.dpi], [b.raster.width, b.raster.height, b.dpi]);
+  expect([a.raster.width, a.raster.height, a.dpi]).toEqual([b.raster.width, b.raster.height, b.dpi]);
   assert.ok(Buffer.from(a.raster.data).equals(Buffer.from(b.raster.data)));
   assert.equal((await isolated.textLayer(3, 100)).lines[0]?.text, 'Isolated page 3');
   await Promise.all([isolated.close(), local.close()]);
@@ -48,8 +59,7 @@ for (const [fault, what, limits, message] of [
   ['balloon', 'balloons', { memoryMb: 400, deadlineMs: 30_000 }, /more than 400 MB/],
 ] as const) {
   test(`a renderer that ${what} on page 2 fails that page only, and the next page renders`, async () => {
-    process.env.FAULT = fault;
-    const doc = await IsolatedPdf.open(path, undefined, limits, FAULTY);
+    const doc = await IsolatedPdf.open(path, undefined, limits, await faultyEntry(fault));
     assert.equal((await doc.render(1, 100, 1e8)).raster.width > 0, true);
     const t0 = performance.now();
     await assert.rejects(doc.render(2, 100, 1e8), (err: { code: string; page: number; message: string }) => {
@@ -67,14 +77,14 @@ for (const [fault, what, limits, message] of [
 test('a decoder that crashes on one image fails that image as IMAGE_UNREADABLE; the next image decodes', async () => {
   const decoder = new IsolatedDecoder({ memoryMb: 1024, deadlineMs: 30_000 }, join(ROOT, 'test/fixtures/faulty-decode-process.ts'));
   const png = renderPage({ paragraphs: [['decoded elsewhere']], width: 300, height: 80 }).image;
-  assert.deepEqual([(await decoder.decode(png, 1e8)).width], [300]);
+  expect([(await decoder.decode(png, 1e8)).width]).toEqual([300]);
   await assert.rejects(decoder.decode(new Uint8Array([0, 1, 2, 3]), 1e8), (err: { code: string; message: string }) => {
     assert.equal(err.code, 'IMAGE_UNREADABLE');
     assert.match(err.message, /crashed/);
     return true;
   });
   const again = await decoder.decode(png, 1e8);
-  assert.deepEqual([again.width, again.height], [300, 80]);
+  expect([again.width, again.height]).toEqual([300, 80]);
   await decoder.close();
 });
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import type { JobProgress, JobResult } from '../../src/contracts.ts';
 import { freePort, startServer, stopProcess } from '../../harness/processes.ts';
 import { loadConfig } from '../../src/config/config.ts';
@@ -13,11 +13,11 @@ import { buildPdf } from '../helpers/pdf.ts';
 let tempDir: string;
 let pdf: Buffer;
 
-before(async () => {
+beforeAll(async () => {
   tempDir = await mkdtemp(join(tmpdir(), 'job-limits-'));
   pdf = await buildPdf(Array.from({ length: 12 }, (_, i) => ({ lines: [`Job limits page ${i + 1}`, 'with a second line of text to read'] })));
 });
-after(() => rm(tempDir, { recursive: true, force: true }));
+afterAll(() => rm(tempDir, { recursive: true, force: true }));
 
 const server = (env: Record<string, string> = {}) => startServer({ TEMP_DIR: tempDir, ...env });
 
@@ -50,11 +50,11 @@ test('a job whose server is killed mid-job is reported failed with JOB_INTERRUPT
     assert.equal(result.metrics.status, 'failed');
     assert.equal(result.metrics.pages_failed, 12);
     assert.ok(result.metrics.errors.every((e) => e.code === 'JOB_INTERRUPTED'));
-    assert.deepEqual((await readdir(tempDir)).filter((f) => f.endsWith('.upload')), [], 'the dead job\'s upload was removed');
+    expect((await readdir(tempDir)).filter((f) => f.endsWith('.upload'))).toEqual([]); // the dead job's upload was removed
   } finally {
     await stopProcess(second.server);
   }
-  assert.deepEqual(await readdir(join(tempDir, 'jobs')), [], 'a clean stop leaves no empty journal folder behind');
+  expect(await readdir(join(tempDir, 'jobs'))).toEqual([]); // a clean stop leaves no empty journal folder behind
 });
 
 test('a restart that gets the dead node\'s pid (pid 1 in a container) still reports its jobs JOB_INTERRUPTED and removes their uploads', async () => {
@@ -74,7 +74,7 @@ test('a restart that gets the dead node\'s pid (pid 1 in a container) still repo
     const progress = (await res.json()) as JobProgress;
     assert.equal(progress.status, 'failed');
     assert.equal(progress.error?.code, 'JOB_INTERRUPTED');
-    assert.deepEqual((await readdir(tempDir)).filter((f) => f.endsWith('.upload')), [], 'the dead job\'s upload was removed');
+    expect((await readdir(tempDir)).filter((f) => f.endsWith('.upload'))).toEqual([]); // the dead job's upload was removed
   } finally {
     await broker.stop();
   }
@@ -91,7 +91,7 @@ test("a finished job's upload, kept for its searchable PDF, is removed when the 
   await stopProcess(first.server, 'SIGKILL');
   const second = await server();
   try {
-    assert.deepEqual((await readdir(tempDir)).filter((f) => f.endsWith('.upload')), [], 'removed after the crash');
+    expect((await readdir(tempDir)).filter((f) => f.endsWith('.upload'))).toEqual([]); // removed after the crash
   } finally {
     await stopProcess(second.server);
   }

@@ -1,6 +1,6 @@
 /** The ocr-worker service in a broker: the action contract, validation, errors, models loaded once. */
 import assert from 'node:assert/strict';
-import { after, before, mock, test } from 'node:test';
+import { afterAll, beforeAll, expect, jest, test } from '@jest/globals';
 import { Errors, ServiceBroker } from 'moleculer';
 import sharp from 'sharp';
 import ocrWorkerService from '../../services/ocr-worker.service.ts';
@@ -15,30 +15,30 @@ import { ENGLISH_PARAGRAPHS, renderPage } from '../helpers/render.ts';
 // several engines in threads of their own are test/service/engine-pool.test.ts's.
 const config = loadConfig({ OCR_CONCURRENCY: '1' });
 const broker = new ServiceBroker({ nodeID: 'worker-test', logger: false });
-const load = mock.method(OcrEngine, 'load');
+const load = jest.spyOn(OcrEngine, 'load');
 
-before(async () => {
+beforeAll(async () => {
   broker.createService(ocrWorkerService(config));
   await broker.start();
 });
-after(() => broker.stop());
+afterAll(() => broker.stop());
 
 test('ocr.recognize returns the page contract', async () => {
   const { image } = renderPage({ paragraphs: ENGLISH_PARAGRAPHS });
   const page = await broker.call<PageResult, object>('ocr.recognize', { page_number: 3 }, { stream: streamOf(image) });
   assert.equal(page.page_number, 3);
   assert.equal(page.worker, 'worker-test');
-  assert.deepEqual([page.width, page.height], [1200, 900]);
+  expect([page.width, page.height]).toEqual([1200, 900]);
   assert.match(page.text, /^The quick brown fox jumps over the lazy dog\./);
   assert.ok(page.lines.length === 4 && page.paragraphs.length === 2);
-  assert.deepEqual(Object.keys(page.timings).sort(), ['cls_ms', 'decode_ms', 'det_ms', 'rec_ms', 'total_ms']);
+  expect(Object.keys(page.timings).sort()).toEqual(['cls_ms', 'decode_ms', 'det_ms', 'rec_ms', 'total_ms']);
   assert.ok(page.avg_confidence > 0.9);
 });
 
 test('the models are loaded once per process, not per request', async () => {
   const { image } = renderPage({ paragraphs: [['Once is enough.']], height: 200 });
   await Promise.all([1, 2, 3].map((n) => broker.call('ocr.recognize', { page_number: n }, { stream: streamOf(image) })));
-  assert.equal(load.mock.callCount(), 1);
+  assert.equal(load.mock.calls.length, 1);
   const health = await broker.call<{ pages_done: number; total_requests: number; in_flight: number }, object>('ocr.health', {});
   assert.ok(health.pages_done >= 4 && health.total_requests >= 4);
   assert.equal(health.in_flight, 0);

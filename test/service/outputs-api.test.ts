@@ -7,7 +7,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import sharp from 'sharp';
 import type { JobProgress, JobResult } from '../../src/contracts.ts';
 import { startServer, stopProcess } from '../../harness/processes.ts';
@@ -51,7 +51,7 @@ async function finished(id: string): Promise<JobProgress> {
   }
 }
 
-before(async () => {
+beforeAll(async () => {
   ({ server, base } = await startServer({ TEMP_DIR: tempDir }));
   const scan = renderPage({ paragraphs: ENGLISH_PARAGRAPHS, width: 1200, height: 900, fontSize: 28 }).image;
   mixed = await buildPdf([{ png: scan }, { lines: ['A page with its own text layer', 'keeps that text and gets no second one.'] }]);
@@ -62,7 +62,7 @@ before(async () => {
   await finished(job.job_id);
   result = (await (await request('GET', `/jobs/${job.job_id}/result?format=json`)).json()) as JobResult;
 });
-after(() => stopProcess(server));
+afterAll(() => stopProcess(server));
 
 test("GET /jobs/:id/result of a job with output=pdf is the searchable PDF: pdftotext gives the JSON's text, pages render as before, qpdf passes", async () => {
   const res = await request('GET', `/jobs/${job.job_id}/result`);
@@ -70,7 +70,7 @@ test("GET /jobs/:id/result of a job with output=pdf is the searchable PDF: pdfto
   assert.equal(res.headers.get('content-type'), 'application/pdf');
   assert.equal(res.headers.get('content-disposition'), 'attachment; filename="Quarterly report.pdf"');
   const pdf = await bytes(res);
-  assert.deepEqual(result.metrics.text_layer_pages, [2]);
+  expect(result.metrics.text_layer_pages).toEqual([2]);
   const [texts, originals] = await Promise.all([pdfToText(pdf, { raw: true }), pdfToText(mixed, { raw: true })]);
   const rate = cer(texts[0]!, result.results[0]!.text);
   assert.ok(rate < 0.005, `page 1: CER ${rate}: ${texts[0]}`);
@@ -95,18 +95,18 @@ test('every format by ?format= has its media type and a file name after the uplo
   for (const [format, [type, disposition]] of Object.entries(expected)) {
     const res = await request('GET', `/jobs/${job.job_id}/result?format=${format}`);
     assert.equal(res.status, 200, format);
-    assert.deepEqual([res.headers.get('content-type'), res.headers.get('content-disposition')], [type, disposition], format);
+    expect([res.headers.get('content-type'), res.headers.get('content-disposition')]).toEqual([type, disposition]);
     bodies[format] = format === 'pdf' ? (await bytes(res)).subarray(0, 5).toString('latin1') : await res.text();
   }
   assert.equal(bodies.pdf, '%PDF-');
-  assert.deepEqual(JSON.parse(bodies.json!).results, result.results);
+  expect(JSON.parse(bodies.json!).results).toEqual(result.results);
   assert.equal(bodies.txt, result.combined_text);
   assert.equal(bodies.md, result.combined_markdown);
   const words = result.results.flatMap((p) => p.lines.flatMap((l) => l.words.map((w) => w.text)));
   const hocrWords = allElements(parseXml(bodies.hocr!)).filter((e) => e.attributes.class === 'ocrx_word');
   const altoWords = allElements(parseXml(bodies.alto!)).filter((e) => e.name === 'String');
-  assert.deepEqual(hocrWords.map((w) => w.text), words);
-  assert.deepEqual(altoWords.map((w) => w.attributes.CONTENT), words);
+  expect(hocrWords.map((w) => w.text)).toEqual(words);
+  expect(altoWords.map((w) => w.attributes.CONTENT)).toEqual(words);
   assert.equal(spaced(words.join(' ')), spaced(result.combined_text));
 });
 
@@ -141,7 +141,7 @@ test('an image with output=pdf comes back as a one-page PDF of the image at its 
   assert.match(info, /Pages:\s+1\n/);
   assert.match(info, /Page size:\s+360 x 108 pts/, '1000 x 300 pixels at 200 dpi');
   const [shown] = await extractImages(pdf);
-  assert.deepEqual(await sharp(shown!).raw().toBuffer(), await sharp(jpeg).raw().toBuffer(), 'the JPEG as it was');
+  expect(await sharp(shown!).raw().toBuffer()).toEqual(await sharp(jpeg).raw().toBuffer()); // the JPEG as it was
   assert.match((await pdfToText(pdf))[0]!, /Shipping resumed on 14 September/);
   const hocr = await request('POST', '/ocr/image', form(jpeg, 'note.jpg', { output: 'hocr' }));
   assert.ok(allElements(parseXml(await hocr.text())).some((e) => e.attributes.class === 'ocrx_word' && e.text === 'Shipping'));
@@ -184,9 +184,9 @@ test('bad formats get 422 INVALID_PARAMS naming the field, and leave no upload b
   for (const [path, body, message] of cases) {
     const res = await request(body ? 'POST' : 'GET', path, body);
     assert.equal(res.status, 422, path);
-    assert.deepEqual(((await res.json()) as { error: unknown }).error, { code: 'INVALID_PARAMS', message }, path);
+    expect(((await res.json()) as { error: unknown }).error).toEqual({ code: 'INVALID_PARAMS', message });
   }
-  assert.deepEqual(uploads(), kept);
+  expect(uploads()).toEqual(kept);
   const slow = await buildPdf(Array.from({ length: 6 }, () => ({ png: renderPage({ paragraphs: ENGLISH_PARAGRAPHS }).image })));
   const running = (await (await request('POST', '/jobs', form(slow, 'slow.pdf'))).json()) as JobProgress;
   const early = await request('GET', `/jobs/${running.job_id}/result?format=pdf`);

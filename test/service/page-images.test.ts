@@ -8,7 +8,7 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import sharp from 'sharp';
 import type { JobProgress, PageResult } from '../../src/contracts.ts';
 import { startServer, stopProcess } from '../../harness/processes.ts';
@@ -20,10 +20,10 @@ let server: ChildProcess & { output: string[] };
 let base: string;
 const tempDir = mkdtempSync(join(tmpdir(), 'ocr-page-images-'));
 
-before(async () => {
+beforeAll(async () => {
   ({ server, base } = await startServer({ TEMP_DIR: tempDir, JOB_TTL_SECONDS: String(TTL_SECONDS) }));
 });
-after(async () => {
+afterAll(async () => {
   if (server) await stopProcess(server);
   rmSync(tempDir, { recursive: true, force: true });
 });
@@ -63,7 +63,7 @@ test('a PDF\'s pages, scanned and text-layer, as read and as images at a request
     assert.ok(Math.abs(kept.width! / kept.height! - page.width / page.height) < 0.01, 'the page\'s shape');
     const thumb = await fetch(`${base}/jobs/${id}/pages/${n}/image?width=300&format=png`);
     assert.equal(thumb.headers.get('content-type'), 'image/png');
-    assert.deepEqual(await size(Buffer.from(await thumb.arrayBuffer())), { width: 300, height: Math.round((300 * kept.height!) / kept.width!), format: 'png' });
+    expect(await size(Buffer.from(await thumb.arrayBuffer()))).toEqual({ width: 300, height: Math.round((300 * kept.height!) / kept.width!), format: 'png' });
     const huge = await size(Buffer.from(await (await fetch(`${base}/jobs/${id}/pages/${n}/image?width=9000`)).arrayBuffer()));
     assert.equal(huge.width, kept.width, 'never enlarged');
   }
@@ -92,7 +92,7 @@ test('an image sent to POST /jobs is a one-page job, looked at like a PDF page; 
   assert.equal(result.combined_text, truth);
   assert.equal(result.results[0].dpi, undefined, 'an image has no rendering resolution');
   const kept = await size(Buffer.from(await (await fetch(`${base}/jobs/${id}/pages/1/image`)).arrayBuffer()));
-  assert.deepEqual(kept, { width: 1200, height: 900, format: 'jpeg' });
+  expect(kept).toEqual({ width: 1200, height: 900, format: 'jpeg' });
 
   const body = new FormData();
   body.append('file', new Blob([new Uint8Array(image)]), 'photo.jpg');

@@ -4,7 +4,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import type { JobProgress, JobResult } from '../../src/contracts.ts';
 import { startServer, stopProcess } from '../../harness/processes.ts';
 import { buildPdf, corruptImage, type TextPage } from '../helpers/pdf.ts';
@@ -15,10 +15,10 @@ let base: string;
 const tempDir = mkdtempSync(join(tmpdir(), 'ocr-pdf-test-'));
 const words = (s: string) => s.split(/\s+/).filter(Boolean);
 
-before(async () => {
+beforeAll(async () => {
   ({ server, base } = await startServer({ TEMP_DIR: tempDir, JOB_WINDOW: '2' }));
 });
-after(() => stopProcess(server));
+afterAll(() => stopProcess(server));
 
 function form(pdf: Buffer, fields: Record<string, string> = {}, filename = 'doc.pdf'): FormData {
   const body = new FormData();
@@ -52,7 +52,7 @@ function assertConsistent(result: JobResult): void {
   assert.equal(Object.values(m.worker_metrics).reduce((s, w) => s + w.pages, 0), ocrPages.length);
   if (result.results.length) assert.ok(Math.abs(m.avg_page_time_ms - result.results.reduce((s, p) => s + p.timings.total_ms, 0) / result.results.length) < 0.2);
   assert.equal(Date.parse(m.end_time) - Date.parse(m.start_time), m.total_duration_ms);
-  assert.deepEqual(result.results.map((p) => p.page_number), [...result.results.map((p) => p.page_number)].sort((a, b) => a - b));
+  expect(result.results.map((p) => p.page_number)).toEqual([...result.results.map((p) => p.page_number)].sort((a, b) => a - b));
   assert.equal(result.combined_text.split('\f').length, result.results.length);
 }
 
@@ -65,7 +65,7 @@ test('a vector-text PDF with mixed page sizes and a rotated page is read page by
   assert.equal(result.metrics.total_pages, 4);
   assert.equal(result.metrics.file_size_bytes, pdf.length);
   result.results.forEach((page, i) => {
-    assert.deepEqual(words(page.text), words(TEXT_PAGES[i]!.lines.join(' ')), `page ${i + 1}`);
+    expect({ page: i + 1, words: words(page.text) }).toEqual({ page: i + 1, words: words(TEXT_PAGES[i]!.lines.join(' ')) });
     assert.equal(page.source, 'ocr');
     assert.equal(page.dpi, 150);
   });
@@ -84,9 +84,9 @@ test('text_layer=auto takes text from the PDF where it has a real text layer, an
   const { status, json } = await call('POST', '/ocr/pdf', form(pdf, { text_layer: 'auto' }));
   assert.equal(status, 200);
   const result = json as JobResult;
-  assert.deepEqual(result.results.map((p) => p.source), ['text_layer', 'ocr']);
-  assert.deepEqual(result.metrics.text_layer_pages, [1]);
-  assert.deepEqual(words(result.results[0]!.text), words(TEXT_PAGES[0]!.lines.join(' ')));
+  expect(result.results.map((p) => p.source)).toEqual(['text_layer', 'ocr']);
+  expect(result.metrics.text_layer_pages).toEqual([1]);
+  expect(words(result.results[0]!.text)).toEqual(words(TEXT_PAGES[0]!.lines.join(' ')));
   assert.ok(cer(result.results[1]!.text, scan.truth) <= 0.02, result.results[1]!.text);
   assertConsistent(result);
 });
@@ -98,8 +98,8 @@ test('one broken page: partial_success, the good pages read, an error naming the
   assert.equal(status, 200);
   const result = json as JobResult;
   assert.equal(result.metrics.status, 'partial_success');
-  assert.deepEqual(result.results.map((p) => p.page_number), [1, 3]);
-  assert.deepEqual(result.metrics.errors.map((e) => [e.page, e.code]), [[2, 'PAGE_UNREADABLE']]);
+  expect(result.results.map((p) => p.page_number)).toEqual([1, 3]);
+  expect(result.metrics.errors.map((e) => [e.page, e.code])).toEqual([[2, 'PAGE_UNREADABLE']]);
   assert.match(result.combined_markdown, /## Page 2\n\n> Page 2 could not be read \(PAGE_UNREADABLE\)/);
   assertConsistent(result);
 });
@@ -119,20 +119,20 @@ test('a job polled to completion gives the waiting endpoint\'s result; its event
     events.push(JSON.parse(block.split('\n').find((l) => l.startsWith('data: '))!.slice(6)));
   }
   const done = events.map((e) => e.pages_done + e.pages_failed);
-  assert.deepEqual(done, [...done].sort((a, b) => a - b), 'progress never goes back');
+  expect(done).toEqual([...done].sort((a, b) => a - b)); // progress never goes back
   assert.equal(events.at(-1)!.status, 'success');
   assert.equal(events.at(-1)!.finished, true);
   assert.equal(events.filter((e) => e.finished).length, 1);
 
   const status = await call('GET', `/jobs/${id}`);
-  assert.deepEqual([status.json.status, status.json.pages_done, status.json.total_pages], ['success', 4, 4]);
+  expect([status.json.status, status.json.pages_done, status.json.total_pages]).toEqual(['success', 4, 4]);
   const polled = (await call('GET', `/jobs/${id}/result`)).json as JobResult;
   const waited = (await call('POST', '/ocr/pdf', form(pdf, { dpi: '150' }))).json as JobResult;
   assert.equal(polled.combined_text, waited.combined_text);
   assert.equal(polled.combined_markdown, waited.combined_markdown);
-  assert.deepEqual(polled.results.map((p) => p.lines), waited.results.map((p) => p.lines));
+  expect(polled.results.map((p) => p.lines)).toEqual(waited.results.map((p) => p.lines));
   const stable = (r: JobResult) => ({ ...r.metrics, job_id: 0, start_time: 0, end_time: 0, total_duration_ms: 0, avg_page_time_ms: 0, worker_metrics: 0 });
-  assert.deepEqual(stable(polled), stable(waited));
+  expect(stable(polled)).toEqual(stable(waited));
 });
 
 test('a cancelled job stops running pages', async () => {
@@ -173,5 +173,5 @@ test('bad PDFs and bad options get a 4xx with a stable code; their uploads are r
   }
   assert.equal((await call('GET', '/jobs/no-such-job')).json.error.code, 'NOT_FOUND');
   await new Promise((r) => setTimeout(r, 300));
-  assert.deepEqual(readdirSync(tempDir).filter((f) => f.endsWith('.upload')), kept, 'no upload of a refused request was kept');
+  expect(readdirSync(tempDir).filter((f) => f.endsWith('.upload'))).toEqual(kept); // no upload of a refused request was kept
 });

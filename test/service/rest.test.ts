@@ -4,7 +4,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import type { JobResult } from '../../src/contracts.ts';
 import { startServer, stopProcess } from '../../harness/processes.ts';
 import { cer, ENGLISH_PARAGRAPHS, renderPage } from '../helpers/render.ts';
@@ -15,11 +15,11 @@ let base: string;
 /** The server's TMPDIR, to see what it leaves there. */
 let tmp: string;
 
-before(async () => {
+beforeAll(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'rest-tmp-'));
   ({ server, base } = await startServer({ MAX_UPLOAD_MB: '2', TMPDIR: tmp }));
 });
-after(async () => {
+afterAll(async () => {
   await stopProcess(server);
   await rm(tmp, { recursive: true, force: true });
 });
@@ -63,7 +63,7 @@ test('POST /ocr/image returns text, pages and consistent metrics', async () => {
   assert.equal(m.total_lines, page.lines.length);
   assert.equal(m.total_words, result.combined_text.split(/\s+/).length);
   assert.equal(m.total_chars, page.lines.reduce((s, l) => s + l.text.length, 0));
-  assert.deepEqual(m.errors, []);
+  expect(m.errors).toEqual([]);
   assert.ok(m.total_duration_ms >= page.timings.total_ms);
   assert.equal(Date.parse(m.end_time) - Date.parse(m.start_time), m.total_duration_ms);
   assert.match(result.combined_markdown, /^## Page 1\n\nThe quick brown fox jumps over the lazy dog\. Pack my box/);
@@ -101,5 +101,5 @@ test('unknown routes answer 404 as JSON', async () => {
 test('onnxruntime leaves no mat-debug-<pid>.log in TMPDIR (its telemetry is off)', async () => {
   assert.equal((await fetch(`${base}/health`)).status, 200, 'the engines have created their sessions');
   const left = (await readdir(tmp)).filter((f) => f.startsWith('mat-debug'));
-  assert.deepEqual(left, []);
+  expect(left).toEqual([]);
 });

@@ -3,7 +3,7 @@
  * pdftotext, pdftoppm, pdfinfo and qpdf.
  */
 import assert from 'node:assert/strict';
-import { before, test } from 'node:test';
+import { beforeAll, expect, test } from '@jest/globals';
 import { degrees, PDFDocument, PDFName, PDFRawStream, type PDFDict } from 'pdf-lib';
 import sharp from 'sharp';
 import type { JobResult, PageResult } from '../../src/contracts.ts';
@@ -52,7 +52,7 @@ async function textLayerPage(pdf: Uint8Array, n: number): Promise<PageResult> {
   return textLayerPageResult(n, layer, DEFAULT_LAYOUT, DPI, 1, 'test');
 }
 
-before(async () => {
+beforeAll(async () => {
   engine = await OcrEngine.load(defaultOcrConfig());
   scanJpeg = await jpegOf(renderPage({ paragraphs: ENGLISH_PARAGRAPHS, width: 1200, height: 1000, fontSize: 26 }).image);
   const doc = await PDFDocument.create();
@@ -109,7 +109,7 @@ test('pdfjs reads the layer back as the text layer of each page, line for line (
   for (let p = 0; p < OCR_PAGES; p++) {
     const page = await textLayerPage(output, p + 1);
     const ocr = result.results[p]!;
-    assert.deepEqual(page.lines.map((l) => l.text).sort(), ocr.lines.map((l) => l.text).sort(), `page ${p + 1}`);
+    expect({ page: p + 1, lines: page.lines.map((l) => l.text).sort() }).toEqual({ page: p + 1, lines: ocr.lines.map((l) => l.text).sort() });
   }
 });
 
@@ -136,12 +136,12 @@ test('hOCR and ALTO of the job parse as XML and carry every word with its box; t
   const json = result.results.flatMap((p) => p.lines.flatMap((l) => l.words));
   const spans = hocr.filter((e) => e.attributes.class === 'ocrx_word');
   const strings = alto.filter((e) => e.name === 'String');
-  assert.deepEqual(spans.map((s) => s.text), json.map((w) => w.text));
-  assert.deepEqual(strings.map((s) => s.attributes.CONTENT), json.map((w) => w.text));
+  expect(spans.map((s) => s.text)).toEqual(json.map((w) => w.text));
+  expect(strings.map((s) => s.attributes.CONTENT)).toEqual(json.map((w) => w.text));
   json.forEach((word, i) => {
     const b = pointsBounds(word.box);
     assert.match(spans[i]!.attributes.title!, new RegExp(`^bbox ${b.x0} ${b.y0} ${b.x1} ${b.y1};`));
-    assert.deepEqual(['HPOS', 'VPOS', 'WIDTH', 'HEIGHT'].map((k) => Number(strings[i]!.attributes[k])), [b.x0, b.y0, b.x1 - b.x0, b.y1 - b.y0]);
+    expect(['HPOS', 'VPOS', 'WIDTH', 'HEIGHT'].map((k) => Number(strings[i]!.attributes[k]))).toEqual([b.x0, b.y0, b.x1 - b.x0, b.y1 - b.y0]);
   });
   const spaced = (s: string) => s.split(/\s+/).filter(Boolean).join(' ');
   assert.equal(spaced(json.map((w) => w.text).join(' ')), spaced(result.results.map((p) => p.text).join(' ')));
@@ -193,7 +193,7 @@ test('PDF/A-2b: XMP metadata that matches the document information and an sRGB o
   const meta = await pdfInfo(out, true);
   const xmp = allElements(parseXml(meta.slice(meta.indexOf('<x:xmpmeta'), meta.indexOf('</x:xmpmeta>') + 12)));
   const value = (name: string) => xmp.find((e) => e.name === name)?.text;
-  assert.deepEqual([value('pdfaid:part'), value('pdfaid:conformance'), value('xmp:ModifyDate')], ['2', 'B', '2025-03-04T05:06:07Z']);
+  expect([value('pdfaid:part'), value('pdfaid:conformance'), value('xmp:ModifyDate')]).toEqual(['2', 'B', '2025-03-04T05:06:07Z']);
   assert.match(value('pdf:Producer')!, /^ocr-cluster /);
   const { context } = await parsePdf(out, undefined);
   const catalog = context.lookup(context.trailerInfo.Root) as PDFDict;

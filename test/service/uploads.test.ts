@@ -7,18 +7,18 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, test } from '@jest/globals';
 import { startServer, stopProcess } from '../../harness/processes.ts';
 
 let server: ChildProcess & { output: string[] };
 let base: string;
 let port: number;
 
-before(async () => {
+beforeAll(async () => {
   ({ server, base } = await startServer({ MAX_UPLOAD_MB: '1', UPLOAD_IDLE_TIMEOUT: '1', MAX_CONCURRENT_UPLOADS: '1' }));
   port = Number(new URL(base).port);
 });
-after(() => stopProcess(server));
+afterAll(() => stopProcess(server));
 
 const BOUNDARY = 'test-boundary-24';
 const partHead = (field: string, filename: string) =>

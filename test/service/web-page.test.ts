@@ -8,7 +8,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import type { BrowserContext, Page } from 'playwright-core';
 import sharp from 'sharp';
 import type { JobResult, PageResult } from '../../src/contracts.ts';
@@ -30,7 +30,7 @@ let page2Words: DrawnWord[];
 /** URLs the browser asked for, to check the key never travels in one. */
 const urls: string[] = [];
 
-before(async () => {
+beforeAll(async () => {
   const rendered = PAGES.map((lines) => renderPage({ paragraphs: [lines] }));
   page2Words = rendered[1]!.words;
   threePages = await buildPdf(rendered.map((r) => ({ png: r.image })));
@@ -40,7 +40,7 @@ before(async () => {
   browser.context.on('request', (req) => urls.push(req.url()));
 });
 
-after(async () => {
+afterAll(async () => {
   await browser?.close();
   if (server) await stopProcess(server);
   rmSync(tempDir, { recursive: true, force: true });
@@ -132,7 +132,7 @@ test('a 3-page PDF: progress to 3/3, page 2 with its word boxes over the words, 
   // Lines are framed by confidence, and the paragraphs (or blocks) numbered in reading order.
   assert.equal(await page.locator('polygon.line-box').count(), read.lines.length);
   assert.equal(await page.locator('polygon.line-box.conf-high').count(), read.lines.filter((l) => l.confidence >= 0.9).length);
-  assert.deepEqual(await page.locator('text.order').allTextContents(), ((read as { blocks?: unknown[] }).blocks ?? read.paragraphs).map((_, i) => String(i + 1)));
+  expect(await page.locator('text.order').allTextContents()).toEqual(((read as { blocks?: unknown[] }).blocks ?? read.paragraphs).map((_, i) => String(i + 1)));
 
   // Downloads: the text as /result gives it, the JSON as /result.
   const result = (await (await api(`/jobs/${id}/result`)).json()) as JobResult;
@@ -143,7 +143,7 @@ test('a 3-page PDF: progress to 3/3, page 2 with its word boxes over the words, 
     return readFileSync((await file.path())!, 'utf8');
   };
   assert.equal(await downloaded('Download Text'), expectedText);
-  assert.deepEqual(JSON.parse(await downloaded('Download JSON')), result);
+  expect(JSON.parse(await downloaded('Download JSON'))).toEqual(result);
   assert.ok(urls.length > 10 && urls.every((u) => !u.includes(KEY)), 'the key is never in a URL');
   await page.close();
 });

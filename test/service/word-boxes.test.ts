@@ -1,6 +1,6 @@
 /** Word boxes: every word of a page read by the real engine, or taken from a PDF's text layer, lies where it was drawn. */
 import assert from 'node:assert/strict';
-import { before, test } from 'node:test';
+import { beforeAll, expect, test } from '@jest/globals';
 import { PDFDocument, StandardFonts } from 'pdf-lib';
 import sharp from 'sharp';
 import type { Box, OcrLine } from '../../src/contracts.ts';
@@ -16,7 +16,7 @@ const MAX_PIXELS = 50_000_000;
 /** How far, in pixels, a word's box may be from the ink of the word drawn. */
 const TOLERANCE = 4;
 
-before(async () => {
+beforeAll(async () => {
   engine = await OcrEngine.load(defaultOcrConfig());
 });
 
@@ -35,7 +35,7 @@ function assertWordsWhereDrawn(lines: readonly OcrLine[], drawn: readonly DrawnW
     }
   }
   const read = lines.flatMap((l) => l.words);
-  assert.deepEqual(read.map((w) => w.text).sort(), drawn.map((w) => w.text).sort());
+  expect(read.map((w) => w.text).sort()).toEqual(drawn.map((w) => w.text).sort());
   for (const word of read) {
     const nearest = drawn.filter((d) => d.text === word.text).reduce((best, d) => (farthestEdge(d.box, word.box) < farthestEdge(best.box, word.box) ? d : best));
     const off = farthestEdge(nearest.box, word.box);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { expect, test } from '@jest/globals';
 import { ServiceBroker } from 'moleculer';
 import { leastOutstanding, outstandingCalls, OutstandingRequests } from '../../src/broker/balancing.ts';
 
@@ -12,7 +12,7 @@ test('the next page goes to the node with the fewest outstanding calls per slot'
   // b has twice the slots: 3 outstanding over 2 slots is less busy than 2 over 1.
   assert.equal(leastOutstanding([endpoint('a', 1), endpoint('b', 2)], busy, []).id, 'b');
   const picks = new Set(Array.from({ length: 40 }, () => leastOutstanding([endpoint('a', 1), endpoint('b', 1)], counts({}), []).id));
-  assert.deepEqual([...picks].sort(), ['a', 'b'], 'ties are broken at random once the calls are done');
+  expect([...picks].sort()).toEqual(['a', 'b']); // ties are broken at random once the calls are done
 });
 
 test('services without slots stay on the local node when it has them', () => {
@@ -23,7 +23,7 @@ test('services without slots stay on the local node when it has them', () => {
 
 test('a retry avoids the nodes that failed its page while another node is there', () => {
   const picks = new Set(Array.from({ length: 20 }, () => leastOutstanding([endpoint('a', 4), endpoint('b', 1)], counts({}), ['a']).id));
-  assert.deepEqual([...picks], ['b'], 'a is idle with more slots, but it failed this page');
+  expect([...picks]).toEqual(['b']); // a is idle with more slots, but it failed this page
   assert.ok(['a', 'b'].includes(leastOutstanding([endpoint('a', 1), endpoint('b', 1)], counts({}), ['a', 'b']).id), 'with nowhere else to go, a failed node is tried again');
 });
 

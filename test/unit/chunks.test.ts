@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { expect, test } from '@jest/globals';
 import { chunkDocument } from '../../src/batch/chunks.ts';
 import type { Box, PageResult } from '../../src/contracts.ts';
 
@@ -9,15 +9,15 @@ const page = (n: number, paragraphs: string[]) =>
 
 test('paragraphs are packed into chunks no longer than the size, lines joined into prose', () => {
   const chunks = chunkDocument('a.pdf', [page(1, ['one two\nthree', 'four five', 'six seven eight'])], { size: 25, overlap: 0 });
-  assert.deepEqual(chunks.map((c) => c.text), ['one two three\n\nfour five', 'six seven eight']);
-  assert.deepEqual(chunks.map((c) => c.chunk_id), ['a.pdf#0', 'a.pdf#1']);
-  assert.deepEqual(chunks[0]!.boxes, [{ page: 1, box: box(0) }, { page: 1, box: box(20) }]);
+  expect(chunks.map((c) => c.text)).toEqual(['one two three\n\nfour five', 'six seven eight']);
+  expect(chunks.map((c) => c.chunk_id)).toEqual(['a.pdf#0', 'a.pdf#1']);
+  expect(chunks[0]!.boxes).toEqual([{ page: 1, box: box(0) }, { page: 1, box: box(20) }]);
 });
 
 test('a chunk starts with the whole trailing paragraphs of the one before that fit the overlap', () => {
   const chunks = chunkDocument('d', [page(1, ['alpha beta', 'gamma']), page(2, ['delta epsilon zeta'])], { size: 30, overlap: 6 });
-  assert.deepEqual(chunks.map((c) => c.text), ['alpha beta\n\ngamma', 'gamma\n\ndelta epsilon zeta']);
-  assert.deepEqual(chunks.map((c) => c.pages), [[1], [1, 2]]);
+  expect(chunks.map((c) => c.text)).toEqual(['alpha beta\n\ngamma', 'gamma\n\ndelta epsilon zeta']);
+  expect(chunks.map((c) => c.pages)).toEqual([[1], [1, 2]]);
 });
 
 test('a paragraph longer than the size is cut at words, and nothing is emitted twice without new text', () => {
@@ -25,6 +25,6 @@ test('a paragraph longer than the size is cut at words, and nothing is emitted t
   const chunks = chunkDocument('d', [page(1, [long])], { size: 20, overlap: 8 });
   assert.ok(chunks.every((c) => c.text.length <= 20), JSON.stringify(chunks.map((c) => c.text)));
   assert.equal(chunks.map((c) => c.text).join(' ').split(' ').filter((w, i, all) => all.indexOf(w) === i).join(' '), long);
-  assert.deepEqual(chunkDocument('d', [page(1, [])], { size: 20, overlap: 0 }), []);
+  expect(chunkDocument('d', [page(1, [])], { size: 20, overlap: 0 })).toEqual([]);
   assert.throws(() => chunkDocument('d', [], { size: 10, overlap: 10 }), RangeError);
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { expect, test } from '@jest/globals';
 import { cropLine, flipLine, greyPage, splitLineAtGaps, type GreyRaster } from '../../src/ocr/image/crop.ts';
 import type { Quad } from '../../src/ocr/image/geometry.ts';
 import type { Raster } from '../../src/ocr/image/raster.ts';
@@ -33,7 +33,7 @@ test('a line is cut at a blank run at least the given width, keeping a margin', 
   for (let y = 0; y < 48; y++) for (let x = 0; x < 300; x++) if (x < 100 || x >= 200) image.data[y * 300 + x] = 0;
   const pieces = splitLineAtGaps(image, [[0, 0], [600, 0], [600, 96], [0, 96]], 48, 7);
   assert.equal(pieces.length, 2);
-  assert.deepEqual(pieces.map((p) => p.image.width), [107, 107]);
+  expect(pieces.map((p) => p.image.width)).toEqual([107, 107]);
   assert.ok(Math.abs(pieces[1]!.box[0][0] - 2 * 193) < 1e-9);
   assert.equal(splitLineAtGaps(image, [[0, 0], [600, 0], [600, 96], [0, 96]], 144, 7).length, 1);
 });
@@ -47,19 +47,19 @@ test('a speck in a gutter does not bridge it, but a letter does', () => {
     return image;
   };
   const box: Quad = [[0, 0], [600, 0], [600, 96], [0, 96]];
-  assert.deepEqual(splitLineAtGaps(line(6), box, 48, 7).map((p) => p.image.width), [107, 107]);
+  expect(splitLineAtGaps(line(6), box, 48, 7).map((p) => p.image.width)).toEqual([107, 107]);
   assert.equal(splitLineAtGaps(line(24), box, 48, 7).length, 1);
 });
 
 test('a colour page is cut from its luma', () => {
   const colour: Raster = { data: Uint8Array.from([255, 0, 0, 0, 255, 0, 0, 0, 255, 255, 255, 255]), width: 4, height: 1, channels: 3 };
-  assert.deepEqual([...greyPage(colour).data], [77, 149, 29, 255]);
+  expect([...greyPage(colour).data]).toEqual([77, 149, 29, 255]);
   const grey = page(2, 2, () => true);
   assert.equal(greyPage(grey), grey);
 });
 
 test('flipping a line twice gives it back', () => {
   const l = { data: Uint8Array.from([1, 2, 3, 4, 5, 6]), width: 3, height: 2 };
-  assert.deepEqual([...flipLine(l).data], [6, 5, 4, 3, 2, 1]);
-  assert.deepEqual(flipLine(flipLine(l)).data, l.data);
+  expect([...flipLine(l).data]).toEqual([6, 5, 4, 3, 2, 1]);
+  expect(flipLine(flipLine(l)).data).toEqual(l.data);
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { expect, test } from '@jest/globals';
 import { ctcAlphabet, ctcGreedyDecode, stepMaxima } from '../../src/ocr/stages/rec/ctc.ts';
 
 // Classes: 0 blank, 1 'a', 2 'b', 3 ' ' (space last, as Paddle's use_space_char).
@@ -12,20 +12,20 @@ function steps(best: number[], p = 0.9): Float32Array {
 }
 
 test('alphabet is blank, the dictionary in order, then the space', () => {
-  assert.deepEqual(alphabet, ['', 'a', 'b', ' ']);
+  expect(alphabet).toEqual(['', 'a', 'b', ' ']);
 });
 
 test('step maxima are the likeliest class of each step and its probability', () => {
   const m = stepMaxima(new Float32Array([0.1, 0.7, 0.1, 0.1, 0.05, 0.05, 0.1, 0.8]), 4);
-  assert.deepEqual([...m.best], [1, 3]);
-  assert.deepEqual([...m.prob].map((p) => Math.round(p * 100)), [70, 80]);
+  expect([...m.best]).toEqual([1, 3]);
+  expect([...m.prob].map((p) => Math.round(p * 100))).toEqual([70, 80]);
 });
 
 test('repeats merge, blanks separate repeats and are dropped', () => {
   const probs = steps([0, 1, 1, 0, 1, 2, 2, 2, 0, 3, 2, 0]);
   const r = ctcGreedyDecode(stepMaxima(probs, alphabet.length), 0, 12, alphabet);
   assert.equal(r.text, 'aab b');
-  assert.deepEqual(r.chars.map((c) => [c.char, c.start, c.end]), [['a', 1, 2], ['a', 4, 4], ['b', 5, 7], [' ', 9, 9], ['b', 10, 10]]);
+  expect(r.chars.map((c) => [c.char, c.start, c.end])).toEqual([['a', 1, 2], ['a', 4, 4], ['b', 5, 7], [' ', 9, 9], ['b', 10, 10]]);
   assert.ok(Math.abs(r.confidence - 0.9) < 1e-6);
 });
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { expect, test } from '@jest/globals';
 import { boxScore, dbPostprocess, textRegions, type ProbabilityMap } from '../../src/ocr/stages/det/db-postprocess.ts';
 import { quadSize } from '../../src/ocr/image/geometry.ts';
 
@@ -15,7 +15,7 @@ test('regions are 8-connected: a diagonal touch joins, a gap separates', () => {
   const m = map(10, 6, (x, y) => ((x === 1 && y === 1) || (x === 2 && y === 2) || (x === 7 && y === 4) ? 1 : 0));
   const regions = textRegions(m, 0.3);
   assert.equal(regions.length, 2);
-  assert.deepEqual(regions.map((r) => r.length).sort(), [1, 2]);
+  expect(regions.map((r) => r.length).sort()).toEqual([1, 2]);
 });
 
 test('two text bars give two boxes, grown by the unclip distance and scaled to the image', () => {
@@ -38,7 +38,7 @@ test('a region whose mean probability is under box_thresh is dropped; specks und
     if (x >= 50 && x < 52 && y >= 20 && y < 22) return 1; // a 2x2 speck
     return 0;
   });
-  assert.deepEqual(dbPostprocess(m, params, 64, 32), []);
+  expect(dbPostprocess(m, params, 64, 32)).toEqual([]);
 });
 
 test('a tilted bar gives a tilted box', () => {

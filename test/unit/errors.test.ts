@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { expect, test } from '@jest/globals';
 import { Errors } from 'moleculer';
 import ApiGateway from 'moleculer-web';
 import { errorResponse, toMoleculerError } from '../../src/broker/broker-errors.ts';
@@ -10,7 +10,7 @@ test('an OcrError keeps its code and status through Moleculer and back to HTTP',
   const moved = toMoleculerError(new OcrError('IMAGE_UNREADABLE', 'broken', 4));
   assert.equal(moved.code, 422);
   assert.equal(moved.retryable, false);
-  assert.deepEqual(errorResponse(moved), { status: 422, body: { error: { code: 'IMAGE_UNREADABLE', message: 'broken', page: 4 } } });
+  expect(errorResponse(moved)).toEqual({ status: 422, body: { error: { code: 'IMAGE_UNREADABLE', message: 'broken', page: 4 } } });
   assert.equal(toMoleculerError(new OcrError('PAGE_TIMEOUT', 'slow')).retryable, true);
 });
 
@@ -18,7 +18,7 @@ test("Moleculer's own errors map to the taxonomy; unknown errors hide their mess
   assert.equal(errorResponse(new Errors.ValidationError('bad params', 'VALIDATION_ERROR', [])).body.error.code, 'INVALID_PARAMS');
   assert.equal(errorResponse(new Errors.ServiceNotFoundError({ action: 'ocr.recognize' })).status, 503);
   assert.equal(errorResponse(new Errors.RequestTimeoutError({ action: 'ocr.recognize', nodeID: 'n1' })).body.error.code, 'PAGE_TIMEOUT');
-  assert.deepEqual(errorResponse(new Error('secret stack detail')), { status: 500, body: { error: { code: 'INTERNAL', message: 'Internal error' } } });
+  expect(errorResponse(new Error('secret stack detail'))).toEqual({ status: 500, body: { error: { code: 'INTERNAL', message: 'Internal error' } } });
 });
 
 test("every moleculer-web error maps to a stable code and status, never a bare 500", () => {
@@ -41,7 +41,7 @@ test("every moleculer-web error maps to a stable code and status, never a bare 5
   ];
   for (const [err, status, code] of cases) {
     const { status: got, body } = errorResponse(err);
-    assert.deepEqual([got, body.error.code], [status, code], err.name);
+    expect([err.name, got, body.error.code]).toEqual([err.name, status, code]);
     assert.doesNotMatch(body.error.message, /^$/);
   }
   const classes = Object.values(web).filter((v): v is new () => Error => typeof v === 'function');

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { expect, test } from '@jest/globals';
 import { convexHull, deskewedBounds, medianSkew, minAreaRect, rectCorners, rotateQuad, type Point, type Quad } from '../../src/ocr/image/geometry.ts';
 
 test('convex hull drops interior points', () => {
@@ -25,8 +25,8 @@ test('a quad turned four quarters comes back where it was', () => {
     cur = rotateQuad(cur, 90, w, h);
     [w, h] = [h, w];
   }
-  assert.deepEqual(cur, q);
-  assert.deepEqual(rotateQuad(q, 180, 300, 200), [[190, 150], [290, 150], [290, 180], [190, 180]]);
+  expect(cur).toEqual(q);
+  expect(rotateQuad(q, 180, 300, 200)).toEqual([[190, 150], [290, 150], [290, 180], [190, 180]]);
 });
 
 test('skew is measured on wide boxes and undone for bounds', () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { test } from 'node:test';
+import { expect, test } from '@jest/globals';
 import ort from '../../src/onnxruntime.ts';
 import { defaultModelPaths } from '../../src/ocr/config.ts';
 import { rewriteModel } from '../../src/ocr/model/graph-rewrite.ts';
@@ -36,7 +36,7 @@ const scalar = (name: string, v: number) => constantNode(name, [1], Float32Array
 
 test('the wire codec writes back a message byte for byte', () => {
   const model = onnxModel([scalar('s', 2), opNode({ op: 'Mul', inputs: ['x', 's'], output: 'y' })], [1, 3], [1, 3]);
-  assert.deepEqual(encodeMessage(decodeMessage(model)), model);
+  expect(encodeMessage(decodeMessage(model))).toEqual(model);
   assert.throws(() => decodeMessage(model.subarray(0, model.length - 3)), /protobuf/);
 });
 
@@ -71,8 +71,8 @@ test('PP-LCNet blocks are rewritten to fewer nodes that compute the same functio
   const model = onnxModel(nodes, [1, 4, 6, 6], [1, 4, 6, 6]);
   const input = seededValues(4 * 36, 9).map((v) => v * 4);
   const { bytes, report } = rewriteModel(model);
-  assert.deepEqual(ops(bytes), ['Conv', 'HardSigmoid', 'Mul', 'Add', 'Conv', 'Conv']);
-  assert.deepEqual({ ...report, nodesBefore: 0, nodesAfter: 0 }, { scaleShiftAfterConv: 2, hardSwish: 1, scaleShiftBeforeConv: 2, batchNorm: 1, argmaxOutputs: false, nodesBefore: 0, nodesAfter: 0 });
+  expect(ops(bytes)).toEqual(['Conv', 'HardSigmoid', 'Mul', 'Add', 'Conv', 'Conv']);
+  expect({ ...report, nodesBefore: 0, nodesAfter: 0 }).toEqual({ scaleShiftAfterConv: 2, hardSwish: 1, scaleShiftBeforeConv: 2, batchNorm: 1, argmaxOutputs: false, nodesBefore: 0, nodesAfter: 0 });
   const before = await run(model, input, [1, 4, 6, 6]);
   const after = await run(bytes, input, [1, 4, 6, 6]);
   assert.ok(maxDifference(before, after) < 1e-5, `max difference ${maxDifference(before, after)}`);
@@ -89,7 +89,7 @@ test('a chain that only looks like hard-swish is left alone', async () => {
   const model = onnxModel(nodes, [1, 8], [1, 8]);
   const { bytes, report } = rewriteModel(model);
   assert.equal(report.hardSwish, 0);
-  assert.deepEqual(ops(bytes), ['Add', 'Clip', 'Mul', 'Div']);
+  expect(ops(bytes)).toEqual(['Add', 'Clip', 'Mul', 'Div']);
 });
 
 test('the shipped PaddleOCR models: rewritten, same outputs', async () => {
@@ -103,7 +103,7 @@ test('the shipped PaddleOCR models: rewritten, same outputs', async () => {
     const original = readFileSync(c.path);
     const { bytes, report } = rewriteModel(original);
     const { nodesBefore, nodesAfter, ...counts } = report;
-    assert.deepEqual(counts, c.expect, c.path);
+    expect({ path: c.path, ...counts }).toEqual({ path: c.path, ...c.expect });
     assert.ok(nodesAfter < nodesBefore);
     const input = seededValues(c.dims.reduce((a, b) => a * b), 3);
     const difference = maxDifference(await run(original, input, c.dims), await run(bytes, input, c.dims));
@@ -121,7 +121,7 @@ test('the recogniser can hand over the best class and its probability per step i
   const session = await ort.InferenceSession.create(bytes, { logSeverityLevel: 3 });
   const out = await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', input, dims) });
   const [best, prob] = session.outputNames.map((n) => out[n]!);
-  assert.deepEqual(best!.dims, [2, 40]);
+  expect(best!.dims).toEqual([2, 40]);
   const classes = probs.length / 80;
   for (let t = 0; t < 80; t++) {
     const row = probs.subarray(t * classes, (t + 1) * classes);

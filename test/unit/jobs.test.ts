@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { expect, test } from '@jest/globals';
 import { OcrError } from '../../src/errors.ts';
 import { JobStore } from '../../src/jobs/job-store.ts';
 import { runPages } from '../../src/jobs/run-pages.ts';
@@ -22,7 +22,7 @@ test('runPages keeps at most `window` pages in flight and reports every page onc
     return n;
   }, (run) => done.push(run.page), new AbortController().signal);
   assert.equal(most, 3);
-  assert.deepEqual(done.sort(), [1, 2, 3, 4, 5, 6, 7]);
+  expect(done.sort()).toEqual([1, 2, 3, 4, 5, 6, 7]);
 });
 
 test('runPages starts no page after the signal aborts', async () => {
@@ -34,7 +34,7 @@ test('runPages starts no page after the signal aborts', async () => {
     await new Promise((r) => setTimeout(r, 5));
     return n;
   }, () => undefined, controller.signal);
-  assert.deepEqual(started, [1, 2]);
+  expect(started).toEqual([1, 2]);
 });
 
 test('a job gathers pages in any order and ends by how many failed', () => {
@@ -45,10 +45,10 @@ test('a job gathers pages in any order and ends by how many failed', () => {
   store.addPage(id, page(3));
   store.addError(id, { page: 2, code: 'PAGE_UNREADABLE', message: 'x' });
   store.addPage(id, page(1));
-  assert.deepEqual(store.progress(id), { job_id: id, status: 'running', filename: 'a.pdf', output: 'json', total_pages: 3, pages_done: 2, pages_failed: 1, finished: false });
+  expect(store.progress(id)).toEqual({ job_id: id, status: 'running', filename: 'a.pdf', output: 'json', total_pages: 3, pages_done: 2, pages_failed: 1, finished: false });
   assert.equal(store.finish(id).status, 'partial_success');
   const result = store.result(id);
-  assert.deepEqual(result.results.map((p) => p.page_number), [1, 3]);
+  expect(result.results.map((p) => p.page_number)).toEqual([1, 3]);
   assert.equal(result.combined_text, 'page 1\fpage 3');
 });
 
@@ -58,8 +58,8 @@ test('a cancelled job ends cancelled; finished jobs are forgotten after the TTL'
   store.cancel(id);
   assert.ok(signal.aborted);
   assert.equal(store.finish(id).status, 'cancelled');
-  assert.deepEqual(store.sweep(Date.now() + 500), []);
-  assert.deepEqual(store.sweep(Date.now() + 1500), [id]);
+  expect(store.sweep(Date.now() + 500)).toEqual([]);
+  expect(store.sweep(Date.now() + 1500)).toEqual([id]);
   assert.throws(() => store.progress(id), (e: unknown) => e instanceof OcrError && e.code === 'NOT_FOUND');
 });
 

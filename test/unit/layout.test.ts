@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { expect, test } from '@jest/globals';
 import { groupRows, layoutPage, type LayoutBox } from '../../src/ocr/stages/layout/layout.ts';
 
 const box = (x0: number, y0: number, x1: number, y1: number): LayoutBox => ({ x0, y0, x1, y1 });
@@ -28,8 +28,8 @@ test('a table is read row by row, its cells joined on each row', () => {
   for (let r = 0; r < 8; r++) for (const [x0, x1] of cols) boxes.push(box(x0 + (r % 2) * 5, 100 + r * 40, x1 - (r % 3) * 8, 128 + r * 40));
   const rows = layoutPage(boxes).paragraphs.flat();
   assert.equal(rows.length, 8);
-  assert.deepEqual(rows[0], [0, 1, 2, 3, 4, 5]);
-  assert.deepEqual(rows[7], [42, 43, 44, 45, 46, 47]);
+  expect(rows[0]).toEqual([0, 1, 2, 3, 4, 5]);
+  expect(rows[7]).toEqual([42, 43, 44, 45, 46, 47]);
 });
 
 test('justified lines split into word boxes still form two columns', () => {
@@ -42,8 +42,8 @@ test('justified lines split into word boxes still form two columns', () => {
   }
   const paragraphs = layoutPage(boxes).paragraphs;
   assert.equal(paragraphs.length, 2);
-  assert.deepEqual(paragraphs[0]![0], [0, 1, 2]);
-  assert.deepEqual(paragraphs[1]![0], [3]);
+  expect(paragraphs[0]![0]).toEqual([0, 1, 2]);
+  expect(paragraphs[1]![0]).toEqual([3]);
 });
 
 test('a wider gap between lines starts a paragraph', () => {
@@ -53,11 +53,11 @@ test('a wider gap between lines starts a paragraph', () => {
 
 test('boxes overlapping vertically by more than half their height share a row, left to right', () => {
   const rows = groupRows([box(300, 100, 400, 130), box(50, 105, 250, 133), box(50, 140, 400, 170)], [0, 1, 2]);
-  assert.deepEqual(rows, [[1, 0], [2]]);
+  expect(rows).toEqual([[1, 0], [2]]);
 });
 
 test('no boxes, no paragraphs', () => {
-  assert.deepEqual(layoutPage([]).paragraphs, []);
+  expect(layoutPage([]).paragraphs).toEqual([]);
 });
 
 test('a line that pokes into the next column stays in its own column', () => {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { expect, test } from '@jest/globals';
 import sharp from 'sharp';
 import type { Box, JobResult, PageResult } from '../../src/contracts.ts';
 import { buildJobResult } from '../../src/jobs/results.ts';
@@ -56,23 +56,23 @@ test('hOCR is strict XHTML with a page per page read, areas, paragraphs, lines a
   const all = allElements(root);
   const meta = (name: string) => all.find((e) => e.name === 'meta' && e.attributes.name === name)?.attributes.content;
   assert.match(meta('ocr-system')!, /^ocr-cluster /);
-  assert.deepEqual(meta('ocr-capabilities')!.split(' '), ['ocr_page', 'ocr_carea', 'ocr_par', 'ocr_line', 'ocrx_word', 'ocrp_wconf']);
+  expect(meta('ocr-capabilities')!.split(' ')).toEqual(['ocr_page', 'ocr_carea', 'ocr_par', 'ocr_line', 'ocrx_word', 'ocrp_wconf']);
   const ofClass = (c: string, under: XmlElement = root) => allElements(under).filter((e) => e.attributes.class === c);
   const pages = ofClass('ocr_page');
-  assert.deepEqual(pages.map((p) => p.attributes.title), ['bbox 0 0 1000 800; ppageno 0; scan_res 144 144', 'bbox 0 0 1000 800; ppageno 2; scan_res 144 144']);
+  expect(pages.map((p) => p.attributes.title)).toEqual(['bbox 0 0 1000 800; ppageno 0; scan_res 144 144', 'bbox 0 0 1000 800; ppageno 2; scan_res 144 144']);
   assert.equal(ofClass('ocr_carea', pages[0]).length, 2, 'an area a paragraph');
   assert.equal(ofClass('ocr_par', pages[0]).length, 2);
   assert.equal(ofClass('ocr_line', pages[0]).length, 5);
   RESULT.results.forEach((result, p) => {
     const spans = ofClass('ocrx_word', pages[p]);
     const json = result.lines.flatMap((l) => l.words);
-    assert.deepEqual(spans.map((s) => s.text), json.map((w) => w.text.replace(/\u0001/g, '')));
+    expect(spans.map((s) => s.text)).toEqual(json.map((w) => w.text.replace(/\u0001/g, '')));
     spans.forEach((s, i) => {
       const [x0, y0, x1, y1] = json[i]!.box[0].concat(json[i]!.box[2]);
-      assert.deepEqual(bbox(s.attributes.title!), [x0, y0, x1, y1]);
+      expect(bbox(s.attributes.title!)).toEqual([x0, y0, x1, y1]);
       assert.match(s.attributes.title!, /; x_wconf 90$/);
     });
-    assert.deepEqual(words(spans.map((s) => s.text).join(' ')), words(result.text.replace(/\u0001/g, '')));
+    expect(words(spans.map((s) => s.text).join(' '))).toEqual(words(result.text.replace(/\u0001/g, '')));
   });
   assert.match(ofClass('ocr_line', pages[1])[0]!.attributes.title!, /textangle 90/);
   assert.equal(all.filter((e) => e.attributes.id).length, new Set(all.map((e) => e.attributes.id).filter(Boolean)).size, 'ids are unique');
@@ -88,32 +88,32 @@ test('ALTO 4 has its description, a Page per page read, TextBlocks, TextLines, S
   assert.equal(named('fileName')[0]!.text, 'scan "A" & <B>.pdf');
   assert.equal(named('softwareName')[0]!.text, 'ocr-cluster');
   const pages = named('Page');
-  assert.deepEqual(pages.map((p) => [p.attributes.PHYSICAL_IMG_NR, p.attributes.WIDTH, p.attributes.HEIGHT]), [['1', '1000', '800'], ['3', '1000', '800']]);
+  expect(pages.map((p) => [p.attributes.PHYSICAL_IMG_NR, p.attributes.WIDTH, p.attributes.HEIGHT])).toEqual([['1', '1000', '800'], ['3', '1000', '800']]);
   assert.equal(named('PrintSpace', pages[0]).length, 1);
   assert.equal(named('TextBlock', pages[0]).length, 2);
   assert.equal(named('TextBlock', pages[1])[0]!.attributes.ROTATION, '90');
   RESULT.results.forEach((result, p) => {
     const strings = named('String', pages[p]);
     const json = result.lines.flatMap((l) => l.words);
-    assert.deepEqual(strings.map((s) => s.attributes.CONTENT), json.map((w) => w.text.replace(/\u0001/g, '')));
+    expect(strings.map((s) => s.attributes.CONTENT)).toEqual(json.map((w) => w.text.replace(/\u0001/g, '')));
     strings.forEach((s, i) => {
       const [[x0, y0], , [x1, y1]] = json[i]!.box;
-      assert.deepEqual(['HPOS', 'VPOS', 'WIDTH', 'HEIGHT'].map((k) => Number(s.attributes[k])), [x0, y0, x1 - x0, y1 - y0]);
+      expect(['HPOS', 'VPOS', 'WIDTH', 'HEIGHT'].map((k) => Number(s.attributes[k]))).toEqual([x0, y0, x1 - x0, y1 - y0]);
       assert.equal(s.attributes.WC, '0.90');
     });
-    assert.deepEqual(words(strings.map((s) => s.attributes.CONTENT).join(' ')), words(result.text.replace(/\u0001/g, '')));
+    expect(words(strings.map((s) => s.attributes.CONTENT).join(' '))).toEqual(words(result.text.replace(/\u0001/g, '')));
   });
   // Between "Fish" (50-130) and "&" (140-160) on line 1: a space 10 wide.
   const firstLine = named('TextLine', pages[0])[0]!;
-  assert.deepEqual(firstLine.children.map((c) => c.name).slice(0, 3), ['String', 'SP', 'String']);
-  assert.deepEqual(['HPOS', 'WIDTH'].map((k) => firstLine.children[1]!.attributes[k]), ['130', '10']);
+  expect(firstLine.children.map((c) => c.name).slice(0, 3)).toEqual(['String', 'SP', 'String']);
+  expect(['HPOS', 'WIDTH'].map((k) => firstLine.children[1]!.attributes[k])).toEqual(['130', '10']);
   assert.equal(all.filter((e) => e.attributes.ID).length, new Set(all.map((e) => e.attributes.ID).filter(Boolean)).size, 'IDs are unique');
 });
 
 test('the writers sit behind one seam: txt and md are the combined text and markdown', async () => {
   assert.equal(await writeOutput('txt', { result: RESULT }), RESULT.combined_text);
   assert.equal(await writeOutput('md', { result: RESULT }), RESULT.combined_markdown);
-  assert.deepEqual(JSON.parse(await writeOutput('json', { result: RESULT }) as string), RESULT);
+  expect(JSON.parse(await writeOutput('json', { result: RESULT }) as string)).toEqual(RESULT);
   assert.equal(await writeOutput('hocr', { result: RESULT }), writeHocr(RESULT));
   assert.ok(isOutputFormat('alto') && !isOutputFormat('docx'));
   await assert.rejects(writeOutput('pdf', { result: RESULT }), { code: 'INVALID_PARAMS' });
@@ -131,10 +131,10 @@ test('the glyphless font is a well-formed TrueType font of two empty glyphs, hal
     const [offset, length] = [font.readUInt32BE(at + 8), font.readUInt32BE(at + 12)];
     tables.set(font.toString('latin1', at, at + 4), font.subarray(offset, offset + length));
   }
-  assert.deepEqual([...tables.keys()], ['OS/2', 'cmap', 'glyf', 'head', 'hhea', 'hmtx', 'loca', 'maxp', 'name', 'post']);
+  expect([...tables.keys()]).toEqual(['OS/2', 'cmap', 'glyf', 'head', 'hhea', 'hmtx', 'loca', 'maxp', 'name', 'post']);
   assert.equal(tables.get('maxp')!.readUInt16BE(4), 2, 'two glyphs');
   assert.equal(tables.get('head')!.readUInt16BE(18), 1000, 'units per em');
-  assert.deepEqual([0, 4].map((at) => tables.get('hmtx')!.readUInt16BE(at)), [500, 500]);
+  expect([0, 4].map((at) => tables.get('hmtx')!.readUInt16BE(at))).toEqual([500, 500]);
   assert.equal(tables.get('glyf')!.length, 0, 'no outlines at all');
 });
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { expect, test } from '@jest/globals';
 import ort, { type InferenceSession } from '../../src/onnxruntime.ts';
 import { cpuWeightBits, int8Options, RangeRecorder } from '../../src/ocr/model/calibration.ts';
 import { defaultModelPaths } from '../../src/ocr/config.ts';
@@ -76,10 +76,10 @@ test('a conv trunk runs in int8 kernels and computes what the float model does, 
     }
   }
   // Every conv and elementwise node but the squeeze-and-excite branch's (one value per channel).
-  assert.deepEqual(tensors, ['x', 'c1', 'h1', 'a1', 'c2', 'h2', 'se4', 'h3', 'c3']);
+  expect(tensors).toEqual(['x', 'c1', 'h1', 'a1', 'c2', 'h2', 'se4', 'h3', 'c3']);
   const options: QuantizeOptions = { ranges: recorder.ranges(1), weightBits: cpuWeightBits() };
   const { bytes, report } = rewriteModel(model, { int8: options });
-  assert.deepEqual(report.int8, { nodes: 10 });
+  expect(report.int8).toEqual({ nodes: 10 });
 
   const optimized = join(mkdtempSync(join(tmpdir(), 'int8-')), 'optimized.onnx');
   const [float, int8] = [await session(model), await session(bytes, optimized)];
@@ -89,7 +89,7 @@ test('a conv trunk runs in int8 kernels and computes what the float model does, 
 
   for (const input of inputs.slice(0, 5)) {
     const [a, b] = [(await outputs(float, input)).y!, (await outputs(int8, input)).y!];
-    assert.deepEqual(b.dims, [1, 4, 8, 6], 'the opset-9 Slice still slices');
+    expect(b.dims).toEqual([1, 4, 8, 6]); // the opset-9 Slice still slices
     const difference = (a.data as Float32Array).reduce((m, v, i) => Math.max(m, Math.abs(v - (b.data as Float32Array)[i]!)), 0);
     // Sigmoid outputs in [0, 1]: a few steps of 1/255 through four quantized layers.
     assert.ok(difference < 0.03, `max difference ${difference}`);
@@ -99,7 +99,7 @@ test('a conv trunk runs in int8 kernels and computes what the float model does, 
 test('ranges for another model leave it in float, and say why', () => {
   const { bytes, report } = rewriteModel(trunkModel(), { int8: { ranges: { x: [-1, 1] }, weightBits: 8 } });
   assert.match(report.int8!.skipped!, /no calibrated range for c1/);
-  assert.deepEqual(bytes, rewriteModel(trunkModel()).bytes);
+  expect(bytes).toEqual(rewriteModel(trunkModel()).bytes);
 });
 
 test('percentile ranges cut the outliers evenly from both ends', () => {
@@ -108,7 +108,7 @@ test('percentile ranges cut the outliers evenly from both ends', () => {
   values[0] = -100;
   values[1] = 500;
   for (const pass of [recorder.recordExtent, recorder.recordHistogram]) pass.call(recorder, 't', values);
-  assert.deepEqual(recorder.ranges(1).t, [-100, 500]);
+  expect(recorder.ranges(1).t).toEqual([-100, 500]);
   const [lo, hi] = recorder.ranges(0.999).t!;
   assert.ok(lo > -2.5 && lo < -1.5 && hi > 7.5 && hi < 8.5, `${lo} ${hi}`);
 });

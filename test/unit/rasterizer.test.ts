@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { expect, test } from '@jest/globals';
 import { PDFDocument } from 'pdf-lib';
 import sharp from 'sharp';
 import { PdfDocument } from '../../src/pdf/rasterizer.ts';
@@ -35,20 +35,20 @@ test('a page that is one scanned image is taken at its own pixels, not drawn aga
   // Asked for 180 dpi, near the scan's own 200: its own pixels, where drawing would give 765x990.
   const page = await doc.render(1, 180, 1e8);
   assert.equal(page.dpi, 200);
-  assert.deepEqual([page.raster.width, page.raster.height], [850, 1100]);
+  expect([page.raster.width, page.raster.height]).toEqual([850, 1100]);
   const expected = await greyPixels(scan.image);
   const worst = page.raster.data.reduce((m, v, i) => Math.max(m, Math.abs(v - expected[i]!)), 0);
   assert.ok(worst <= 2, `largest difference ${worst}`);
   // Asked for a resolution far from the scan's own: drawn at the one asked for.
   const half = await doc.render(1, 100, 1e8);
-  assert.deepEqual([half.dpi, half.raster.width, half.raster.height], [100, 425, 550]);
+  expect([half.dpi, half.raster.width, half.raster.height]).toEqual([100, 425, 550]);
   await doc.close();
 });
 
 test('an image that does not fill its page is drawn with the rest of the page', async () => {
   const doc = await PdfDocument.open(await scanPdf(scan.image, 200, 'top half'));
   const page = await doc.render(1, 200, 1e8);
-  assert.deepEqual([page.dpi, page.raster.width, page.raster.height], [200, 850, 2200]);
+  expect([page.dpi, page.raster.width, page.raster.height]).toEqual([200, 850, 2200]);
   const bottom = page.raster.data.subarray(850 * 1100);
   assert.ok(bottom.every((v) => v === 255), 'the lower half is blank paper');
   assert.ok(page.raster.data.subarray(0, 850 * 1100).some((v) => v < 100), 'the upper half has the text');
@@ -56,8 +56,8 @@ test('an image that does not fill its page is drawn with the rest of the page', 
 });
 
 test('a page painting one image is recognised from its content stream, and nothing else is', () => {
-  assert.deepEqual(singlePaint('q\n612 0 0 792 0 0 cm\n/Im0 Do\nQ\n'), { name: 'Im0', ctm: [612, 0, 0, 792, 0, 0] });
-  assert.deepEqual(singlePaint('q 1 0 0 1 10 20 cm 2 0 0 3 0 0 cm /X Do Q'), { name: 'X', ctm: [2, 0, 0, 3, 10, 20] });
+  expect(singlePaint('q\n612 0 0 792 0 0 cm\n/Im0 Do\nQ\n')).toEqual({ name: 'Im0', ctm: [612, 0, 0, 792, 0, 0] });
+  expect(singlePaint('q 1 0 0 1 10 20 cm 2 0 0 3 0 0 cm /X Do Q')).toEqual({ name: 'X', ctm: [2, 0, 0, 3, 10, 20] });
   assert.equal(singlePaint('q 612 0 0 792 0 0 cm /Im0 Do Q BT /F1 12 Tf (hidden text) Tj ET'), undefined, 'a text layer too');
   assert.equal(singlePaint('q 612 0 0 792 0 0 cm /Im0 Do /Im1 Do Q'), undefined, 'two images');
   assert.equal(singlePaint('q q 612 0 0 792 0 0 cm /Im0 Do Q Q'), undefined, 'nested states');
@@ -70,11 +70,11 @@ test('a scanned page stored as a plain JPEG is decoded from its own bytes', asyn
   const pdf = await scanPdf(jpeg, 200, 'page');
   const found = await firstPageJpeg(pdf);
   assert.ok(found, 'the page is one JPEG');
-  assert.deepEqual([found.width, found.height, found.components, Buffer.from(found.jpeg).equals(jpeg)], [850, 1100, 1, true]);
+  expect([found.width, found.height, found.components, Buffer.from(found.jpeg).equals(jpeg)]).toEqual([850, 1100, 1, true]);
 
   const doc = await PdfDocument.open(pdf);
   const page = await doc.render(1, 200, 1e8);
-  assert.deepEqual([page.dpi, page.raster.width, page.raster.height], [200, 850, 1100]);
+  expect([page.dpi, page.raster.width, page.raster.height]).toEqual([200, 850, 1100]);
   // libjpeg-turbo's pixels exactly (pdfjs's own decoder rounds differently, by 1 here and there).
   assert.ok(Buffer.from(page.raster.data).equals(await greyPixels(jpeg)));
   await doc.close();
@@ -87,7 +87,7 @@ test('a JPEG page with anything more on it, or a PNG page, goes through pdfjs', 
   // Found, but it covers half the page: drawn with the blank half.
   const doc = await PdfDocument.open(await scanPdf(jpeg, 200, 'top half'));
   const page = await doc.render(1, 200, 1e8);
-  assert.deepEqual([page.raster.width, page.raster.height], [850, 2200]);
+  expect([page.raster.width, page.raster.height]).toEqual([850, 2200]);
   assert.ok(page.raster.data.subarray(850 * 1100).every((v) => v === 255), 'the lower half is blank paper');
   await doc.close();
 });

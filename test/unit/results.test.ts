@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { expect, test } from '@jest/globals';
 import { buildJobResult, jobStatus } from '../../src/jobs/results.ts';
 import type { PageResult } from '../../src/contracts.ts';
 
@@ -21,7 +21,7 @@ const facts = { job_id: 'j1', filename: 'a.pdf', file_size_bytes: 2 * 1048576, t
 test('metrics add up from the pages, in page order whatever the arrival order', () => {
   const pages = [page(3, 'w2', [['gamma delta']]), page(1, 'w1', [['alpha beta', 'one'], ['two']])];
   const r = buildJobResult(facts, pages, [{ page: 2, code: 'IMAGE_UNREADABLE', message: 'bad' }]);
-  assert.deepEqual(r.results.map((p) => p.page_number), [1, 3]);
+  expect(r.results.map((p) => p.page_number)).toEqual([1, 3]);
   const m = r.metrics;
   assert.equal(m.pages_processed, 2);
   assert.equal(m.pages_failed, 1);
@@ -31,9 +31,9 @@ test('metrics add up from the pages, in page order whatever the arrival order', 
   assert.equal(m.total_chars, 'alpha beta'.length + 3 + 3 + 'gamma delta'.length);
   assert.equal(m.total_duration_ms, 3000);
   assert.equal(m.file_size_mb, 2);
-  assert.deepEqual(m.ocr_rounds_per_worker, { w1: 1, w2: 1 });
+  expect(m.ocr_rounds_per_worker).toEqual({ w1: 1, w2: 1 });
   assert.equal(m.avg_page_time_ms, 20);
-  assert.deepEqual(m.errors, [{ page: 2, code: 'IMAGE_UNREADABLE', message: 'bad' }]);
+  expect(m.errors).toEqual([{ page: 2, code: 'IMAGE_UNREADABLE', message: 'bad' }]);
   assert.equal(r.combined_text, 'alpha beta\none\n\ntwo\fgamma delta');
   assert.equal(r.combined_markdown, '## Page 1\n\nalpha beta one\n\ntwo\n\n## Page 2\n\n> Page 2 could not be read (IMAGE_UNREADABLE): bad\n\n## Page 3\n\ngamma delta\n');
 });

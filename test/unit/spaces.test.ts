@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { expect, test } from '@jest/globals';
 import type { LineImage } from '../../src/ocr/image/crop.ts';
 import type { DecodedChar } from '../../src/ocr/stages/rec/ctc.ts';
 import { insertSpaces, normaliseLatin, otsuThreshold, recoverSpaces } from '../../src/ocr/stages/rec/spaces.ts';
@@ -37,7 +37,7 @@ test('words keep their characters when normalisation changes them: full-width le
   const l = line([[0, 12, 'Ｈ'], [14, 26, 'i'], [28, 40, '\u3000'], [42, 54, 's'], [56, 68, 'I'], [70, 82, 'l']], 90);
   const [spaced] = recoverSpaces([{ chars: l.chars, image: l.image }], PARAMS);
   assert.equal(spaced!.text, 'Hi sll');
-  assert.deepEqual(spaced!.words, [{ text: 'Hi', first: 0, last: 1 }, { text: 'sll', first: 3, last: 5 }]);
+  expect(spaced!.words).toEqual([{ text: 'Hi', first: 0, last: 1 }, { text: 'sll', first: 3, last: 5 }]);
 });
 
 test('outside CJK text, full-width digits and letters become ASCII and a capital I between lower-case letters an l', () => {
@@ -54,17 +54,17 @@ test('word gaps are learned from the spaces the model emitted', () => {
   const chars = [first.chars[0]!, first.chars[1]!, space, first.chars[2]!, first.chars[3]!, { ...space, start: 12, end: 12 }, first.chars[4]!, first.chars[5]!];
   const second = line([[0, 14, 'e'], [18, 32, 'f'], [54, 68, 'g'], [72, 86, 'h']], 100);
   const lines = recoverSpaces([{ chars, image: first.image }, { chars: second.chars, image: second.image }], PARAMS);
-  assert.deepEqual(lines.map((l) => l.text), ['ab cd ef', 'ef gh']);
+  expect(lines.map((l) => l.text)).toEqual(['ab cd ef', 'ef gh']);
   // Each word knows the characters it came from, emitted spaces (indices 2 and 5) left out.
-  assert.deepEqual(lines[0]!.words, [{ text: 'ab', first: 0, last: 1 }, { text: 'cd', first: 3, last: 4 }, { text: 'ef', first: 6, last: 7 }]);
-  assert.deepEqual(lines[1]!.words, [{ text: 'ef', first: 0, last: 1 }, { text: 'gh', first: 2, last: 3 }]);
+  expect(lines[0]!.words).toEqual([{ text: 'ab', first: 0, last: 1 }, { text: 'cd', first: 3, last: 4 }, { text: 'ef', first: 6, last: 7 }]);
+  expect(lines[1]!.words).toEqual([{ text: 'ef', first: 0, last: 1 }, { text: 'gh', first: 2, last: 3 }]);
 });
 
 test('monospace letter gaps wider than a proportional word space are not word breaks there', () => {
   // Emitted word gaps of 40 make 20-column letter gaps (narrow "il" in a monospace font) plain letters.
   const l = line([[0, 10, 'i'], [30, 40, 'l'], [80, 95, 'x'], [135, 150, 'y']], 160);
   const chars = [l.chars[0]!, l.chars[1]!, { char: ' ', start: 7, end: 7, prob: 0.9 }, l.chars[2]!, { char: ' ', start: 14, end: 14, prob: 0.9 }, l.chars[3]!];
-  assert.deepEqual(recoverSpaces([{ chars, image: l.image }], PARAMS).map((r) => r.text), ['il x y']);
+  expect(recoverSpaces([{ chars, image: l.image }], PARAMS).map((r) => r.text)).toEqual(['il x y']);
 });
 
 test("Otsu's cut falls between letter gaps and word gaps", () => {
@@ -84,7 +84,7 @@ test('without emitted spaces, a page of run-together words is cut at the letter/
   const l = line(spans, x);
   const [spaced] = recoverSpaces([{ chars: l.chars, image: l.image }], PARAMS);
   assert.equal(spaced!.text, 'abcd efgh ijkl mnop qrst uvwx');
-  assert.deepEqual(spaced!.words.map((w) => [w.first, w.last]), [[0, 3], [4, 7], [8, 11], [12, 15], [16, 19], [20, 23]]);
+  expect(spaced!.words.map((w) => [w.first, w.last])).toEqual([[0, 3], [4, 7], [8, 11], [12, 15], [16, 19], [20, 23]]);
 });
 
 test('a one-line page without emitted spaces is cut where its own gaps split, not at a fixed share of the advance', () => {
@@ -96,7 +96,7 @@ test('a one-line page without emitted spaces is cut where its own gaps split, no
     x += 13;
   }
   const l = line(spans, x);
-  assert.deepEqual(recoverSpaces([{ chars: l.chars, image: l.image }], PARAMS).map((r) => r.text), ['Secret ledger page']);
+  expect(recoverSpaces([{ chars: l.chars, image: l.image }], PARAMS).map((r) => r.text)).toEqual(['Secret ledger page']);
 });
 
 test('numbers keep their separators tight; narrow punctuation needs a wider gap', () => {
