@@ -33,7 +33,6 @@ export const ERROR_CODES = {
   TOO_MANY_PAGES: { status: 413, retryable: false },
   NOT_FOUND: { status: 404, retryable: false },
   JOB_NOT_FINISHED: { status: 409, retryable: false },
-  CANCELLED: { status: 409, retryable: false },
   PAGE_TIMEOUT: { status: 504, retryable: true },
   JOB_TIMEOUT: { status: 504, retryable: false },
   JOB_INTERRUPTED: { status: 503, retryable: false },

@@ -13,13 +13,16 @@ import type { AccessSettings } from '../http/access.ts';
 import type { IsolationLimits } from '../isolation/isolated-process.ts';
 import type { DpiLimits } from '../jobs/job-options.ts';
 import type { OcrConfig } from '../ocr/config.ts';
-import { list, oneOf, optionalText, positiveCount, positiveNumber, text, wholeNumber, type Env } from './env.ts';
+import { countInRange, list, oneOf, optionalText, positiveCount, positiveNumber, text, wholeNumber, type Env } from './env.ts';
 import { loadOcrConfig } from './ocr.ts';
 
 export const SERVICE_NAMES = ['ocr-worker', 'rasterizer', 'aggregator', 'gateway'] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+
+/** The resolutions a PDF job may ask for. */
+const DPI_RANGE = { min: 72, max: 600 };
 
 export interface HttpConfig {
   host: string;
@@ -123,7 +126,7 @@ export function loadConfig(env: Env): NodeConfig {
   return {
     services: services(env),
     broker: {
-      namespace: env.NAMESPACE ?? 'ocr-cluster',
+      namespace: text(env, 'NAMESPACE', 'ocr-cluster'),
       nodeID: text(env, 'NODE_ID', `${hostname()}-${process.pid}`),
       logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
       nats: nats(env),
@@ -140,7 +143,7 @@ export function loadConfig(env: Env): NodeConfig {
       maxUploadBytes: Math.floor(positiveNumber(env, 'MAX_UPLOAD_MB', 100) * 1024 * 1024),
       maxPixels: positiveCount(env, 'MAX_PIXELS', 100_000_000),
       maxPages: positiveCount(env, 'MAX_PAGES', 2000),
-      dpi: { default: positiveCount(env, 'DEFAULT_DPI', 200), min: 72, max: 600 },
+      dpi: { default: countInRange(env, 'DEFAULT_DPI', 200, DPI_RANGE.min, DPI_RANGE.max), ...DPI_RANGE },
     },
     jobs: {
       tempDir: text(env, 'TEMP_DIR', join(tmpdir(), 'ocr-cluster')),

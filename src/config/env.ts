@@ -22,9 +22,20 @@ export function positiveNumber(env: Env, name: string, fallback: number): number
   return n;
 }
 
-/** A positive number, rounded down: a count of things (1.5 engines is 1). */
+/** A count of things: a number of at least 1, rounded down (1.5 engines is 1; 0.5 is refused, not 0). */
 export function positiveCount(env: Env, name: string, fallback: number): number {
-  return Math.floor(positiveNumber(env, name, fallback));
+  const value = raw(env, name);
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 1) throw invalid(name, 'a count (1 or more)', value);
+  return Math.floor(n);
+}
+
+/** A count from `min` to `max`: a default outside the range would fail every request that relies on it. */
+export function countInRange(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const n = positiveCount(env, name, fallback);
+  if (n < min || n > max) throw invalid(name, `a count from ${min} to ${max}`, raw(env, name) ?? String(n));
+  return n;
 }
 
 /** A whole number of at least 0 (0 usually means "none" or "off"). */

@@ -1,0 +1,33 @@
+/** loadConfig: a bad value stops the node with a message naming the variable; unset or empty takes the default. */
+import assert from 'node:assert/strict';
+import { expect, test } from '@jest/globals';
+import { loadConfig } from '../../src/config/config.ts';
+
+test('unset or empty variables take their defaults, NAMESPACE included', () => {
+  for (const env of [{}, { NAMESPACE: '', DEFAULT_DPI: '', JOB_WINDOW: '', OCR_CONCURRENCY: '' }]) {
+    const config = loadConfig(env);
+    assert.equal(config.broker.namespace, 'ocr-cluster');
+    expect(config.limits.dpi).toEqual({ default: 200, min: 72, max: 600 });
+    assert.equal(config.jobs.window, 4);
+    assert.ok(config.worker.slots >= 1);
+  }
+});
+
+test('counts are rounded down from 1 up, and refused below 1 rather than becoming 0', () => {
+  const config = loadConfig({ JOB_WINDOW: '2.7', OCR_CONCURRENCY: '1', OCR_QUEUE_SIZE: '1' });
+  expect([config.jobs.window, config.worker.slots, config.worker.queueSize]).toEqual([2, 1, 1]);
+  for (const name of ['JOB_WINDOW', 'OCR_CONCURRENCY', 'OCR_QUEUE_SIZE', 'MAX_PAGES', 'OCR_CPU_THREADS', 'COORDINATOR_PORT']) {
+    for (const value of ['0', '0.5', '-1', 'two']) {
+      assert.throws(() => loadConfig({ [name]: value }), { message: `${name} must be a count (1 or more), got "${value}"` });
+    }
+  }
+});
+
+test('DEFAULT_DPI outside what a request may ask stops the node instead of failing every PDF later', () => {
+  assert.equal(loadConfig({ DEFAULT_DPI: '72' }).limits.dpi.default, 72);
+  assert.equal(loadConfig({ DEFAULT_DPI: '600' }).limits.dpi.default, 600);
+  for (const value of ['50', '601', '1000']) {
+    assert.throws(() => loadConfig({ DEFAULT_DPI: value }), { message: `DEFAULT_DPI must be a count from 72 to 600, got "${value}"` });
+  }
+  assert.throws(() => loadConfig({ DEFAULT_DPI: '0.5' }), /DEFAULT_DPI must be a count \(1 or more\)/);
+});
