@@ -39,7 +39,10 @@ function pieces(text: string, size: number): string[] {
   return out;
 }
 
-function units(pages: readonly PageResult[], size: number): Unit[] {
+/** What chunking reads of a page: its number and paragraphs. */
+export type ChunkedPage = Pick<PageResult, 'page_number' | 'paragraphs'>;
+
+function units(pages: readonly ChunkedPage[], size: number): Unit[] {
   return pages.flatMap((p) => p.paragraphs.flatMap((para) => {
     // Lines of a paragraph become one run of text: the passage is prose, not layout.
     const text = words(para.text).join(' ');
@@ -49,7 +52,7 @@ function units(pages: readonly PageResult[], size: number): Unit[] {
 
 const SEPARATOR = '\n\n';
 
-export function chunkDocument(document: string, pages: readonly PageResult[], { size, overlap }: ChunkOptions): TextChunk[] {
+export function chunkDocument(document: string, pages: readonly ChunkedPage[], { size, overlap }: ChunkOptions): TextChunk[] {
   if (!(size > 0) || overlap < 0 || overlap >= size) throw new RangeError('Chunk size must be positive and overlap smaller than size');
   const all = units(pages, size);
   const chunks: TextChunk[] = [];

@@ -96,14 +96,15 @@ END;
 PRAGMA user_version = ${SCHEMA_VERSION};
 `;
 
-interface PassageRow {
+// A type alias, not an interface: a row of node:sqlite (a string-keyed record) converts to it.
+type PassageRow = {
   id: number;
   document: string;
   chunk_index: number;
   text: string;
   pages: string;
   boxes: string;
-}
+};
 
 export class IndexStore {
   private readonly db: DatabaseSync;
@@ -288,7 +289,7 @@ export class IndexStore {
     const rows = this.statement(`
       SELECT p.id, d.path AS document, p.chunk_index, p.text, p.pages, p.boxes
       FROM passages p JOIN documents d ON d.id = p.document_id
-      WHERE p.id IN (SELECT value FROM json_each(?))`).all(JSON.stringify(ids)) as unknown as PassageRow[];
+      WHERE p.id IN (SELECT value FROM json_each(?))`).all(JSON.stringify(ids)) as PassageRow[];
     return new Map(rows.map((r) => [r.id, { ...r, pages: JSON.parse(r.pages) as number[], boxes: JSON.parse(r.boxes) as Passage['boxes'] }]));
   }
 

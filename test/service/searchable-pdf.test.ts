@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { beforeAll, expect, test } from '@jest/globals';
-import { degrees, PDFDocument, PDFName, PDFRawStream, type PDFDict } from 'pdf-lib';
+import { degrees, PDFArray, PDFDict, PDFDocument, PDFName, PDFRawStream } from 'pdf-lib';
 import sharp from 'sharp';
 import type { JobResult, PageResult } from '../../src/contracts.ts';
 import { textLayerPageResult } from '../../src/jobs/page-result.ts';
@@ -197,7 +197,7 @@ test('PDF/A-2b: XMP metadata that matches the document information and an sRGB o
   assert.match(value('pdf:Producer')!, /^ocr-cluster /);
   const { context } = await parsePdf(out, undefined);
   const catalog = context.lookup(context.trailerInfo.Root) as PDFDict;
-  const intent = (catalog.lookup(PDFName.of('OutputIntents')) as unknown as { lookup(i: number): PDFDict }).lookup(0);
+  const intent = catalog.lookup(PDFName.of('OutputIntents'), PDFArray).lookup(0, PDFDict);
   assert.equal(intent.get(PDFName.of('S')), PDFName.of('GTS_PDFA1'));
   assert.ok(intent.lookup(PDFName.of('DestOutputProfile')) instanceof PDFRawStream);
   await assert.rejects(writeSearchablePdf(input, result, { pdfa: true }), (e: { code: string; message: string }) => e.code === 'PDFA_UNSUPPORTED' && /Helvetica is not embedded/.test(e.message));

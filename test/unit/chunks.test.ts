@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { expect, test } from '@jest/globals';
-import { chunkDocument } from '../../src/batch/chunks.ts';
-import type { Box, PageResult } from '../../src/contracts.ts';
+import { chunkDocument, type ChunkedPage } from '../../src/batch/chunks.ts';
+import type { Box } from '../../src/contracts.ts';
 
 const box = (y: number): Box => [[0, y], [100, y], [100, y + 10], [0, y + 10]];
-const page = (n: number, paragraphs: string[]) =>
-  ({ page_number: n, paragraphs: paragraphs.map((text, i) => ({ text, box: box(i * 20), lines: [i] })) }) as unknown as PageResult;
+const page = (n: number, paragraphs: string[]): ChunkedPage => ({ page_number: n, paragraphs: paragraphs.map((text, i) => ({ text, box: box(i * 20), lines: [i] })) });
 
 test('paragraphs are packed into chunks no longer than the size, lines joined into prose', () => {
   const chunks = chunkDocument('a.pdf', [page(1, ['one two\nthree', 'four five', 'six seven eight'])], { size: 25, overlap: 0 });

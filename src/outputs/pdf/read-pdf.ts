@@ -20,6 +20,13 @@ interface ParserInternals {
 
 const ENDOBJ = [...Buffer.from('endobj', 'latin1')];
 
+/** pdf-lib declares these steps private: checked here rather than cast, so another version fails plainly. */
+function hasParserInternals(parser: object): parser is ParserInternals {
+  return ['parseIndirectObjectHeader', 'skipWhitespaceAndComments', 'parseObject', 'matchKeyword', 'parseIndirectObject'].every(
+    (step) => typeof Reflect.get(parser, step) === 'function',
+  );
+}
+
 /**
  * pdf-lib's parse, the same steps as PDFParser.parseIndirectObject, with two changes it cannot be
  * asked for: every object decrypted as it is read (an object stream must be decrypted before the
@@ -27,7 +34,8 @@ const ENDOBJ = [...Buffer.from('endobj', 'latin1')];
  * unopened (to read an encrypted file's trailer without parsing its still encrypted object streams).
  */
 function parse(input: Uint8Array, options: { file?: FileKey; encryptRef?: PDFObject; objectStreams: boolean }): Promise<PDFContext> {
-  const parser = PDFParser.forBytesWithOptions(input, Infinity) as unknown as ParserInternals;
+  const parser: object = PDFParser.forBytesWithOptions(input, Infinity);
+  if (!hasParserInternals(parser)) throw new Error('pdf-lib is not 1.17.1: its parser lacks the steps a decrypting parse replaces');
   const { file, encryptRef, objectStreams } = options;
   parser.parseIndirectObject = async function (this: ParserInternals) {
     const ref = this.parseIndirectObjectHeader();
