@@ -223,7 +223,8 @@ async function tesseract(binary: string, rasters: Awaited<ReturnType<typeof rend
       child.on('exit', (code) => {
         clearInterval(sampler);
         texts[i] = Buffer.concat(out).toString('utf8');
-        code === 0 ? done() : fail(new Error(`tesseract exited ${code}`));
+        if (code === 0) done();
+        else fail(new Error(`tesseract exited ${code}`));
       });
     });
     const t0 = performance.now();

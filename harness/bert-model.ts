@@ -117,7 +117,7 @@ export function referenceEmbedding(w: BertWeights, ids: readonly number[]): numb
     const e = scores.map((s) => Math.exp(s - top));
     const sum = e.reduce((a, b) => a + b, 0);
     const residual = x[i]!.map((a, d) => a + e.reduce((s, p, j) => s + (p / sum) * v[j]![d]!, 0));
-    times(residual, w.dense).forEach((a, d) => (pooled[d] += Math.tanh(a + w.bias[d]!) / S));
+    times(residual, w.dense).forEach((a, d) => (pooled[d]! += Math.tanh(a + w.bias[d]!) / S));
   }
   const norm = Math.hypot(...pooled);
   return pooled.map((a) => a / norm);

@@ -241,7 +241,7 @@ export default function aggregatorService(config: NodeConfig): ServiceSchema<Agg
       },
 
       publish(this: AggregatorThis, progress: JobProgress) {
-        this.broker.broadcast('job.progress', progress);
+        void this.broker.broadcast('job.progress', progress); // progress events are best effort; the job store has the truth
       },
     },
   };

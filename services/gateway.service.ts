@@ -338,7 +338,7 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
 
       /** GET /jobs/:id/events: progress as server-sent events, in order, ending with the final status. */
       async jobEvents(this: GatewayThis, req: IncomingRequest, res: GatewayResponse): Promise<void> {
-        const id = String(req.$params.id ?? '');
+        const id = (req.$params as { id?: string }).id ?? ''; // moleculer-web types route params as any
         const queue: JobProgress[] = [];
         let deliver: ProgressListener = (p) => queue.push(p);
         const listener: ProgressListener = (p) => deliver(p);

@@ -28,11 +28,17 @@ function pieces(text: string, size: number): string[] {
   let current = '';
   for (let word of words(text)) {
     while (word.length > size) {
-      if (current) out.push(current), (current = '');
+      if (current) {
+        out.push(current);
+        current = '';
+      }
       out.push(word.slice(0, size));
       word = word.slice(size);
     }
-    if (current && current.length + 1 + word.length > size) out.push(current), (current = '');
+    if (current && current.length + 1 + word.length > size) {
+      out.push(current);
+      current = '';
+    }
     current = current ? `${current} ${word}` : word;
   }
   if (current) out.push(current);

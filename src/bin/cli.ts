@@ -114,7 +114,7 @@ async function batch(args: string[]): Promise<number> {
   const run = new Batch(
     {
       input: resolve(positionals[0]!),
-      outDir: resolve(values.out!),
+      outDir: resolve(values.out),
       filter: { extensions: values.ext ? values.ext.split(',').map((e) => e.trim().replace(/^\./, '').toLowerCase()) : DEFAULT_EXTENSIONS, glob: values.glob },
       concurrency: positiveInt(values.concurrency, 'concurrency', 4),
       force: values.force ?? false,

@@ -111,4 +111,4 @@ const commands: NonNullable<ReplOptions['customCommands']> = [
 ];
 
 const broker = await startNode(config, { replOptions: { customCommands: commands, delimiter: 'ocr-cluster $' } });
-await broker.repl();
+broker.repl();

@@ -14,7 +14,7 @@ const outstandingByBroker = new WeakMap<ServiceBroker, Map<string, number>>();
 /** This broker's calls in flight per target node, as OutstandingRequests counts them. */
 export function outstandingCalls(broker: ServiceBroker): Map<string, number> {
   let counts = outstandingByBroker.get(broker);
-  if (!counts) outstandingByBroker.set(broker, (counts = new Map()));
+  if (!counts) outstandingByBroker.set(broker, (counts = new Map<string, number>()));
   return counts;
 }
 

@@ -124,7 +124,7 @@ function parseUpload<T>(req: IncomingMessage, limits: UploadLimits, consume: (fi
     });
     parser.on('filesLimit', () => fail(new OcrError('TOO_MANY_FILES', `Send one file, in the field "${FILE_FIELD}"`)));
     parser.on('error', () => fail(new OcrError('MISSING_FILE', 'Malformed multipart request')));
-    parser.on('close', async () => {
+    const finish = async () => {
       if (settled) return;
       if (!stored) {
         const elsewhere = fileFields.length ? ` (the file came in the field "${fileFields[0]}")` : '';
@@ -139,7 +139,8 @@ function parseUpload<T>(req: IncomingMessage, limits: UploadLimits, consume: (fi
       } catch {
         fail(new OcrError('MISSING_FILE', 'The upload was interrupted'));
       }
-    });
+    };
+    parser.on('close', () => void finish());
     req.pipe(parser);
   });
 }

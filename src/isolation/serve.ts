@@ -5,7 +5,7 @@ export type ChildReply = { id: number; ok: true; value: unknown } | { id: number
 
 /** Errors that are not OcrErrors are reported as `fallback` (the parser's generic failure). */
 export function serve<T extends { id: number }>(handler: (request: T) => Promise<unknown>, fallback: ErrorCode, fallbackMessage: string): void {
-  process.on('message', async (request: T) => {
+  const answer = async (request: T) => {
     let reply: ChildReply;
     try {
       reply = { id: request.id, ok: true, value: await handler(request) };
@@ -14,6 +14,7 @@ export function serve<T extends { id: number }>(handler: (request: T) => Promise
       reply = { id: request.id, ok: false, error: { code: e.code, message: e.message, page: e.page } };
     }
     process.send!(reply);
-  });
+  };
+  process.on('message', (request: T) => void answer(request));
   process.on('disconnect', () => process.exit(0));
 }

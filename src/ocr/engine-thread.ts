@@ -17,7 +17,8 @@ const port = parentPort!;
 const engine = await OcrEngine.load(workerData as OcrConfig);
 const send = (message: ThreadMessage) => port.postMessage(message);
 send({ type: 'ready', info: engine.info });
-port.on('message', async (task: ThreadTask) => {
+
+async function run(task: ThreadTask): Promise<void> {
   // Exiting from this thread's own JavaScript is safe: no inference is under way then. A terminate()
   // from outside can land inside onnxruntime's run and abort the whole process.
   if (task.type === 'close') process.exit(0);
@@ -28,4 +29,6 @@ port.on('message', async (task: ThreadTask) => {
   } catch (err) {
     send({ type: 'failed', code: err instanceof OcrError ? err.code : undefined, message: (err as Error).message });
   }
-});
+}
+
+port.on('message', (task: ThreadTask) => void run(task));

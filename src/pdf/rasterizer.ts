@@ -168,7 +168,9 @@ type OperatorList = Awaited<ReturnType<PDFPageProxy['getOperatorList']>>;
 /** An image of the page's operator list, once pdfjs has decoded it (null when it could not). */
 function decodedImage(page: PDFPageProxy, id: string): Promise<DecodedImage | null> {
   const objs = id.startsWith('g_') ? page.commonObjs : page.objs;
-  return new Promise((resolve) => objs.get(id, resolve as (data: unknown) => void));
+  return new Promise((resolve) => {
+    objs.get(id, resolve);
+  });
 }
 
 /**
@@ -219,7 +221,7 @@ async function scannedPage(page: PDFPageProxy, ops: OperatorList, dpi: number, m
   const image = await decodedImage(page, id);
   const nativeDpi = image?.data ? scanDpi(image, page, dpi, maxPixels) : undefined;
   const raster = nativeDpi && greyFromImage(image!);
-  return raster ? { raster, dpi: nativeDpi! } : undefined;
+  return raster ? { raster, dpi: nativeDpi } : undefined;
 }
 
 const near = (value: number, expected: number) => Math.abs(value - expected) <= 0.5;

@@ -62,7 +62,7 @@ export function singlePaint(content: string): { name: string; ctm: number[] } | 
     const args = operands.splice(0);
     if (token.op === 'q' && args.length === 0 && !painted && depth === 0) depth++;
     else if (token.op === 'Q' && args.length === 0 && painted && depth === 1) depth--;
-    else if (token.op === 'cm' && !painted && args.length === 6 && args.every((a) => 'number' in a)) ctm = multiply(ctm, args.map((a) => (a as { number: number }).number));
+    else if (token.op === 'cm' && !painted && args.length === 6 && args.every((a) => 'number' in a)) ctm = multiply(ctm, args.map((a) => (a).number));
     else if (token.op === 'Do' && !painted && args.length === 1 && 'name' in args[0]!) painted = args[0].name;
     else return undefined;
   }
@@ -127,7 +127,7 @@ export class ScanJpegs {
     const object = this.lookup(value);
     const parts = object instanceof PDFArray ? object.asArray().map((o) => this.lookup(o)) : [object];
     if (parts.length === 0 || !parts.every((p) => p instanceof PDFRawStream)) return undefined;
-    return (parts as PDFRawStream[]).map((p) => Buffer.from(decodePDFRawStream(p).decode()).toString('latin1')).join('\n');
+    return (parts).map((p) => Buffer.from(decodePDFRawStream(p).decode()).toString('latin1')).join('\n');
   }
 
   /** Width, height and components of an image dictionary that is a plain 8-bit grey or RGB JPEG. */

@@ -113,7 +113,7 @@ function meanPool(hidden: Float32Array, mask: BigInt64Array, rows: number, lengt
       if (mask[r * length + t] === 0n) continue;
       count++;
       const at = (r * length + t) * width;
-      for (let d = 0; d < width; d++) sum[d] += hidden[at + d]!;
+      for (let d = 0; d < width; d++) sum[d]! += hidden[at + d]!;
     }
     const norm = Math.hypot(...sum.map((s) => s / count)) || 1;
     out.push(Float32Array.from(sum, (s) => s / count / norm));

@@ -49,7 +49,7 @@ export function decodeMessage(buf: Uint8Array): Message {
       pos = next;
     } else throw new Error(`protobuf: unsupported wire type ${wire}`);
     if (pos + length > buf.length) throw new Error('protobuf: field runs past the end');
-    fields.push({ no, wire: wire as Wire, value: buf.subarray(pos, pos + length) });
+    fields.push({ no, wire: wire, value: buf.subarray(pos, pos + length) });
     pos += length;
   }
   return fields;

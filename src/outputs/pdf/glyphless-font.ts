@@ -126,7 +126,7 @@ function toUnicodeCMap(codePoints: readonly number[]): string {
 }
 
 function flateStream(context: PDFContext, data: Uint8Array, entries: Record<string, unknown> = {}): PDFRawStream {
-  return PDFRawStream.of(context.obj({ ...entries, Filter: 'FlateDecode' }) as PDFDict, deflateSync(data, { level: 9 }));
+  return PDFRawStream.of(context.obj({ ...entries, Filter: 'FlateDecode' }), deflateSync(data, { level: 9 }));
 }
 
 /** The document's glyphless font: encodes text as it is laid out, then writes its objects once. */
@@ -175,7 +175,7 @@ export class GlyphlessFont {
     const descriptor = add(context.obj({
       Type: 'FontDescriptor', FontName: FONT_NAME, Flags: 4, FontBBox: [0, DESCENT, GLYPH_ADVANCE, ASCENT],
       ItalicAngle: 0, Ascent: ASCENT, Descent: DESCENT, CapHeight: ASCENT, StemV: 80, FontFile2: fontFile,
-    }) as PDFDict);
+    }));
     // Every CID in use (and 0) shows glyph 1.
     const map = Buffer.alloc(2 * (this.cids.size + 1));
     for (let cid = 0; cid <= this.cids.size; cid++) map.writeUInt16BE(1, 2 * cid);
@@ -184,8 +184,8 @@ export class GlyphlessFont {
       Type: 'Font', Subtype: 'CIDFontType2', BaseFont: FONT_NAME,
       CIDSystemInfo: { Registry: PDFString.of('Adobe'), Ordering: PDFString.of('Identity'), Supplement: 0 },
       FontDescriptor: descriptor, DW: GLYPH_ADVANCE, CIDToGIDMap: cidToGid,
-    }) as PDFDict);
+    }));
     const toUnicode = add(flateStream(context, Buffer.from(toUnicodeCMap([...this.cids.keys()]), 'latin1')));
-    assign(this.ref, context.obj({ Type: 'Font', Subtype: 'Type0', BaseFont: FONT_NAME, Encoding: 'Identity-H', DescendantFonts: [cidFont], ToUnicode: toUnicode }) as PDFDict);
+    assign(this.ref, context.obj({ Type: 'Font', Subtype: 'Type0', BaseFont: FONT_NAME, Encoding: 'Identity-H', DescendantFonts: [cidFont], ToUnicode: toUnicode }));
   }
 }

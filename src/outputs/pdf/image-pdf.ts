@@ -5,7 +5,7 @@
  * EXIF orientation says and laid on white, as the OCR read it) and its PNG-filtered rows go in as
  * they are (FlateDecode with the PNG predictor).
  */
-import { PDFContext, PDFDict, PDFRawStream, PDFWriter } from 'pdf-lib';
+import { PDFContext, PDFRawStream, PDFWriter } from 'pdf-lib';
 import sharp from 'sharp';
 import { OcrError } from '../../errors.ts';
 import type { PageResult } from '../../contracts.ts';
@@ -86,12 +86,12 @@ export async function writeImagePdf(image: Uint8Array, page: PageResult, options
   const context = PDFContext.create();
   const edit = new PdfEdit(context);
   const font = new GlyphlessFont(context);
-  const picture = edit.add(PDFRawStream.of(context.obj({ Type: 'XObject', Subtype: 'Image', Width: embedded.width, Height: embedded.height, ...embedded.entries }) as PDFDict, embedded.data));
+  const picture = edit.add(PDFRawStream.of(context.obj({ Type: 'XObject', Subtype: 'Image', Width: embedded.width, Height: embedded.height, ...embedded.entries }), embedded.data));
   const pagesRef = context.nextRef();
   const pageDict = context.obj({
     Type: 'Page', Parent: pagesRef, MediaBox: [0, 0, w, h],
     Resources: { XObject: { Im0: picture } }, Contents: [edit.stream(`q ${w} 0 0 ${h} 0 0 cm /Im0 Do Q\n`)],
-  }) as PDFDict;
+  });
   const pageRef = edit.add(pageDict);
   edit.assign(pagesRef, context.obj({ Type: 'Pages', Kids: [pageRef], Count: 1 }));
   context.trailerInfo.Root = edit.add(context.obj({ Type: 'Catalog', Pages: pagesRef }));

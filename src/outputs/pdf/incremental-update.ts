@@ -176,7 +176,7 @@ export interface UpdateTrailer {
 export function updatedId(context: PDFContext, original: PDFObject | undefined, content: string): PDFArray {
   const fresh = PDFHexString.of(createHash('md5').update(content).digest('hex'));
   const first = original instanceof PDFArray && original.size() === 2 ? original.get(0) : fresh;
-  return context.obj([first, fresh]) as PDFArray;
+  return context.obj([first, fresh]);
 }
 
 function serialise(object: PDFObject): Buffer {
@@ -216,7 +216,7 @@ export function appendUpdate(original: Uint8Array, xref: CrossReferences, contex
     const numbers = [...offsets.keys()].sort((a, b) => a - b);
     const table = subsections(numbers).map(([first, count]) =>
       `${first} ${count}\n${numbers.slice(numbers.indexOf(first), numbers.indexOf(first) + count).map((n) => `${String(offsets.get(n)).padStart(10, '0')} 00000 n \n`).join('')}`);
-    const dict = context.obj({ Size: highest + 1, ...entries }) as PDFDict;
+    const dict = context.obj({ Size: highest + 1, ...entries });
     push(Buffer.concat([Buffer.from(`xref\n${table.join('')}trailer\n`), serialise(dict), Buffer.from(`\nstartxref\n${start}\n%%EOF\n`)]));
   } else {
     // The stream lists itself too: it is the newest object.
@@ -225,7 +225,7 @@ export function appendUpdate(original: Uint8Array, xref: CrossReferences, contex
     const numbers = [...offsets.keys()].sort((a, b) => a - b);
     const rows = Buffer.alloc(numbers.length * 7);
     numbers.forEach((n, i) => { rows[i * 7] = 1; rows.writeUInt32BE(offsets.get(n)!, i * 7 + 1); });
-    const dict = context.obj({ Type: 'XRef', Size: self + 1, W: [1, 4, 2], Index: subsections(numbers).flat(), ...entries }) as PDFDict;
+    const dict = context.obj({ Type: 'XRef', Size: self + 1, W: [1, 4, 2], Index: subsections(numbers).flat(), ...entries });
     const body = serialise(PDFRawStream.of(dict, rows));
     push(Buffer.concat([Buffer.from(`${self} 0 obj\n`), body, Buffer.from(`\nendobj\nstartxref\n${start}\n%%EOF\n`)]));
   }

@@ -29,7 +29,7 @@ function rectangle(context: PDFContext, value: PDFObject | undefined): [number, 
   if (!(value instanceof PDFArray) || value.size() !== 4) return undefined;
   const n = value.asArray().map((v) => (v instanceof PDFRef ? context.lookup(v) : v));
   if (!n.every((v) => v instanceof PDFNumber)) return undefined;
-  const [a, b, c, d] = n.map((v) => (v as PDFNumber).asNumber()) as [number, number, number, number];
+  const [a, b, c, d] = n.map((v) => (v).asNumber()) as [number, number, number, number];
   const r: [number, number, number, number] = [Math.min(a, c), Math.min(b, d), Math.max(a, c), Math.max(b, d)];
   return r[2] > r[0] && r[3] > r[1] ? r : undefined;
 }

@@ -37,7 +37,7 @@ export class PdfEdit {
 
   stream(content: string | Uint8Array, entries: Record<string, unknown> = {}): PDFRef {
     const data = typeof content === 'string' ? Buffer.from(content, 'latin1') : content;
-    return this.add(PDFRawStream.of(this.context.obj({ ...entries, Filter: 'FlateDecode' }) as PDFDict, deflateSync(data, { level: 9 })));
+    return this.add(PDFRawStream.of(this.context.obj({ ...entries, Filter: 'FlateDecode' }), deflateSync(data, { level: 9 })));
   }
 
   lookup(value: PDFObject | undefined): PDFObject | undefined {
@@ -50,9 +50,9 @@ function addFontResource(edit: PdfEdit, page: PDFDict, font: PDFRef): string {
   const own = page.get(PDFName.of('Resources'));
   // A page's own direct resources change with it; shared or inherited ones are copied into the page.
   const found = own instanceof PDFDict ? own : inherited(edit.context, page, 'Resources');
-  const resources = own instanceof PDFDict ? own : found instanceof PDFDict ? found.clone(edit.context) : edit.context.obj({}) as PDFDict;
+  const resources = own instanceof PDFDict ? own : found instanceof PDFDict ? found.clone(edit.context) : edit.context.obj({});
   const fonts = edit.lookup(resources.get(PDFName.of('Font')));
-  const copy = fonts instanceof PDFDict ? fonts.clone(edit.context) : edit.context.obj({}) as PDFDict;
+  const copy = fonts instanceof PDFDict ? fonts.clone(edit.context) : edit.context.obj({});
   let name = 'OCRText';
   for (let n = 1; copy.has(PDFName.of(name)); n++) name = `OCRText${n}`;
   copy.set(PDFName.of(name), font);
@@ -96,7 +96,7 @@ export const textString = (text: string) => (/^[\x20-\x7e]*$/.test(text) && !/[(
 export function updateInfo(edit: PdfEdit, now: Date): PDFRef {
   const { trailerInfo } = edit.context;
   const current = edit.lookup(trailerInfo.Info);
-  const info = current instanceof PDFDict ? current : edit.context.obj({}) as PDFDict;
+  const info = current instanceof PDFDict ? current : edit.context.obj({});
   info.set(PDFName.of('Producer'), textString(producer()));
   info.set(PDFName.of('ModDate'), PDFString.fromDate(now));
   if (!info.has(PDFName.of('CreationDate'))) info.set(PDFName.of('CreationDate'), PDFString.fromDate(now));

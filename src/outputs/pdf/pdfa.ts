@@ -178,8 +178,8 @@ export function addPdfA(edit: PdfEdit, infoRef: PDFRef, now: Date): void {
   };
   const dates = { CreationDate: date('CreationDate'), ModDate: date('ModDate') };
   edit.touch(infoRef);
-  const metadata = edit.add(PDFRawStream.of(context.obj({ Type: 'Metadata', Subtype: 'XML' }) as PDFDict, Buffer.from(xmp(text, dates), 'utf8')));
-  const profile = edit.add(PDFRawStream.of(context.obj({ N: 3, Filter: 'FlateDecode' }) as PDFDict, deflateSync(srgbProfile())));
+  const metadata = edit.add(PDFRawStream.of(context.obj({ Type: 'Metadata', Subtype: 'XML' }), Buffer.from(xmp(text, dates), 'utf8')));
+  const profile = edit.add(PDFRawStream.of(context.obj({ N: 3, Filter: 'FlateDecode' }), deflateSync(srgbProfile())));
   const intent = context.obj({
     Type: 'OutputIntent', S: 'GTS_PDFA1', OutputConditionIdentifier: PDFString.of(SRGB_PROFILE_NAME),
     Info: PDFString.of(SRGB_PROFILE_NAME), DestOutputProfile: profile,

@@ -103,7 +103,7 @@ function lineOperators(line: OcrLine, rotation: number, w: LayerWriter, state: {
     // Positions to a tenth of a point and stretches to a tenth of a percent keep a word within a
     // fraction of a point of its box, and the layer to a few kilobytes a page.
     const next = spans[i + 1];
-    let ops = `BT ${font}${place(origin[0], origin[1])} ${num(stretch(s1 - s0, chars), 1)} Tz <${w.font.encode(next ? `${word.text} ` : word.text)}> Tj`;
+    const ops = `BT ${font}${place(origin[0], origin[1])} ${num(stretch(s1 - s0, chars), 1)} Tz <${w.font.encode(next ? `${word.text} ` : word.text)}> Tj`;
     return [`${ops} ET`];
   });
 }

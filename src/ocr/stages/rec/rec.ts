@@ -104,7 +104,7 @@ export function linePieces(lines: readonly LineImage[], maxPieceWidth: number): 
 export async function recognizeLines(session: Session, lines: readonly LineImage[], alphabet: readonly string[], params: RecParams): Promise<RecognizeResult> {
   const t0 = performance.now();
   const pieces = linePieces(lines, params.maxPieceWidth);
-  const results: CtcResult[] = new Array(pieces.length);
+  const results = new Array<CtcResult>(pieces.length);
   for (const batch of widthBatches(pieces.map((p) => p.image.width), params)) {
     const maxWidth = Math.max(...batch.map((i) => pieces[i]!.image.width));
     const width = Math.ceil(maxWidth / REC_STRIDE) * REC_STRIDE;
