@@ -55,4 +55,6 @@ export default tseslint.config(
     },
   },
   { files: ['eslint.config.js'], extends: [tseslint.configs.disableTypeChecked] },
+  // The web page's own scripts: plain browser modules, outside the TypeScript project.
+  { files: ['web/**/*.js'], extends: [tseslint.configs.disableTypeChecked], languageOptions: { globals: globals.browser } },
 );

@@ -40,7 +40,7 @@ try {
     document.getElementById('jobs-title')!.getBoundingClientRect().top + scrollY - 8,
     document.getElementById('viewer')!.getBoundingClientRect().bottom + scrollY + 8,
   ]);
-  const shot = await page.screenshot({ fullPage: true, clip: { x: 0, y: top!, width: 1100, height: bottom! - top! } });
+  const shot = await page.screenshot({ fullPage: true, clip: { x: 0, y: top, width: 1100, height: bottom - top } });
   await sharp(shot).png({ palette: true, colours: 128 }).toFile(out);
   console.log(`${out}: ${JSON.stringify(await sharp(out).metadata().then((m) => [m.width, m.height, m.size]))}`);
 } finally {

@@ -70,7 +70,7 @@ export default function aggregatorService(config: NodeConfig): ServiceSchema<Agg
         for (const id of this.store.sweep()) await this.release(id);
       };
       const every = Math.min(60_000, this.settings.jobs.ttlMs);
-      this.sweeper = setInterval(() => sweep().catch((err) => this.logger.warn('Removing the uploads of old jobs:', err)), every).unref();
+      this.sweeper = setInterval(() => void sweep().catch((err) => this.logger.warn('Removing the uploads of old jobs:', err)), every).unref();
     },
 
     async stopped(this: AggregatorThis) {

@@ -81,6 +81,11 @@ function outputFile(format: OutputFormat, uploadName: string) {
 }
 
 /** `document`: a PDF or an image (a job of one page). Returns what the upload is. */
+/** A route's path and query parameters: strings, though moleculer-web types them as any. */
+function routeParams(req: IncomingRequest): Record<string, string | undefined> {
+  return req.$params as Record<string, string | undefined>;
+}
+
 function checkKind(upload: UploadInfo, want: 'pdf' | 'image' | 'document'): MediaKind {
   const kind = sniffMedia(upload.head);
   if (want === 'document' && !kind) throw new OcrError('UNSUPPORTED_MEDIA', 'Not a PDF or an image: send a PDF, PNG, JPEG, WebP or TIFF');
@@ -133,7 +138,7 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
               this.webPage.send(req, res, 'index.html');
             },
             'GET /web/:file'(this: GatewayThis, req: IncomingRequest, res: GatewayResponse) {
-              this.webPage.send(req, res, String(req.$params.file));
+              this.webPage.send(req, res, String(routeParams(req).file));
             },
           },
           onError(_req, res, err) {
@@ -295,8 +300,9 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
       /** GET /jobs/:id/result: in `?format=` (the job's `output` when not given), with `?pdfa=` for a PDF. */
       async jobResult(this: GatewayThis, req: IncomingRequest, res: GatewayResponse): Promise<void> {
         try {
-          const query = parseResultQuery(req.$params);
-          const job = await req.$ctx.call<JobProgress, JobIdParams>('aggregator.status', { id: String(req.$params.id ?? '') });
+          const params = routeParams(req);
+          const query = parseResultQuery(params);
+          const job = await req.$ctx.call<JobProgress, JobIdParams>('aggregator.status', { id: params.id ?? '' });
           await this.sendJobOutput(req, res, job, query.format ?? job.output, { pdfa: query.pdfa });
         } catch (err) {
           sendError(res, err);
@@ -324,10 +330,11 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
       /** GET /jobs/:id/pages/:page/image?width=&format=jpeg|png: a page read, as it was read. */
       async pageImage(this: GatewayThis, req: IncomingRequest, res: GatewayResponse): Promise<void> {
         try {
-          const page = Number(req.$params.page);
+          const params = routeParams(req);
+          const page = Number(params.page);
           if (!Number.isInteger(page) || page < 1) throw new OcrError('INVALID_PARAMS', 'The page number must be a whole number from 1');
-          const options = parsePageImageOptions(req.$params);
-          const image = await req.$ctx.call<Buffer, JobPageImageParams>('aggregator.pageImage', { id: String(req.$params.id), page, ...options });
+          const options = parsePageImageOptions(params);
+          const image = await req.$ctx.call<Buffer, JobPageImageParams>('aggregator.pageImage', { id: String(params.id), page, ...options });
           const body = Buffer.from(image);
           res.writeHead(200, { 'Content-Type': `image/${options.format}`, 'Content-Length': body.length, 'Cache-Control': 'private, max-age=3600' });
           res.end(body);
@@ -338,7 +345,7 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
 
       /** GET /jobs/:id/events: progress as server-sent events, in order, ending with the final status. */
       async jobEvents(this: GatewayThis, req: IncomingRequest, res: GatewayResponse): Promise<void> {
-        const id = (req.$params as { id?: string }).id ?? ''; // moleculer-web types route params as any
+        const id = routeParams(req).id ?? '';
         const queue: JobProgress[] = [];
         let deliver: ProgressListener = (p) => queue.push(p);
         const listener: ProgressListener = (p) => deliver(p);

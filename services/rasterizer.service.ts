@@ -119,7 +119,7 @@ export default function rasterizerService(config: NodeConfig): ServiceSchema<Ras
     started(this: RasterizerThis) {
       // A document closed with its upload kept is closed for its images too.
       const open = () => new Set([...this.docs].filter(([, doc]) => !doc.kept).map(([id]) => id));
-      const sweep = () => this.images.sweep(open()).catch((err) => this.logger.warn('Sweeping page images:', err));
+      const sweep = () => void this.images.sweep(open()).catch((err) => this.logger.warn('Sweeping page images:', err));
       this.sweeper = setInterval(sweep, Math.min(60_000, this.settings.pageImages.ttlMs)).unref();
     },
 
@@ -186,7 +186,7 @@ export default function rasterizerService(config: NodeConfig): ServiceSchema<Ras
             // A worker lost or timed out mid-page: the pixels are still here, send them again.
             const [read] = await Promise.all([
               recognizeWithRetries(ctx, { page_number: page, raster: { width, height, channels } }, data, this.settings.pageCalls),
-              this.keepImage(docId, page, async () => rendered.raster),
+              this.keepImage(docId, page, () => Promise.resolve(rendered.raster)),
             ]);
             return renderedPageResult(read, rendered.dpi, renderMs);
           });

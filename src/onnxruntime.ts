@@ -7,6 +7,7 @@
  */
 import type OnnxRuntime from 'onnxruntime-node';
 
+// eslint-disable-next-line no-restricted-properties -- a library's switch, not configuration (above)
 process.env.ORT_DISABLE_TELEMETRY = '1';
 const ort: typeof OnnxRuntime = (await import('onnxruntime-node')).default;
 

@@ -27,13 +27,19 @@ export async function withBrokerErrors<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** The action a "service not found / not available" error names; an OCR action when it names none. */
+function missingAction(e: MoleculerErrorLike): string {
+  const action = e.data?.action;
+  return typeof action === 'string' ? action : 'ocr.';
+}
+
 /** Our code for each error class of Moleculer and moleculer-web (by class name: they cross nodes as plain objects). */
 const MOLECULER_ERRORS: Record<string, (e: MoleculerErrorLike) => OcrError> = {
   ValidationError: (e) => new OcrError('INVALID_PARAMS', e.message ?? 'Invalid parameters'),
   RequestTimeoutError: () => new OcrError('PAGE_TIMEOUT', 'A page took longer than the worker timeout'),
   // An OCR worker missing is the common case; another service missing (the aggregator) is said so.
-  ServiceNotFoundError: (e) => (String(e.data?.action ?? 'ocr.').startsWith('ocr.') ? noWorkers() : serviceUnavailable()),
-  ServiceNotAvailableError: (e) => (String(e.data?.action ?? 'ocr.').startsWith('ocr.') ? noWorkers() : serviceUnavailable()),
+  ServiceNotFoundError: (e) => (missingAction(e).startsWith('ocr.') ? noWorkers() : serviceUnavailable()),
+  ServiceNotAvailableError: (e) => (missingAction(e).startsWith('ocr.') ? noWorkers() : serviceUnavailable()),
   QueueIsFullError: () => new OcrError('WORKER_BUSY', 'Every OCR worker queue is full'),
   RequestRejectedError: () => new OcrError('WORKER_LOST', 'The worker reading the page left the cluster'),
   // moleculer-web's own (src/errors.js), thrown before our handlers run.

@@ -141,7 +141,7 @@ test('an image with output=pdf comes back as a one-page PDF of the image at its 
   assert.match(info, /Pages:\s+1\n/);
   assert.match(info, /Page size:\s+360 x 108 pts/, '1000 x 300 pixels at 200 dpi');
   const [shown] = await extractImages(pdf);
-  expect(await sharp(shown!).raw().toBuffer()).toEqual(await sharp(jpeg).raw().toBuffer()); // the JPEG as it was
+  expect(await sharp(shown).raw().toBuffer()).toEqual(await sharp(jpeg).raw().toBuffer()); // the JPEG as it was
   assert.match((await pdfToText(pdf))[0]!, /Shipping resumed on 14 September/);
   const hocr = await request('POST', '/ocr/image', form(jpeg, 'note.jpg', { output: 'hocr' }));
   assert.ok(allElements(parseXml(await hocr.text())).some((e) => e.attributes.class === 'ocrx_word' && e.text === 'Shipping'));

@@ -59,11 +59,11 @@ test('a PDF\'s pages, scanned and text-layer, as read and as images at a request
     assert.equal(full.headers.get('content-type'), 'image/jpeg');
     const kept = await size(Buffer.from(await full.arrayBuffer()));
     assert.equal(kept.format, 'jpeg');
-    assert.ok(Math.max(kept.width!, kept.height!) <= 1400, `kept at most 1400 px: ${kept.width}x${kept.height}`);
-    assert.ok(Math.abs(kept.width! / kept.height! - page.width / page.height) < 0.01, 'the page\'s shape');
+    assert.ok(Math.max(kept.width, kept.height) <= 1400, `kept at most 1400 px: ${kept.width}x${kept.height}`);
+    assert.ok(Math.abs(kept.width / kept.height - page.width / page.height) < 0.01, 'the page\'s shape');
     const thumb = await fetch(`${base}/jobs/${id}/pages/${n}/image?width=300&format=png`);
     assert.equal(thumb.headers.get('content-type'), 'image/png');
-    expect(await size(Buffer.from(await thumb.arrayBuffer()))).toEqual({ width: 300, height: Math.round((300 * kept.height!) / kept.width!), format: 'png' });
+    expect(await size(Buffer.from(await thumb.arrayBuffer()))).toEqual({ width: 300, height: Math.round((300 * kept.height) / kept.width), format: 'png' });
     const huge = await size(Buffer.from(await (await fetch(`${base}/jobs/${id}/pages/${n}/image?width=9000`)).arrayBuffer()));
     assert.equal(huge.width, kept.width, 'never enlarged');
   }

@@ -118,7 +118,7 @@ test('a 3-page PDF: progress to 3/3, page 2 with its word boxes over the words, 
     const grey = await sharp(shown).extract(area).greyscale().raw().toBuffer();
     return grey.filter((v) => v < 128).length / grey.length;
   };
-  const factor = (await sharp(shown).metadata()).width! / read.width;
+  const factor = (await sharp(shown).metadata()).width / read.width;
   const [x0, y0] = word.box[0], [x1, y1] = word.box[2];
   const inBox = await inkShare(x0 * factor, y0 * factor, (x1 - x0) * factor, (y1 - y0) * factor);
   const below = await inkShare(x0 * factor, (y1 + 200) * factor, (x1 - x0) * factor, (y1 - y0) * factor);
@@ -140,7 +140,7 @@ test('a 3-page PDF: progress to 3/3, page 2 with its word boxes over the words, 
   const expectedText = asText.headers.get('content-type')?.startsWith('text/plain') ? await asText.text() : result.combined_text;
   const downloaded = async (label: string) => {
     const [file] = await Promise.all([page.waitForEvent('download'), job.getByRole('button', { name: label }).click()]);
-    return readFileSync((await file.path())!, 'utf8');
+    return readFileSync((await file.path()), 'utf8');
   };
   assert.equal(await downloaded('Download Text'), expectedText);
   expect(JSON.parse(await downloaded('Download JSON'))).toEqual(result);
@@ -219,7 +219,7 @@ test('keyboard: tab reaches the file input, the options and the main buttons; En
     await page.keyboard.press('Tab');
     reached.push(await page.evaluate(() => {
       const el = document.activeElement!;
-      return el.id || el.getAttribute('aria-label') || el.textContent!.trim();
+      return el.id || el.getAttribute('aria-label') || el.textContent.trim();
     }));
   }
   const order = ['file-input', 'dpi', 'text-layer', 'start', 'View the pages of three-pages.pdf'];
