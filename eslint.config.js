@@ -31,7 +31,7 @@ export default tseslint.config(
         'error',
         {
           selector: "TSAsExpression[expression.type='TSAsExpression'][expression.typeAnnotation.type='TSUnknownKeyword']",
-          message: 'No `as unknown as`: augment the library\'s types (types/*.d.ts), check the value, or declare what it is.',
+          message: "No `as unknown as`: augment the library's types (types/*.d.ts), check the value, or declare what it is.",
         },
       ],
     },

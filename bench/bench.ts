@@ -31,8 +31,12 @@ import { charErrors } from './cer.ts';
 
 const { values } = parseArgs({
   options: {
-    corpus: { type: 'string' }, pages: { type: 'string' }, dpi: { type: 'string' }, runs: { type: 'string' },
-    workers: { type: 'string' }, skip: { type: 'string' },
+    corpus: { type: 'string' },
+    pages: { type: 'string' },
+    dpi: { type: 'string' },
+    runs: { type: 'string' },
+    workers: { type: 'string' },
+    skip: { type: 'string' },
   },
 });
 const PAGES = Number(values.pages ?? 12);
@@ -69,7 +73,10 @@ interface Measured {
 
 // ---------------------------------------------------------------- input
 
-const WORDS = 'the of archive ledger harbour invoice meadow lantern granite orchard velvet summit pebble quartz record series volume chapter index shelf catalogue letter minutes report council estate deed'.split(' ');
+const WORDS =
+  'the of archive ledger harbour invoice meadow lantern granite orchard velvet summit pebble quartz record series volume chapter index shelf catalogue letter minutes report council estate deed'.split(
+    ' ',
+  );
 
 /** Dense pages of vector text in a standard font: about 3,000 characters each, truth known. */
 async function generatedPdf(pages: number): Promise<{ pdf: Uint8Array; truths: string[] }> {
@@ -98,7 +105,11 @@ async function corpusPdf(dir: string, pages: number): Promise<{ pdf: Uint8Array;
   const source = await PDFDocument.load(await readFile(join(dir, 'big_100p.pdf')));
   const doc = await PDFDocument.create();
   const n = Math.min(pages, source.getPageCount());
-  for (const page of await doc.copyPages(source, Array.from({ length: n }, (_, i) => i))) doc.addPage(page);
+  for (const page of await doc.copyPages(
+    source,
+    Array.from({ length: n }, (_, i) => i),
+  ))
+    doc.addPage(page);
   const truths = Array.from({ length: n }, (_, i) => readFileSync(join(dir, 'big_100p', `p${String(i + 1).padStart(3, '0')}.txt`), 'utf8'));
   return { pdf: await doc.save(), truths };
 }
@@ -130,7 +141,8 @@ async function postPdf(base: string, pdf: Uint8Array): Promise<{ wall_s: number;
   const res = await fetch(`${base}/ocr/pdf`, { method: 'POST', body });
   const result = (await res.json()) as JobResult;
   const wall_s = (performance.now() - t0) / 1000;
-  if (result.metrics?.status !== 'success') throw new Error(`bench job ended ${result.metrics?.status ?? res.status}: ${JSON.stringify(result.metrics?.errors ?? result)}`);
+  if (result.metrics?.status !== 'success')
+    throw new Error(`bench job ended ${result.metrics?.status ?? res.status}: ${JSON.stringify(result.metrics?.errors ?? result)}`);
   return { wall_s, texts: result.results.map((p) => p.text), pages: result.results };
 }
 
@@ -162,7 +174,10 @@ async function floorAndEngine(rasters: Awaited<ReturnType<typeof renderPages>>):
     const texts = pages.map((p) => p.text);
     const rss = { bench: vmHwmMb(process.pid) };
     const note = `${SERVER_ENGINES} engine${SERVER_ENGINES > 1 ? 's' : ''} x ${reader.info.threads} thread${reader.info.threads > 1 ? 's' : ''}`;
-    return [{ wall_s: inference / 1000, peak_rss_mb: rss, texts, note }, { wall_s: total / 1000, peak_rss_mb: rss, texts, note }];
+    return [
+      { wall_s: inference / 1000, peak_rss_mb: rss, texts, note },
+      { wall_s: total / 1000, peak_rss_mb: rss, texts, note },
+    ];
   } finally {
     if (reader instanceof EnginePool) await reader.close();
   }
@@ -182,9 +197,22 @@ async function cluster(pdf: Uint8Array): Promise<Measured> {
   const nats = await NatsServer.start();
   const env = { ...serverEnv, TRANSPORTER: nats.url, NAMESPACE: `bench-${process.pid}` };
   const port = await freePort();
-  const gateway = startProcess('src/bin/main.ts', { ...env, SERVICES: 'gateway,rasterizer,aggregator', NODE_ID: 'gateway', COORDINATOR_PORT: String(port) });
+  const gateway = startProcess('src/bin/main.ts', {
+    ...env,
+    SERVICES: 'gateway,rasterizer,aggregator',
+    NODE_ID: 'gateway',
+    COORDINATOR_PORT: String(port),
+  });
   const threads = String(Math.max(1, Math.floor(CORES / WORKERS)));
-  const workers = Array.from({ length: WORKERS }, (_, i) => startProcess('src/bin/main.ts', { ...env, SERVICES: 'ocr-worker', NODE_ID: `worker-${i + 1}`, OCR_CPU_THREADS: threads, OCR_CONCURRENCY: '1' }));
+  const workers = Array.from({ length: WORKERS }, (_, i) =>
+    startProcess('src/bin/main.ts', {
+      ...env,
+      SERVICES: 'ocr-worker',
+      NODE_ID: `worker-${i + 1}`,
+      OCR_CPU_THREADS: threads,
+      OCR_CONCURRENCY: '1',
+    }),
+  );
   const base = `http://127.0.0.1:${port}`;
   try {
     await waitForHttp(`${base}/health`, gateway, 120_000);
@@ -192,7 +220,12 @@ async function cluster(pdf: Uint8Array): Promise<Measured> {
     const { wall_s, texts, pages } = await postPdf(base, pdf);
     const rss: Record<string, number> = { gateway: vmHwmMb(gateway.pid) };
     workers.forEach((w, i) => (rss[`worker-${i + 1}`] = vmHwmMb(w.pid)));
-    return { wall_s, texts, peak_rss_mb: rss, note: `${WORKERS} workers x ${threads} thread${threads === '1' ? '' : 's'}, ${busyNote(pages, WORKERS, wall_s)}` };
+    return {
+      wall_s,
+      texts,
+      peak_rss_mb: rss,
+      note: `${WORKERS} workers x ${threads} thread${threads === '1' ? '' : 's'}, ${busyNote(pages, WORKERS, wall_s)}`,
+    };
   } finally {
     await Promise.all([gateway, ...workers].map((p) => stopProcess(p, 'SIGKILL')));
     await nats.kill();
@@ -207,30 +240,36 @@ async function tesseract(binary: string, rasters: Awaited<ReturnType<typeof rend
   const dir = await mkdtemp(join(tmpdir(), 'bench-tess-'));
   try {
     // PGM: the raw grey pixels behind a text header, so no encoding cost lands on Tesseract's side.
-    const files = await Promise.all(rasters.map(async (r, i) => {
-      const file = join(dir, `p${i}.pgm`);
-      const grey = r.channels === 1 ? r.data : Uint8Array.from({ length: r.width * r.height }, (_, k) => r.data[k * 3]!);
-      await writeFile(file, Buffer.concat([Buffer.from(`P5\n${r.width} ${r.height}\n255\n`), grey]));
-      return file;
-    }));
+    const files = await Promise.all(
+      rasters.map(async (r, i) => {
+        const file = join(dir, `p${i}.pgm`);
+        const grey = r.channels === 1 ? r.data : Uint8Array.from({ length: r.width * r.height }, (_, k) => r.data[k * 3]!);
+        await writeFile(file, Buffer.concat([Buffer.from(`P5\n${r.width} ${r.height}\n255\n`), grey]));
+        return file;
+      }),
+    );
     const texts: string[] = new Array(files.length);
-    let peak = 0, next = 0;
-    const one = (i: number) => new Promise<void>((done, fail) => {
-      const child = spawn(binary, [files[i]!, 'stdout', '-l', 'eng'], { env: { ...process.env, OMP_THREAD_LIMIT: '1' } });
-      const out: Buffer[] = [];
-      child.stdout.on('data', (d: Buffer) => out.push(d));
-      const sampler = setInterval(() => (peak = Math.max(peak, vmHwmMb(child.pid))), 100);
-      child.on('exit', (code) => {
-        clearInterval(sampler);
-        texts[i] = Buffer.concat(out).toString('utf8');
-        if (code === 0) done();
-        else fail(new Error(`tesseract exited ${code}`));
+    let peak = 0,
+      next = 0;
+    const one = (i: number) =>
+      new Promise<void>((done, fail) => {
+        const child = spawn(binary, [files[i]!, 'stdout', '-l', 'eng'], { env: { ...process.env, OMP_THREAD_LIMIT: '1' } });
+        const out: Buffer[] = [];
+        child.stdout.on('data', (d: Buffer) => out.push(d));
+        const sampler = setInterval(() => (peak = Math.max(peak, vmHwmMb(child.pid))), 100);
+        child.on('exit', (code) => {
+          clearInterval(sampler);
+          texts[i] = Buffer.concat(out).toString('utf8');
+          if (code === 0) done();
+          else fail(new Error(`tesseract exited ${code}`));
+        });
       });
-    });
     const t0 = performance.now();
-    await Promise.all(Array.from({ length: CORES }, async () => {
-      while (next < files.length) await one(next++);
-    }));
+    await Promise.all(
+      Array.from({ length: CORES }, async () => {
+        while (next < files.length) await one(next++);
+      }),
+    );
     return { wall_s: (performance.now() - t0) / 1000, peak_rss_mb: { 'per process': peak }, texts, note: `${CORES} processes x 1 thread` };
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -240,7 +279,8 @@ async function tesseract(binary: string, rasters: Awaited<ReturnType<typeof rend
 // ---------------------------------------------------------------- table
 
 function cerPercent(texts: string[], truths: string[]): number {
-  let errors = 0, chars = 0;
+  let errors = 0,
+    chars = 0;
   texts.forEach((t, i) => {
     const e = charErrors(t, truths[i]!);
     errors += e.errors;
@@ -252,8 +292,17 @@ function cerPercent(texts: string[], truths: string[]): number {
 function table(rows: Row[]): string {
   const header = ['mode', 'pages', 'wall s', 'pages/min', 's/page', 'of floor', 'peak RSS MB', 'CER %', ''];
   const cells = rows.map((r) => [
-    r.mode, String(r.pages), r.wall_s.toFixed(1), r.pages_per_min.toFixed(1), r.s_per_page.toFixed(2), `${Math.round(r.of_floor * 100)} %`,
-    Object.entries(r.peak_rss_mb).map(([k, v]) => `${k} ${v}`).join(', '), r.cer_percent === null ? '' : r.cer_percent.toFixed(2), r.note ?? '',
+    r.mode,
+    String(r.pages),
+    r.wall_s.toFixed(1),
+    r.pages_per_min.toFixed(1),
+    r.s_per_page.toFixed(2),
+    `${Math.round(r.of_floor * 100)} %`,
+    Object.entries(r.peak_rss_mb)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', '),
+    r.cer_percent === null ? '' : r.cer_percent.toFixed(2),
+    r.note ?? '',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
   const line = (c: string[]) => `| ${c.map((v, i) => v.padEnd(widths[i]!)).join(' | ')} |`;
@@ -262,7 +311,9 @@ function table(rows: Row[]): string {
 
 const input = values.corpus ? await corpusPdf(resolve(values.corpus), PAGES) : await generatedPdf(PAGES);
 const pages = input.truths.length;
-console.error(`bench: ${pages} pages at ${DPI} dpi from ${values.corpus ? `${values.corpus}/big_100p.pdf` : 'generated PDFs'}, ${RUNS} run(s), ${CORES} cores`);
+console.error(
+  `bench: ${pages} pages at ${DPI} dpi from ${values.corpus ? `${values.corpus}/big_100p.pdf` : 'generated PDFs'}, ${RUNS} run(s), ${CORES} cores`,
+);
 const rasters = await renderPages(input.pdf);
 
 const runs: Record<string, Measured[]> = {};
@@ -286,18 +337,34 @@ const rows: Row[] = Object.entries(runs).map(([mode, ms]) => {
   const wall = median(ms.map((m) => m.wall_s));
   const rss = Object.fromEntries(Object.keys(ms[0]!.peak_rss_mb).map((k) => [k, Math.max(...ms.map((m) => m.peak_rss_mb[k] ?? 0))]));
   return {
-    mode, pages, wall_s: Math.round(wall * 10) / 10, pages_per_min: Math.round((pages / wall) * 600) / 10, s_per_page: Math.round((wall / pages) * 100) / 100,
+    mode,
+    pages,
+    wall_s: Math.round(wall * 10) / 10,
+    pages_per_min: Math.round((pages / wall) * 600) / 10,
+    s_per_page: Math.round((wall / pages) * 100) / 100,
     // Each run's ratio to the same run's floor, then the median: the machine's speed drifts between runs.
-    of_floor: Math.round(median(ms.map((m, r) => (runs['model floor']?.[r]?.wall_s ?? NaN) / m.wall_s)) * 100) / 100, peak_rss_mb: rss, cer_percent: cerPercent(ms[0]!.texts, input.truths), note: ms[0]!.note,
+    of_floor: Math.round(median(ms.map((m, r) => (runs['model floor']?.[r]?.wall_s ?? NaN) / m.wall_s)) * 100) / 100,
+    peak_rss_mb: rss,
+    cer_percent: cerPercent(ms[0]!.texts, input.truths),
+    note: ms[0]!.note,
   };
 });
 if (!tess && !SKIP.has('tesseract')) console.error('tesseract is not installed (apt-get install tesseract-ocr): its row is left out');
 
 const machine = `${CORES} cores (${cpus()[0]?.model ?? 'unknown CPU'}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
-console.log(`${pages} pages at ${DPI} dpi, ${values.corpus ? 'big_100p.pdf of the eval corpus' : 'generated vector-text pages'}; median of ${RUNS} run(s); ${machine}\n`);
+console.log(
+  `${pages} pages at ${DPI} dpi, ${values.corpus ? 'big_100p.pdf of the eval corpus' : 'generated vector-text pages'}; median of ${RUNS} run(s); ${machine}\n`,
+);
 console.log(table(rows));
 const out = resolve('bench/out');
 await mkdir(out, { recursive: true });
 const file = join(out, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-await writeFile(file, JSON.stringify({ date: new Date().toISOString(), machine, dpi: DPI, runs: RUNS, input: values.corpus ? 'corpus big_100p.pdf' : 'generated', rows }, null, 2));
+await writeFile(
+  file,
+  JSON.stringify(
+    { date: new Date().toISOString(), machine, dpi: DPI, runs: RUNS, input: values.corpus ? 'corpus big_100p.pdf' : 'generated', rows },
+    null,
+    2,
+  ),
+);
 console.log(`\nwritten to ${file}`);

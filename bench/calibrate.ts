@@ -34,7 +34,8 @@ const { values, positionals } = parseArgs({
     every: { type: 'string', default: '2' },
   },
 });
-if (positionals.length === 0) throw new Error('usage: node bench/calibrate.ts PAGE_IMAGE... [--models det,rec] [--percentile P] [--every N]');
+if (positionals.length === 0)
+  throw new Error('usage: node bench/calibrate.ts PAGE_IMAGE... [--models det,rec] [--percentile P] [--every N]');
 
 interface Sample {
   input: Float32Array;
@@ -51,8 +52,16 @@ for (const page of pages) lines.push(...(await engine.recognizerInputs(page)).fi
 const one = (line: LineImage, width: number): Sample => ({ input: packLines([line], REC_HEIGHT, width), dims: [1, 3, REC_HEIGHT, width] });
 const samplers: Record<string, { path: string; argmaxOutputs: boolean; samples: () => Promise<Sample[]> }> = {
   det: { path: config.models.det, argmaxOutputs: false, samples: () => Promise.all(pages.map((p) => detInput(p, config.det))) },
-  cls: { path: config.models.cls, argmaxOutputs: false, samples: async () => lines.flatMap((l) => lineWindows(l, config.cls.windowsPerLine)).map((w) => one(w, CLS_WIDTH)) },
-  rec: { path: config.models.rec, argmaxOutputs: true, samples: async () => lines.map((l) => one(l, Math.ceil(l.width / REC_STRIDE) * REC_STRIDE)) },
+  cls: {
+    path: config.models.cls,
+    argmaxOutputs: false,
+    samples: async () => lines.flatMap((l) => lineWindows(l, config.cls.windowsPerLine)).map((w) => one(w, CLS_WIDTH)),
+  },
+  rec: {
+    path: config.models.rec,
+    argmaxOutputs: true,
+    samples: async () => lines.map((l) => one(l, Math.ceil(l.width / REC_STRIDE) * REC_STRIDE)),
+  },
 };
 
 for (const name of values.models.split(',')) {

@@ -2,10 +2,25 @@
  * Character error rate as ../shared/eval/score.py counts it, closely enough to compare: NFKC, curly
  * quotes and dashes folded, whitespace runs as one space; edit distance over the truth's length.
  */
-const FOLD: Record<string, string> = { '\u2018': "'", '\u2019': "'", '\u201c': '"', '\u201d': '"', '\u2013': '-', '\u2014': '-', '\u2212': '-', '\u2022': '*', '\u00a0': ' ', '\u2044': '/' };
+const FOLD: Record<string, string> = {
+  '\u2018': "'",
+  '\u2019': "'",
+  '\u201c': '"',
+  '\u201d': '"',
+  '\u2013': '-',
+  '\u2014': '-',
+  '\u2212': '-',
+  '\u2022': '*',
+  '\u00a0': ' ',
+  '\u2044': '/',
+};
 
 export function normalizeText(text: string): string {
-  return text.normalize('NFKC').replace(/[\u2018\u2019\u201c\u201d\u2013\u2014\u2212\u2022\u00a0\u2044]/g, (c) => FOLD[c]!).replace(/\s+/g, ' ').trim();
+  return text
+    .normalize('NFKC')
+    .replace(/[\u2018\u2019\u201c\u201d\u2013\u2014\u2212\u2022\u00a0\u2044]/g, (c) => FOLD[c]!)
+    .replace(/\s+/g, ' ')
+    .trim();
 }
 
 export function editDistance(a: string, b: string): number {
@@ -25,7 +40,8 @@ export function editDistance(a: string, b: string): number {
 
 /** Errors and truth characters, so that pages can be pooled: sum the errors, divide by the summed length. */
 export function charErrors(hypothesis: string, truth: string): { errors: number; chars: number } {
-  const a = normalizeText(hypothesis), b = normalizeText(truth);
+  const a = normalizeText(hypothesis),
+    b = normalizeText(truth);
   return { errors: editDistance(a, b), chars: b.length };
 }
 

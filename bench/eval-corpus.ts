@@ -19,7 +19,10 @@ const out = resolve(values.out ?? 'bench/out/eval');
 const scorer = resolve(values.scorer ?? join(import.meta.dirname, '../../shared/eval/score.py'));
 const filter = new RegExp(values.filter ?? '.');
 
-const rows = readFileSync(join(corpus, 'manifest.tsv'), 'utf8').trim().split('\n').map((l) => l.split('\t'));
+const rows = readFileSync(join(corpus, 'manifest.tsv'), 'utf8')
+  .trim()
+  .split('\n')
+  .map((l) => l.split('\t'));
 const header = rows.shift()!;
 const col = (name: string) => header.indexOf(name);
 const pages = rows.filter((r) => filter.test(r[col('id')]!));
@@ -36,8 +39,12 @@ for (const r of pages) {
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, result.text + '\n');
   const ms = (k: keyof typeof result.timings) => Math.round(result.timings[k]);
-  process.stderr.write(`${id}: ${ms('total_ms')} ms (det ${ms('det_ms')}, cls ${ms('cls_ms')}, rec ${ms('rec_ms')}) rot ${result.rotation}\n`);
+  process.stderr.write(
+    `${id}: ${ms('total_ms')} ms (det ${ms('det_ms')}, cls ${ms('cls_ms')}, rec ${ms('rec_ms')}) rot ${result.rotation}\n`,
+  );
 }
 const n = pages.length;
-console.log(`${n} pages, ${(totalMs / n / 1000).toFixed(2)} s/page (decode ${(stage.decode_ms / n).toFixed(0)} ms, det ${(stage.det_ms / n).toFixed(0)} ms, cls ${(stage.cls_ms / n).toFixed(0)} ms, rec ${(stage.rec_ms / n).toFixed(0)} ms), peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
+console.log(
+  `${n} pages, ${(totalMs / n / 1000).toFixed(2)} s/page (decode ${(stage.decode_ms / n).toFixed(0)} ms, det ${(stage.det_ms / n).toFixed(0)} ms, cls ${(stage.cls_ms / n).toFixed(0)} ms, rec ${(stage.rec_ms / n).toFixed(0)} ms), peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`,
+);
 console.log(execFileSync('python3', [scorer, join(corpus, 'manifest.tsv'), out, '--filter', values.filter ?? '.'], { encoding: 'utf8' }));

@@ -25,9 +25,22 @@ const read = JSON.parse(readFileSync(resultPath, 'utf8')) as JobResult;
 const pages = (await PDFDocument.load(input, { updateMetadata: false })).getPageCount();
 const results = Array.from({ length: pages }, (_, i) => ({ ...read.results[i % read.results.length]!, page_number: i + 1 }));
 const m = read.metrics;
-const result = buildJobResult({ job_id: m.job_id, filename: m.filename, file_size_bytes: input.length, total_pages: pages, start: new Date(m.start_time), end: new Date(m.end_time) }, results, []);
+const result = buildJobResult(
+  {
+    job_id: m.job_id,
+    filename: m.filename,
+    file_size_bytes: input.length,
+    total_pages: pages,
+    start: new Date(m.start_time),
+    end: new Date(m.end_time),
+  },
+  results,
+  [],
+);
 const words = results.reduce((s, p) => s + p.lines.reduce((t, l) => t + l.words.length, 0), 0);
-console.log(`${inputPath}: ${pages} pages, ${(input.length / 1048576).toFixed(1)} MB; ${words} words (${read.results.length} pages of ${resultPath} repeated in turn)`);
+console.log(
+  `${inputPath}: ${pages} pages, ${(input.length / 1048576).toFixed(1)} MB; ${words} words (${read.results.length} pages of ${resultPath} repeated in turn)`,
+);
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 for (const format of Object.keys(OUTPUT_FORMATS).filter(isOutputFormat)) {
@@ -40,7 +53,9 @@ for (const format of Object.keys(OUTPUT_FORMATS).filter(isOutputFormat)) {
     size = typeof output === 'string' ? Buffer.byteLength(output) : output.length;
   }
   const extra = format === 'pdf' ? ` = input + ${((size - input.length) / 1024 / pages).toFixed(1)} KB a page` : '';
-  console.log(`${format.padEnd(5)} ${(median(times) / 1000).toFixed(2)} s (median of ${runs}; ${times.map((t) => (t / 1000).toFixed(2)).join(', ')}), ${size} bytes${extra}`);
+  console.log(
+    `${format.padEnd(5)} ${(median(times) / 1000).toFixed(2)} s (median of ${runs}; ${times.map((t) => (t / 1000).toFixed(2)).join(', ')}), ${size} bytes${extra}`,
+  );
 }
 
 const writer = new IsolatedOutputWriter(loadConfig(process.env).isolation.pdf);
@@ -51,4 +66,6 @@ for (let r = 0; r < runs; r++) {
   times.push(performance.now() - t0);
 }
 await writer.close();
-console.log(`pdf in the writer's child process ${(median(times) / 1000).toFixed(2)} s (median of ${runs}; ${times.map((t) => (t / 1000).toFixed(2)).join(', ')}; the first starts the child)`);
+console.log(
+  `pdf in the writer's child process ${(median(times) / 1000).toFixed(2)} s (median of ${runs}; ${times.map((t) => (t / 1000).toFixed(2)).join(', ')}; the first starts the child)`,
+);

@@ -16,7 +16,13 @@ import { startServer, stopProcess } from '../harness/processes.ts';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { repeat: { type: 'string' }, pages: { type: 'string' }, dpi: { type: 'string' }, output: { type: 'string' }, manifest: { type: 'string' } },
+  options: {
+    repeat: { type: 'string' },
+    pages: { type: 'string' },
+    dpi: { type: 'string' },
+    output: { type: 'string' },
+    manifest: { type: 'string' },
+  },
 });
 const file = resolve(positionals[0] ?? '');
 const repeat = Number(values.repeat ?? 1);
@@ -70,17 +76,27 @@ for (let request = 1; values.output && request <= 2; request++) {
   if (!res.ok) throw new Error(`${values.output}: ${res.status} ${output.toString('utf8')}`);
   writeFileSync(join(out, `${name}.out.${values.output}`), output);
   const pages = result.metrics.total_pages;
-  written.push(`${values.output} (request ${request}): written and sent in ${seconds.toFixed(2)} s = ${((seconds / wall) * 100).toFixed(2)} % of the job's ${wall.toFixed(1)} s; `
-    + `${output.length} bytes for an input of ${pdf.length} (+${((output.length - pdf.length) / 1024 / pages).toFixed(1)} KB a page)`);
+  written.push(
+    `${values.output} (request ${request}): written and sent in ${seconds.toFixed(2)} s = ${((seconds / wall) * 100).toFixed(2)} % of the job's ${wall.toFixed(1)} s; ` +
+      `${output.length} bytes for an input of ${pdf.length} (+${((output.length - pdf.length) / 1024 / pages).toFixed(1)} KB a page)`,
+  );
 }
 await stopProcess(server);
 writeFileSync(join(out, `${name}.txt`), result.combined_text);
 writeFileSync(join(out, `${name}.json`), JSON.stringify(result));
 
 const pages = result.metrics.total_pages;
-console.log(`${name}: ${pages} pages in ${wall.toFixed(1)} s = ${((pages / wall) * 60).toFixed(1)} pages/min (${(wall / pages).toFixed(2)} s/page), status ${result.metrics.status}`);
+console.log(
+  `${name}: ${pages} pages in ${wall.toFixed(1)} s = ${((pages / wall) * 60).toFixed(1)} pages/min (${(wall / pages).toFixed(2)} s/page), status ${result.metrics.status}`,
+);
 console.log(`server RSS: ${idle.toFixed(0)} MB after start, peak ${peak.toFixed(0)} MB; ${samples.join(', ')}`);
 for (const line of written) console.log(line);
 if (values.manifest && repeat === 1) {
-  console.log(execFileSync('python3', [join(import.meta.dirname, '../../shared/eval/score.py'), resolve(values.manifest), out, '--filter', `^${name}/`, '--quiet'], { encoding: 'utf8' }).trim());
+  console.log(
+    execFileSync(
+      'python3',
+      [join(import.meta.dirname, '../../shared/eval/score.py'), resolve(values.manifest), out, '--filter', `^${name}/`, '--quiet'],
+      { encoding: 'utf8' },
+    ).trim(),
+  );
 }

@@ -29,9 +29,13 @@ const PER_DOCUMENT = 10;
 const random = seededRandom(2024);
 
 // Words of two to four syllables: the test model's vocabulary is the syllables, so WordPiece cuts every word into pieces.
-const SYLLABLES = 'ba be bi bo bu da de di do du ka ke ki ko ku la le li lo lu ma me mi mo mu na ne ni no nu ra re ri ro ru sa se si so su ta te ti to tu va ve vi vo vu'.split(' ');
+const SYLLABLES =
+  'ba be bi bo bu da de di do du ka ke ki ko ku la le li lo lu ma me mi mo mu na ne ni no nu ra re ri ro ru sa se si so su ta te ti to tu va ve vi vo vu'.split(
+    ' ',
+  );
 const WORDS = Array.from({ length: 20_000 }, (_, i) => {
-  let word = '', n = i;
+  let word = '',
+    n = i;
   do {
     word += SYLLABLES[n % SYLLABLES.length];
     n = Math.floor(n / SYLLABLES.length);
@@ -45,7 +49,8 @@ const CUMULATIVE = (() => {
 })();
 function word(): string {
   const x = random() * CUMULATIVE.at(-1)!;
-  let lo = 0, hi = CUMULATIVE.length - 1;
+  let lo = 0,
+    hi = CUMULATIVE.length - 1;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
     if (CUMULATIVE[mid]! < x) lo = mid + 1;
@@ -62,12 +67,28 @@ function passageText(): string {
 const documents = Array.from({ length: Math.ceil(PASSAGES / PER_DOCUMENT) }, (_, d) => {
   const path = `archive/box-${Math.floor(d / 100)}/doc-${d}.pdf`;
   const chunks: TextChunk[] = Array.from({ length: Math.min(PER_DOCUMENT, PASSAGES - d * PER_DOCUMENT) }, (_, i) => ({
-    chunk_id: `${path}#${i}`, document: path, chunk_index: i, text: passageText(), pages: [1 + Math.floor(i / 3)],
-    boxes: [{ page: 1 + Math.floor(i / 3), box: [[50, 40 * i], [750, 40 * i], [750, 40 * i + 30], [50, 40 * i + 30]] }],
+    chunk_id: `${path}#${i}`,
+    document: path,
+    chunk_index: i,
+    text: passageText(),
+    pages: [1 + Math.floor(i / 3)],
+    boxes: [
+      {
+        page: 1 + Math.floor(i / 3),
+        box: [
+          [50, 40 * i],
+          [750, 40 * i],
+          [750, 40 * i + 30],
+          [50, 40 * i + 30],
+        ],
+      },
+    ],
   }));
   return { path, chunks };
 });
-const queries = Array.from({ length: QUERIES }, () => Array.from({ length: 1 + Math.floor(random() * 3) }, () => WORDS[50 + Math.floor(random() * 2000)]).join(' '));
+const queries = Array.from({ length: QUERIES }, () =>
+  Array.from({ length: 1 + Math.floor(random() * 3) }, () => WORDS[50 + Math.floor(random() * 2000)]).join(' '),
+);
 
 function unitVector(): Float32Array {
   const v = Float32Array.from({ length: DIMENSIONS }, () => random() - 0.5);
@@ -83,7 +104,9 @@ async function build(file: string, vectors?: (n: number) => PassageVectors): Pro
   const prepared = documents.map((d) => vectors?.(d.chunks.length));
   const store = IndexStore.open(file);
   const t0 = performance.now();
-  documents.forEach((d, i) => store.replaceDocument({ path: d.path, sha256: '0', size: 1, pages: 4, status: 'success' }, [], d.chunks, prepared[i]));
+  documents.forEach((d, i) =>
+    store.replaceDocument({ path: d.path, sha256: '0', size: 1, pages: 4, status: 'success' }, [], d.chunks, prepared[i]),
+  );
   store.optimize();
   const seconds = (performance.now() - t0) / 1000;
   store.close();
@@ -112,7 +135,8 @@ await writeFile(join(dir, 'vocab.txt'), `${vocab.join('\n')}\n`);
 await writeFile(join(dir, 'model.onnx'), bertModel({ vocabSize: vocab.length, hidden: DIMENSIONS, positions: 256 }));
 const embedder = await Embedder.load({ model: join(dir, 'model.onnx'), vocab: join(dir, 'vocab.txt') });
 
-const bm25File = join(dir, 'bm25.sqlite'), hybridFile = join(dir, 'hybrid.sqlite');
+const bm25File = join(dir, 'bm25.sqlite'),
+  hybridFile = join(dir, 'hybrid.sqlite');
 const bm25Build = await build(bm25File);
 const hybridBuild = await build(hybridFile, (n) => ({ model: embedder.id, vectors: Array.from({ length: n }, unitVector) }));
 
@@ -133,16 +157,24 @@ await rm(dir, { recursive: true, force: true });
 
 const machine = `${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
 const result = {
-  date: new Date().toISOString(), machine, passages: PASSAGES, queries: QUERIES, dimensions: DIMENSIONS,
-  index_bm25: bm25Build, index_with_vectors: hybridBuild,
-  query_bm25: bm25Query, query_hybrid: hybridQuery,
+  date: new Date().toISOString(),
+  machine,
+  passages: PASSAGES,
+  queries: QUERIES,
+  dimensions: DIMENSIONS,
+  index_bm25: bm25Build,
+  index_with_vectors: hybridBuild,
+  query_bm25: bm25Query,
+  query_hybrid: hybridQuery,
   query_embedding_test_model: { p50_ms: percentile(embedMs, 0.5), p95_ms: percentile(embedMs, 0.95) },
 };
 console.log(`${PASSAGES} passages of ~1000 characters, ${QUERIES} queries; ${machine}\n`);
 console.log(`index, BM25 only        ${bm25Build.passages_per_s} passages/s   ${bm25Build.file_mb} MB`);
 console.log(`index, + ${DIMENSIONS}-d vectors  ${hybridBuild.passages_per_s} passages/s   ${hybridBuild.file_mb} MB`);
 console.log(`query, BM25             p50 ${bm25Query.p50_ms} ms   p95 ${bm25Query.p95_ms} ms`);
-console.log(`query, hybrid           p50 ${hybridQuery.p50_ms} ms   p95 ${hybridQuery.p95_ms} ms   (${hybridQuery.ranking}; of which the test model's embedding p50 ${result.query_embedding_test_model.p50_ms} ms)`);
+console.log(
+  `query, hybrid           p50 ${hybridQuery.p50_ms} ms   p95 ${hybridQuery.p95_ms} ms   (${hybridQuery.ranking}; of which the test model's embedding p50 ${result.query_embedding_test_model.p50_ms} ms)`,
+);
 const out = resolve('bench/out');
 await mkdir(out, { recursive: true });
 const file = join(out, `search-bench-${result.date.replace(/[:.]/g, '-')}.json`);

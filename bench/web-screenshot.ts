@@ -42,7 +42,13 @@ try {
   ]);
   const shot = await page.screenshot({ fullPage: true, clip: { x: 0, y: top, width: 1100, height: bottom - top } });
   await sharp(shot).png({ palette: true, colours: 128 }).toFile(out);
-  console.log(`${out}: ${JSON.stringify(await sharp(out).metadata().then((m) => [m.width, m.height, m.size]))}`);
+  console.log(
+    `${out}: ${JSON.stringify(
+      await sharp(out)
+        .metadata()
+        .then((m) => [m.width, m.height, m.size]),
+    )}`,
+  );
 } finally {
   await browser.close();
   await stopProcess(server);

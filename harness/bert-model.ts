@@ -55,16 +55,25 @@ export function bertModel(shape: BertShape): Uint8Array {
   const { vocabSize, hidden, positions, tokenTypes = true, poolerFirst = false } = shape;
   const H = hidden;
   const float = (name: string, dims: number[], data: Float32Array) => initializer(name, DataType.Float, dims, data);
-  const int64 = (name: string, dims: number[], values: number[]) => initializer(name, DataType.Int64, dims, BigInt64Array.from(values.map(BigInt)));
-  const op = (op: string, inputs: string[], output: string, attributes?: Parameters<typeof opNode>[0]['attributes']) => opNode({ op, inputs, output, attributes });
+  const int64 = (name: string, dims: number[], values: number[]) =>
+    initializer(name, DataType.Int64, dims, BigInt64Array.from(values.map(BigInt)));
+  const op = (op: string, inputs: string[], output: string, attributes?: Parameters<typeof opNode>[0]['attributes']) =>
+    opNode({ op, inputs, output, attributes });
   const nodes = [
-    float('word_embeddings', [vocabSize, H], w.word), float('type_embeddings', [2, H], w.type),
+    float('word_embeddings', [vocabSize, H], w.word),
+    float('type_embeddings', [2, H], w.type),
     float('position_embeddings', [positions, H], w.position),
-    float('wq', [H, H], w.query), float('wk', [H, H], w.key), float('wv', [H, H], w.value),
-    float('wo', [H, H], w.dense), float('bo', [H], w.bias),
-    float('scale', [], Float32Array.of(1 / Math.sqrt(H))), float('one_f', [], Float32Array.of(1)),
+    float('wq', [H, H], w.query),
+    float('wk', [H, H], w.key),
+    float('wv', [H, H], w.value),
+    float('wo', [H, H], w.dense),
+    float('bo', [H], w.bias),
+    float('scale', [], Float32Array.of(1 / Math.sqrt(H))),
+    float('one_f', [], Float32Array.of(1)),
     float('masked_bias', [], Float32Array.of(10000)),
-    int64('zero', [], [0]), int64('one', [], [1]), int64('axis_1', [1], [1]),
+    int64('zero', [], [0]),
+    int64('one', [], [1]),
+    int64('axis_1', [1], [1]),
     op('Gather', ['word_embeddings', 'input_ids'], 'words'),
     op('Shape', ['input_ids'], 'input_shape'),
     op('Gather', ['input_shape', 'one'], 'seq_len'),
@@ -74,7 +83,9 @@ export function bertModel(shape: BertShape): Uint8Array {
       ? [op('Gather', ['type_embeddings', 'token_type_ids'], 'types'), op('Add', ['words', 'types'], 'words_types')]
       : [op('Gather', ['type_embeddings', 'zero'], 'type_0'), op('Add', ['words', 'type_0'], 'words_types')]),
     op('Add', ['words_types', 'positions'], 'x'),
-    op('MatMul', ['x', 'wq'], 'q'), op('MatMul', ['x', 'wk'], 'k'), op('MatMul', ['x', 'wv'], 'v'),
+    op('MatMul', ['x', 'wq'], 'q'),
+    op('MatMul', ['x', 'wk'], 'k'),
+    op('MatMul', ['x', 'wv'], 'v'),
     op('Transpose', ['k'], 'k_t', [{ name: 'perm', ints: [0, 2, 1] }]),
     op('MatMul', ['q', 'k_t'], 'scores_raw'),
     op('Mul', ['scores_raw', 'scale'], 'scores_scaled'),
@@ -105,11 +116,14 @@ export function bertModel(shape: BertShape): Uint8Array {
  * scaled to length 1.
  */
 export function referenceEmbedding(w: BertWeights, ids: readonly number[]): number[] {
-  const H = w.hidden, S = ids.length;
+  const H = w.hidden,
+    S = ids.length;
   const row = (m: Float32Array, i: number) => Array.from(m.subarray(i * H, (i + 1) * H));
   const times = (v: number[], m: Float32Array) => Array.from({ length: H }, (_, j) => v.reduce((s, x, i) => s + x * m[i * H + j]!, 0));
   const x = ids.map((id, s) => row(w.word, id).map((a, j) => a + w.type[j]! + w.position[s * H + j]!));
-  const q = x.map((v) => times(v, w.query)), k = x.map((v) => times(v, w.key)), v = x.map((u) => times(u, w.value));
+  const q = x.map((v) => times(v, w.query)),
+    k = x.map((v) => times(v, w.key)),
+    v = x.map((u) => times(u, w.value));
   const pooled = new Array<number>(H).fill(0);
   for (let i = 0; i < S; i++) {
     const scores = k.map((kj) => kj.reduce((s, a, d) => s + a * q[i]![d]!, 0) / Math.sqrt(H));

@@ -54,7 +54,12 @@ export function initializer(name: string, type: DataType, dims: number[], data: 
 
 /** A model of the given nodes (and initializers), inputs and outputs, for an ONNX operator set. */
 export function graphModel(nodes: Field[], inputs: ValueSpec[], outputs: ValueSpec[], opset: number): Uint8Array {
-  const graph: Message = [...nodes, stringField(2, 'test'), ...inputs.map((v) => valueInfo(11, v)), ...outputs.map((v) => valueInfo(12, v))];
+  const graph: Message = [
+    ...nodes,
+    stringField(2, 'test'),
+    ...inputs.map((v) => valueInfo(11, v)),
+    ...outputs.map((v) => valueInfo(12, v)),
+  ];
   return encodeMessage([varintField(1, 7), messageField(7, graph), messageField(8, [stringField(1, ''), varintField(2, opset)])]);
 }
 

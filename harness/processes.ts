@@ -19,7 +19,11 @@ export function freePort(): Promise<number> {
 
 /** Starts `node <script>` from the project root with extra environment; its output is kept for failures. */
 export function startProcess(script: string, env: Record<string, string>): ChildProcess & { output: string[] } {
-  const child = spawn(process.execPath, [script], { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['pipe', 'pipe', 'pipe'] }) as ChildProcess & { output: string[] };
+  const child = spawn(process.execPath, [script], {
+    cwd: ROOT,
+    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  }) as ChildProcess & { output: string[] };
   child.output = [];
   child.stdout!.on('data', (d: Buffer) => child.output.push(d.toString()));
   child.stderr!.on('data', (d: Buffer) => child.output.push(d.toString()));
@@ -53,7 +57,10 @@ export async function stopProcess(child: ChildProcess, signal: NodeJS.Signals = 
  * Starts the one-process server (`src/bin/main.ts`) on a free port with extra environment; resolves once
  * it answers /health, or kills it and fails with its output.
  */
-export async function startServer(env: Record<string, string> = {}, timeoutMs = 60_000): Promise<{ server: ChildProcess & { output: string[] }; base: string }> {
+export async function startServer(
+  env: Record<string, string> = {},
+  timeoutMs = 60_000,
+): Promise<{ server: ChildProcess & { output: string[] }; base: string }> {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const server = startProcess('src/bin/main.ts', { ...env, COORDINATOR_PORT: String(port) });

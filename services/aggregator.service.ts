@@ -14,8 +14,23 @@ import { OcrError } from '../src/errors.ts';
 import { JobJournal, type JournalRecord } from '../src/jobs/job-journal.ts';
 import type { JobsConfig, NodeConfig } from '../src/config/config.ts';
 import type {
-  CallerMeta, CloseParams, CloseReply, JobIdParams, JobPageImageParams, JobPageParams, JobProgress, JobResult, OpenedDocument, OpenParams, OutputParams,
-  PageImageParams, PageParams, PageResult, PdfParams, ResultParams, SubmitParams,
+  CallerMeta,
+  CloseParams,
+  CloseReply,
+  JobIdParams,
+  JobPageImageParams,
+  JobPageParams,
+  JobProgress,
+  JobResult,
+  OpenedDocument,
+  OpenParams,
+  OutputParams,
+  PageImageParams,
+  PageParams,
+  PageResult,
+  PdfParams,
+  ResultParams,
+  SubmitParams,
 } from '../src/contracts.ts';
 import type { DpiLimits } from '../src/jobs/job-options.ts';
 import { JobStore } from '../src/jobs/job-store.ts';
@@ -70,7 +85,10 @@ export default function aggregatorService(config: NodeConfig): ServiceSchema<Agg
         for (const id of this.store.sweep()) await this.release(id);
       };
       const every = Math.min(60_000, this.settings.jobs.ttlMs);
-      this.sweeper = setInterval(() => void sweep().catch((err) => this.logger.warn('Removing the uploads of old jobs:', err)), every).unref();
+      this.sweeper = setInterval(
+        () => void sweep().catch((err) => this.logger.warn('Removing the uploads of old jobs:', err)),
+        every,
+      ).unref();
     },
 
     async stopped(this: AggregatorThis) {
@@ -146,7 +164,11 @@ export default function aggregatorService(config: NodeConfig): ServiceSchema<Agg
           const { id, page, width, format } = ctx.params;
           const doc = this.store.page(id, page, ctx.meta.user).document;
           if (!doc) throw new OcrError('NOT_FOUND', `Job ${id} keeps no page images`);
-          return ctx.call<Buffer, PageImageParams>('rasterizer.pageImage', { doc_id: doc.doc_id, page, width, format }, { nodeID: doc.node_id });
+          return ctx.call<Buffer, PageImageParams>(
+            'rasterizer.pageImage',
+            { doc_id: doc.doc_id, page, width, format },
+            { nodeID: doc.node_id },
+          );
         },
       },
 
@@ -171,7 +193,10 @@ export default function aggregatorService(config: NodeConfig): ServiceSchema<Agg
             const input = this.kept.get(id);
             if (!input) throw new OcrError('NOT_FOUND', `The input of job ${id} is not kept: submit the file again`);
             const params: PdfParams = { doc_id: input.doc_id, pdfa: ctx.params.pdfa ?? this.store.spec(id).pdfa };
-            return ctx.call<Readable, PdfParams>('rasterizer.pdf', params, { nodeID: input.node_id, stream: streamOf(Buffer.from(JSON.stringify(result))) });
+            return ctx.call<Readable, PdfParams>('rasterizer.pdf', params, {
+              nodeID: input.node_id,
+              stream: streamOf(Buffer.from(JSON.stringify(result))),
+            });
           });
         },
       },
@@ -197,7 +222,14 @@ export default function aggregatorService(config: NodeConfig): ServiceSchema<Agg
     },
 
     methods: {
-      async runJob(this: AggregatorThis, id: string, signal: AbortSignal, opened: OpenedDocument, params: SubmitParams, record: JournalRecord): Promise<void> {
+      async runJob(
+        this: AggregatorThis,
+        id: string,
+        signal: AbortSignal,
+        opened: OpenedDocument,
+        params: SubmitParams,
+        record: JournalRecord,
+      ): Promise<void> {
         const { store } = this;
         store.started(id);
         const { timeoutMs, window } = this.settings.jobs;
@@ -205,17 +237,27 @@ export default function aggregatorService(config: NodeConfig): ServiceSchema<Agg
         this.publish(store.progress(id));
         const pages = Array.from({ length: opened.pages }, (_, i) => i + 1);
         const readPage = (page: number) =>
-          this.broker.call<PageResult, PageParams>('rasterizer.page', { doc_id: opened.doc_id, page, dpi: params.dpi, text_layer: params.text_layer }, { nodeID: opened.node_id, timeout: 0 });
+          this.broker.call<PageResult, PageParams>(
+            'rasterizer.page',
+            { doc_id: opened.doc_id, page, dpi: params.dpi, text_layer: params.text_layer },
+            { nodeID: opened.node_id, timeout: 0 },
+          );
         try {
-          await runPages(pages, window, readPage, (run) => {
-            if (run.result) store.addPage(id, run.result);
-            else {
-              const err = classifyError(run.error);
-              if (err.code === 'INTERNAL') this.logger.error(`Job ${id} page ${run.page}:`, run.error);
-              store.addError(id, { page: run.page, code: err.code, message: err.message });
-            }
-            this.publish(store.progress(id));
-          }, signal);
+          await runPages(
+            pages,
+            window,
+            readPage,
+            (run) => {
+              if (run.result) store.addPage(id, run.result);
+              else {
+                const err = classifyError(run.error);
+                if (err.code === 'INTERNAL') this.logger.error(`Job ${id} page ${run.page}:`, run.error);
+                store.addError(id, { page: run.page, code: err.code, message: err.message });
+              }
+              this.publish(store.progress(id));
+            },
+            signal,
+          );
         } finally {
           clearTimeout(limit);
           const keep = params.keep_upload;
@@ -224,7 +266,8 @@ export default function aggregatorService(config: NodeConfig): ServiceSchema<Agg
             await this.journal.kept(record);
           } else await this.journal.end(id);
           const close: CloseParams = { doc_id: opened.doc_id, keep_upload: keep };
-          await this.broker.call<CloseReply, CloseParams>('rasterizer.close', close, { nodeID: opened.node_id })
+          await this.broker
+            .call<CloseReply, CloseParams>('rasterizer.close', close, { nodeID: opened.node_id })
             .catch((err) => this.logger.warn(`Closing the document of job ${id}:`, err));
           this.publish(store.finish(id));
         }
@@ -235,7 +278,8 @@ export default function aggregatorService(config: NodeConfig): ServiceSchema<Agg
         const input = this.kept.get(id);
         if (!input) return;
         this.kept.delete(id);
-        await this.broker.call<CloseReply, CloseParams>('rasterizer.close', { doc_id: input.doc_id }, { nodeID: input.node_id })
+        await this.broker
+          .call<CloseReply, CloseParams>('rasterizer.close', { doc_id: input.doc_id }, { nodeID: input.node_id })
           .catch((err) => this.logger.warn(`Removing the upload of job ${id}:`, err));
         await this.journal.end(id);
       },

@@ -23,7 +23,16 @@ import type { PageCallPolicy } from '../src/broker/ocr-call.ts';
 import { workersStatus } from '../src/broker/cluster-status.ts';
 import type { NodeConfig } from '../src/config/config.ts';
 import type {
-  ApiCaller, GatewayHealth, JobIdParams, JobPageImageParams, JobProgress, OutputFormat, OutputOptions, OutputParams, SubmitParams, WorkersStatus,
+  ApiCaller,
+  GatewayHealth,
+  JobIdParams,
+  JobPageImageParams,
+  JobProgress,
+  OutputFormat,
+  OutputOptions,
+  OutputParams,
+  SubmitParams,
+  WorkersStatus,
 } from '../src/contracts.ts';
 
 type ProgressListener = (progress: JobProgress) => void;
@@ -93,7 +102,10 @@ function checkKind(upload: UploadInfo, want: 'pdf' | 'image' | 'document'): Medi
     throw new OcrError('UNSUPPORTED_MEDIA', kind ? 'This file is an image: send it to POST /ocr/image' : 'Not a PDF');
   }
   if (want === 'image' && (!kind || !IMAGE_KINDS.includes(kind))) {
-    throw new OcrError('UNSUPPORTED_MEDIA', kind === 'pdf' ? 'This file is a PDF: send it to POST /ocr/pdf or POST /jobs' : 'Not an image: send PNG, JPEG, WebP or TIFF');
+    throw new OcrError(
+      'UNSUPPORTED_MEDIA',
+      kind === 'pdf' ? 'This file is a PDF: send it to POST /ocr/pdf or POST /jobs' : 'Not an image: send PNG, JPEG, WebP or TIFF',
+    );
   }
   return kind!;
 }
@@ -123,7 +135,12 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
       },
       // Browsers on other origins, when CORS_ORIGINS names them.
       cors: access.corsOrigins.length
-        ? { origin: access.corsOrigins.includes('*') ? '*' : access.corsOrigins, methods: ['GET', 'POST', 'DELETE', 'OPTIONS'], allowedHeaders: ['Authorization', 'Content-Type'], maxAge: 3600 }
+        ? {
+            origin: access.corsOrigins.includes('*') ? '*' : access.corsOrigins,
+            methods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
+            allowedHeaders: ['Authorization', 'Content-Type'],
+            maxAge: 3600,
+          }
         : undefined,
       use: [sameOriginIsNotCors],
       routes: [
@@ -161,9 +178,16 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
           mappingPolicy: 'restrict',
           bodyParsers: false,
           authentication: true,
-          rateLimit: access.rateLimitPerMinute > 0
-            ? { window: 60_000, limit: access.rateLimitPerMinute, headers: true, key: (req: IncomingMessage) => rateLimitKey(req, access), StoreFactory: RateLimitWindow }
-            : undefined,
+          rateLimit:
+            access.rateLimitPerMinute > 0
+              ? {
+                  window: 60_000,
+                  limit: access.rateLimitPerMinute,
+                  headers: true,
+                  key: (req: IncomingMessage) => rateLimitKey(req, access),
+                  StoreFactory: RateLimitWindow,
+                }
+              : undefined,
           aliases: {
             'GET /workers/status': 'gateway.workers',
             'POST /ocr/image'(this: GatewayThis, req: IncomingRequest, res: GatewayResponse) {
@@ -223,7 +247,8 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
 
       health: {
         handler(this: GatewayThis, ctx: Context<unknown, { $statusCode?: number }>): GatewayHealth {
-          const workers = this.broker.registry.getServiceList({ onlyAvailable: true, skipInternal: true })
+          const workers = this.broker.registry
+            .getServiceList({ onlyAvailable: true, skipInternal: true })
             .filter((s) => s.name === 'ocr').length;
           // Not ready (models still loading, or no worker in the cluster): load balancers should wait.
           if (workers === 0) ctx.meta.$statusCode = 503;
@@ -261,7 +286,11 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
           await checkImageHeader(upload.data, this.settings.maxPixels);
           const { output, pdfa }: OutputOptions = parseOutputOptions(upload.fields);
           const result = await ocrImageJob(req.$ctx, upload.data, upload.filename, this.settings.pageCalls);
-          await sendFile(res, await this.writer.write(output, { result, input: { bytes: upload.data }, pdfa }), outputFile(output, upload.filename));
+          await sendFile(
+            res,
+            await this.writer.write(output, { result, input: { bytes: upload.data }, pdfa }),
+            outputFile(output, upload.filename),
+          );
         } catch (err) {
           sendError(res, err);
         }
@@ -274,7 +303,10 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
           // An image's header is checked here, as for POST /ocr/image, before its job is queued.
           if (checkKind(upload, accept) !== 'pdf') await checkImageHeader(upload.path, this.settings.maxPixels);
           const params: SubmitParams = {
-            path: upload.path, node_id: this.broker.nodeID, filename: upload.filename, file_size_bytes: upload.size,
+            path: upload.path,
+            node_id: this.broker.nodeID,
+            filename: upload.filename,
+            file_size_bytes: upload.size,
             ...parseJobOptions(upload.fields, this.settings.dpi),
             // A searchable PDF can be asked for as long as the job is kept (GET /jobs/:id/result?format=pdf).
             keep_upload: true,
@@ -310,7 +342,14 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
       },
 
       /** A job's result as `format`, written by the aggregator (the searchable PDF on the node that holds the upload). */
-      async sendJobOutput(this: GatewayThis, req: IncomingRequest, res: GatewayResponse, job: JobProgress, format: OutputFormat, options: OutputChoice) {
+      async sendJobOutput(
+        this: GatewayThis,
+        req: IncomingRequest,
+        res: GatewayResponse,
+        job: JobProgress,
+        format: OutputFormat,
+        options: OutputChoice,
+      ) {
         const params: OutputParams = { id: job.job_id, format, wait: options.wait, pdfa: options.pdfa };
         const output = await req.$ctx.call<Readable, OutputParams>('aggregator.output', params, { timeout: 0 });
         await sendFile(res, output, outputFile(format, job.filename));
@@ -334,9 +373,17 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
           const page = Number(params.page);
           if (!Number.isInteger(page) || page < 1) throw new OcrError('INVALID_PARAMS', 'The page number must be a whole number from 1');
           const options = parsePageImageOptions(params);
-          const image = await req.$ctx.call<Buffer, JobPageImageParams>('aggregator.pageImage', { id: String(params.id), page, ...options });
+          const image = await req.$ctx.call<Buffer, JobPageImageParams>('aggregator.pageImage', {
+            id: String(params.id),
+            page,
+            ...options,
+          });
           const body = Buffer.from(image);
-          res.writeHead(200, { 'Content-Type': `image/${options.format}`, 'Content-Length': body.length, 'Cache-Control': 'private, max-age=3600' });
+          res.writeHead(200, {
+            'Content-Type': `image/${options.format}`,
+            'Content-Length': body.length,
+            'Cache-Control': 'private, max-age=3600',
+          });
           res.end(body);
         } catch (err) {
           sendError(res, err);

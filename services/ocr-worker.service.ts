@@ -46,15 +46,23 @@ interface WorkerVars extends OcrEngineVars {
 
 type WorkerThis = Service<OcrWorkerSettings> & WorkerVars;
 
-async function readPage(engine: PageReader, decoder: IsolatedDecoder, params: RecognizeParams, stream: Stream | null, settings: OcrWorkerSettings): Promise<PageOcr> {
-  if (!(stream instanceof Readable)) throw new OcrError('INVALID_PARAMS', 'Send the page bytes as the call\'s stream');
+async function readPage(
+  engine: PageReader,
+  decoder: IsolatedDecoder,
+  params: RecognizeParams,
+  stream: Stream | null,
+  settings: OcrWorkerSettings,
+): Promise<PageOcr> {
+  if (!(stream instanceof Readable)) throw new OcrError('INVALID_PARAMS', "Send the page bytes as the call's stream");
   const { raster } = params;
   const { maxPixels } = settings;
-  if (!raster) return engine.recognizeImage(await readAll(stream, settings.maxUploadBytes), maxPixels, (data, max) => decoder.decode(data, max));
+  if (!raster)
+    return engine.recognizeImage(await readAll(stream, settings.maxUploadBytes), maxPixels, (data, max) => decoder.decode(data, max));
   const { width, height, channels } = raster;
   if (width * height > maxPixels) throw new OcrError('IMAGE_TOO_LARGE', `The page has ${width}x${height} pixels, more than MAX_PIXELS`);
   const data = await readAll(stream, width * height * channels);
-  if (data.length !== width * height * channels) throw new OcrError('INVALID_PARAMS', `The stream has ${data.length} bytes, not ${width}x${height}x${channels}`);
+  if (data.length !== width * height * channels)
+    throw new OcrError('INVALID_PARAMS', `The stream has ${data.length} bytes, not ${width}x${height}x${channels}`);
   return engine.recognizeRaster({ data, width, height, channels });
 }
 
@@ -122,7 +130,8 @@ export default function ocrWorkerService(config: NodeConfig): ServiceSchema<OcrW
 
       health: {
         handler(this: WorkerThis): WorkerHealth {
-          const now = performance.now(), usage = process.cpuUsage();
+          const now = performance.now(),
+            usage = process.cpuUsage();
           const cpuMicros = usage.user - this.cpu.usage.user + usage.system - this.cpu.usage.system;
           const cpuPercent = (cpuMicros / 1000 / Math.max(1, now - this.cpu.at) / availableParallelism()) * 100;
           this.cpu = { at: now, usage };

@@ -16,7 +16,17 @@ import { withBrokerErrors } from '../src/broker/broker-errors.ts';
 import { recognizeWithRetries, type PageCallPolicy } from '../src/broker/ocr-call.ts';
 import { readAll, streamOf } from '../src/broker/streams.ts';
 import type { NodeConfig } from '../src/config/config.ts';
-import type { CloseParams, CloseReply, JobResult, OpenedDocument, OpenParams, PageImageParams, PageParams, PageResult, PdfParams } from '../src/contracts.ts';
+import type {
+  CloseParams,
+  CloseReply,
+  JobResult,
+  OpenedDocument,
+  OpenParams,
+  PageImageParams,
+  PageParams,
+  PageResult,
+  PdfParams,
+} from '../src/contracts.ts';
 import { OcrError } from '../src/errors.ts';
 import { IsolatedDecoder } from '../src/isolation/image-decoder.ts';
 import type { IsolationLimits } from '../src/isolation/isolated-process.ts';
@@ -148,7 +158,10 @@ export default function rasterizerService(config: NodeConfig): ServiceSchema<Ras
             const pages = doc.pageCount;
             if (pages > this.settings.maxPages) {
               await doc.close();
-              throw new OcrError('TOO_MANY_PAGES', `The PDF has ${pages} pages, more than the limit of ${this.settings.maxPages} (MAX_PAGES)`);
+              throw new OcrError(
+                'TOO_MANY_PAGES',
+                `The PDF has ${pages} pages, more than the limit of ${this.settings.maxPages} (MAX_PAGES)`,
+              );
             }
             const docId = randomUUID();
             this.docs.set(docId, { pdf: doc, path: ctx.params.path, password: ctx.params.password });
@@ -180,7 +193,9 @@ export default function rasterizerService(config: NodeConfig): ServiceSchema<Ras
                 return result;
               }
             }
-            const rendered = pdf ? await pdf.render(page, dpi, this.settings.maxPixels) : { raster: await this.decoder.decode(await readFile(open.path), this.settings.maxPixels), dpi: undefined };
+            const rendered = pdf
+              ? await pdf.render(page, dpi, this.settings.maxPixels)
+              : { raster: await this.decoder.decode(await readFile(open.path), this.settings.maxPixels), dpi: undefined };
             const { data, width, height, channels } = rendered.raster;
             const renderMs = performance.now() - t0;
             // A worker lost or timed out mid-page: the pixels are still here, send them again.
@@ -231,12 +246,22 @@ export default function rasterizerService(config: NodeConfig): ServiceSchema<Ras
         params: { doc_id: 'string', pdfa: 'boolean' },
         handler(this: RasterizerThis, ctx: Context<PdfParams>): Promise<Readable> {
           return withBrokerErrors(async () => {
-            if (!(ctx.stream instanceof Readable)) throw new OcrError('INVALID_PARAMS', "rasterizer.pdf takes the job's result in the call's stream");
+            if (!(ctx.stream instanceof Readable))
+              throw new OcrError('INVALID_PARAMS', "rasterizer.pdf takes the job's result in the call's stream");
             const result = JSON.parse((await readAll(ctx.stream, MAX_RESULT_BYTES)).toString('utf8')) as JobResult;
             const held = this.docs.get(ctx.params.doc_id);
-            if (!held) throw new OcrError('NOT_FOUND', "The job's input is no longer kept on this node (the job was removed, or the node restarted)");
+            if (!held)
+              throw new OcrError(
+                'NOT_FOUND',
+                "The job's input is no longer kept on this node (the job was removed, or the node restarted)",
+              );
             // An image sent to POST /jobs becomes a one-page PDF.
-            const pdf = await this.writer.write('pdf', { result, input: { path: held.path }, password: held.password, pdfa: ctx.params.pdfa });
+            const pdf = await this.writer.write('pdf', {
+              result,
+              input: { path: held.path },
+              password: held.password,
+              pdfa: ctx.params.pdfa,
+            });
             return streamOf(Buffer.from(pdf));
           });
         },

@@ -47,7 +47,9 @@ const jobs = new Map();
 
 const minutes = (ms) => {
   const s = Math.max(0, Math.round(ms / 1000));
-  return s >= 3600 ? `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min` : `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+  return s >= 3600
+    ? `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`
+    : `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
 };
 
 function element(tag, attributes = {}, ...children) {
@@ -87,7 +89,16 @@ function showError(card, err) {
 
 /** Follows a job to its end: progress, rate and ETA from its events, then downloads. */
 async function followJob(card, progress, formats) {
-  const job = { id: progress.job_id, filename: progress.filename, total: progress.total_pages, progress, markdown: undefined, read: undefined, formats, card };
+  const job = {
+    id: progress.job_id,
+    filename: progress.filename,
+    total: progress.total_pages,
+    progress,
+    markdown: undefined,
+    read: undefined,
+    formats,
+    card,
+  };
   // While the job runs, any page may have been read: the viewer says so when one was not (yet).
   job.readable = (n) => !job.read || job.read.has(n);
   jobs.set(job.id, job);
@@ -106,7 +117,8 @@ async function followJob(card, progress, formats) {
     card.root.dataset.status = p.status;
     const perMinute = done > first.done ? ((done - first.done) / (now - first.at)) * 60_000 : undefined;
     const left = p.total_pages - done;
-    card.stats.textContent = p.finished || perMinute === undefined ? '' : `${perMinute.toFixed(1)} pages/min, about ${minutes((left / perMinute) * 60_000)} left`;
+    card.stats.textContent =
+      p.finished || perMinute === undefined ? '' : `${perMinute.toFixed(1)} pages/min, about ${minutes((left / perMinute) * 60_000)} left`;
   };
   update(progress);
   // A dropped stream (a proxy's timeout, the laptop sleeping) is opened again until the job has ended.
@@ -128,7 +140,9 @@ async function followJob(card, progress, formats) {
 
 function showViewButton(job) {
   const first = () => (job.read ? Math.min(...job.read) : 1);
-  job.card.pages.replaceChildren(element('button', { type: 'button', class: 'view', onclick: () => viewer.open(job, first()) }, `View the pages of ${job.filename}`));
+  job.card.pages.replaceChildren(
+    element('button', { type: 'button', class: 'view', onclick: () => viewer.open(job, first()) }, `View the pages of ${job.filename}`),
+  );
 }
 
 async function cancelJob(job, button) {
@@ -157,8 +171,15 @@ async function finished(job) {
     card.message.textContent = err.message;
     return;
   }
-  card.actions.replaceChildren(...job.formats.map((format) =>
-    element('button', { type: 'button', class: 'download', 'data-format': format, onclick: (event) => download(job, format, event.currentTarget) }, `Download ${FORMATS[format].label}`)));
+  card.actions.replaceChildren(
+    ...job.formats.map((format) =>
+      element(
+        'button',
+        { type: 'button', class: 'download', 'data-format': format, onclick: (event) => download(job, format, event.currentTarget) },
+        `Download ${FORMATS[format].label}`,
+      ),
+    ),
+  );
 }
 
 const stem = (filename) => filename.replace(/\.[A-Za-z0-9]+$/, '') || 'result';
@@ -258,17 +279,28 @@ async function refreshWorkers() {
     const status = await json('/workers/status');
     $('workers-summary').textContent = `${status.healthy_workers} of ${status.total_workers} workers healthy`;
     const cell = (value) => element('td', {}, value === undefined ? '–' : String(value));
-    $('workers').tBodies[0].replaceChildren(...status.workers.map((w) => element('tr', { 'data-status': w.status },
-      element('th', { scope: 'row' }, w.node_id),
-      cell(w.circuit === 'closed' ? w.status : `${w.status}, circuit ${w.circuit.replace('_', '-')}`),
-      cell(w.cpu_percent === undefined ? undefined : `${w.cpu_percent} %`),
-      cell(w.memory_mb === undefined ? undefined : `${w.memory_mb} MB`),
-      cell(w.in_flight === undefined ? undefined : `${w.in_flight} of ${w.slots}`),
-      cell(w.queued), cell(w.pages_done), cell(w.errors))));
+    $('workers').tBodies[0].replaceChildren(
+      ...status.workers.map((w) =>
+        element(
+          'tr',
+          { 'data-status': w.status },
+          element('th', { scope: 'row' }, w.node_id),
+          cell(w.circuit === 'closed' ? w.status : `${w.status}, circuit ${w.circuit.replace('_', '-')}`),
+          cell(w.cpu_percent === undefined ? undefined : `${w.cpu_percent} %`),
+          cell(w.memory_mb === undefined ? undefined : `${w.memory_mb} MB`),
+          cell(w.in_flight === undefined ? undefined : `${w.in_flight} of ${w.slots}`),
+          cell(w.queued),
+          cell(w.pages_done),
+          cell(w.errors),
+        ),
+      ),
+    );
   } catch (err) {
     $('workers-summary').textContent = `Workers unknown: ${err.message}`;
   }
 }
 
-refreshWorkers().then(listKeptJobs).catch((err) => ($('upload-message').textContent = err.message));
+refreshWorkers()
+  .then(listKeptJobs)
+  .catch((err) => ($('upload-message').textContent = err.message));
 setInterval(refreshWorkers, 5000);

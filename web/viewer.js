@@ -32,7 +32,7 @@ function orderedRegions(page) {
 
 /** Markdown of one page: its section of the job's Markdown (`## Page N` headings) when the job has ended. */
 function pageMarkdown(markdown, pageNumber) {
-  if (!markdown) return '(The Markdown comes with the job\'s result, once the job has ended.)';
+  if (!markdown) return "(The Markdown comes with the job's result, once the job has ended.)";
   const sections = markdown.split(/^(?=## Page \d+\s*$)/m);
   const own = sections.find((s) => s.startsWith(`## Page ${pageNumber}\n`) || s.trim() === `## Page ${pageNumber}`);
   return own ?? markdown;
@@ -150,9 +150,22 @@ export class Viewer {
     const lineLayer = svgElement('g', { class: 'lines' }, svg);
     page.lines.forEach((line, i) => {
       const group = svgElement('g', { class: 'line', 'data-line': i }, lineLayer);
-      svgElement('polygon', { points: points(line.box), class: `line-box ${confidenceClass(line.confidence)}`, 'vector-effect': 'non-scaling-stroke' }, group);
+      svgElement(
+        'polygon',
+        { points: points(line.box), class: `line-box ${confidenceClass(line.confidence)}`, 'vector-effect': 'non-scaling-stroke' },
+        group,
+      );
       for (const word of line.words ?? []) {
-        svgElement('polygon', { points: points(word.box), class: `word-box ${confidenceClass(word.confidence)}`, 'data-text': word.text, 'vector-effect': 'non-scaling-stroke' }, group);
+        svgElement(
+          'polygon',
+          {
+            points: points(word.box),
+            class: `word-box ${confidenceClass(word.confidence)}`,
+            'data-text': word.text,
+            'vector-effect': 'non-scaling-stroke',
+          },
+          group,
+        );
       }
     });
     // Labels about 16 screen pixels high, in the page's units.

@@ -49,11 +49,13 @@ function pieces(text: string, size: number): string[] {
 export type ChunkedPage = Pick<PageResult, 'page_number' | 'paragraphs'>;
 
 function units(pages: readonly ChunkedPage[], size: number): Unit[] {
-  return pages.flatMap((p) => p.paragraphs.flatMap((para) => {
-    // Lines of a paragraph become one run of text: the passage is prose, not layout.
-    const text = words(para.text).join(' ');
-    return pieces(text, size).map((piece) => ({ text: piece, page: p.page_number, box: para.box }));
-  }));
+  return pages.flatMap((p) =>
+    p.paragraphs.flatMap((para) => {
+      // Lines of a paragraph become one run of text: the passage is prose, not layout.
+      const text = words(para.text).join(' ');
+      return pieces(text, size).map((piece) => ({ text: piece, page: p.page_number, box: para.box }));
+    }),
+  );
 }
 
 const SEPARATOR = '\n\n';

@@ -8,7 +8,8 @@ import type { BatchEvent, BatchSummary } from './run.ts';
 function duration(seconds: number): string {
   if (!Number.isFinite(seconds)) return '?';
   const s = Math.round(seconds);
-  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
+  const h = Math.floor(s / 3600),
+    m = Math.floor((s % 3600) / 60);
   return h ? `${h}h${String(m).padStart(2, '0')}m` : m ? `${m}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
 }
 
@@ -23,9 +24,14 @@ export function statusLine(s: BatchSummary): string {
 
 export function summaryLine(s: BatchSummary): string {
   const d = s.documents;
-  const workers = Object.entries(s.pages_per_worker).map(([w, n]) => `${w} ${n}`).join(', ') || 'none';
-  return `documents: ${d.done} done, ${d.skipped} skipped (done before), ${d.failed} failed${d.not_started ? `, ${d.not_started} not started` : ''} of ${d.total}; ` +
-    `pages: ${s.pages.done} done, ${s.pages.failed} failed; ${duration(s.duration_s)}, ${s.pages_per_minute} pages/min; pages per worker: ${workers}`;
+  const workers =
+    Object.entries(s.pages_per_worker)
+      .map(([w, n]) => `${w} ${n}`)
+      .join(', ') || 'none';
+  return (
+    `documents: ${d.done} done, ${d.skipped} skipped (done before), ${d.failed} failed${d.not_started ? `, ${d.not_started} not started` : ''} of ${d.total}; ` +
+    `pages: ${s.pages.done} done, ${s.pages.failed} failed; ${duration(s.duration_s)}, ${s.pages_per_minute} pages/min; pages per worker: ${workers}`
+  );
 }
 
 export function progressReporter(out: NodeJS.WriteStream): (event: BatchEvent) => void {
@@ -35,7 +41,9 @@ export function progressReporter(out: NodeJS.WriteStream): (event: BatchEvent) =
       else {
         const e = event.entry;
         const what = event.skipped ? 'skipped' : e.status;
-        out.write(`${what} ${e.path}: ${e.pages} pages${e.pages_failed ? ` (${e.pages_failed} failed)` : ''}${event.skipped ? '' : ` in ${(e.duration_ms / 1000).toFixed(1)} s`}${e.error ? ` ${e.error.code}: ${e.error.message}` : ''} | ${statusLine(event.summary)}\n`);
+        out.write(
+          `${what} ${e.path}: ${e.pages} pages${e.pages_failed ? ` (${e.pages_failed} failed)` : ''}${event.skipped ? '' : ` in ${(e.duration_ms / 1000).toFixed(1)} s`}${e.error ? ` ${e.error.code}: ${e.error.message}` : ''} | ${statusLine(event.summary)}\n`,
+        );
       }
     };
   }

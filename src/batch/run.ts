@@ -13,7 +13,16 @@ import { classifyError } from '../broker/broker-errors.ts';
 import type { DocumentStatus, JobResult, ManifestEntry, OutputFormat } from '../contracts.ts';
 import { chunkDocument, type ChunkOptions } from './chunks.ts';
 import { listCorpus, sha256File, type CorpusFile, type CorpusFilter } from './corpus.ts';
-import { appendManifest, CHUNKS, CHUNKS_SUFFIX, loadManifest, outputPath, removeOutputs, removeTemporaries, writeAtomic } from './outputs.ts';
+import {
+  appendManifest,
+  CHUNKS,
+  CHUNKS_SUFFIX,
+  loadManifest,
+  outputPath,
+  removeOutputs,
+  removeTemporaries,
+  writeAtomic,
+} from './outputs.ts';
 
 export interface BatchOptions {
   input: string;
@@ -47,8 +56,7 @@ export interface BatchSummary {
 
 /** What the progress display hears about. */
 export type BatchEvent =
-  | { type: 'listed'; total: number }
-  | { type: 'document'; entry: ManifestEntry; skipped: boolean; summary: BatchSummary };
+  { type: 'listed'; total: number } | { type: 'document'; entry: ManifestEntry; skipped: boolean; summary: BatchSummary };
 
 function exists(path: string): Promise<boolean> {
   return new Promise((r) => access(path, (err) => r(!err)));
@@ -126,7 +134,18 @@ export class Batch {
       base.size = (await stat(file.path)).size;
       base.sha256 = await sha256File(file.path);
     } catch (err) {
-      return this.finish({ ...base, pages: 0, pages_failed: 0, status: 'failed', duration_ms: 0, finished_at: new Date().toISOString(), error: { code: 'FILE_UNREADABLE', message: (err as Error).message } }, false);
+      return this.finish(
+        {
+          ...base,
+          pages: 0,
+          pages_failed: 0,
+          status: 'failed',
+          duration_ms: 0,
+          finished_at: new Date().toISOString(),
+          error: { code: 'FILE_UNREADABLE', message: (err as Error).message },
+        },
+        false,
+      );
     }
     if (!force && previous?.status === 'success' && previous.sha256 === base.sha256 && (await this.completed(file))) {
       this.summary.pages.skipped += previous.pages;
@@ -137,7 +156,14 @@ export class Batch {
       const result = await this.work.ocr(file.path);
       const status = documentStatus(result);
       const m = result.metrics;
-      entry = { ...base, pages: m.total_pages, pages_failed: m.pages_failed, status, duration_ms: Math.round(performance.now() - t0), finished_at: new Date().toISOString() };
+      entry = {
+        ...base,
+        pages: m.total_pages,
+        pages_failed: m.pages_failed,
+        status,
+        duration_ms: Math.round(performance.now() - t0),
+        finished_at: new Date().toISOString(),
+      };
       if (status === 'failed') {
         const first = m.errors[0];
         entry.error = first ? { code: first.code, message: first.message } : { code: 'INTERNAL', message: 'No page could be read' };
@@ -145,13 +171,22 @@ export class Batch {
       } else {
         await this.writeOutputs(file, result, this.options.formats);
         entry.output = file.name;
-        for (const [worker, pages] of Object.entries(m.ocr_rounds_per_worker)) this.summary.pages_per_worker[worker] = (this.summary.pages_per_worker[worker] ?? 0) + pages;
+        for (const [worker, pages] of Object.entries(m.ocr_rounds_per_worker))
+          this.summary.pages_per_worker[worker] = (this.summary.pages_per_worker[worker] ?? 0) + pages;
       }
       this.summary.pages.done += m.pages_processed;
       this.summary.pages.failed += m.pages_failed;
     } catch (err) {
       const e = classifyError(err);
-      entry = { ...base, pages: 0, pages_failed: 0, status: 'failed', duration_ms: Math.round(performance.now() - t0), finished_at: new Date().toISOString(), error: { code: e.code, message: e.message } };
+      entry = {
+        ...base,
+        pages: 0,
+        pages_failed: 0,
+        status: 'failed',
+        duration_ms: Math.round(performance.now() - t0),
+        finished_at: new Date().toISOString(),
+        error: { code: e.code, message: e.message },
+      };
       await removeOutputs(outDir, file.name);
     }
     await appendManifest(outDir, entry);

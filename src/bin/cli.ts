@@ -57,10 +57,21 @@ function parseOptions(args: string[]) {
     args,
     allowPositionals: true,
     options: {
-      out: { type: 'string' }, ext: { type: 'string' }, glob: { type: 'string' }, dpi: { type: 'string' }, language: { type: 'string' },
-      'text-layer': { type: 'string' }, concurrency: { type: 'string' }, force: { type: 'boolean' }, 'fail-fast': { type: 'boolean' },
-      chunks: { type: 'boolean' }, 'chunk-size': { type: 'string' }, 'chunk-overlap': { type: 'string' },
-      formats: { type: 'string' }, pdfa: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      out: { type: 'string' },
+      ext: { type: 'string' },
+      glob: { type: 'string' },
+      dpi: { type: 'string' },
+      language: { type: 'string' },
+      'text-layer': { type: 'string' },
+      concurrency: { type: 'string' },
+      force: { type: 'boolean' },
+      'fail-fast': { type: 'boolean' },
+      chunks: { type: 'boolean' },
+      'chunk-size': { type: 'string' },
+      'chunk-overlap': { type: 'string' },
+      formats: { type: 'string' },
+      pdfa: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
     },
   });
 }
@@ -115,7 +126,10 @@ async function batch(args: string[]): Promise<number> {
     {
       input: resolve(positionals[0]!),
       outDir: resolve(values.out),
-      filter: { extensions: values.ext ? values.ext.split(',').map((e) => e.trim().replace(/^\./, '').toLowerCase()) : DEFAULT_EXTENSIONS, glob: values.glob },
+      filter: {
+        extensions: values.ext ? values.ext.split(',').map((e) => e.trim().replace(/^\./, '').toLowerCase()) : DEFAULT_EXTENSIONS,
+        glob: values.glob,
+      },
       concurrency: positiveInt(values.concurrency, 'concurrency', 4),
       force: values.force ?? false,
       failFast: values['fail-fast'] ?? false,

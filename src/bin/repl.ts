@@ -20,20 +20,40 @@ import { outputFormatOfFile, parseJobOptions } from '../jobs/job-options.ts';
 import { IsolatedOutputWriter } from '../outputs/isolated-writer.ts';
 import { fileJobLimits, startNode } from './node.ts';
 
-const config = loadConfig({ ...process.env, SERVICES: 'rasterizer,aggregator', NODE_ID: process.env.NODE_ID || `repl-${hostname()}-${process.pid}` });
+const config = loadConfig({
+  ...process.env,
+  SERVICES: 'rasterizer,aggregator',
+  NODE_ID: process.env.NODE_ID || `repl-${hostname()}-${process.pid}`,
+});
 /** Writes `ocr --out` files; a searchable PDF in a child process, as the rasterizer renders. */
 const writer = new IsolatedOutputWriter(config.isolation.pdf);
 
 function workersTable(status: WorkersStatus): string {
   const rows = status.workers.map((w) => ({
-    node: w.node_id, host: w.host ?? '', status: w.status, circuit: w.circuit, 'cpu %': w.cpu_percent ?? '', 'mem MB': w.memory_mb ?? '', 'mem %': w.memory_percent ?? '',
-    'up s': w.uptime_seconds ?? '', requests: w.total_requests ?? '', 'in flight': w.in_flight ?? '', queued: w.queued ?? '', done: w.pages_done ?? '',
-    errors: w.errors ?? '', slots: w.slots ?? '', threads: w.threads ?? '',
+    node: w.node_id,
+    host: w.host ?? '',
+    status: w.status,
+    circuit: w.circuit,
+    'cpu %': w.cpu_percent ?? '',
+    'mem MB': w.memory_mb ?? '',
+    'mem %': w.memory_percent ?? '',
+    'up s': w.uptime_seconds ?? '',
+    requests: w.total_requests ?? '',
+    'in flight': w.in_flight ?? '',
+    queued: w.queued ?? '',
+    done: w.pages_done ?? '',
+    errors: w.errors ?? '',
+    slots: w.slots ?? '',
+    threads: w.threads ?? '',
   }));
   const columns = Object.keys(rows[0] ?? { node: '' });
   const width = (c: string) => Math.max(c.length, ...rows.map((r) => String(r[c as keyof typeof r]).length));
   const line = (cells: string[]) => cells.map((v, i) => v.padEnd(width(columns[i]!))).join('  ');
-  return [`${status.healthy_workers}/${status.total_workers} workers healthy`, line(columns), ...rows.map((r) => line(columns.map((c) => String(r[c as keyof typeof r]))))].join('\n');
+  return [
+    `${status.healthy_workers}/${status.total_workers} workers healthy`,
+    line(columns),
+    ...rows.map((r) => line(columns.map((c) => String(r[c as keyof typeof r])))),
+  ].join('\n');
 }
 
 /**
@@ -75,18 +95,28 @@ const commands: NonNullable<ReplOptions['customCommands']> = [
     command: 'jobs',
     description: 'Jobs kept by the aggregator, with their progress',
     async action(broker) {
-      const aggregators = broker.registry.getServiceList({ skipInternal: true }).flatMap((s) => (s.name === 'aggregator' && s.nodeID ? [s.nodeID] : []));
-      const lists = await Promise.all(aggregators.map((nodeID) => broker.call<JobProgress[], object>('aggregator.list', {}, { nodeID }).catch(() => [])));
+      const aggregators = broker.registry
+        .getServiceList({ skipInternal: true })
+        .flatMap((s) => (s.name === 'aggregator' && s.nodeID ? [s.nodeID] : []));
+      const lists = await Promise.all(
+        aggregators.map((nodeID) => broker.call<JobProgress[], object>('aggregator.list', {}, { nodeID }).catch(() => [])),
+      );
       const jobs = lists.flat();
       if (jobs.length === 0) return console.log('no jobs');
-      for (const j of jobs) console.log(`${j.job_id}  ${j.status.padEnd(15)} ${String(j.pages_done + j.pages_failed).padStart(5)}/${j.total_pages} pages  ${j.pages_failed} failed  ${j.filename}`);
+      for (const j of jobs)
+        console.log(
+          `${j.job_id}  ${j.status.padEnd(15)} ${String(j.pages_done + j.pages_failed).padStart(5)}/${j.total_pages} pages  ${j.pages_failed} failed  ${j.filename}`,
+        );
     },
   },
   {
     command: 'ocr <file>',
     description: 'Run a PDF or an image through the cluster; print its text and metrics (--out FILE: write the result there)',
     options: [
-      { option: '-o, --out <file>', description: 'write the result to this file, in the format of its name (.json, .txt, .md, .hocr, .xml: ALTO, .pdf)' },
+      {
+        option: '-o, --out <file>',
+        description: 'write the result to this file, in the format of its name (.json, .txt, .md, .hocr, .xml: ALTO, .pdf)',
+      },
       { option: '-f, --format <format>', description: 'the format of --out: json, txt, md, hocr, alto, pdf (searchable PDF)' },
       { option: '--pdfa', description: 'a searchable PDF as PDF/A-2b' },
     ],
@@ -101,7 +131,9 @@ const commands: NonNullable<ReplOptions['customCommands']> = [
           console.log(`${format} written to ${resolve(out)}`);
         } else console.log(result.combined_text.replace(/\f/g, '\n\n---- next page ----\n\n'));
         const { metrics: m } = result;
-        console.log(`\n${m.status}: ${m.pages_processed}/${m.total_pages} pages, ${m.total_words} words, avg confidence ${m.avg_confidence}, ${m.total_duration_ms} ms, pages per worker ${JSON.stringify(m.ocr_rounds_per_worker)}`);
+        console.log(
+          `\n${m.status}: ${m.pages_processed}/${m.total_pages} pages, ${m.total_words} words, avg confidence ${m.avg_confidence}, ${m.total_duration_ms} ms, pages per worker ${JSON.stringify(m.ocr_rounds_per_worker)}`,
+        );
         for (const e of m.errors) console.log(`page ${e.page}: ${e.code} ${e.message}`);
       } catch (err) {
         console.log(`failed: ${(err as Error).message}`);

@@ -47,7 +47,11 @@ function slotsOf(endpoint: Candidate): number | undefined {
 }
 
 /** The endpoint for the next call, given the calls outstanding per node and the nodes to avoid. */
-export function leastOutstanding<E extends Candidate>(all: readonly E[], outstanding: ReadonlyMap<string, number>, avoidNodes: readonly string[]): E {
+export function leastOutstanding<E extends Candidate>(
+  all: readonly E[],
+  outstanding: ReadonlyMap<string, number>,
+  avoidNodes: readonly string[],
+): E {
   const others = avoidNodes.length ? all.filter((e) => !avoidNodes.includes(e.id)) : all;
   const list = others.length ? others : all;
   // Only services that declare inference slots (the OCR workers) are spread by capacity; any other

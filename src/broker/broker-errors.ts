@@ -44,7 +44,8 @@ const MOLECULER_ERRORS: Record<string, (e: MoleculerErrorLike) => OcrError> = {
   RequestRejectedError: () => new OcrError('WORKER_LOST', 'The worker reading the page left the cluster'),
   // moleculer-web's own (src/errors.js), thrown before our handlers run.
   PayloadTooLarge: (e) => new OcrError('UPLOAD_TOO_LARGE', e.message ?? 'Upload too large'),
-  RateLimitExceeded: () => new OcrError('RATE_LIMITED', 'Too many requests: RATE_LIMIT_PER_MINUTE reached, try again after Retry-After seconds'),
+  RateLimitExceeded: () =>
+    new OcrError('RATE_LIMITED', 'Too many requests: RATE_LIMIT_PER_MINUTE reached, try again after Retry-After seconds'),
   ForbiddenError: (e) =>
     String(e.type).startsWith('ORIGIN_')
       ? new OcrError('ORIGIN_NOT_ALLOWED', 'This browser origin may not call the API (CORS_ORIGINS)')
@@ -86,5 +87,9 @@ export function errorResponse(err: unknown): { status: number; body: ErrorBody; 
   const e = classifyError(err);
   const body: ErrorBody = { error: { code: e.code, message: e.message } };
   if (e.page !== undefined) body.error.page = e.page;
-  return { status: ERROR_CODES[e.code].status, body, ...(e.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: e.retryAfterSeconds }) };
+  return {
+    status: ERROR_CODES[e.code].status,
+    body,
+    ...(e.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: e.retryAfterSeconds }),
+  };
 }

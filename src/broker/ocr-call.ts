@@ -29,7 +29,12 @@ function failedNode(err: unknown): string | undefined {
   return typeof node === 'string' ? node : undefined;
 }
 
-export function recognizeWithRetries(caller: Caller, params: RecognizeParams, bytes: Uint8Array, policy: PageCallPolicy): Promise<PageResult> {
+export function recognizeWithRetries(
+  caller: Caller,
+  params: RecognizeParams,
+  bytes: Uint8Array,
+  policy: PageCallPolicy,
+): Promise<PageResult> {
   const avoidNodes: string[] = [];
   let engineFailures = 0;
   return withRetries(

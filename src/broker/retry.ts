@@ -7,7 +7,11 @@ export interface RetryPolicy {
   delayMs: number;
 }
 
-export async function withRetries<T>(attempt: (n: number) => Promise<T>, policy: RetryPolicy, retryable: (err: unknown) => boolean): Promise<T> {
+export async function withRetries<T>(
+  attempt: (n: number) => Promise<T>,
+  policy: RetryPolicy,
+  retryable: (err: unknown) => boolean,
+): Promise<T> {
   for (let n = 0; ; n++) {
     try {
       return await attempt(n);

@@ -100,7 +100,9 @@ function pemFile(env: Env, name: string): string | undefined {
 function nats(env: Env): NatsConfig | undefined {
   const url = optionalText(env, 'TRANSPORTER');
   if (url === undefined) return undefined;
-  const ca = pemFile(env, 'NATS_TLS_CA'), cert = pemFile(env, 'NATS_TLS_CERT'), key = pemFile(env, 'NATS_TLS_KEY');
+  const ca = pemFile(env, 'NATS_TLS_CA'),
+    cert = pemFile(env, 'NATS_TLS_CERT'),
+    key = pemFile(env, 'NATS_TLS_KEY');
   return {
     url,
     user: optionalText(env, 'NATS_USER'),
@@ -135,7 +137,12 @@ export function loadConfig(env: Env): NodeConfig {
     http: {
       host: text(env, 'COORDINATOR_HOST', '0.0.0.0'),
       port: positiveCount(env, 'COORDINATOR_PORT', 8000),
-      access: { apiKeys: new Set(list(env, 'API_KEYS')), adminKeys: new Set(list(env, 'ADMIN_API_KEYS')), rateLimitPerMinute: wholeNumber(env, 'RATE_LIMIT_PER_MINUTE', 0), corsOrigins: list(env, 'CORS_ORIGINS') },
+      access: {
+        apiKeys: new Set(list(env, 'API_KEYS')),
+        adminKeys: new Set(list(env, 'ADMIN_API_KEYS')),
+        rateLimitPerMinute: wholeNumber(env, 'RATE_LIMIT_PER_MINUTE', 0),
+        corsOrigins: list(env, 'CORS_ORIGINS'),
+      },
       uploadIdleTimeoutMs: positiveNumber(env, 'UPLOAD_IDLE_TIMEOUT', 30) * 1000,
       maxConcurrentUploads: positiveCount(env, 'MAX_CONCURRENT_UPLOADS', 32),
     },

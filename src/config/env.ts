@@ -66,7 +66,10 @@ export function optionalText(env: Env, name: string): string | undefined {
 
 /** A comma-separated list, blanks around the commas dropped. */
 export function list(env: Env, name: string): string[] {
-  return (raw(env, name) ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  return (raw(env, name) ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 export function oneOf<T extends string>(env: Env, name: string, values: readonly T[], fallback: T): T {

@@ -53,7 +53,9 @@ export function sendError(res: ServerResponse, err: unknown): void {
 /** The name as plain ASCII and, when it is not, as UTF-8 too (RFC 6266). */
 function contentDisposition(type: 'inline' | 'attachment', filename: string): string {
   const ascii = filename.replace(/[^\x20-\x7e]/g, '_').replace(/["\\]/g, '_');
-  return ascii === filename ? `${type}; filename="${ascii}"` : `${type}; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(filename)}`;
+  return ascii === filename
+    ? `${type}; filename="${ascii}"`
+    : `${type}; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(filename)}`;
 }
 
 /**

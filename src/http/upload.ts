@@ -44,7 +44,11 @@ function tooLarge(maxBytes: number): OcrError {
 }
 
 /** Parses the request; `consume` takes the file stream and resolves when it has read all of it. */
-function parseUpload<T>(req: IncomingMessage, limits: UploadLimits, consume: (file: Readable) => Promise<T>): Promise<UploadInfo & { stored: T }> {
+function parseUpload<T>(
+  req: IncomingMessage,
+  limits: UploadLimits,
+  consume: (file: Readable) => Promise<T>,
+): Promise<UploadInfo & { stored: T }> {
   return new Promise((resolve, reject) => {
     const { maxBytes } = limits;
     if (!(req.headers['content-type'] ?? '').startsWith('multipart/form-data')) {
@@ -89,7 +93,11 @@ function parseUpload<T>(req: IncomingMessage, limits: UploadLimits, consume: (fi
     };
     const waitForMore = () => {
       clearTimeout(idle);
-      idle = setTimeout(() => fail(new OcrError('UPLOAD_TIMEOUT', `No byte of the upload arrived for ${limits.idleTimeoutMs / 1000} s (UPLOAD_IDLE_TIMEOUT)`)), limits.idleTimeoutMs);
+      idle = setTimeout(
+        () =>
+          fail(new OcrError('UPLOAD_TIMEOUT', `No byte of the upload arrived for ${limits.idleTimeoutMs / 1000} s (UPLOAD_IDLE_TIMEOUT)`)),
+        limits.idleTimeoutMs,
+      );
     };
     waitForMore();
     req.on('data', waitForMore);
@@ -102,7 +110,12 @@ function parseUpload<T>(req: IncomingMessage, limits: UploadLimits, consume: (fi
       fileFields.push(name);
       if (fileFields.length > 1) {
         stream.resume();
-        fail(new OcrError('TOO_MANY_FILES', `Send one file, in the field "${FILE_FIELD}"; this request has files in ${fileFields.map((f) => `"${f}"`).join(' and ')}`));
+        fail(
+          new OcrError(
+            'TOO_MANY_FILES',
+            `Send one file, in the field "${FILE_FIELD}"; this request has files in ${fileFields.map((f) => `"${f}"`).join(' and ')}`,
+          ),
+        );
         return;
       }
       if (name !== FILE_FIELD) {
@@ -182,7 +195,12 @@ export class UploadSlots {
 
   async read<T>(upload: () => Promise<T>): Promise<T> {
     if (this.reading >= this.max) {
-      throw new OcrError('TOO_MANY_UPLOADS', `This node is reading ${this.max} uploads already (MAX_CONCURRENT_UPLOADS): try again shortly`, undefined, 2);
+      throw new OcrError(
+        'TOO_MANY_UPLOADS',
+        `This node is reading ${this.max} uploads already (MAX_CONCURRENT_UPLOADS): try again shortly`,
+        undefined,
+        2,
+      );
     }
     this.reading += 1;
     try {

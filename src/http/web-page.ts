@@ -22,7 +22,8 @@ const TYPES: Record<string, string> = {
 
 const HEADERS = {
   // Everything from this server; page images and downloads are fetched with the API key and shown as blob: URLs.
-  'Content-Security-Policy': "default-src 'self'; img-src 'self' blob: data:; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'Content-Security-Policy':
+    "default-src 'self'; img-src 'self' blob: data:; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
   'X-Content-Type-Options': 'nosniff',
   'Referrer-Policy': 'no-referrer',
   // Revalidated each time (cheap, by ETag): a new version of the page is never mixed with an old script.

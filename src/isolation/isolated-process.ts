@@ -56,11 +56,13 @@ export class IsolatedProcess {
       const memory = setInterval(() => {
         if (procMemoryMb(child.pid) > this.limits.memoryMb) kill(`needed more than ${this.limits.memoryMb} MB of memory`);
       }, MEMORY_CHECK_MS);
-      const settle = <T>(fn: (v: T) => void) => (v: T) => {
-        clearTimeout(deadline);
-        clearInterval(memory);
-        fn(v);
-      };
+      const settle =
+        <T>(fn: (v: T) => void) =>
+        (v: T) => {
+          clearTimeout(deadline);
+          clearInterval(memory);
+          fn(v);
+        };
       this.pending.set(id, { resolve: settle(resolve), reject: settle(reject) });
       child.send({ ...message, id });
     });

@@ -23,7 +23,8 @@ export interface FileJobLimits {
 export async function ocrFileJob(broker: ServiceBroker, path: string, options: JobOptions, limits: FileJobLimits): Promise<JobResult> {
   const { size } = await stat(path);
   if (size === 0) throw new OcrError('EMPTY_UPLOAD', 'The file is empty');
-  if (size > limits.maxUploadBytes) throw new OcrError('UPLOAD_TOO_LARGE', `The file is larger than MAX_UPLOAD_MB (${limits.maxUploadBytes / 1048576} MB)`);
+  if (size > limits.maxUploadBytes)
+    throw new OcrError('UPLOAD_TOO_LARGE', `The file is larger than MAX_UPLOAD_MB (${limits.maxUploadBytes / 1048576} MB)`);
   const kind = sniffMedia(await readHead(path));
   if (kind === 'pdf') {
     // The rasterizer deletes its copy when the job ends; the user's file stays.
@@ -33,7 +34,14 @@ export async function ocrFileJob(broker: ServiceBroker, path: string, options: J
     const here = { nodeID: broker.nodeID };
     // The caller writes any other output from its own file: the copy need not outlive the job.
     const params: SubmitParams = {
-      path: copy, node_id: broker.nodeID, filename: basename(path), file_size_bytes: size, ...options, output: 'json', pdfa: false, keep_upload: false,
+      path: copy,
+      node_id: broker.nodeID,
+      filename: basename(path),
+      file_size_bytes: size,
+      ...options,
+      output: 'json',
+      pdfa: false,
+      keep_upload: false,
     };
     const job = await broker.call<JobProgress, SubmitParams>('aggregator.submit', params, here);
     return broker.call<JobResult, ResultParams>('aggregator.result', { id: job.job_id, wait: true }, { ...here, timeout: 0 });

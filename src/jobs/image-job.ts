@@ -10,5 +10,9 @@ import type { JobResult } from '../contracts.ts';
 export async function ocrImageJob(caller: Caller, image: Uint8Array, filename: string, policy: PageCallPolicy): Promise<JobResult> {
   const start = new Date();
   const page = await recognizeWithRetries(caller, { page_number: 1 }, image, policy);
-  return buildJobResult({ job_id: randomUUID(), filename, file_size_bytes: image.length, total_pages: 1, start, end: new Date() }, [page], []);
+  return buildJobResult(
+    { job_id: randomUUID(), filename, file_size_bytes: image.length, total_pages: 1, start, end: new Date() },
+    [page],
+    [],
+  );
 }

@@ -35,7 +35,11 @@ export function parseOutputFormat(value: string, field: string): OutputFormat {
 
 /** A comma-separated list of output formats (the batch's --formats), each once. */
 export function parseOutputFormats(list: string, field: string): OutputFormat[] {
-  const formats = list.split(',').map((f) => f.trim()).filter(Boolean).map((f) => parseOutputFormat(f, field));
+  const formats = list
+    .split(',')
+    .map((f) => f.trim())
+    .filter(Boolean)
+    .map((f) => parseOutputFormat(f, field));
   if (formats.length === 0) throw new OcrError('INVALID_PARAMS', `${field} must name at least one of ${FORMAT_NAMES}`);
   return [...new Set(formats)];
 }
@@ -45,7 +49,9 @@ export function outputFormatOfFile(path: string, format: string | undefined): Ou
   if (format) return parseOutputFormat(format, '--format');
   const extension = extname(path).slice(1).toLowerCase();
   const found = Object.entries(OUTPUT_FORMATS).find(([, f]) => f.extension === extension)?.[0];
-  const extensions = Object.values(OUTPUT_FORMATS).map((f) => `.${f.extension}`).join(', ');
+  const extensions = Object.values(OUTPUT_FORMATS)
+    .map((f) => `.${f.extension}`)
+    .join(', ');
   if (!isOutputFormat(found)) throw new OcrError('INVALID_PARAMS', `${path}: name the file ${extensions} or give --format`);
   return found;
 }
@@ -81,5 +87,11 @@ export function parseJobOptions(fields: JobOptionFields, dpiLimits: DpiLimits): 
   }
   const textLayer = fields.text_layer || 'ocr';
   if (textLayer !== 'auto' && textLayer !== 'ocr') throw new OcrError('INVALID_PARAMS', 'text_layer must be "auto" or "ocr"');
-  return { dpi, text_layer: textLayer, language: fields.language || undefined, password: fields.password || undefined, ...parseOutputOptions(fields) };
+  return {
+    dpi,
+    text_layer: textLayer,
+    language: fields.language || undefined,
+    password: fields.password || undefined,
+    ...parseOutputOptions(fields),
+  };
 }

@@ -170,7 +170,11 @@ export class JobStore {
 
   result(id: string, caller?: ApiCaller | null): JobResult {
     const job = this.job(id, caller);
-    if (!job.end) throw new OcrError('JOB_NOT_FINISHED', `Job ${id} is ${job.status}: ${job.results.length + job.errors.length} of ${job.spec.total_pages} pages done`);
+    if (!job.end)
+      throw new OcrError(
+        'JOB_NOT_FINISHED',
+        `Job ${id} is ${job.status}: ${job.results.length + job.errors.length} of ${job.spec.total_pages} pages done`,
+      );
     const result = buildJobResult(this.facts(job, job.end), job.results, job.errors);
     result.metrics.status = job.status;
     return result;
@@ -194,6 +198,13 @@ export class JobStore {
   }
 
   private facts(job: Job, end: Date) {
-    return { job_id: job.id, filename: job.spec.filename, file_size_bytes: job.spec.file_size_bytes, total_pages: job.spec.total_pages, start: job.start, end };
+    return {
+      job_id: job.id,
+      filename: job.spec.filename,
+      file_size_bytes: job.spec.file_size_bytes,
+      total_pages: job.spec.total_pages,
+      start: job.start,
+      end,
+    };
   }
 }

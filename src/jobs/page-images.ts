@@ -46,14 +46,20 @@ export class PageImages {
   async save(docId: string, page: number, raster: Raster): Promise<void> {
     await mkdir(join(this.dir, docId), { recursive: true });
     const { data, width, height, channels } = raster;
-    const image = sharp(data, { raw: { width, height, channels } }).resize({ width: PAGE_IMAGE_MAX_SIDE, height: PAGE_IMAGE_MAX_SIDE, fit: 'inside', withoutEnlargement: true });
+    const image = sharp(data, { raw: { width, height, channels } }).resize({
+      width: PAGE_IMAGE_MAX_SIDE,
+      height: PAGE_IMAGE_MAX_SIDE,
+      fit: 'inside',
+      withoutEnlargement: true,
+    });
     await (channels === 1 ? image.toColourspace('b-w') : image).jpeg({ quality: QUALITY }).toFile(this.file(docId, page));
   }
 
   /** The kept page at `width` pixels wide (never enlarged), as JPEG or PNG. */
   async read(docId: string, page: number, width: number | undefined, format: PageImageOptions['format']): Promise<Buffer> {
     const path = this.file(docId, page);
-    if (!(await stat(path).catch(() => undefined))) throw new OcrError('NOT_FOUND', `No image of page ${page}: it has not been read, or it failed`);
+    if (!(await stat(path).catch(() => undefined)))
+      throw new OcrError('NOT_FOUND', `No image of page ${page}: it has not been read, or it failed`);
     const image = sharp(path);
     if (width) image.resize({ width, withoutEnlargement: true });
     return format === 'png' ? image.png().toBuffer() : image.jpeg({ quality: QUALITY }).toBuffer();

@@ -11,7 +11,13 @@ import type { TextLayer } from '../pdf/rasterizer.ts';
 const round1 = (ms: number) => Math.round(ms * 10) / 10;
 
 function rounded(t: PageTimings): PageTimings {
-  return { decode_ms: round1(t.decode_ms), det_ms: round1(t.det_ms), cls_ms: round1(t.cls_ms), rec_ms: round1(t.rec_ms), total_ms: round1(t.total_ms) };
+  return {
+    decode_ms: round1(t.decode_ms),
+    det_ms: round1(t.det_ms),
+    cls_ms: round1(t.cls_ms),
+    rec_ms: round1(t.rec_ms),
+    total_ms: round1(t.total_ms),
+  };
 }
 
 /** A page the engine read, as the worker `worker` replies it. */
@@ -20,10 +26,24 @@ export function ocrPageResult(pageNumber: number, page: PageOcr, worker: string)
 }
 
 /** A PDF page read from its own text layer in `ms` (counted as decoding), laid out like an OCR page. */
-export function textLayerPageResult(pageNumber: number, layer: TextLayer, layout: LayoutParams, dpi: number, ms: number, worker: string): PageResult {
+export function textLayerPageResult(
+  pageNumber: number,
+  layer: TextLayer,
+  layout: LayoutParams,
+  dpi: number,
+  ms: number,
+  worker: string,
+): PageResult {
   return {
-    page_number: pageNumber, width: layer.width, height: layer.height, rotation: 0, ...assemblePage(layer.lines, layout),
-    timings: rounded({ decode_ms: ms, det_ms: 0, cls_ms: 0, rec_ms: 0, total_ms: ms }), worker, source: 'text_layer', dpi,
+    page_number: pageNumber,
+    width: layer.width,
+    height: layer.height,
+    rotation: 0,
+    ...assemblePage(layer.lines, layout),
+    timings: rounded({ decode_ms: ms, det_ms: 0, cls_ms: 0, rec_ms: 0, total_ms: ms }),
+    worker,
+    source: 'text_layer',
+    dpi,
   };
 }
 

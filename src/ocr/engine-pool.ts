@@ -78,13 +78,15 @@ export class EnginePool implements PageReader {
   async close(): Promise<void> {
     this.closed = true;
     for (const job of this.queue.splice(0)) job.reject(new OcrError('WORKER_LOST', 'The OCR engines are shutting down'));
-    await Promise.all(this.threads.map(async ({ worker }) => {
-      const exited = new Promise((resolve) => worker.once('exit', resolve));
-      worker.postMessage({ type: 'close' } satisfies ThreadTask);
-      const grace = setTimeout(() => void worker.terminate(), CLOSE_GRACE_MS);
-      await exited;
-      clearTimeout(grace);
-    }));
+    await Promise.all(
+      this.threads.map(async ({ worker }) => {
+        const exited = new Promise((resolve) => worker.once('exit', resolve));
+        worker.postMessage({ type: 'close' } satisfies ThreadTask);
+        const grace = setTimeout(() => void worker.terminate(), CLOSE_GRACE_MS);
+        await exited;
+        clearTimeout(grace);
+      }),
+    );
   }
 
   private startThread(): Promise<void> {

@@ -21,7 +21,8 @@ import { wordBoxes } from './stages/rec/words.ts';
 
 /** Whether most of the page's text runs vertically: the page is turned a quarter. */
 function mostlyVertical(boxes: DetectedBox[]): boolean {
-  let vertical = 0, horizontal = 0;
+  let vertical = 0,
+    horizontal = 0;
   for (const { box } of boxes) {
     const { width, height } = quadSize(box);
     if (height >= 1.5 * width) vertical += height;
@@ -44,7 +45,12 @@ export interface PageReader {
 }
 
 /** Decodes, then reads: the page's timings get the decode time. */
-export async function readEncodedPage(reader: PageReader, encoded: Uint8Array, maxPixels: number, decode: typeof decodeImage): Promise<PageOcr> {
+export async function readEncodedPage(
+  reader: PageReader,
+  encoded: Uint8Array,
+  maxPixels: number,
+  decode: typeof decodeImage,
+): Promise<PageOcr> {
   const t0 = performance.now();
   const raster = await decode(encoded, maxPixels);
   const page = await reader.recognizeRaster(raster);
@@ -98,7 +104,15 @@ export class OcrEngine implements PageReader {
   get info(): EngineInfo {
     const { models, threads } = this.config;
     const described = (path: string, session: Session) => `${basename(path)} ${sessionPrecision(session)}`;
-    return { models: { det: described(models.det, this.det), rec: described(models.rec, this.rec), cls: this.cls ? described(models.cls, this.cls) : 'off' }, threads, engines: 1 };
+    return {
+      models: {
+        det: described(models.det, this.det),
+        rec: described(models.rec, this.rec),
+        cls: this.cls ? described(models.cls, this.cls) : 'off',
+      },
+      threads,
+      engines: 1,
+    };
   }
 
   /** Reads an encoded image (PNG, JPEG, WebP, TIFF); `decode` may run elsewhere (an isolated process). */
@@ -111,7 +125,8 @@ export class OcrEngine implements PageReader {
     const t0 = performance.now();
     let page = original;
     let turn: Turn = 0;
-    let detMs = 0, clsMs = 0;
+    let detMs = 0,
+      clsMs = 0;
     const detect = async () => {
       const detected = await detectText(this.det, page, this.config.det);
       detMs += detected.ms;
@@ -152,7 +167,10 @@ export class OcrEngine implements PageReader {
         readFlipped.add(lineIndex);
       }
     });
-    const spaced = recoverSpaces(recognized.lines.map((r, i) => ({ chars: r.chars, image: crops[i]! })), this.config.spaces);
+    const spaced = recoverSpaces(
+      recognized.lines.map((r, i) => ({ chars: r.chars, image: crops[i]! })),
+      this.config.spaces,
+    );
     const kept: ReadLine[] = [];
     recognized.lines.forEach((r, i) => {
       const { text, words } = spaced[i]!;
@@ -176,7 +194,10 @@ export class OcrEngine implements PageReader {
   /** The upright line images the recogniser reads on a page: what int8 calibration (bench/calibrate.ts) records. */
   async recognizerInputs(page: Raster): Promise<LineImage[]> {
     const { boxes } = await detectText(this.det, page, this.config.det);
-    return linePieces(this.cutLines(page, boxes).map((l) => l.image), this.config.rec.maxPieceWidth).map((p) => p.image);
+    return linePieces(
+      this.cutLines(page, boxes).map((l) => l.image),
+      this.config.rec.maxPieceWidth,
+    ).map((p) => p.image);
   }
 
   /** Each detected box straightened at the recogniser's height, cut at column gutters. */
@@ -192,7 +213,11 @@ export class OcrEngine implements PageReader {
 
   private async classify(lines: readonly LinePiece[]): Promise<{ lines: LineOrientation[]; ms: number }> {
     if (!this.cls || lines.length === 0) return { lines: [], ms: 0 };
-    const { orientations, ms } = await classifyLines(this.cls, lines.map((l) => l.image), this.config.cls.windowsPerLine);
+    const { orientations, ms } = await classifyLines(
+      this.cls,
+      lines.map((l) => l.image),
+      this.config.cls.windowsPerLine,
+    );
     return { lines: orientations, ms };
   }
 

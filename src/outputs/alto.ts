@@ -56,8 +56,8 @@ function pageAlto(page: WrittenPage): string {
 export function writeAlto(result: JobResult): string {
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',
-    '<alto xmlns="http://www.loc.gov/standards/alto/ns-v4#" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
-      + ' xsi:schemaLocation="http://www.loc.gov/standards/alto/ns-v4# http://www.loc.gov/standards/alto/v4/alto-4-2.xsd" SCHEMAVERSION="4.2">',
+    '<alto xmlns="http://www.loc.gov/standards/alto/ns-v4#" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"' +
+      ' xsi:schemaLocation="http://www.loc.gov/standards/alto/ns-v4# http://www.loc.gov/standards/alto/v4/alto-4-2.xsd" SCHEMAVERSION="4.2">',
     '  <Description>',
     '    <MeasurementUnit>pixel</MeasurementUnit>',
     '    <sourceImageInformation>',

@@ -17,8 +17,10 @@ function lineHocr(line: OcrLine, id: string, rotation: number, nextWord: () => s
   // The text's height across its direction: x_size is the size of the line's letters in pixels.
   const size = rotation % 180 === 0 ? ink.y1 - ink.y0 : ink.x1 - ink.x0;
   const angle = rotation ? `; textangle ${rotation}` : '';
-  const spans = line.words.map((w, i) =>
-    `<span class="ocrx_word" id="${nextWord()}" title="${bbox(words[i]!)}; x_wconf ${Math.round(w.confidence * 100)}">${escapeXml(w.text)}</span>`);
+  const spans = line.words.map(
+    (w, i) =>
+      `<span class="ocrx_word" id="${nextWord()}" title="${bbox(words[i]!)}; x_wconf ${Math.round(w.confidence * 100)}">${escapeXml(w.text)}</span>`,
+  );
   return `     <span class="ocr_line" id="${id}" title="${bbox(rect)}${angle}; x_size ${size}">${spans.join(' ')}</span>`;
 }
 

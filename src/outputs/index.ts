@@ -38,13 +38,18 @@ const isPdf = (bytes: Uint8Array) => Buffer.from(bytes.subarray(0, 1024)).includ
 export async function writeOutput(format: OutputFormat, request: OutputRequest): Promise<string | Uint8Array> {
   const { result, input } = request;
   switch (format) {
-    case 'json': return JSON.stringify(result);
-    case 'txt': return result.combined_text;
-    case 'md': return result.combined_markdown;
-    case 'hocr': return writeHocr(result);
-    case 'alto': return writeAlto(result);
+    case 'json':
+      return JSON.stringify(result);
+    case 'txt':
+      return result.combined_text;
+    case 'md':
+      return result.combined_markdown;
+    case 'hocr':
+      return writeHocr(result);
+    case 'alto':
+      return writeAlto(result);
     case 'pdf': {
-      if (!input) throw new OcrError('INVALID_PARAMS', 'A PDF output needs the job\'s input file');
+      if (!input) throw new OcrError('INVALID_PARAMS', "A PDF output needs the job's input file");
       if (isPdf(input)) return writeSearchablePdf(input, result, { password: request.password, pdfa: request.pdfa });
       const page = result.results[0];
       if (result.results.length !== 1 || !page) throw new OcrError('INVALID_PARAMS', 'A PDF of an image needs the one page read from it');

@@ -37,7 +37,5 @@ export function pageAreas(page: WrittenPage): PageArea[] {
         paragraphs: block.paragraphs ? block.paragraphs.map((p) => lines(page.paragraphs[p]!.lines)) : [lines(block.lines)],
       }))
     : page.paragraphs.map((p) => ({ type: 'text', paragraphs: [lines(p.lines)] }));
-  return areas
-    .map((a) => ({ ...a, paragraphs: a.paragraphs.filter((p) => p.length > 0) }))
-    .filter((a) => a.paragraphs.length > 0);
+  return areas.map((a) => ({ ...a, paragraphs: a.paragraphs.filter((p) => p.length > 0) })).filter((a) => a.paragraphs.length > 0);
 }

@@ -62,7 +62,8 @@ export class IsolatedPdf {
       if (!this.child.running) await this.opened();
       return await this.child.request(request);
     } catch (err) {
-      if (err instanceof ChildFailure) throw new OcrError('PAGE_UNREADABLE', `Page ${page} could not be rendered: its renderer ${err.message}`, page);
+      if (err instanceof ChildFailure)
+        throw new OcrError('PAGE_UNREADABLE', `Page ${page} could not be rendered: its renderer ${err.message}`, page);
       throw err;
     }
   }

@@ -67,7 +67,10 @@ export class PdfDocument {
       await task.destroy().catch(() => undefined);
       const name = (err as { name?: string }).name;
       if (name === 'PasswordException') {
-        throw new OcrError('PDF_ENCRYPTED', options.password ? 'The password does not open this PDF' : 'The PDF is encrypted: send its password in the "password" field');
+        throw new OcrError(
+          'PDF_ENCRYPTED',
+          options.password ? 'The password does not open this PDF' : 'The PDF is encrypted: send its password in the "password" field',
+        );
       }
       throw new OcrError('PDF_UNREADABLE', 'The PDF could not be read');
     }
@@ -99,7 +102,8 @@ export class PdfDocument {
       const fast = jpeg && (await scanFromJpeg(jpeg, page, dpi, maxPixels));
       if (fast) return fast;
       const ops = await page.getOperatorList();
-      if (await hasUndecodableImage(page, ops)) throw new OcrError('PAGE_UNREADABLE', `Page ${n} has an embedded image that could not be decoded`, n);
+      if (await hasUndecodableImage(page, ops))
+        throw new OcrError('PAGE_UNREADABLE', `Page ${n} has an embedded image that could not be decoded`, n);
       return (await scannedPage(page, ops, dpi, maxPixels)) ?? (await this.draw(page, dpi, maxPixels));
     } catch (err) {
       if (err instanceof OcrError) throw err;
@@ -115,7 +119,8 @@ export class PdfDocument {
     const pixels = natural.width * natural.height * scale * scale;
     if (pixels > maxPixels) scale *= Math.sqrt(maxPixels / pixels);
     const viewport = page.getViewport({ scale });
-    const width = Math.max(1, Math.floor(viewport.width)), height = Math.max(1, Math.floor(viewport.height));
+    const width = Math.max(1, Math.floor(viewport.width)),
+      height = Math.max(1, Math.floor(viewport.height));
     const factory = this.doc.canvasFactory as { create(w: number, h: number): { canvas: CanvasLike; context: unknown } };
     const { canvas, context } = factory.create(width, height);
     await page.render({ canvas: canvas as never, canvasContext: context as never, viewport, background: 'rgb(255,255,255)' }).promise;
@@ -190,7 +195,9 @@ async function hasUndecodableImage(page: PDFPageProxy, ops: OperatorList): Promi
 const NEUTRAL_OPS = new Set<number>([OPS.save, OPS.restore, OPS.transform, OPS.dependency]);
 
 // pdfjs's ImageKind.
-const GRAYSCALE_1BPP = 1, RGB_24BPP = 2, RGBA_32BPP = 3;
+const GRAYSCALE_1BPP = 1,
+  RGB_24BPP = 2,
+  RGBA_32BPP = 3;
 
 interface DecodedImage {
   width: number;
@@ -251,9 +258,13 @@ async function scanFromJpeg(found: PageJpeg, page: PDFPageProxy, dpi: number, ma
     // pdfjs ignores EXIF orientation, so no autoOrient here either.
     const image = sharp(found.jpeg, { failOn: 'warning', limitInputPixels: found.width * found.height });
     const meta = await image.metadata();
-    if (meta.format !== 'jpeg' || meta.width !== found.width || meta.height !== found.height || meta.channels !== found.components) return undefined;
+    if (meta.format !== 'jpeg' || meta.width !== found.width || meta.height !== found.height || meta.channels !== found.components)
+      return undefined;
     const data = await image.toColourspace('b-w').raw().toBuffer();
-    return { raster: { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: found.width, height: found.height, channels: 1 }, dpi: nativeDpi };
+    return {
+      raster: { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: found.width, height: found.height, channels: 1 },
+      dpi: nativeDpi,
+    };
   } catch {
     return undefined;
   }
@@ -273,7 +284,8 @@ function greyFromImage({ width, height, kind, data }: DecodedImage): Raster | un
   } else if (kind === RGBA_32BPP) {
     // Not premultiplied; a soft mask's transparency shows the white paper.
     for (let i = 0, j = 0; j < out.length; i += 4, j++) {
-      const luma = (77 * data[i]! + 150 * data[i + 1]! + 29 * data[i + 2]!) >> 8, a = data[i + 3]!;
+      const luma = (77 * data[i]! + 150 * data[i + 1]! + 29 * data[i + 2]!) >> 8,
+        a = data[i + 3]!;
       out[j] = (luma * a + 255 * (255 - a) + 127) / 255;
     }
   } else return undefined;

@@ -38,9 +38,12 @@ function tokens(content: string): Token[] | undefined {
 
 function multiply(m: number[], n: number[]): number[] {
   return [
-    m[0]! * n[0]! + m[2]! * n[1]!, m[1]! * n[0]! + m[3]! * n[1]!,
-    m[0]! * n[2]! + m[2]! * n[3]!, m[1]! * n[2]! + m[3]! * n[3]!,
-    m[0]! * n[4]! + m[2]! * n[5]! + m[4]!, m[1]! * n[4]! + m[3]! * n[5]! + m[5]!,
+    m[0]! * n[0]! + m[2]! * n[1]!,
+    m[1]! * n[0]! + m[3]! * n[1]!,
+    m[0]! * n[2]! + m[2]! * n[3]!,
+    m[1]! * n[2]! + m[3]! * n[3]!,
+    m[0]! * n[4]! + m[2]! * n[5]! + m[4]!,
+    m[1]! * n[4]! + m[3]! * n[5]! + m[5]!,
   ];
 }
 
@@ -52,7 +55,8 @@ export function singlePaint(content: string): { name: string; ctm: number[] } | 
   const list = tokens(content);
   if (!list) return undefined;
   let ctm = [1, 0, 0, 1, 0, 0];
-  let depth = 0, painted: string | undefined;
+  let depth = 0,
+    painted: string | undefined;
   const operands: Token[] = [];
   for (const token of list) {
     if (!('op' in token)) {
@@ -62,7 +66,11 @@ export function singlePaint(content: string): { name: string; ctm: number[] } | 
     const args = operands.splice(0);
     if (token.op === 'q' && args.length === 0 && !painted && depth === 0) depth++;
     else if (token.op === 'Q' && args.length === 0 && painted && depth === 1) depth--;
-    else if (token.op === 'cm' && !painted && args.length === 6 && args.every((a) => 'number' in a)) ctm = multiply(ctm, args.map((a) => (a).number));
+    else if (token.op === 'cm' && !painted && args.length === 6 && args.every((a) => 'number' in a))
+      ctm = multiply(
+        ctm,
+        args.map((a) => a.number),
+      );
     else if (token.op === 'Do' && !painted && args.length === 1 && 'name' in args[0]!) painted = args[0].name;
     else return undefined;
   }
@@ -127,7 +135,7 @@ export class ScanJpegs {
     const object = this.lookup(value);
     const parts = object instanceof PDFArray ? object.asArray().map((o) => this.lookup(o)) : [object];
     if (parts.length === 0 || !parts.every((p) => p instanceof PDFRawStream)) return undefined;
-    return (parts).map((p) => Buffer.from(decodePDFRawStream(p).decode()).toString('latin1')).join('\n');
+    return parts.map((p) => Buffer.from(decodePDFRawStream(p).decode()).toString('latin1')).join('\n');
   }
 
   /** Width, height and components of an image dictionary that is a plain 8-bit grey or RGB JPEG. */
@@ -138,8 +146,11 @@ export class ScanJpegs {
     if (get('Subtype') !== PDFName.of('Image') || filters.length !== 1 || filters[0] !== PDFName.of('DCTDecode')) return undefined;
     // Anything that changes what the pixels mean is left to pdfjs.
     if (['DecodeParms', 'Decode', 'SMask', 'Mask', 'ImageMask', 'OC'].some((key) => get(key) !== undefined)) return undefined;
-    const bits = get('BitsPerComponent'), width = get('Width'), height = get('Height');
-    if (!(bits instanceof PDFNumber) || bits.asNumber() !== 8 || !(width instanceof PDFNumber) || !(height instanceof PDFNumber)) return undefined;
+    const bits = get('BitsPerComponent'),
+      width = get('Width'),
+      height = get('Height');
+    if (!(bits instanceof PDFNumber) || bits.asNumber() !== 8 || !(width instanceof PDFNumber) || !(height instanceof PDFNumber))
+      return undefined;
     const components = this.components(get('ColorSpace'));
     return components && { width: width.asNumber(), height: height.asNumber(), components };
   }

@@ -64,9 +64,20 @@ export function textLayerLine(runs: readonly TextRun[]): ReadLine | undefined {
   let word: PlacedChar[] = [];
   const endWord = () => {
     if (word.length === 0) return;
-    const x0 = Math.min(...word.map((c) => c.x0)), x1 = Math.max(...word.map((c) => c.x1));
-    const y0 = Math.min(...word.map((c) => c.top)), y1 = Math.max(...word.map((c) => c.bottom));
-    words.push({ text: word.map((c) => c.char).join(''), confidence: 1, box: [[x0, y0], [x1, y0], [x1, y1], [x0, y1]] });
+    const x0 = Math.min(...word.map((c) => c.x0)),
+      x1 = Math.max(...word.map((c) => c.x1));
+    const y0 = Math.min(...word.map((c) => c.top)),
+      y1 = Math.max(...word.map((c) => c.bottom));
+    words.push({
+      text: word.map((c) => c.char).join(''),
+      confidence: 1,
+      box: [
+        [x0, y0],
+        [x1, y0],
+        [x1, y1],
+        [x0, y1],
+      ],
+    });
     word = [];
   };
   for (const c of chars) {
@@ -75,7 +86,19 @@ export function textLayerLine(runs: readonly TextRun[]): ReadLine | undefined {
   }
   endWord();
   if (words.length === 0) return undefined;
-  const x0 = Math.min(...runs.map((r) => r.x)), x1 = Math.max(...runs.map((r) => r.x + r.width));
-  const y0 = Math.min(...runs.map((r) => r.top)), y1 = Math.max(...runs.map((r) => r.bottom));
-  return { text: words.map((w) => w.text).join(' '), confidence: 1, box: [[x0, y0], [x1, y0], [x1, y1], [x0, y1]], words };
+  const x0 = Math.min(...runs.map((r) => r.x)),
+    x1 = Math.max(...runs.map((r) => r.x + r.width));
+  const y0 = Math.min(...runs.map((r) => r.top)),
+    y1 = Math.max(...runs.map((r) => r.bottom));
+  return {
+    text: words.map((w) => w.text).join(' '),
+    confidence: 1,
+    box: [
+      [x0, y0],
+      [x1, y0],
+      [x1, y1],
+      [x0, y1],
+    ],
+    words,
+  };
 }

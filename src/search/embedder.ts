@@ -51,8 +51,10 @@ export class Embedder {
     const unknown = session.inputNames.filter((n) => !(TOKEN_INPUTS as readonly string[]).includes(n));
     const notInt64 = session.inputMetadata.filter((m) => m.isTensor && m.type !== 'int64').map((m) => m.name);
     if (unknown.length || notInt64.length || !session.inputNames.includes('input_ids')) {
-      throw new Error(`${options.model} is not a BERT-style encoder: its inputs are ${session.inputNames.join(', ')}; `
-        + `expected int64 ${TOKEN_INPUTS.join(', ')} (the last optional)`);
+      throw new Error(
+        `${options.model} is not a BERT-style encoder: its inputs are ${session.inputNames.join(', ')}; ` +
+          `expected int64 ${TOKEN_INPUTS.join(', ')} (the last optional)`,
+      );
     }
     this.inputNames = session.inputNames as TokenInput[];
     this.outputName = TOKEN_OUTPUTS.find((n) => session.outputNames.includes(n)) ?? session.outputNames[0]!;
@@ -93,7 +95,9 @@ export class Embedder {
     const output = (await this.session.run(feeds, [this.outputName]))[this.outputName]!;
     const [rows, length, width] = output.dims;
     if (output.dims.length !== 3 || rows !== batch.dims[0] || length !== batch.dims[1]) {
-      throw new Error(`The encoder's output ${this.outputName} is [${output.dims.join(', ')}], not one vector per token [batch, sequence, hidden]`);
+      throw new Error(
+        `The encoder's output ${this.outputName} is [${output.dims.join(', ')}], not one vector per token [batch, sequence, hidden]`,
+      );
     }
     return meanPool(output.data as Float32Array, batch.attention_mask, rows, length, width!);
   }

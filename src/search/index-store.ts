@@ -190,8 +190,10 @@ export class IndexStore {
       this.db.exec(`CREATE VIRTUAL TABLE passage_vectors USING vec0(embedding float[${dimensions}] distance_metric=cosine)`);
       this.statement("INSERT INTO meta (key, value) VALUES ('vector_model', ?), ('vector_dimensions', ?)").run(model, String(dimensions));
     } else if (space.model !== model || (dimensions && space.dimensions !== dimensions)) {
-      throw new Error(`The index holds vectors of ${space.model} (${space.dimensions} dimensions), not of ${model} (${dimensions}): `
-        + 'vectors of two models cannot be compared; index into a new file or use that model');
+      throw new Error(
+        `The index holds vectors of ${space.model} (${space.dimensions} dimensions), not of ${model} (${dimensions}): ` +
+          'vectors of two models cannot be compared; index into a new file or use that model',
+      );
     }
   }
 
@@ -214,16 +216,22 @@ export class IndexStore {
     if (foreign) throw new Error(`Passage ${foreign.chunk_id} is not of ${doc.path}`);
     this.transaction(() => {
       if (vectors) this.checkVectors(vectors, passages.length);
-      const { id } = this.statement(`
+      const { id } = this.statement(
+        `
         INSERT INTO documents (path, sha256, size, pages, status, indexed_at) VALUES (?, ?, ?, ?, ?, ?)
         ON CONFLICT (path) DO UPDATE SET sha256 = excluded.sha256, size = excluded.size, pages = excluded.pages,
           status = excluded.status, indexed_at = excluded.indexed_at
-        RETURNING id`).get(doc.path, doc.sha256, doc.size, doc.pages, doc.status, new Date().toISOString()) as { id: number };
+        RETURNING id`,
+      ).get(doc.path, doc.sha256, doc.size, doc.pages, doc.status, new Date().toISOString()) as { id: number };
       this.deleteRows(id);
       const addPage = this.statement('INSERT INTO pages (document_id, page_number, width, height, error) VALUES (?, ?, ?, ?, ?)');
       for (const p of pages) addPage.run(id, p.page_number, p.width, p.height, p.error ?? null);
-      const addPassage = this.statement('INSERT INTO passages (document_id, chunk_index, text, pages, boxes) VALUES (?, ?, ?, ?, ?) RETURNING id');
-      const addVector = vectors?.vectors.length ? this.statement('INSERT INTO passage_vectors (rowid, embedding) VALUES (?, ?)') : undefined;
+      const addPassage = this.statement(
+        'INSERT INTO passages (document_id, chunk_index, text, pages, boxes) VALUES (?, ?, ?, ?, ?) RETURNING id',
+      );
+      const addVector = vectors?.vectors.length
+        ? this.statement('INSERT INTO passage_vectors (rowid, embedding) VALUES (?, ?)')
+        : undefined;
       passages.forEach((p, i) => {
         const row = addPassage.get(id, p.chunk_index, p.text, JSON.stringify(p.pages), JSON.stringify(p.boxes)) as { id: number };
         addVector?.run(BigInt(row.id), vectors!.vectors[i]!);
@@ -234,15 +242,15 @@ export class IndexStore {
   /** What the index holds of a document, to skip one that has not changed since. */
   document(path: string): (IndexedDocument & { indexed_at: string }) | undefined {
     return this.statement('SELECT path, sha256, size, pages, status, indexed_at FROM documents WHERE path = ?').get(path) as
-      | (IndexedDocument & { indexed_at: string })
-      | undefined;
+      (IndexedDocument & { indexed_at: string }) | undefined;
   }
 
   /** Removes the documents whose path is not in `present` (their input is gone); returns their paths. */
   prune(present: ReadonlySet<string>): string[] {
     return this.transaction(() => {
-      const gone = (this.statement('SELECT id, path FROM documents ORDER BY path').all() as { id: number; path: string }[])
-        .filter((d) => !present.has(d.path));
+      const gone = (this.statement('SELECT id, path FROM documents ORDER BY path').all() as { id: number; path: string }[]).filter(
+        (d) => !present.has(d.path),
+      );
       for (const d of gone) {
         this.deleteRows(d.id);
         this.statement('DELETE FROM documents WHERE id = ?').run(d.id);
@@ -263,8 +271,9 @@ export class IndexStore {
 
   /** Passages matching an FTS5 query, best BM25 first (FTS5's bm25() is lower for better matches). `query` is FTS5 syntax: search.ts builds it from what the user typed. */
   matchText(query: string, limit: number): { id: number; bm25: number }[] {
-    return this.statement('SELECT rowid AS id, bm25(passage_text) AS bm25 FROM passage_text WHERE passage_text MATCH ? ORDER BY bm25 LIMIT ?')
-      .all(query, limit) as { id: number; bm25: number }[];
+    return this.statement(
+      'SELECT rowid AS id, bm25(passage_text) AS bm25 FROM passage_text WHERE passage_text MATCH ? ORDER BY bm25 LIMIT ?',
+    ).all(query, limit) as { id: number; bm25: number }[];
   }
 
   /**
@@ -272,25 +281,33 @@ export class IndexStore {
    * Asked for the hits shown only: highlighting every BM25 candidate cost 2 ms a query more.
    */
   highlight(query: string, ids: readonly number[], open: string, close: string): Map<number, string> {
-    const rows = this.statement(`
+    const rows = this.statement(
+      `
       SELECT rowid AS id, highlight(passage_text, 0, ?, ?) AS marked FROM passage_text
-      WHERE passage_text MATCH ? AND rowid IN (SELECT value FROM json_each(?))`).all(open, close, query, JSON.stringify(ids)) as { id: number; marked: string }[];
+      WHERE passage_text MATCH ? AND rowid IN (SELECT value FROM json_each(?))`,
+    ).all(open, close, query, JSON.stringify(ids)) as { id: number; marked: string }[];
     return new Map(rows.map((r) => [r.id, r.marked]));
   }
 
   /** The passages nearest to a vector of the index's model, by cosine distance (0 = same direction). */
   nearest(vector: Float32Array, limit: number): { id: number; distance: number }[] {
     if (!this.vectorSpace()) return [];
-    return this.statement('SELECT rowid AS id, distance FROM passage_vectors WHERE embedding MATCH ? AND k = ? ORDER BY distance')
-      .all(vector, limit) as { id: number; distance: number }[];
+    return this.statement('SELECT rowid AS id, distance FROM passage_vectors WHERE embedding MATCH ? AND k = ? ORDER BY distance').all(
+      vector,
+      limit,
+    ) as { id: number; distance: number }[];
   }
 
   passages(ids: readonly number[]): Map<number, Passage> {
-    const rows = this.statement(`
+    const rows = this.statement(
+      `
       SELECT p.id, d.path AS document, p.chunk_index, p.text, p.pages, p.boxes
       FROM passages p JOIN documents d ON d.id = p.document_id
-      WHERE p.id IN (SELECT value FROM json_each(?))`).all(JSON.stringify(ids)) as PassageRow[];
-    return new Map(rows.map((r) => [r.id, { ...r, pages: JSON.parse(r.pages) as number[], boxes: JSON.parse(r.boxes) as Passage['boxes'] }]));
+      WHERE p.id IN (SELECT value FROM json_each(?))`,
+    ).all(JSON.stringify(ids)) as PassageRow[];
+    return new Map(
+      rows.map((r) => [r.id, { ...r, pages: JSON.parse(r.pages) as number[], boxes: JSON.parse(r.boxes) as Passage['boxes'] }]),
+    );
   }
 
   /** Merges the full-text index's segments (faster queries after many writes) and updates the planner's statistics. */

@@ -50,7 +50,8 @@ const MAX_TERMS = 64;
 /** A run of letters, digits and marks: what FTS5's unicode61 tokenizer counts as a word. */
 const WORD = /[\p{L}\p{N}\p{M}\p{Co}]+/gu;
 // Private-use code points around FTS5's matches, turned into offsets: a passage's text never holds them.
-const OPEN = '\ue000', CLOSE = '\ue001';
+const OPEN = '\ue000',
+  CLOSE = '\ue001';
 
 /** Lower case without accents, as unicode61 with remove_diacritics compares words. */
 const fold = (word: string) => word.toLowerCase().normalize('NFD').replace(/\p{M}/gu, '');
@@ -76,7 +77,8 @@ export function ftsQuery(text: string): string | undefined {
 /** The offsets of FTS5's marks in a highlighted text. */
 function markedOffsets(highlighted: string): [number, number][] {
   const out: [number, number][] = [];
-  let at = 0, start = 0;
+  let at = 0,
+    start = 0;
   for (const unit of highlighted.split(/([\ue000\ue001])/)) {
     if (unit === OPEN) start = at;
     else if (unit === CLOSE) out.push([start, at]);
@@ -92,7 +94,8 @@ function wordOffsets(text: string, query: string): [number, number][] {
 }
 
 function mark(text: string, matches: readonly [number, number][], { open, close }: { open: string; close: string }): string {
-  let out = '', at = 0;
+  let out = '',
+    at = 0;
   for (const [start, end] of matches) {
     out += `${text.slice(at, start)}${open}${text.slice(start, end)}${close}`;
     at = end;
@@ -143,7 +146,12 @@ export async function search(store: IndexStore, query: string, options: SearchOp
   }
 
   const passages = store.passages(candidates.map((c) => c.id));
-  const highlighted = store.highlight(match, candidates.filter((c) => c.ranks.bm25 !== undefined).map((c) => c.id), OPEN, CLOSE);
+  const highlighted = store.highlight(
+    match,
+    candidates.filter((c) => c.ranks.bm25 !== undefined).map((c) => c.id),
+    OPEN,
+    CLOSE,
+  );
   return {
     ranking,
     reason,

@@ -26,8 +26,14 @@ const SPECIAL = /^\[[^\]]+\]$/;
 
 // BERT's own ranges of "CJK characters" (the CJK Unified Ideographs blocks); Hangul and kana are not in them.
 const CJK: readonly [number, number][] = [
-  [0x4e00, 0x9fff], [0x3400, 0x4dbf], [0x20000, 0x2a6df], [0x2a700, 0x2b73f],
-  [0x2b740, 0x2b81f], [0x2b820, 0x2ceaf], [0xf900, 0xfaff], [0x2f800, 0x2fa1f],
+  [0x4e00, 0x9fff],
+  [0x3400, 0x4dbf],
+  [0x20000, 0x2a6df],
+  [0x2a700, 0x2b73f],
+  [0x2b740, 0x2b81f],
+  [0x2b820, 0x2ceaf],
+  [0xf900, 0xfaff],
+  [0x2f800, 0x2fa1f],
 ];
 const isCjk = (cp: number) => CJK.some(([lo, hi]) => cp >= lo && cp <= hi);
 const isWhitespace = (ch: string) => ch === ' ' || ch === '\t' || ch === '\n' || ch === '\r' || /\p{Zs}/u.test(ch);
@@ -50,7 +56,9 @@ export class WordPieceTokenizer {
   /** `vocab`: the entries of a `vocab.txt`, an entry's id being its line number from 0. */
   constructor(vocab: readonly string[], options: WordPieceOptions = {}) {
     const ids = new Map<string, number>();
-    vocab.forEach((token, id) => { if (!ids.has(token)) ids.set(token, id); });
+    vocab.forEach((token, id) => {
+      if (!ids.has(token)) ids.set(token, id);
+    });
     const special = (token: string) => {
       const id = ids.get(token);
       if (id === undefined) throw new Error(`The vocabulary has no ${token} entry: not a BERT WordPiece vocab.txt`);
@@ -84,7 +92,11 @@ export class WordPieceTokenizer {
     const out: string[] = [];
     for (let word of spaced.split(' ')) {
       if (!word) continue;
-      if (this.lowercase) word = word.toLowerCase().normalize('NFD').replace(/\p{Mn}/gu, '');
+      if (this.lowercase)
+        word = word
+          .toLowerCase()
+          .normalize('NFD')
+          .replace(/\p{Mn}/gu, '');
       let current = '';
       for (const ch of word) {
         if (isPunctuation(ch)) {
@@ -135,10 +147,12 @@ export class WordPieceTokenizer {
     const size = encoded.length * length;
     const inputIds = new BigInt64Array(size).fill(BigInt(this.pad));
     const mask = new BigInt64Array(size);
-    encoded.forEach((ids, row) => ids.forEach((id, col) => {
-      inputIds[row * length + col] = BigInt(id);
-      mask[row * length + col] = 1n;
-    }));
+    encoded.forEach((ids, row) =>
+      ids.forEach((id, col) => {
+        inputIds[row * length + col] = BigInt(id);
+        mask[row * length + col] = 1n;
+      }),
+    );
     return { input_ids: inputIds, attention_mask: mask, token_type_ids: new BigInt64Array(size), dims: [encoded.length, length] };
   }
 }

@@ -19,7 +19,9 @@ async function status(): Promise<WorkersStatus> {
 }
 
 async function ocrPdf(pages: number): Promise<JobResult> {
-  const pdf = await buildPdf(Array.from({ length: pages }, (_, i) => ({ lines: [`Circuit breaker page ${i + 1}`, 'read by a worker that works'] })));
+  const pdf = await buildPdf(
+    Array.from({ length: pages }, (_, i) => ({ lines: [`Circuit breaker page ${i + 1}`, 'read by a worker that works'] })),
+  );
   const body = new FormData();
   body.append('file', new Blob([new Uint8Array(pdf)]), 'circuit.pdf');
   return (await fetch(`${base}/ocr/pdf`, { method: 'POST', body })).json();
@@ -31,7 +33,13 @@ beforeAll(async () => {
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
   // Half-open only after the test: the circuit must stay open for the second job.
-  const gateway = startProcess('src/bin/main.ts', { ...env, SERVICES: 'gateway,rasterizer,aggregator', NODE_ID: 'gateway', COORDINATOR_PORT: String(port), CIRCUIT_HALF_OPEN_SECONDS: '600' });
+  const gateway = startProcess('src/bin/main.ts', {
+    ...env,
+    SERVICES: 'gateway,rasterizer,aggregator',
+    NODE_ID: 'gateway',
+    COORDINATOR_PORT: String(port),
+    CIRCUIT_HALF_OPEN_SECONDS: '600',
+  });
   nodes = [
     gateway,
     startProcess('src/bin/main.ts', { ...env, SERVICES: 'ocr-worker', NODE_ID: 'good-1', OCR_CPU_THREADS: '1' }),
@@ -56,7 +64,9 @@ test('a worker whose engine keeps failing is cut off, and its pages are read by 
 
   const afterFirst = await status();
   const broken = afterFirst.workers.find((w) => w.node_id === 'broken')!;
-  console.log(`first job: pages per worker ${JSON.stringify(first.metrics.ocr_rounds_per_worker)}; broken worker: ${broken.total_requests} requests, ${broken.errors} errors, circuit ${broken.circuit}`);
+  console.log(
+    `first job: pages per worker ${JSON.stringify(first.metrics.ocr_rounds_per_worker)}; broken worker: ${broken.total_requests} requests, ${broken.errors} errors, circuit ${broken.circuit}`,
+  );
   assert.equal(broken.circuit, 'open');
   assert.equal(broken.status, 'healthy', 'it still answers: only its pages are kept away');
   assert.ok(broken.errors! >= 3 && broken.errors! <= 6, `tripped after a few failures, not after every page: ${broken.errors}`);

@@ -50,8 +50,13 @@ beforeAll(async () => {
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
   gateway = startProcess('src/bin/main.ts', {
-    TRANSPORTER: nats.url, SERVICES: 'gateway,rasterizer,aggregator', NODE_ID: 'gateway', COORDINATOR_PORT: String(port),
-    JOB_WINDOW: '6', RETRY_DELAY_SECONDS: '0.5', WORKER_REQUEST_TIMEOUT: '30',
+    TRANSPORTER: nats.url,
+    SERVICES: 'gateway,rasterizer,aggregator',
+    NODE_ID: 'gateway',
+    COORDINATOR_PORT: String(port),
+    JOB_WINDOW: '6',
+    RETRY_DELAY_SECONDS: '0.5',
+    WORKER_REQUEST_TIMEOUT: '30',
   });
   for (const name of ['worker-1', 'worker-2', 'worker-3']) startWorker(name);
   await waitForHttp(`${base}/health`, gateway, 120_000);
@@ -64,7 +69,11 @@ afterAll(async () => {
 });
 
 const PAGES: TextPage[] = Array.from({ length: 12 }, (_, i) => ({
-  lines: [`Page ${i + 1} of the cluster test document`, `carries the order number ${4100 + i} and`, 'a few more words to read on every page.'],
+  lines: [
+    `Page ${i + 1} of the cluster test document`,
+    `carries the order number ${4100 + i} and`,
+    'a few more words to read on every page.',
+  ],
 }));
 
 async function postJob(pdf: Buffer): Promise<string> {
@@ -109,14 +118,30 @@ test('GET /workers/status lists every worker with its live health', async () => 
   expect(status.workers.map((w) => w.node_id)).toEqual(['worker-1', 'worker-2', 'worker-3']);
   for (const w of status.workers) {
     assert.equal(w.status, 'healthy');
-    for (const key of ['cpu_percent', 'memory_mb', 'memory_percent', 'uptime_seconds', 'total_requests', 'in_flight', 'queued', 'pages_done', 'errors', 'slots', 'threads'] as const) {
+    for (const key of [
+      'cpu_percent',
+      'memory_mb',
+      'memory_percent',
+      'uptime_seconds',
+      'total_requests',
+      'in_flight',
+      'queued',
+      'pages_done',
+      'errors',
+      'slots',
+      'threads',
+    ] as const) {
       assert.equal(typeof w[key], 'number', key);
     }
     assert.ok(w.memory_mb! > 50 && typeof w.host === 'string');
     assert.match(w.models!.rec, /rec/);
     assert.equal(w.threads, 1);
   }
-  assert.equal(status.workers.reduce((s, w) => s + w.pages_done!, 0), 12, 'the 12 pages of the first test');
+  assert.equal(
+    status.workers.reduce((s, w) => s + w.pages_done!, 0),
+    12,
+    'the 12 pages of the first test',
+  );
 });
 
 test('the REPL joins the cluster: workers, ocr <file> (--out FILE in the format of its name), jobs', async () => {
@@ -124,19 +149,26 @@ test('the REPL joins the cluster: workers, ocr <file> (--out FILE in the format 
   const file = join(folder, 'note.pdf');
   writeFileSync(file, await buildPdf([{ lines: ['A note read from the REPL'] }]));
   const scan = join(folder, 'scan.pdf');
-  writeFileSync(scan, await buildPdf([{ png: renderPage({ paragraphs: [['A scan made searchable from the REPL']], width: 1000, height: 200 }).image }]));
+  writeFileSync(
+    scan,
+    await buildPdf([{ png: renderPage({ paragraphs: [['A scan made searchable from the REPL']], width: 1000, height: 200 }).image }]),
+  );
   const repl = startProcess('src/bin/repl.ts', { TRANSPORTER: nats.url, NODE_ID: 'repl' });
   try {
     // Asked again every 3 s until the REPL node has discovered all three workers.
     let asked = 0;
-    await until('the workers table', async () => {
-      if (/3\/3 workers healthy/.test(repl.output.join(''))) return true;
-      if (Date.now() - asked > 3000) {
-        repl.stdin!.write('workers\n');
-        asked = Date.now();
-      }
-      return false;
-    }, 60_000);
+    await until(
+      'the workers table',
+      async () => {
+        if (/3\/3 workers healthy/.test(repl.output.join(''))) return true;
+        if (Date.now() - asked > 3000) {
+          repl.stdin!.write('workers\n');
+          asked = Date.now();
+        }
+        return false;
+      },
+      60_000,
+    );
     repl.stdin!.write(`ocr ${file}\n`);
     await until('the text', async () => /success: 1\/1 pages/.test(repl.output.join('')), 60_000);
     repl.stdin!.write(`ocr ${file} --out ${join(folder, 'note.hocr')}\n`);
@@ -148,7 +180,12 @@ test('the REPL joins the cluster: workers, ocr <file> (--out FILE in the format 
     assert.equal((await qpdfCheck(searchable)).code, 0);
     assert.match((await pdfToText(searchable))[0]!, /A scan made searchable from the REPL/);
     repl.stdin!.write(`ocr ${file} --out ${join(folder, 'note.docx')}\n`);
-    await until('the refusal', async () => /failed: .*note\.docx: name the file \.json, \.txt, \.md, \.hocr, \.xml, \.pdf or give --format/.test(repl.output.join('')), 20_000);
+    await until(
+      'the refusal',
+      async () =>
+        /failed: .*note\.docx: name the file \.json, \.txt, \.md, \.hocr, \.xml, \.pdf or give --format/.test(repl.output.join('')),
+      20_000,
+    );
     repl.stdin!.write('jobs\n');
     await until('the jobs list', async () => /success\s+1\/1 pages\s+0 failed\s+scan\.pdf/.test(repl.output.join('')), 20_000);
     const out = repl.output.join('');
@@ -179,16 +216,22 @@ test('a worker killed with SIGKILL mid-job: the job ends success with every page
   const victim = workers.get('worker-1')!;
   victim.kill('SIGKILL');
   const killedAt = Date.now();
-  const goneMs = await until('the worker to leave', async () => {
-    const status = await workersStatus();
-    return status.total_workers === 2 && !status.workers.some((w) => w.node_id === 'worker-1');
-  }, 30_000);
+  const goneMs = await until(
+    'the worker to leave',
+    async () => {
+      const status = await workersStatus();
+      return status.total_workers === 2 && !status.workers.some((w) => w.node_id === 'worker-1');
+    },
+    30_000,
+  );
   await until('the job', async () => (await progress(id)).finished, 180_000);
   const recoveredMs = Date.now() - killedAt;
   const result: JobResult = await (await fetch(`${base}/jobs/${id}/result`)).json();
   assert.equal(result.metrics.status, 'success', JSON.stringify(result.metrics.errors));
   expect(result.results.map((p) => p.page_number)).toEqual(many.map((_, i) => i + 1));
-  console.log(`killed worker-1: gone from the cluster after ${goneMs} ms, job finished ${recoveredMs} ms after the kill; pages per worker ${JSON.stringify(result.metrics.ocr_rounds_per_worker)}`);
+  console.log(
+    `killed worker-1: gone from the cluster after ${goneMs} ms, job finished ${recoveredMs} ms after the kill; pages per worker ${JSON.stringify(result.metrics.ocr_rounds_per_worker)}`,
+  );
 });
 
 test('a worker started while a job runs gets pages of that job', async () => {
@@ -215,7 +258,9 @@ test('SIGTERM on a worker: it finishes the pages it holds, then leaves; the job 
   const result: JobResult = await (await fetch(`${base}/jobs/${id}/result`)).json();
   assert.equal(result.metrics.status, 'success', JSON.stringify(result.metrics.errors));
   assert.equal(result.results.length, PAGES.length);
-  console.log(`SIGTERM on worker-2 with ${before.in_flight} page(s) in flight and ${before.queued} queued; it read ${result.metrics.ocr_rounds_per_worker['worker-2'] ?? 0} pages of the job`);
+  console.log(
+    `SIGTERM on worker-2 with ${before.in_flight} page(s) in flight and ${before.queued} queued; it read ${result.metrics.ocr_rounds_per_worker['worker-2'] ?? 0} pages of the job`,
+  );
 });
 
 test('the NATS server killed and restarted in the middle of a job: the job completes', async () => {
@@ -236,7 +281,11 @@ test('the NATS server killed and restarted in the middle of a job: the job compl
 test('no worker at all: a clear 503 within the retry budget, no hang', async () => {
   const port = await freePort();
   const lonely = startProcess('src/bin/main.ts', {
-    TRANSPORTER: nats.url, NAMESPACE: 'no-workers-here', SERVICES: 'gateway,rasterizer,aggregator', COORDINATOR_PORT: String(port), RETRY_DELAY_SECONDS: '0.5',
+    TRANSPORTER: nats.url,
+    NAMESPACE: 'no-workers-here',
+    SERVICES: 'gateway,rasterizer,aggregator',
+    COORDINATOR_PORT: String(port),
+    RETRY_DELAY_SECONDS: '0.5',
   });
   try {
     await until('the lonely gateway', async () => {

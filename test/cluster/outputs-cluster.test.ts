@@ -22,8 +22,18 @@ beforeAll(async () => {
   nats = await NatsServer.start();
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  front = startProcess('src/bin/main.ts', { TRANSPORTER: nats.url, SERVICES: 'gateway,rasterizer', NODE_ID: 'front', COORDINATOR_PORT: String(port) });
-  back = startProcess('src/bin/main.ts', { TRANSPORTER: nats.url, SERVICES: 'aggregator,ocr-worker', NODE_ID: 'back', OCR_CPU_THREADS: '1' });
+  front = startProcess('src/bin/main.ts', {
+    TRANSPORTER: nats.url,
+    SERVICES: 'gateway,rasterizer',
+    NODE_ID: 'front',
+    COORDINATOR_PORT: String(port),
+  });
+  back = startProcess('src/bin/main.ts', {
+    TRANSPORTER: nats.url,
+    SERVICES: 'aggregator,ocr-worker',
+    NODE_ID: 'back',
+    OCR_CPU_THREADS: '1',
+  });
   await waitForHttp(`${base}/health`, front, 120_000);
 });
 
@@ -41,7 +51,8 @@ test('a job aggregated on another node: its searchable PDF is written where the 
   body.append('text_layer', 'auto');
   body.append('output', 'pdf');
   const job = (await (await fetch(`${base}/jobs`, { method: 'POST', body })).json()) as JobProgress;
-  while (!((await (await fetch(`${base}/jobs/${job.job_id}`)).json()) as JobProgress).finished) await new Promise((r) => setTimeout(r, 200));
+  while (!((await (await fetch(`${base}/jobs/${job.job_id}`)).json()) as JobProgress).finished)
+    await new Promise((r) => setTimeout(r, 200));
   const json = await (await fetch(`${base}/jobs/${job.job_id}/result?format=json`)).text();
   assert.ok(json.length > 1 << 20, `${json.length} bytes of JSON: ${json.slice(0, 300)}`);
   assert.equal((JSON.parse(json) as JobResult).metrics.text_layer_pages.length, 40);

@@ -5,7 +5,12 @@ import { buildJobResult } from '../../src/jobs/results.ts';
 import type { OcrEngine } from '../../src/ocr/engine.ts';
 import { PdfDocument } from '../../src/pdf/rasterizer.ts';
 
-export async function ocrPdf(engine: OcrEngine, pdf: Uint8Array, dpi: number, options: { password?: string; filename?: string } = {}): Promise<JobResult> {
+export async function ocrPdf(
+  engine: OcrEngine,
+  pdf: Uint8Array,
+  dpi: number,
+  options: { password?: string; filename?: string } = {},
+): Promise<JobResult> {
   const start = new Date();
   const doc = await PdfDocument.open(Uint8Array.from(pdf), { password: options.password });
   const pages: PageResult[] = [];
@@ -18,6 +23,13 @@ export async function ocrPdf(engine: OcrEngine, pdf: Uint8Array, dpi: number, op
   } finally {
     await doc.close();
   }
-  const facts = { job_id: 'test-job', filename: options.filename ?? 'test.pdf', file_size_bytes: pdf.length, total_pages: pages.length, start, end: new Date() };
+  const facts = {
+    job_id: 'test-job',
+    filename: options.filename ?? 'test.pdf',
+    file_size_bytes: pdf.length,
+    total_pages: pages.length,
+    start,
+    end: new Date(),
+  };
   return buildJobResult(facts, pages, []);
 }

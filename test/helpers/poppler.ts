@@ -25,7 +25,11 @@ const passwordArgs = (password?: string) => (password === undefined ? [] : ['-up
 /** pdftotext's text of each page (split at form feeds); `raw`: in content-stream order, not pdftotext's own reading order. */
 export function pdfToText(pdf: Uint8Array, options: { password?: string; raw?: boolean } = {}): Promise<string[]> {
   return withFile(pdf, async (path) => {
-    const { stdout } = await run('pdftotext', [...passwordArgs(options.password), ...(options.raw ? ['-raw'] : []), '-enc', 'UTF-8', path, '-'], { maxBuffer: 1 << 28 });
+    const { stdout } = await run(
+      'pdftotext',
+      [...passwordArgs(options.password), ...(options.raw ? ['-raw'] : []), '-enc', 'UTF-8', path, '-'],
+      { maxBuffer: 1 << 28 },
+    );
     return stdout.split('\f').slice(0, -1);
   });
 }
@@ -46,9 +50,15 @@ export function pdfWordBoxes(pdf: Uint8Array): Promise<{ width: number; height: 
     return pages.map((page) => ({
       width: Number(page.attributes.width),
       height: Number(page.attributes.height),
-      words: page.children.filter((w) => w.name === 'word').map((w) => ({
-        text: w.text, x0: Number(w.attributes.xMin), y0: Number(w.attributes.yMin), x1: Number(w.attributes.xMax), y1: Number(w.attributes.yMax),
-      })),
+      words: page.children
+        .filter((w) => w.name === 'word')
+        .map((w) => ({
+          text: w.text,
+          x0: Number(w.attributes.xMin),
+          y0: Number(w.attributes.yMin),
+          x1: Number(w.attributes.xMax),
+          y1: Number(w.attributes.yMax),
+        })),
     }));
   });
 }
@@ -56,7 +66,14 @@ export function pdfWordBoxes(pdf: Uint8Array): Promise<{ width: number; height: 
 /** pdftoppm's rendering of every page at `dpi`, grey (PGM files' bytes) or in colour (PPM). */
 export function renderPages(pdf: Uint8Array, dpi: number, options: { password?: string; colour?: boolean } = {}): Promise<Buffer[]> {
   return withFile(pdf, async (path, dir) => {
-    await run('pdftoppm', [...passwordArgs(options.password), '-r', String(dpi), ...(options.colour ? [] : ['-gray']), path, join(dir, 'page')]);
+    await run('pdftoppm', [
+      ...passwordArgs(options.password),
+      '-r',
+      String(dpi),
+      ...(options.colour ? [] : ['-gray']),
+      path,
+      join(dir, 'page'),
+    ]);
     const files = (await readdir(dir)).filter((f) => f.endsWith(options.colour ? '.ppm' : '.pgm')).sort();
     return Promise.all(files.map((f) => readFile(join(dir, f))));
   });

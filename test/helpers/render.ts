@@ -46,7 +46,9 @@ export interface DrawnWord {
  */
 export function renderPage(spec: PageSpec): { image: Buffer; truth: string; words: DrawnWord[] } {
   const family = ensureFont(spec.font ?? 'sans');
-  const width = spec.width ?? 1200, height = spec.height ?? 900, size = spec.fontSize ?? 28;
+  const width = spec.width ?? 1200,
+    height = spec.height ?? 900,
+    size = spec.fontSize ?? 28;
   const page = createCanvas(width, height);
   const g = page.getContext('2d');
   g.fillStyle = '#fff';
@@ -55,7 +57,8 @@ export function renderPage(spec: PageSpec): { image: Buffer; truth: string; word
   g.font = `${size}px ${family}`;
   g.textBaseline = 'top';
   const columns = spec.columns ?? 1;
-  const margin = 60, gutter = 80;
+  const margin = 60,
+    gutter = 80;
   const columnWidth = (width - 2 * margin - (columns - 1) * gutter) / columns;
   const perColumn = Math.ceil(spec.paragraphs.length / columns);
   const turn = spec.turn ?? 0;
@@ -71,7 +74,20 @@ export function renderPage(spec: PageSpec): { image: Buffer; truth: string; word
         const ink = g.measureText(match[0]);
         const [x0, x1] = [left - ink.actualBoundingBoxLeft, left + ink.actualBoundingBoxRight];
         const [y0, y1] = [y - ink.actualBoundingBoxAscent, y + ink.actualBoundingBoxDescent];
-        words.push({ text: match[0], box: rotateQuad([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], turn, width, height) });
+        words.push({
+          text: match[0],
+          box: rotateQuad(
+            [
+              [x0, y0],
+              [x1, y0],
+              [x1, y1],
+              [x0, y1],
+            ],
+            turn,
+            width,
+            height,
+          ),
+        });
       }
       y += size * 1.5;
     }
@@ -83,7 +99,8 @@ export function renderPage(spec: PageSpec): { image: Buffer; truth: string; word
   o.rotate((turn * Math.PI) / 180);
   o.drawImage(page, -width / 2, -height / 2);
   const format = spec.format ?? 'png';
-  const image = format === 'png' ? out.toBuffer('image/png') : format === 'jpeg' ? out.toBuffer('image/jpeg', 90) : out.toBuffer('image/webp', 90);
+  const image =
+    format === 'png' ? out.toBuffer('image/png') : format === 'jpeg' ? out.toBuffer('image/jpeg', 90) : out.toBuffer('image/webp', 90);
   return { image, truth: spec.paragraphs.map((p) => p.join('\n')).join('\n\n'), words };
 }
 

@@ -3,12 +3,12 @@ import type { Box, PageResult } from '../../src/contracts.ts';
 
 /** Everyday words of office documents, none of them a word the tests look for. */
 export const FILLER = (
-  'the of and to in for on with by from at as is was are were be been has have had will shall may '
-  + 'report meeting budget office staff account period review section table figure total annual '
-  + 'department committee project contract service customer order payment balance statement summary '
-  + 'policy member board record letter notice request approval schedule item amount number date '
-  + 'year month week quarter team manager director company group process result change plan '
-  + 'development building system program support level market product sales cost price value'
+  'the of and to in for on with by from at as is was are were be been has have had will shall may ' +
+  'report meeting budget office staff account period review section table figure total annual ' +
+  'department committee project contract service customer order payment balance statement summary ' +
+  'policy member board record letter notice request approval schedule item amount number date ' +
+  'year month week quarter team manager director company group process result change plan ' +
+  'development building system program support level market product sales cost price value'
 ).split(' ');
 
 export function sentence(random: () => number, words: number, vocabulary: readonly string[] = FILLER): string {
@@ -18,7 +18,12 @@ export function sentence(random: () => number, words: number, vocabulary: readon
 }
 
 /** The box of a page's paragraph `i`: 40-pixel bands down the page. */
-export const paragraphBox = (i: number): Box => [[50, 40 * i], [750, 40 * i], [750, 40 * i + 30], [50, 40 * i + 30]];
+export const paragraphBox = (i: number): Box => [
+  [50, 40 * i],
+  [750, 40 * i],
+  [750, 40 * i + 30],
+  [50, 40 * i + 30],
+];
 
 /** A document's pages as OCR results, from each page's paragraphs (one line each). */
 export function pageResults(pages: readonly (readonly string[])[]): PageResult[] {

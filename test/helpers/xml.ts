@@ -30,7 +30,9 @@ function resolve(text: string, at: number): string {
 
 export function parseXml(source: string): XmlElement {
   let pos = 0;
-  const fail = (what: string): never => { throw new Error(`${what} at ${pos}: ${JSON.stringify(source.slice(pos, pos + 40))}`); };
+  const fail = (what: string): never => {
+    throw new Error(`${what} at ${pos}: ${JSON.stringify(source.slice(pos, pos + 40))}`);
+  };
   const name = (): string => {
     NAME.lastIndex = pos;
     const m = NAME.exec(source);
@@ -38,7 +40,9 @@ export function parseXml(source: string): XmlElement {
     pos = NAME.lastIndex;
     return m![0];
   };
-  const space = () => { while (/\s/.test(source[pos] ?? '')) pos++; };
+  const space = () => {
+    while (/\s/.test(source[pos] ?? '')) pos++;
+  };
   // Prolog: the declaration, comments, a DOCTYPE without an internal subset.
   if (source.startsWith('<?xml')) pos = source.indexOf('?>') + 2;
   for (;;) {

@@ -23,7 +23,7 @@ const rssMb = () => Math.round(procMemoryMb(server.pid));
 
 /** Deterministic pseudo-random numbers, so a failure can be replayed. */
 function prng(seed: number): () => number {
-  return () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 4294967296);
+  return () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 4294967296;
 }
 
 function mutate(input: Buffer, rand: () => number): Buffer {
@@ -35,18 +35,26 @@ function mutate(input: Buffer, rand: () => number): Buffer {
       return out;
     case 1: // cut short
       return out.subarray(0, at());
-    case 2: { // insert random bytes
+    case 2: {
+      // insert random bytes
       const p = at();
       return Buffer.concat([out.subarray(0, p), Buffer.from(Array.from({ length: 1 + at(64) }, () => at(256))), out.subarray(p)]);
     }
-    default: { // repeat a region
-      const p = at(), q = Math.min(out.length, p + at(512));
+    default: {
+      // repeat a region
+      const p = at(),
+        q = Math.min(out.length, p + at(512));
       return Buffer.concat([out.subarray(0, q), out.subarray(p, q), out.subarray(q)]);
     }
   }
 }
 
-async function post(path: string, data: Uint8Array, name: string, fields: Record<string, string> = {}): Promise<{ status: number; body: any }> {
+async function post(
+  path: string,
+  data: Uint8Array,
+  name: string,
+  fields: Record<string, string> = {},
+): Promise<{ status: number; body: any }> {
   const form = new FormData();
   form.append('file', new Blob([new Uint8Array(data)]), name);
   for (const [k, v] of Object.entries(fields)) form.append(k, v);
@@ -58,12 +66,14 @@ async function post(path: string, data: Uint8Array, name: string, fields: Record
 async function pool<T>(tasks: (() => Promise<T>)[], n: number): Promise<T[]> {
   const results: T[] = [];
   let next = 0;
-  await Promise.all(Array.from({ length: n }, async () => {
-    while (next < tasks.length) {
-      const i = next++;
-      results[i] = await tasks[i]!();
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: n }, async () => {
+      while (next < tasks.length) {
+        const i = next++;
+        results[i] = await tasks[i]!();
+      }
+    }),
+  );
   return results;
 }
 
@@ -74,7 +84,10 @@ test('300 byte-level mutations of a valid PDF and PNG: every reply is a 200 or a
   const tasks = Array.from({ length: 300 }, (_, i) => {
     const isPdf = i % 2 === 0;
     const data = mutate(isPdf ? pdf : png, rand);
-    return async () => ({ i, ...(await post(isPdf ? '/ocr/pdf' : '/ocr/image', data, isPdf ? 'f.pdf' : 'f.png', isPdf ? { dpi: '100' } : {})) });
+    return async () => ({
+      i,
+      ...(await post(isPdf ? '/ocr/pdf' : '/ocr/image', data, isPdf ? 'f.pdf' : 'f.png', isPdf ? { dpi: '100' } : {})),
+    });
   });
   const replies = await pool(tasks, 4);
   const tally: Record<string, number> = {};
@@ -100,26 +113,31 @@ test('load: 12 clients for 20 s, good and bad files; no 5xx, no lost page', asyn
   const run = async (ms: number) => {
     const until = Date.now() + ms;
     const counts = { requests: 0, ok: 0, rejected: 0, pagesSent: 0, pagesReturned: 0 };
-    await Promise.all(Array.from({ length: 12 }, async (_, client) => {
-      for (let k = 0; Date.now() < until; k++) {
-        const kind = (client + k) % 4;
-        const r = kind === 0 ? await post('/ocr/pdf', goodPdf, 'good.pdf', { dpi: '150' })
-          : kind === 1 ? await post('/ocr/image', goodPng, 'good.png')
-          : await post(kind === 2 ? '/ocr/pdf' : '/ocr/image', bad[(client + k) % bad.length]!, 'bad.bin');
-        counts.requests += 1;
-        statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
-        assert.ok(r.status < 500, `${r.status} ${JSON.stringify(r.body)}`);
-        if (kind < 2) {
-          assert.equal(r.status, 200, JSON.stringify(r.body));
-          const result = r.body as JobResult;
-          counts.ok += 1;
-          counts.pagesSent += 1;
-          counts.pagesReturned += result.results.length;
-          assert.equal(result.metrics.status, 'success');
-          assert.match(result.combined_text, /Load test/);
-        } else counts.rejected += 1;
-      }
-    }));
+    await Promise.all(
+      Array.from({ length: 12 }, async (_, client) => {
+        for (let k = 0; Date.now() < until; k++) {
+          const kind = (client + k) % 4;
+          const r =
+            kind === 0
+              ? await post('/ocr/pdf', goodPdf, 'good.pdf', { dpi: '150' })
+              : kind === 1
+                ? await post('/ocr/image', goodPng, 'good.png')
+                : await post(kind === 2 ? '/ocr/pdf' : '/ocr/image', bad[(client + k) % bad.length]!, 'bad.bin');
+          counts.requests += 1;
+          statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+          assert.ok(r.status < 500, `${r.status} ${JSON.stringify(r.body)}`);
+          if (kind < 2) {
+            assert.equal(r.status, 200, JSON.stringify(r.body));
+            const result = r.body as JobResult;
+            counts.ok += 1;
+            counts.pagesSent += 1;
+            counts.pagesReturned += result.results.length;
+            assert.equal(result.metrics.status, 'success');
+            assert.match(result.combined_text, /Load test/);
+          } else counts.rejected += 1;
+        }
+      }),
+    );
     return counts;
   };
   // Settled: the lowest reading over the next 5 s (freed memory goes back to the system with a lag).
@@ -142,7 +160,9 @@ test('load: 12 clients for 20 s, good and bad files; no 5xx, no lost page', asyn
   const afterSecond = await settledRss();
   const counts = { requests: first.requests + second.requests, ok: first.ok + second.ok, rejected: first.rejected + second.rejected };
   assert.equal(first.pagesReturned + second.pagesReturned, first.pagesSent + second.pagesSent, 'every accepted page is in a result');
-  console.log(`load: ${counts.requests} requests in 20 s (${counts.ok} OCR'd, ${counts.rejected} refused with 4xx), statuses ${JSON.stringify(Object.fromEntries(statuses))}; server RSS settled at ${start} MB after a warm-up burst, ${afterFirst} MB after 10 s of load, ${afterSecond} MB after 10 s more`);
+  console.log(
+    `load: ${counts.requests} requests in 20 s (${counts.ok} OCR'd, ${counts.rejected} refused with 4xx), statuses ${JSON.stringify(Object.fromEntries(statuses))}; server RSS settled at ${start} MB after a warm-up burst, ${afterFirst} MB after 10 s of load, ${afterSecond} MB after 10 s more`,
+  );
   loadRss = [start, afterFirst, afterSecond];
 });
 

@@ -21,7 +21,12 @@ beforeAll(async () => {
 });
 afterAll(() => stopProcess(server));
 
-async function send(path: string, data: Uint8Array | null, filename: string, fields: Record<string, string> = {}): Promise<{ status: number; body: any; ms: number }> {
+async function send(
+  path: string,
+  data: Uint8Array | null,
+  filename: string,
+  fields: Record<string, string> = {},
+): Promise<{ status: number; body: any; ms: number }> {
   const form = new FormData();
   if (data) form.append('file', new Blob([new Uint8Array(data)]), filename);
   for (const [k, v] of Object.entries(fields)) form.append(k, v);
@@ -45,33 +50,93 @@ async function pdfWithPages(n: number, size: [number, number] = [200, 200]): Pro
   return Buffer.from(await doc.save({ useObjectStreams: true }));
 }
 
-const random = (n: number, seed = 1) => Buffer.from(Array.from({ length: n }, (_, i) => (Math.sin(seed * 9301 + i * 49297) * 233280) & 255));
+const random = (n: number, seed = 1) =>
+  Buffer.from(Array.from({ length: n }, (_, i) => (Math.sin(seed * 9301 + i * 49297) * 233280) & 255));
 
 test('every hostile input gets its 4xx and code within seconds', async () => {
   const goodPdf = textPagePdf('A quiet ledger page');
   const goodPng = renderPage({ paragraphs: [['A quiet ledger page']], width: 800, height: 200 }).image;
-  const nested = rawPdf([`<< /Type /Catalog /Pages 2 0 R /Deep ${'['.repeat(100_000)}${']'.repeat(100_000)} >>`, '<< /Type /Pages /Kids [3 0 R] /Count 1 >>', '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>']);
-  const loop = rawPdf(['<< /Type /Catalog /Pages 2 0 R >>', '<< /Type /Pages /Kids [3 0 R] /Count 1 >>', '<< /Type /Pages /Parent 2 0 R /Kids [2 0 R] /Count 1 >>']);
-  const cases: { name: string; path: string; data: Uint8Array | null; filename?: string; fields?: Record<string, string>; status: number; code: string }[] = [
+  const nested = rawPdf([
+    `<< /Type /Catalog /Pages 2 0 R /Deep ${'['.repeat(100_000)}${']'.repeat(100_000)} >>`,
+    '<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
+    '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>',
+  ]);
+  const loop = rawPdf([
+    '<< /Type /Catalog /Pages 2 0 R >>',
+    '<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
+    '<< /Type /Pages /Parent 2 0 R /Kids [2 0 R] /Count 1 >>',
+  ]);
+  const cases: {
+    name: string;
+    path: string;
+    data: Uint8Array | null;
+    filename?: string;
+    fields?: Record<string, string>;
+    status: number;
+    code: string;
+  }[] = [
     { name: 'zero-byte PDF upload', path: '/ocr/pdf', data: new Uint8Array(0), status: 400, code: 'EMPTY_UPLOAD' },
     { name: 'zero-byte image upload', path: '/ocr/image', data: new Uint8Array(0), status: 400, code: 'EMPTY_UPLOAD' },
     { name: 'multipart without the file field', path: '/ocr/pdf', data: null, fields: { dpi: '200' }, status: 400, code: 'MISSING_FILE' },
     { name: 'truncated PDF', path: '/ocr/pdf', data: goodPdf.subarray(0, goodPdf.length / 3), status: 422, code: 'PDF_UNREADABLE' },
     { name: 'truncated PNG', path: '/ocr/image', data: goodPng.subarray(0, 300), status: 422, code: 'IMAGE_UNREADABLE' },
-    { name: 'encrypted PDF without its password', path: '/ocr/pdf', data: encryptedTextPagePdf('Secret page', 'hunter2'), status: 422, code: 'PDF_ENCRYPTED' },
-    { name: 'encrypted PDF with a wrong password', path: '/ocr/pdf', data: encryptedTextPagePdf('Secret page', 'hunter2'), fields: { password: 'letmein' }, status: 422, code: 'PDF_ENCRYPTED' },
+    {
+      name: 'encrypted PDF without its password',
+      path: '/ocr/pdf',
+      data: encryptedTextPagePdf('Secret page', 'hunter2'),
+      status: 422,
+      code: 'PDF_ENCRYPTED',
+    },
+    {
+      name: 'encrypted PDF with a wrong password',
+      path: '/ocr/pdf',
+      data: encryptedTextPagePdf('Secret page', 'hunter2'),
+      fields: { password: 'letmein' },
+      status: 422,
+      code: 'PDF_ENCRYPTED',
+    },
     { name: 'a PNG named .pdf', path: '/ocr/pdf', data: goodPng, filename: 'scan.pdf', status: 415, code: 'UNSUPPORTED_MEDIA' },
     { name: 'a PDF named .png', path: '/ocr/image', data: goodPdf, filename: 'scan.png', status: 415, code: 'UNSUPPORTED_MEDIA' },
-    { name: 'plain text named .pdf', path: '/ocr/pdf', data: Buffer.from('Dear archivist,\nthis is not a PDF.\n'), filename: 'letter.pdf', status: 415, code: 'UNSUPPORTED_MEDIA' },
-    { name: 'a PDF header and random bytes', path: '/ocr/pdf', data: Buffer.concat([Buffer.from('%PDF-1.7\n'), random(200_000)]), status: 422, code: 'PDF_UNREADABLE' },
-    { name: 'a PDF with zero pages', path: '/ocr/pdf', data: rawPdf(['<< /Type /Catalog /Pages 2 0 R >>', '<< /Type /Pages /Kids [] /Count 0 >>']), status: 422, code: 'PDF_UNREADABLE' },
+    {
+      name: 'plain text named .pdf',
+      path: '/ocr/pdf',
+      data: Buffer.from('Dear archivist,\nthis is not a PDF.\n'),
+      filename: 'letter.pdf',
+      status: 415,
+      code: 'UNSUPPORTED_MEDIA',
+    },
+    {
+      name: 'a PDF header and random bytes',
+      path: '/ocr/pdf',
+      data: Buffer.concat([Buffer.from('%PDF-1.7\n'), random(200_000)]),
+      status: 422,
+      code: 'PDF_UNREADABLE',
+    },
+    {
+      name: 'a PDF with zero pages',
+      path: '/ocr/pdf',
+      data: rawPdf(['<< /Type /Catalog /Pages 2 0 R >>', '<< /Type /Pages /Kids [] /Count 0 >>']),
+      status: 422,
+      code: 'PDF_UNREADABLE',
+    },
     { name: 'a PDF with 10,000 pages', path: '/ocr/pdf', data: await pdfWithPages(10_000), status: 413, code: 'TOO_MANY_PAGES' },
     { name: 'a page tree that loops', path: '/ocr/pdf', data: loop, status: 422, code: 'PDF_UNREADABLE' },
     { name: '100,000 nested arrays', path: '/ocr/pdf', data: nested, status: 422, code: 'PDF_UNREADABLE' },
-    { name: 'a PNG header claiming 65535x65535', path: '/ocr/image', data: pngHeaderClaiming(65535, 65535), status: 413, code: 'IMAGE_TOO_LARGE' },
     {
-      name: 'a 20000x20000 image', path: '/ocr/image', status: 413, code: 'IMAGE_TOO_LARGE',
-      data: await sharp({ create: { width: 20000, height: 20000, channels: 3, background: '#fff' }, limitInputPixels: false }).png({ compressionLevel: 1 }).toBuffer(),
+      name: 'a PNG header claiming 65535x65535',
+      path: '/ocr/image',
+      data: pngHeaderClaiming(65535, 65535),
+      status: 413,
+      code: 'IMAGE_TOO_LARGE',
+    },
+    {
+      name: 'a 20000x20000 image',
+      path: '/ocr/image',
+      status: 413,
+      code: 'IMAGE_TOO_LARGE',
+      data: await sharp({ create: { width: 20000, height: 20000, channels: 3, background: '#fff' }, limitInputPixels: false })
+        .png({ compressionLevel: 1 })
+        .toBuffer(),
     },
   ];
   for (const c of cases) {
@@ -96,30 +161,57 @@ test('inputs that are odd but valid are read', async () => {
   assert.ok(page.width * page.height <= 100_000_000, 'rendered at a capped scale');
   assert.match(page.text, /A very large poster page/);
 
-  const shifted = await send('/ocr/pdf', rawPdf([
-    '<< /Type /Catalog /Pages 2 0 R >>', '<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
-    '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 600 200] /Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>',
-    '<< /Length 45 >>\nstream\nBT /F1 36 Tf 40 88 Td (Broken xref page) Tj ET\nendstream', '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>',
-  ], { xrefShift: 37 }), 'shifted.pdf');
+  const shifted = await send(
+    '/ocr/pdf',
+    rawPdf(
+      [
+        '<< /Type /Catalog /Pages 2 0 R >>',
+        '<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
+        '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 600 200] /Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>',
+        '<< /Length 45 >>\nstream\nBT /F1 36 Tf 40 88 Td (Broken xref page) Tj ET\nendstream',
+        '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>',
+      ],
+      { xrefShift: 37 },
+    ),
+    'shifted.pdf',
+  );
   assert.equal(shifted.status, 200, `broken xref offsets are repaired by rebuilding the xref: ${JSON.stringify(shifted.body)}`);
   assert.match(shifted.body.combined_text, /Broken xref page/);
 
-  const tiny = await send('/ocr/image', await sharp({ create: { width: 1, height: 1, channels: 3, background: '#fff' } }).png().toBuffer(), 'dot.png');
+  const tiny = await send(
+    '/ocr/image',
+    await sharp({ create: { width: 1, height: 1, channels: 3, background: '#fff' } })
+      .png()
+      .toBuffer(),
+    'dot.png',
+  );
   assert.equal(tiny.status, 200, JSON.stringify(tiny.body));
   assert.equal(tiny.body.combined_text, '');
 
   // After all of that, the same server reads a good page.
-  const good = await send('/ocr/image', renderPage({ paragraphs: [['The server is still reading pages']], width: 900, height: 200 }).image, 'good.png');
+  const good = await send(
+    '/ocr/image',
+    renderPage({ paragraphs: [['The server is still reading pages']], width: 900, height: 200 }).image,
+    'good.png',
+  );
   assert.equal(good.status, 200);
   assert.match(good.body.combined_text, /still reading pages/);
 });
 
 test('a PNG header claiming 65535x65535 gets its 413 at the upload, before any worker, even while the engines are busy', async () => {
-  const requests = async () => ((await (await fetch(`${base}/workers/status`)).json()) as { workers: { total_requests: number }[] }).workers.reduce((n, w) => n + w.total_requests, 0);
+  const requests = async () =>
+    ((await (await fetch(`${base}/workers/status`)).json()) as { workers: { total_requests: number }[] }).workers.reduce(
+      (n, w) => n + w.total_requests,
+      0,
+    );
   const before = await requests();
-  const page = renderPage({ paragraphs: [['A page that keeps an engine busy for a while'], ['with a second paragraph of ordinary text']] }).image;
+  const page = renderPage({
+    paragraphs: [['A page that keeps an engine busy for a while'], ['with a second paragraph of ordinary text']],
+  }).image;
   const answered: string[] = [];
-  const busy = Array.from({ length: 4 }, (_, i) => send('/ocr/image', page, `busy-${i}.png`).then((r) => answered.push(`busy ${r.status}`)));
+  const busy = Array.from({ length: 4 }, (_, i) =>
+    send('/ocr/image', page, `busy-${i}.png`).then((r) => answered.push(`busy ${r.status}`)),
+  );
   await new Promise((r) => setTimeout(r, 200)); // the good pages are with the engines
   const huge = await send('/ocr/image', pngHeaderClaiming(65535, 65535), 'huge.png');
   answered.push(`huge ${huge.status}`);

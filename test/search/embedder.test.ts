@@ -9,8 +9,34 @@ import { bertModel, bertWeights, referenceEmbedding, type BertShape } from '../.
 import { onnxModel, opNode } from '../../harness/onnx-model.ts';
 
 const VOCAB = [
-  '[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'the', 'a', 'quick', 'brown', 'fox', 'jumps', 'over', 'lazy', 'dog',
-  'invoice', 'was', 'paid', 'in', 'march', 'report', 'on', 'annual', 'rain', '##fall', '##s', '##ing', '.', ',',
+  '[PAD]',
+  '[UNK]',
+  '[CLS]',
+  '[SEP]',
+  '[MASK]',
+  'the',
+  'a',
+  'quick',
+  'brown',
+  'fox',
+  'jumps',
+  'over',
+  'lazy',
+  'dog',
+  'invoice',
+  'was',
+  'paid',
+  'in',
+  'march',
+  'report',
+  'on',
+  'annual',
+  'rain',
+  '##fall',
+  '##s',
+  '##ing',
+  '.',
+  ',',
 ];
 const SHAPE: BertShape = { vocabSize: VOCAB.length, hidden: 16, positions: 32, seed: 7 };
 const SENTENCES = [
@@ -36,7 +62,8 @@ function modelFile(name: string, bytes: Uint8Array): string {
 }
 
 const bertPath = modelFile('bert.onnx', bertModel(SHAPE));
-const load = (options: Partial<EmbedderOptions> = {}) => Embedder.load({ model: bertPath, vocab: vocabPath, maxTokens: SHAPE.positions, ...options });
+const load = (options: Partial<EmbedderOptions> = {}) =>
+  Embedder.load({ model: bertPath, vocab: vocabPath, maxTokens: SHAPE.positions, ...options });
 const distance = (a: ArrayLike<number>, b: ArrayLike<number>) => Math.max(...Array.from(a, (x, i) => Math.abs(x - b[i]!)));
 
 test('the input names come from the model, token_type_ids only when it has one; last_hidden_state is read by name', async () => {
@@ -53,7 +80,7 @@ test('the input names come from the model, token_type_ids only when it has one; 
   await Promise.all([bert.close(), distil.close()]);
 });
 
-test('each vector is the mean of the real tokens\' outputs scaled to length 1, as a plain computation of the same graph gives', async () => {
+test("each vector is the mean of the real tokens' outputs scaled to length 1, as a plain computation of the same graph gives", async () => {
   const bert = await load();
   const weights = bertWeights(SHAPE);
   const vectors = await bert.embed(SENTENCES);
@@ -67,7 +94,7 @@ test('each vector is the mean of the real tokens\' outputs scaled to length 1, a
   await bert.close();
 });
 
-test('padding does not change a sentence\'s vector, though it would if the mask were ignored', async () => {
+test("padding does not change a sentence's vector, though it would if the mask were ignored", async () => {
   const bert = await load({ batchSize: SENTENCES.length });
   const alone = await bert.embed(['fox']);
   // In one batch with the longest sentence, 'fox' ([CLS] fox [SEP]) is padded with [PAD]s.
@@ -80,7 +107,7 @@ test('padding does not change a sentence\'s vector, though it would if the mask 
   await bert.close();
 });
 
-test('batches give what one text at a time gives, in the order asked, and long texts are cut to the model\'s length', async () => {
+test("batches give what one text at a time gives, in the order asked, and long texts are cut to the model's length", async () => {
   const batched = await load({ batchSize: 3 });
   const single = await load({ batchSize: 1 });
   const texts = [...SENTENCES, 'the quick brown fox '.repeat(40)];

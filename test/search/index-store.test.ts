@@ -20,15 +20,22 @@ const newIndex = () => IndexStore.open(join(dir, `index-${files++}.sqlite`));
 function put(store: IndexStore, path: string, pages: string[][], vectors?: (n: number) => PassageVectors) {
   const chunks = chunkDocument(path, pageResults(pages), { size: 60, overlap: 0 });
   const rows = pages.map((_, i) => ({ page_number: i + 1, width: 800, height: 1000 }));
-  store.replaceDocument({ path, sha256: pages.flat().join('|'), size: 10, pages: pages.length, status: 'success' }, rows, chunks, vectors?.(chunks.length));
+  store.replaceDocument(
+    { path, sha256: pages.flat().join('|'), size: 10, pages: pages.length, status: 'success' },
+    rows,
+    chunks,
+    vectors?.(chunks.length),
+  );
   return chunks.length;
 }
 
 const found = (store: IndexStore, word: string) => store.matchText(`"${word}"`, 100).length;
-const unitVectors = (model: string, dimensions: number) => (n: number): PassageVectors => ({
-  model,
-  vectors: Array.from({ length: n }, (_, i) => Float32Array.from({ length: dimensions }, (_, d) => (d === i % dimensions ? 1 : 0))),
-});
+const unitVectors =
+  (model: string, dimensions: number) =>
+  (n: number): PassageVectors => ({
+    model,
+    vectors: Array.from({ length: n }, (_, i) => Float32Array.from({ length: dimensions }, (_, d) => (d === i % dimensions ? 1 : 0))),
+  });
 
 test('a document read again replaces its pages and passages: no duplicates, the old words gone', () => {
   const store = newIndex();
@@ -50,11 +57,17 @@ test('a replacement that fails half-way leaves the document as it was', () => {
   const store = newIndex();
   const n = put(store, 'a.pdf', [['alpha apples'], ['alpha pears']]);
   const duplicate = { chunk_id: 'a.pdf#0', document: 'a.pdf', chunk_index: 0, text: 'alpha cherries', pages: [1], boxes: [] };
-  assert.throws(() => store.replaceDocument({ path: 'a.pdf', sha256: 'x', size: 1, pages: 1, status: 'success' }, [], [duplicate, duplicate]), /UNIQUE/);
+  assert.throws(
+    () => store.replaceDocument({ path: 'a.pdf', sha256: 'x', size: 1, pages: 1, status: 'success' }, [], [duplicate, duplicate]),
+    /UNIQUE/,
+  );
   expect(store.counts()).toEqual({ documents: 1, pages: 2, passages: n, vectors: 0 });
   assert.equal(found(store, 'apples'), 1);
   assert.equal(found(store, 'cherries'), 0);
-  assert.throws(() => store.replaceDocument({ path: 'b.pdf', sha256: 'x', size: 1, pages: 1, status: 'success' }, [], [duplicate]), /a\.pdf#0 is not of b\.pdf/);
+  assert.throws(
+    () => store.replaceDocument({ path: 'b.pdf', sha256: 'x', size: 1, pages: 1, status: 'success' }, [], [duplicate]),
+    /a\.pdf#0 is not of b\.pdf/,
+  );
   store.close();
 });
 
@@ -73,14 +86,24 @@ test('prune removes the documents whose input is gone, with their passages and v
   store.close();
 });
 
-test('the first vectors fix the model; another model\'s vectors are refused; a document replaced without vectors loses them', () => {
+test("the first vectors fix the model; another model's vectors are refused; a document replaced without vectors loses them", () => {
   const store = newIndex();
   assert.equal(store.vectorSpace(), undefined);
   const n = put(store, 'a.pdf', [['alpha '.repeat(10)], ['beta '.repeat(10)]], unitVectors('minilm.onnx@abc', 3));
   expect(store.vectorSpace()).toEqual({ model: 'minilm.onnx@abc', dimensions: 3 });
-  assert.throws(() => put(store, 'b.pdf', [['gamma']], unitVectors('other.onnx@def', 3)), /vectors of minilm\.onnx@abc \(3 dimensions\), not of other\.onnx@def/);
+  assert.throws(
+    () => put(store, 'b.pdf', [['gamma']], unitVectors('other.onnx@def', 3)),
+    /vectors of minilm\.onnx@abc \(3 dimensions\), not of other\.onnx@def/,
+  );
   assert.throws(() => put(store, 'b.pdf', [['gamma']], unitVectors('minilm.onnx@abc', 5)), /3 dimensions/);
-  assert.throws(() => store.replaceDocument({ path: 'b.pdf', sha256: '', size: 0, pages: 0, status: 'success' }, [], [], { model: 'minilm.onnx@abc', vectors: [new Float32Array(3)] }), /1 vectors for 0 passages/);
+  assert.throws(
+    () =>
+      store.replaceDocument({ path: 'b.pdf', sha256: '', size: 0, pages: 0, status: 'success' }, [], [], {
+        model: 'minilm.onnx@abc',
+        vectors: [new Float32Array(3)],
+      }),
+    /1 vectors for 0 passages/,
+  );
   expect(store.counts()).toEqual({ documents: 1, pages: 2, passages: n, vectors: n });
   assert.ok(n >= 2);
   put(store, 'a.pdf', [['alpha '.repeat(10)], ['beta '.repeat(10)]]);
@@ -112,11 +135,20 @@ test('a reader sees what the writer commits; it cannot write; a file that is not
 function checkWhole(path: string, documents: number, passages: number) {
   const db = new DatabaseSync(path, { allowExtension: true });
   db.loadExtension(sqliteVec.getLoadablePath());
-  expect(db.prepare('PRAGMA integrity_check').all().map((r) => ({ ...r }))).toEqual([{ integrity_check: 'ok' }]);
+  expect(
+    db
+      .prepare('PRAGMA integrity_check')
+      .all()
+      .map((r) => ({ ...r })),
+  ).toEqual([{ integrity_check: 'ok' }]);
   // FTS5 compares its index with the passages table; throws when they differ.
   db.exec("INSERT INTO passage_text (passage_text, rank) VALUES ('integrity-check', 1)");
-  const perDocument = db.prepare(`SELECT d.path, count(p.id) AS n, count(DISTINCT substr(p.text, 1, instr(p.text, ' '))) AS rounds
-    FROM documents d LEFT JOIN passages p ON p.document_id = d.id GROUP BY d.id`).all();
+  const perDocument = db
+    .prepare(
+      `SELECT d.path, count(p.id) AS n, count(DISTINCT substr(p.text, 1, instr(p.text, ' '))) AS rounds
+    FROM documents d LEFT JOIN passages p ON p.document_id = d.id GROUP BY d.id`,
+    )
+    .all();
   db.close();
   assert.equal(perDocument.length, documents);
   for (const { path: doc, n, rounds } of perDocument) expect({ doc, n, rounds }).toEqual({ doc, n: passages, rounds: 1 });
@@ -127,7 +159,11 @@ test('a writer killed while writing leaves every document whole; a rerun leaves 
   const [documents, passages] = [20, 50];
   // Each writer replaces every document round after round; killed at another moment each time, on the file the last one left.
   for (const delay of [20, 70, 120, 170, 220, 270]) {
-    const writer = spawn(process.execPath, [join(import.meta.dirname, '../fixtures/index-writer.ts'), path, String(documents), String(passages)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const writer = spawn(
+      process.execPath,
+      [join(import.meta.dirname, '../fixtures/index-writer.ts'), path, String(documents), String(passages)],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     await once(writer.stdout, 'data');
     await new Promise((r) => setTimeout(r, delay));
     writer.kill('SIGKILL');

@@ -26,10 +26,12 @@ function corpus(): TextChunk[][] {
   const random = seededRandom(23);
   return Array.from({ length: DOCUMENTS }, (_, d) => {
     const path = `reports/report-${String(d).padStart(2, '0')}.pdf`;
-    const pages = [1, 2, 3].map((page) => [0, 1, 2, 3].map((para) => {
-      const planted = PLANTED.find(([doc, p, i]) => doc === path && p === page && i === para);
-      return [sentence(random, 9), planted?.[3] ?? sentence(random, 8)].join(' ');
-    }));
+    const pages = [1, 2, 3].map((page) =>
+      [0, 1, 2, 3].map((para) => {
+        const planted = PLANTED.find(([doc, p, i]) => doc === path && p === page && i === para);
+        return [sentence(random, 9), planted?.[3] ?? sentence(random, 8)].join(' ');
+      }),
+    );
     return chunkDocument(path, pageResults(pages), { size: 400, overlap: 0 });
   });
 }
@@ -41,7 +43,16 @@ let text: IndexStore, hybrid: IndexStore, embedder: Embedder;
 
 /** A vocabulary for the test model: BERT's special tokens, the filler and planted words, punctuation. */
 function vocabulary(): string[] {
-  const words = new Set([...FILLER, ...PLANTED.flatMap(([, , , s]) => s.toLowerCase().normalize('NFD').replace(/\p{M}/gu, '').match(/\p{L}+/gu)!)]);
+  const words = new Set([
+    ...FILLER,
+    ...PLANTED.flatMap(([, , , s]) =>
+      s
+        .toLowerCase()
+        .normalize('NFD')
+        .replace(/\p{M}/gu, '')
+        .match(/\p{L}+/gu)!,
+    ),
+  ]);
   return ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', ...words, '.', ','];
 }
 
@@ -50,7 +61,12 @@ function fill(store: IndexStore, vectors?: Float32Array[]) {
   for (const chunks of documents) {
     const path = chunks[0]!.document;
     const space = vectors && { model: embedder.id, vectors: vectors.slice(at, (at += chunks.length)) };
-    store.replaceDocument({ path, sha256: path, size: 1000, pages: 3, status: 'success' }, [1, 2, 3].map((n) => ({ page_number: n, width: 800, height: 1000 })), chunks, space);
+    store.replaceDocument(
+      { path, sha256: path, size: 1000, pages: 3, status: 'success' },
+      [1, 2, 3].map((n) => ({ page_number: n, width: 800, height: 1000 })),
+      chunks,
+      space,
+    );
   }
   store.optimize();
 }
@@ -84,7 +100,10 @@ test('a query finds the passage that holds its words first, with the page, the w
   const hit = hits[0]!;
   assert.match(hit.marked, /The quarterly <mark>invoice<\/mark> from <mark>Zéphyr<\/mark> Logistics/);
   expect(hit.matches.map(([s, e]) => hit.text.slice(s, e))).toEqual(['invoice', 'Zéphyr']);
-  assert.ok(hit.boxes.some((b) => b.page === 2 && JSON.stringify(b.box) === JSON.stringify(paragraphBox(1))), JSON.stringify(hit.boxes));
+  assert.ok(
+    hit.boxes.some((b) => b.page === 2 && JSON.stringify(b.box) === JSON.stringify(paragraphBox(1))),
+    JSON.stringify(hit.boxes),
+  );
   expect(hit.ranks).toEqual({ bm25: 1 });
   assert.ok(hit.score > 0);
 
@@ -106,7 +125,7 @@ test('BM25 alone: scores fall with rank and k bounds the hits', async () => {
   await assert.rejects(search(text, 'budget', { k: 1.5 }), RangeError);
 });
 
-test('hybrid: BM25 and vector ranks fused by 1/(60 + rank); a passage\'s own text finds it first among the vectors', async () => {
+test("hybrid: BM25 and vector ranks fused by 1/(60 + rank); a passage's own text finds it first among the vectors", async () => {
   const { ranking, hits } = await search(hybrid, 'zephyr invoice', { embedder, k: 10 });
   assert.equal(ranking, 'hybrid');
   expect(top(hits, 2)).toEqual({ document: 'reports/report-07.pdf', onPage: true });
@@ -114,7 +133,10 @@ test('hybrid: BM25 and vector ranks fused by 1/(60 + rank); a passage\'s own tex
   const fused = (h: SearchHit) => Object.values(h.ranks).reduce((s, r) => s + 1 / (60 + r), 0);
   for (const h of hits) assert.ok(Math.abs(h.score - fused(h)) < 1e-12, JSON.stringify(h.ranks));
   for (let i = 1; i < hits.length; i++) assert.ok(hits[i - 1]!.score >= hits[i]!.score);
-  assert.ok(hits.some((h) => h.ranks.bm25 === undefined), 'passages found by their vectors alone are among the hits');
+  assert.ok(
+    hits.some((h) => h.ranks.bm25 === undefined),
+    'passages found by their vectors alone are among the hits',
+  );
 
   const own = passages[37]!;
   const exact = await search(hybrid, own.text, { embedder, k: 10 });
@@ -145,10 +167,42 @@ test('vectors are used only with the model they came from; BM25 alone says why o
 
 test('what the user types is never FTS5 syntax: hostile queries give hits or none, never an error', async () => {
   const hostile = [
-    '"', '""', '"unbalanced invoice', 'invoice"', 'NEAR(', 'NEAR(invoice zephyr', 'NEAR(invoice, 2)', '*', 'invoice*', '-',
-    '-invoice', 'zephyr -invoice', '(', ')', '((invoice)', 'invoice AND', 'OR', 'NOT invoice', 'AND OR NOT', '^invoice', ':', 'text:invoice',
-    '{text}: invoice', "it's", '\\', '\u0000invoice', '🙂', 'a"b"c', '+invoice', '.', 'invoice + zephyr', '   ', '', '\'; DROP TABLE passages; --',
-    'x'.repeat(20000), Array.from({ length: 500 }, (_, i) => `word${i}`).join(' '),
+    '"',
+    '""',
+    '"unbalanced invoice',
+    'invoice"',
+    'NEAR(',
+    'NEAR(invoice zephyr',
+    'NEAR(invoice, 2)',
+    '*',
+    'invoice*',
+    '-',
+    '-invoice',
+    'zephyr -invoice',
+    '(',
+    ')',
+    '((invoice)',
+    'invoice AND',
+    'OR',
+    'NOT invoice',
+    'AND OR NOT',
+    '^invoice',
+    ':',
+    'text:invoice',
+    '{text}: invoice',
+    "it's",
+    '\\',
+    '\u0000invoice',
+    '🙂',
+    'a"b"c',
+    '+invoice',
+    '.',
+    'invoice + zephyr',
+    '   ',
+    '',
+    "'; DROP TABLE passages; --",
+    'x'.repeat(20000),
+    Array.from({ length: 500 }, (_, i) => `word${i}`).join(' '),
   ];
   for (const store of [text, hybrid]) {
     for (const q of hostile) {

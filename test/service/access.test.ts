@@ -22,7 +22,10 @@ const get = (path: string, key?: string) => fetch(`${base}${path}`, { headers: k
 
 test('every route but /health wants one of the API keys', async () => {
   assert.equal((await get('/health')).status, 200);
-  for (const [key, message] of [[undefined, /Bearer/], ['key-three', /Unknown API key/]] as const) {
+  for (const [key, message] of [
+    [undefined, /Bearer/],
+    ['key-three', /Unknown API key/],
+  ] as const) {
     const res = await get('/jobs', key);
     assert.equal(res.status, 401);
     const body = await res.json();
@@ -53,7 +56,10 @@ test('each key has its own request budget per minute; past it, 429 RATE_LIMITED'
 });
 
 test('browsers from CORS_ORIGINS may call the API', async () => {
-  const preflight = await fetch(`${base}/ocr/pdf`, { method: 'OPTIONS', headers: { origin: ORIGIN, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization' } });
+  const preflight = await fetch(`${base}/ocr/pdf`, {
+    method: 'OPTIONS',
+    headers: { origin: ORIGIN, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization' },
+  });
   assert.ok(preflight.status < 300, String(preflight.status));
   assert.equal(preflight.headers.get('access-control-allow-origin'), ORIGIN);
   assert.match(preflight.headers.get('access-control-allow-headers') ?? '', /Authorization/i);
@@ -92,7 +98,8 @@ test('a refused key is logged once at WARN, without a stack trace', async () => 
 });
 
 test('a job belongs to the key that created it: other keys get 404 NOT_FOUND and do not see it listed; an admin key sees all', async () => {
-  const call = (method: string, path: string, key: string) => fetch(`${owners.base}${path}`, { method, headers: { authorization: `Bearer ${key}` } });
+  const call = (method: string, path: string, key: string) =>
+    fetch(`${owners.base}${path}`, { method, headers: { authorization: `Bearer ${key}` } });
   const pdf = await buildPdf([{ lines: ['A page that belongs to Alice', 'and only to her'] }]);
   const submit = async (key: string) => {
     const body = new FormData();
@@ -106,13 +113,18 @@ test('a job belongs to the key that created it: other keys get 404 NOT_FOUND and
   const bobs = await submit('bob-key');
   while ((await (await call('GET', `/jobs/${alices}`, 'alice-key')).json()).finished !== true) await new Promise((r) => setTimeout(r, 100));
 
-  for (const [method, path] of [['GET', ''], ['GET', '/result'], ['GET', '/events'], ['DELETE', '']] as const) {
+  for (const [method, path] of [
+    ['GET', ''],
+    ['GET', '/result'],
+    ['GET', '/events'],
+    ['DELETE', ''],
+  ] as const) {
     const res = await call(method, `/jobs/${alices}${path}`, 'bob-key');
     assert.equal(res.status, 404, `${method} /jobs/:id${path} with another key`);
     assert.equal((await res.json()).error.code, 'NOT_FOUND');
   }
   const own = (await (await call('GET', `/jobs/${alices}/result`, 'alice-key')).json()) as JobResult;
-  assert.equal(own.metrics.status, 'success', 'Bob\'s DELETE did not cancel it');
+  assert.equal(own.metrics.status, 'success', "Bob's DELETE did not cancel it");
   assert.match(own.combined_text, /belongs to Alice/);
   const events = await (await call('GET', `/jobs/${alices}/events`, 'alice-key')).text();
   assert.match(events, /"finished":true/);

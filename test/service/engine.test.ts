@@ -47,18 +47,28 @@ for (const turn of [180, 90, 270] as const) {
 }
 
 test('a single line turned upside down on an upright page is read the right way', async () => {
-  const upright = renderPage({ paragraphs: [['The first line stays upright.', 'So does the second one here.', 'And the third line as well.']] });
+  const upright = renderPage({
+    paragraphs: [['The first line stays upright.', 'So does the second one here.', 'And the third line as well.']],
+  });
   const flipped = renderPage({ paragraphs: [['This line was printed upside down.']], width: 1200, height: 120, turn: 180 });
-  const page = await sharp(upright.image).composite([{ input: flipped.image, top: 500, left: 0 }]).png().toBuffer();
+  const page = await sharp(upright.image)
+    .composite([{ input: flipped.image, top: 500, left: 0 }])
+    .png()
+    .toBuffer();
   const result = await engine.recognizeImage(page, MAX_PIXELS);
   assert.match(result.text, /This line was printed upside down\./);
   assert.match(result.text, /^The first line stays upright\./);
 });
 
 test('on an upside-down page, the one line printed the other way is read too', async () => {
-  const upright = renderPage({ paragraphs: [['The first line stays upright.', 'So does the second one here.', 'And the third line as well.']] });
+  const upright = renderPage({
+    paragraphs: [['The first line stays upright.', 'So does the second one here.', 'And the third line as well.']],
+  });
   const flipped = renderPage({ paragraphs: [['This line was printed upside down.']], width: 1200, height: 120, turn: 180 });
-  const composed = await sharp(upright.image).composite([{ input: flipped.image, top: 500, left: 0 }]).png().toBuffer();
+  const composed = await sharp(upright.image)
+    .composite([{ input: flipped.image, top: 500, left: 0 }])
+    .png()
+    .toBuffer();
   const page = await sharp(composed).rotate(180).png().toBuffer();
   const result = await engine.recognizeImage(page, MAX_PIXELS);
   assert.equal(result.rotation, 180);
@@ -67,7 +77,12 @@ test('on an upside-down page, the one line printed the other way is read too', a
 });
 
 test('two columns are read left column first', async () => {
-  const paragraphs = [['Left column first paragraph', 'continues on this line.'], ['Left column second part', 'ends the left side.'], ['Right column begins here', 'and carries on below.'], ['The right column ends', 'with this final line.']];
+  const paragraphs = [
+    ['Left column first paragraph', 'continues on this line.'],
+    ['Left column second part', 'ends the left side.'],
+    ['Right column begins here', 'and carries on below.'],
+    ['The right column ends', 'with this final line.'],
+  ];
   const { image, truth } = renderPage({ paragraphs, columns: 2, width: 1400, fontSize: 24 });
   const page = await engine.recognizeImage(image, MAX_PIXELS);
   expect(words(page.text)).toEqual(words(truth));
@@ -82,7 +97,9 @@ test('JPEG and WebP pages are read like PNG', async () => {
 });
 
 test('a blank page gives empty text and no lines', async () => {
-  const blank = await sharp({ create: { width: 800, height: 600, channels: 3, background: '#ffffff' } }).png().toBuffer();
+  const blank = await sharp({ create: { width: 800, height: 600, channels: 3, background: '#ffffff' } })
+    .png()
+    .toBuffer();
   const page = await engine.recognizeImage(blank, MAX_PIXELS);
   assert.equal(page.text, '');
   expect(page.lines).toEqual([]);
@@ -91,7 +108,13 @@ test('a blank page gives empty text and no lines', async () => {
 
 test('undecodable and oversized images fail with their codes', async () => {
   const { image } = renderPage({ paragraphs: ENGLISH_PARAGRAPHS });
-  await assert.rejects(engine.recognizeImage(image.subarray(0, 200), MAX_PIXELS), (e: unknown) => e instanceof OcrError && e.code === 'IMAGE_UNREADABLE');
+  await assert.rejects(
+    engine.recognizeImage(image.subarray(0, 200), MAX_PIXELS),
+    (e: unknown) => e instanceof OcrError && e.code === 'IMAGE_UNREADABLE',
+  );
   await assert.rejects(engine.recognizeImage(image, 1000), (e: unknown) => e instanceof OcrError && e.code === 'IMAGE_TOO_LARGE');
-  await assert.rejects(engine.recognizeImage(Buffer.from('GIF89a...'), MAX_PIXELS), (e: unknown) => e instanceof OcrError && (e.code === 'IMAGE_UNREADABLE' || e.code === 'UNSUPPORTED_MEDIA'));
+  await assert.rejects(
+    engine.recognizeImage(Buffer.from('GIF89a...'), MAX_PIXELS),
+    (e: unknown) => e instanceof OcrError && (e.code === 'IMAGE_UNREADABLE' || e.code === 'UNSUPPORTED_MEDIA'),
+  );
 });

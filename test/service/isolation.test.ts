@@ -89,12 +89,19 @@ test('a decoder that crashes on one image fails that image as IMAGE_UNREADABLE; 
 });
 
 test('a PDF writer that crashes or hangs fails that PDF as PDF_UNREADABLE within the limits; the next one is written', async () => {
-  const named = (filename: string) => buildJobResult({ job_id: 'j', filename, file_size_bytes: pdf.length, total_pages: 3, start: new Date(0), end: new Date(1) }, [], []);
+  const named = (filename: string) =>
+    buildJobResult({ job_id: 'j', filename, file_size_bytes: pdf.length, total_pages: 3, start: new Date(0), end: new Date(1) }, [], []);
   const writer = new IsolatedOutputWriter({ memoryMb: 1024, deadlineMs: 3000 }, join(ROOT, 'test/fixtures/faulty-write-process.ts'));
   try {
-    await assert.rejects(writer.write('pdf', { result: named('crash.pdf'), input: { path } }), { code: 'PDF_UNREADABLE', message: 'The PDF could not be written: its writer the process crashed' });
+    await assert.rejects(writer.write('pdf', { result: named('crash.pdf'), input: { path } }), {
+      code: 'PDF_UNREADABLE',
+      message: 'The PDF could not be written: its writer the process crashed',
+    });
     const t0 = performance.now();
-    await assert.rejects(writer.write('pdf', { result: named('hang.pdf'), input: { path } }), { code: 'PDF_UNREADABLE', message: 'The PDF could not be written: its writer took longer than 3 s' });
+    await assert.rejects(writer.write('pdf', { result: named('hang.pdf'), input: { path } }), {
+      code: 'PDF_UNREADABLE',
+      message: 'The PDF could not be written: its writer took longer than 3 s',
+    });
     assert.ok(performance.now() - t0 < 10_000);
     const written = Buffer.from(await writer.write('pdf', { result: named('three.pdf'), input: { path } }));
     assert.ok(written.subarray(0, pdf.length).equals(pdf), 'the input with its update');

@@ -15,7 +15,9 @@ let pdf: Buffer;
 
 beforeAll(async () => {
   tempDir = await mkdtemp(join(tmpdir(), 'job-limits-'));
-  pdf = await buildPdf(Array.from({ length: 12 }, (_, i) => ({ lines: [`Job limits page ${i + 1}`, 'with a second line of text to read'] })));
+  pdf = await buildPdf(
+    Array.from({ length: 12 }, (_, i) => ({ lines: [`Job limits page ${i + 1}`, 'with a second line of text to read'] })),
+  );
 });
 afterAll(() => rm(tempDir, { recursive: true, force: true }));
 
@@ -33,7 +35,8 @@ async function submit(base: string, headers: Record<string, string> = {}): Promi
 async function killMidJob(env: Record<string, string> = {}, headers: Record<string, string> = {}): Promise<string> {
   const first = await server(env);
   const id = await submit(first.base, headers);
-  while (((await (await fetch(`${first.base}/jobs/${id}`, { headers })).json()) as JobProgress).pages_done < 1) await new Promise((r) => setTimeout(r, 100));
+  while (((await (await fetch(`${first.base}/jobs/${id}`, { headers })).json()) as JobProgress).pages_done < 1)
+    await new Promise((r) => setTimeout(r, 100));
   await stopProcess(first.server, 'SIGKILL');
   return id;
 }
@@ -57,7 +60,7 @@ test('a job whose server is killed mid-job is reported failed with JOB_INTERRUPT
   expect(await readdir(join(tempDir, 'jobs'))).toEqual([]); // a clean stop leaves no empty journal folder behind
 });
 
-test('a restart that gets the dead node\'s pid (pid 1 in a container) still reports its jobs JOB_INTERRUPTED and removes their uploads', async () => {
+test("a restart that gets the dead node's pid (pid 1 in a container) still reports its jobs JOB_INTERRUPTED and removes their uploads", async () => {
   const keys = { API_KEYS: 'alice-key,bob-key' };
   const alice = { authorization: 'Bearer alice-key' };
   const id = await killMidJob(keys, alice);
@@ -66,11 +69,24 @@ test('a restart that gets the dead node\'s pid (pid 1 in a container) still repo
   assert.ok(dead);
   await rename(join(tempDir, 'jobs', dead), join(tempDir, 'jobs', dead.replace(/^\d+/, String(process.pid))));
   const port = await freePort();
-  const broker = await startNode(loadConfig({ ...keys, SERVICES: 'gateway,aggregator', TEMP_DIR: tempDir, COORDINATOR_PORT: String(port), COORDINATOR_HOST: '127.0.0.1', LOG_LEVEL: 'error' }));
+  const broker = await startNode(
+    loadConfig({
+      ...keys,
+      SERVICES: 'gateway,aggregator',
+      TEMP_DIR: tempDir,
+      COORDINATOR_PORT: String(port),
+      COORDINATOR_HOST: '127.0.0.1',
+      LOG_LEVEL: 'error',
+    }),
+  );
   try {
     const res = await fetch(`http://127.0.0.1:${port}/jobs/${id}`, { headers: alice });
     assert.equal(res.status, 200);
-    assert.equal((await fetch(`http://127.0.0.1:${port}/jobs/${id}`, { headers: { authorization: 'Bearer bob-key' } })).status, 404, 'the interrupted job is still its key\'s');
+    assert.equal(
+      (await fetch(`http://127.0.0.1:${port}/jobs/${id}`, { headers: { authorization: 'Bearer bob-key' } })).status,
+      404,
+      "the interrupted job is still its key's",
+    );
     const progress = (await res.json()) as JobProgress;
     assert.equal(progress.status, 'failed');
     assert.equal(progress.error?.code, 'JOB_INTERRUPTED');
@@ -106,7 +122,9 @@ test('a job stops at JOB_TIMEOUT: pages read so far are kept, the rest fail JOB_
     const result = (await (await fetch(`${base}/jobs/${id}/result`)).json()) as JobResult;
     const seconds = (performance.now() - t0) / 1000;
     const m = result.metrics;
-    console.log(`JOB_TIMEOUT=2: ended ${m.status} after ${seconds.toFixed(1)} s with ${m.pages_processed} pages read, ${m.pages_failed} failed`);
+    console.log(
+      `JOB_TIMEOUT=2: ended ${m.status} after ${seconds.toFixed(1)} s with ${m.pages_processed} pages read, ${m.pages_failed} failed`,
+    );
     assert.ok(seconds < 10, `${seconds} s`);
     assert.ok(m.pages_processed >= 1 && m.pages_processed < 12, JSON.stringify(m));
     assert.equal(m.status, 'partial_success');

@@ -48,8 +48,15 @@ test('bad params are refused as INVALID_PARAMS', async () => {
   const invalid = (err: unknown) => errorResponse(err).body.error.code === 'INVALID_PARAMS';
   await assert.rejects(broker.call('ocr.recognize', { page_number: 1 }), invalid, 'no page bytes');
   await assert.rejects(broker.call('ocr.recognize', { page_number: 0 }, { stream: streamOf(Buffer.from('x')) }), Errors.ValidationError);
-  await assert.rejects(broker.call('ocr.recognize', { page_number: 1, raster: { width: 4, height: 4, channels: 2 } }, { stream: streamOf(Buffer.alloc(32)) }), Errors.ValidationError);
-  await assert.rejects(broker.call('ocr.recognize', { page_number: 1, raster: { width: 4, height: 4, channels: 1 } }, { stream: streamOf(Buffer.alloc(10)) }), invalid, 'short raster');
+  await assert.rejects(
+    broker.call('ocr.recognize', { page_number: 1, raster: { width: 4, height: 4, channels: 2 } }, { stream: streamOf(Buffer.alloc(32)) }),
+    Errors.ValidationError,
+  );
+  await assert.rejects(
+    broker.call('ocr.recognize', { page_number: 1, raster: { width: 4, height: 4, channels: 1 } }, { stream: streamOf(Buffer.alloc(10)) }),
+    invalid,
+    'short raster',
+  );
 });
 
 test('a decoded raster is read like the encoded image', async () => {
@@ -63,10 +70,13 @@ test('a decoded raster is read like the encoded image', async () => {
 
 test('an undecodable image fails with IMAGE_UNREADABLE, not retryable', async () => {
   const { image } = renderPage({ paragraphs: ENGLISH_PARAGRAPHS });
-  await assert.rejects(broker.call('ocr.recognize', { page_number: 1 }, { stream: streamOf(image.subarray(0, 300)) }), (err: Errors.MoleculerError) => {
-    assert.equal(err.type, 'IMAGE_UNREADABLE');
-    assert.equal(err.code, 422);
-    assert.equal(err.retryable, false);
-    return true;
-  });
+  await assert.rejects(
+    broker.call('ocr.recognize', { page_number: 1 }, { stream: streamOf(image.subarray(0, 300)) }),
+    (err: Errors.MoleculerError) => {
+      assert.equal(err.type, 'IMAGE_UNREADABLE');
+      assert.equal(err.code, 422);
+      assert.equal(err.retryable, false);
+      return true;
+    },
+  );
 });

@@ -111,7 +111,9 @@ test('every format by ?format= has its media type and a file name after the uplo
 });
 
 test('POST /ocr/pdf answers in its output format: txt, md, hOCR, ALTO and the PDF', async () => {
-  const scan = await buildPdf([{ png: renderPage({ paragraphs: [['Invoice 4471 for the spring order']], width: 900, height: 300 }).image }]);
+  const scan = await buildPdf([
+    { png: renderPage({ paragraphs: [['Invoice 4471 for the spring order']], width: 900, height: 300 }).image },
+  ]);
   const want = { txt: 'text/plain', md: 'text/markdown', hocr: 'application/xhtml+xml', alto: 'application/xml', pdf: 'application/pdf' };
   for (const [output, type] of Object.entries(want)) {
     const res = await request('POST', '/ocr/pdf', form(scan, 'invoice.pdf', { output }));
@@ -122,8 +124,16 @@ test('POST /ocr/pdf answers in its output format: txt, md, hOCR, ALTO and the PD
     const text = {
       txt: () => body.toString('utf8'),
       md: () => body.toString('utf8'),
-      hocr: () => xml().filter((e) => e.attributes.class === 'ocrx_word').map((e) => e.text).join(' '),
-      alto: () => xml().filter((e) => e.name === 'String').map((e) => e.attributes.CONTENT).join(' '),
+      hocr: () =>
+        xml()
+          .filter((e) => e.attributes.class === 'ocrx_word')
+          .map((e) => e.text)
+          .join(' '),
+      alto: () =>
+        xml()
+          .filter((e) => e.name === 'String')
+          .map((e) => e.attributes.CONTENT)
+          .join(' '),
       pdf: async () => (await pdfToText(body))[0]!,
     }[output as keyof typeof want];
     assert.match(await text(), /Invoice 4471 for the spring order/, output);
@@ -148,7 +158,11 @@ test('an image with output=pdf comes back as a one-page PDF of the image at its 
 });
 
 test('an encrypted PDF: refused without its password; with it, the searchable PDF comes out decrypted', async () => {
-  const encrypted = await encryptWithQpdf(await buildPdf([{ png: renderPage({ paragraphs: [['Secret ledger page']], width: 800, height: 300 }).image }]), 'reader', 'owner');
+  const encrypted = await encryptWithQpdf(
+    await buildPdf([{ png: renderPage({ paragraphs: [['Secret ledger page']], width: 800, height: 300 }).image }]),
+    'reader',
+    'owner',
+  );
   const refused = await request('POST', '/ocr/pdf', form(encrypted, 'ledger.pdf', { output: 'pdf' }));
   assert.equal(refused.status, 422);
   assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'PDF_ENCRYPTED');
@@ -196,7 +210,7 @@ test('bad formats get 422 INVALID_PARAMS naming the field, and leave no upload b
   await finished(running.job_id);
 });
 
-test("DELETE of a finished job removes it and its kept upload", async () => {
+test('DELETE of a finished job removes it and its kept upload', async () => {
   const before = uploads().length;
   const res = await request('DELETE', `/jobs/${job.job_id}`);
   assert.equal(res.status, 200);

@@ -45,7 +45,7 @@ const size = async (image: Buffer) => {
   return { width, height, format };
 };
 
-test('a PDF\'s pages, scanned and text-layer, as read and as images at a requested width', async () => {
+test("a PDF's pages, scanned and text-layer, as read and as images at a requested width", async () => {
   const scan = renderPage({ paragraphs: [['A scanned page with a few words']] }).image;
   const pdf = await buildPdf([{ png: scan }, { lines: ['A page with its own text layer', 'and a second line of real text'] }]);
   const id = await finishedJob(pdf, 'mixed.pdf', { text_layer: 'auto' });
@@ -60,10 +60,14 @@ test('a PDF\'s pages, scanned and text-layer, as read and as images at a request
     const kept = await size(Buffer.from(await full.arrayBuffer()));
     assert.equal(kept.format, 'jpeg');
     assert.ok(Math.max(kept.width, kept.height) <= 1400, `kept at most 1400 px: ${kept.width}x${kept.height}`);
-    assert.ok(Math.abs(kept.width / kept.height - page.width / page.height) < 0.01, 'the page\'s shape');
+    assert.ok(Math.abs(kept.width / kept.height - page.width / page.height) < 0.01, "the page's shape");
     const thumb = await fetch(`${base}/jobs/${id}/pages/${n}/image?width=300&format=png`);
     assert.equal(thumb.headers.get('content-type'), 'image/png');
-    expect(await size(Buffer.from(await thumb.arrayBuffer()))).toEqual({ width: 300, height: Math.round((300 * kept.height) / kept.width), format: 'png' });
+    expect(await size(Buffer.from(await thumb.arrayBuffer()))).toEqual({
+      width: 300,
+      height: Math.round((300 * kept.height) / kept.width),
+      format: 'png',
+    });
     const huge = await size(Buffer.from(await (await fetch(`${base}/jobs/${id}/pages/${n}/image?width=9000`)).arrayBuffer()));
     assert.equal(huge.width, kept.width, 'never enlarged');
   }

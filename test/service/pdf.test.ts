@@ -44,13 +44,29 @@ function assertConsistent(result: JobResult): void {
   assert.equal(m.pages_processed, result.results.length);
   assert.equal(m.pages_processed + m.pages_failed, m.total_pages);
   assert.equal(m.pages_failed, m.errors.length);
-  assert.equal(m.total_lines, result.results.reduce((s, p) => s + p.lines.length, 0));
-  assert.equal(m.total_words, result.results.reduce((s, p) => s + words(p.text).length, 0));
-  assert.equal(m.total_chars, result.results.reduce((s, p) => s + p.lines.reduce((t, l) => t + l.text.length, 0), 0));
+  assert.equal(
+    m.total_lines,
+    result.results.reduce((s, p) => s + p.lines.length, 0),
+  );
+  assert.equal(
+    m.total_words,
+    result.results.reduce((s, p) => s + words(p.text).length, 0),
+  );
+  assert.equal(
+    m.total_chars,
+    result.results.reduce((s, p) => s + p.lines.reduce((t, l) => t + l.text.length, 0), 0),
+  );
   const ocrPages = result.results.filter((p) => p.source === 'ocr');
-  assert.equal(Object.values(m.ocr_rounds_per_worker).reduce((s, n) => s + n, 0), ocrPages.length);
-  assert.equal(Object.values(m.worker_metrics).reduce((s, w) => s + w.pages, 0), ocrPages.length);
-  if (result.results.length) assert.ok(Math.abs(m.avg_page_time_ms - result.results.reduce((s, p) => s + p.timings.total_ms, 0) / result.results.length) < 0.2);
+  assert.equal(
+    Object.values(m.ocr_rounds_per_worker).reduce((s, n) => s + n, 0),
+    ocrPages.length,
+  );
+  assert.equal(
+    Object.values(m.worker_metrics).reduce((s, w) => s + w.pages, 0),
+    ocrPages.length,
+  );
+  if (result.results.length)
+    assert.ok(Math.abs(m.avg_page_time_ms - result.results.reduce((s, p) => s + p.timings.total_ms, 0) / result.results.length) < 0.2);
   assert.equal(Date.parse(m.end_time) - Date.parse(m.start_time), m.total_duration_ms);
   expect(result.results.map((p) => p.page_number)).toEqual([...result.results.map((p) => p.page_number)].sort((a, b) => a - b));
   assert.equal(result.combined_text.split('\f').length, result.results.length);
@@ -104,7 +120,7 @@ test('one broken page: partial_success, the good pages read, an error naming the
   assertConsistent(result);
 });
 
-test('a job polled to completion gives the waiting endpoint\'s result; its events arrive in order', async () => {
+test("a job polled to completion gives the waiting endpoint's result; its events arrive in order", async () => {
   const pdf = await buildPdf(TEXT_PAGES);
   const created = await call('POST', '/jobs', form(pdf, { dpi: '150' }));
   assert.equal(created.status, 202);
@@ -116,7 +132,14 @@ test('a job polled to completion gives the waiting endpoint\'s result; its event
   const stream = await fetch(`${base}/jobs/${id}/events`);
   assert.equal(stream.headers.get('content-type'), 'text/event-stream');
   for (const block of (await stream.text()).split('\n\n').filter(Boolean)) {
-    events.push(JSON.parse(block.split('\n').find((l) => l.startsWith('data: '))!.slice(6)));
+    events.push(
+      JSON.parse(
+        block
+          .split('\n')
+          .find((l) => l.startsWith('data: '))!
+          .slice(6),
+      ),
+    );
   }
   const done = events.map((e) => e.pages_done + e.pages_failed);
   expect(done).toEqual([...done].sort((a, b) => a - b)); // progress never goes back
@@ -131,7 +154,15 @@ test('a job polled to completion gives the waiting endpoint\'s result; its event
   assert.equal(polled.combined_text, waited.combined_text);
   assert.equal(polled.combined_markdown, waited.combined_markdown);
   expect(polled.results.map((p) => p.lines)).toEqual(waited.results.map((p) => p.lines));
-  const stable = (r: JobResult) => ({ ...r.metrics, job_id: 0, start_time: 0, end_time: 0, total_duration_ms: 0, avg_page_time_ms: 0, worker_metrics: 0 });
+  const stable = (r: JobResult) => ({
+    ...r.metrics,
+    job_id: 0,
+    start_time: 0,
+    end_time: 0,
+    total_duration_ms: 0,
+    avg_page_time_ms: 0,
+    worker_metrics: 0,
+  });
   expect(stable(polled)).toEqual(stable(waited));
 });
 

@@ -62,7 +62,10 @@ test('POST /ocr/image returns text, pages and consistent metrics', async () => {
   assert.equal(m.pages_failed, 0);
   assert.equal(m.total_lines, page.lines.length);
   assert.equal(m.total_words, result.combined_text.split(/\s+/).length);
-  assert.equal(m.total_chars, page.lines.reduce((s, l) => s + l.text.length, 0));
+  assert.equal(
+    m.total_chars,
+    page.lines.reduce((s, l) => s + l.text.length, 0),
+  );
   expect(m.errors).toEqual([]);
   assert.ok(m.total_duration_ms >= page.timings.total_ms);
   assert.equal(Date.parse(m.end_time) - Date.parse(m.start_time), m.total_duration_ms);

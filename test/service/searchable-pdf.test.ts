@@ -57,17 +57,34 @@ beforeAll(async () => {
   scanJpeg = await jpegOf(renderPage({ paragraphs: ENGLISH_PARAGRAPHS, width: 1200, height: 1000, fontSize: 26 }).image);
   const doc = await PDFDocument.create();
   await addScanPage(doc, scanJpeg);
-  await addScanPage(doc, await jpegOf(renderPage({ paragraphs: ENGLISH_PARAGRAPHS, width: 1200, height: 900, fontSize: 26, turn: 90 }).image));
-  await addScanPage(doc, await jpegOf(renderPage({ paragraphs: ENGLISH_PARAGRAPHS, width: 1200, height: 900, fontSize: 26 }).image), { rotate: 90, crop: true });
-  const level = renderPage({ paragraphs: [...ENGLISH_PARAGRAPHS, ['A longer line that runs across most of the page, skewed like the rest.']], width: 1400, height: 900, fontSize: 26 });
+  await addScanPage(
+    doc,
+    await jpegOf(renderPage({ paragraphs: ENGLISH_PARAGRAPHS, width: 1200, height: 900, fontSize: 26, turn: 90 }).image),
+  );
+  await addScanPage(doc, await jpegOf(renderPage({ paragraphs: ENGLISH_PARAGRAPHS, width: 1200, height: 900, fontSize: 26 }).image), {
+    rotate: 90,
+    crop: true,
+  });
+  const level = renderPage({
+    paragraphs: [...ENGLISH_PARAGRAPHS, ['A longer line that runs across most of the page, skewed like the rest.']],
+    width: 1400,
+    height: 900,
+    fontSize: 26,
+  });
   await addScanPage(doc, await sharp(level.image).rotate(2, { background: '#ffffff' }).jpeg({ quality: 85 }).toBuffer());
   const font = await doc.embedFont('Helvetica');
   const vector = doc.addPage([612, 792]);
-  ['A page with its own text layer', 'keeps that text and gets no second one.'].forEach((text, i) => vector.drawText(text, { x: 54, y: 700 - 22 * i, size: 14, font }));
+  ['A page with its own text layer', 'keeps that text and gets no second one.'].forEach((text, i) =>
+    vector.drawText(text, { x: 54, y: 700 - 22 * i, size: 14, font }),
+  );
   input = await doc.save({ useObjectStreams: false });
   const read = await ocrPdf(engine, input, DPI);
   const pages = [...read.results.slice(0, OCR_PAGES), await textLayerPage(input, OCR_PAGES + 1)];
-  result = buildJobResult({ job_id: 'j', filename: 'mixed.pdf', file_size_bytes: input.length, total_pages: OCR_PAGES + 1, start: new Date(0), end: new Date(1) }, pages, []);
+  result = buildJobResult(
+    { job_id: 'j', filename: 'mixed.pdf', file_size_bytes: input.length, total_pages: OCR_PAGES + 1, start: new Date(0), end: new Date(1) },
+    pages,
+    [],
+  );
   output = await writeSearchablePdf(input, result);
 });
 
@@ -109,7 +126,10 @@ test('pdfjs reads the layer back as the text layer of each page, line for line (
   for (let p = 0; p < OCR_PAGES; p++) {
     const page = await textLayerPage(output, p + 1);
     const ocr = result.results[p]!;
-    expect({ page: p + 1, lines: page.lines.map((l) => l.text).sort() }).toEqual({ page: p + 1, lines: ocr.lines.map((l) => l.text).sort() });
+    expect({ page: p + 1, lines: page.lines.map((l) => l.text).sort() }).toEqual({
+      page: p + 1,
+      lines: ocr.lines.map((l) => l.text).sort(),
+    });
   }
 });
 
@@ -123,16 +143,26 @@ test("pdftotext's word boxes lie within 2 % of the page width of the OCR's word 
     const found = shown.words;
     for (const word of page.lines.flatMap((l) => l.words)) {
       const b = pointsBounds(word.box);
-      const off = Math.min(...found.filter((w) => w.text === word.text).map((w) =>
-        Math.max(Math.abs(w.x0 - b.x0 * scale), Math.abs(w.x1 - b.x1 * scale), Math.abs(w.y0 - b.y0 * scale), Math.abs(w.y1 - b.y1 * scale))));
+      const off = Math.min(
+        ...found
+          .filter((w) => w.text === word.text)
+          .map((w) =>
+            Math.max(
+              Math.abs(w.x0 - b.x0 * scale),
+              Math.abs(w.x1 - b.x1 * scale),
+              Math.abs(w.y0 - b.y0 * scale),
+              Math.abs(w.y1 - b.y1 * scale),
+            ),
+          ),
+      );
       assert.ok(off <= tolerance, `page ${p + 1} "${word.text}": ${off} pt`);
     }
   });
 });
 
 test('hOCR and ALTO of the job parse as XML and carry every word with its box; their words are the JSON text', async () => {
-  const hocr = allElements(parseXml(await writeOutput('hocr', { result }) as string));
-  const alto = allElements(parseXml(await writeOutput('alto', { result }) as string));
+  const hocr = allElements(parseXml((await writeOutput('hocr', { result })) as string));
+  const alto = allElements(parseXml((await writeOutput('alto', { result })) as string));
   const json = result.results.flatMap((p) => p.lines.flatMap((l) => l.words));
   const spans = hocr.filter((e) => e.attributes.class === 'ocrx_word');
   const strings = alto.filter((e) => e.name === 'String');
@@ -141,14 +171,25 @@ test('hOCR and ALTO of the job parse as XML and carry every word with its box; t
   json.forEach((word, i) => {
     const b = pointsBounds(word.box);
     assert.match(spans[i]!.attributes.title!, new RegExp(`^bbox ${b.x0} ${b.y0} ${b.x1} ${b.y1};`));
-    expect(['HPOS', 'VPOS', 'WIDTH', 'HEIGHT'].map((k) => Number(strings[i]!.attributes[k]))).toEqual([b.x0, b.y0, b.x1 - b.x0, b.y1 - b.y0]);
+    expect(['HPOS', 'VPOS', 'WIDTH', 'HEIGHT'].map((k) => Number(strings[i]!.attributes[k]))).toEqual([
+      b.x0,
+      b.y0,
+      b.x1 - b.x0,
+      b.y1 - b.y0,
+    ]);
   });
   const spaced = (s: string) => s.split(/\s+/).filter(Boolean).join(' ');
   assert.equal(spaced(json.map((w) => w.text).join(' ')), spaced(result.results.map((p) => p.text).join(' ')));
 });
 
 test('a Chinese page round-trips through pdftotext', async () => {
-  const page = renderPage({ paragraphs: [['中文识别测试的结果', '第二行文字在这里'], ['最后一段只有一行']], width: 900, height: 500, fontSize: 36, font: 'cjk' });
+  const page = renderPage({
+    paragraphs: [['中文识别测试的结果', '第二行文字在这里'], ['最后一段只有一行']],
+    width: 900,
+    height: 500,
+    fontSize: 36,
+    font: 'cjk',
+  });
   const doc = await PDFDocument.create();
   await addScanPage(doc, await jpegOf(page.image));
   const pdf = await doc.save();
@@ -169,13 +210,19 @@ test('an encrypted input is refused without its password and written decrypted w
     const texts = await pdfToText(out);
     assert.ok(cer(texts[0]!, result.results[0]!.text) < 0.005, texts[0]);
     const { context } = await parsePdf(out, undefined);
-    const images = [...context.enumerateIndirectObjects()].map(([, o]) => o).filter((o) => o instanceof PDFRawStream && o.dict.get(PDFName.of('Subtype')) === PDFName.of('Image'));
+    const images = [...context.enumerateIndirectObjects()]
+      .map(([, o]) => o)
+      .filter((o) => o instanceof PDFRawStream && o.dict.get(PDFName.of('Subtype')) === PDFName.of('Image'));
     assert.ok(images.some((o) => Buffer.from((o as PDFRawStream).contents).equals(scanJpeg)));
     const [before, after] = await Promise.all([renderPages(input, 40), renderPages(out, 40)]);
     after.forEach((p, i) => assert.ok(p.equals(before[i]!), `page ${i + 1} differs`));
   }
   // 40-bit RC4 (revision 2): nothing read by OCR, the page's own text now readable without a password.
-  const none = buildJobResult({ job_id: 'e', filename: 'e.pdf', file_size_bytes: 1, total_pages: 1, start: new Date(0), end: new Date(1) }, [], []);
+  const none = buildJobResult(
+    { job_id: 'e', filename: 'e.pdf', file_size_bytes: 1, total_pages: 1, start: new Date(0), end: new Date(1) },
+    [],
+    [],
+  );
   const clear = await writeSearchablePdf(encryptedTextPagePdf('Secret ledger page', 'pw'), none, { password: 'pw' });
   assert.equal((await qpdfCheck(clear)).code, 0);
   const [text] = await pdfToText(clear);
@@ -200,18 +247,28 @@ test('PDF/A-2b: XMP metadata that matches the document information and an sRGB o
   const intent = catalog.lookup(PDFName.of('OutputIntents'), PDFArray).lookup(0, PDFDict);
   assert.equal(intent.get(PDFName.of('S')), PDFName.of('GTS_PDFA1'));
   assert.ok(intent.lookup(PDFName.of('DestOutputProfile')) instanceof PDFRawStream);
-  await assert.rejects(writeSearchablePdf(input, result, { pdfa: true }), (e: { code: string; message: string }) => e.code === 'PDFA_UNSUPPORTED' && /Helvetica is not embedded/.test(e.message));
+  await assert.rejects(
+    writeSearchablePdf(input, result, { pdfa: true }),
+    (e: { code: string; message: string }) => e.code === 'PDFA_UNSUPPORTED' && /Helvetica is not embedded/.test(e.message),
+  );
 });
 
 test('a PDF with broken cross-references is written anew: qpdf passes it, pages render as before', async () => {
   const valid = textPagePdf('Broken offsets inside', [600, 200]);
-  const broken = rawPdf([
-    '<< /Type /Catalog /Pages 2 0 R >>',
-    '<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
-    '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 600 200] /Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>',
-    Buffer.concat([Buffer.from('<< /Length 56 >>\nstream\n'), Buffer.from('BT /F1 36 Tf 40 88 Td (Broken offsets inside) Tj ET    '), Buffer.from('\nendstream')]),
-    '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>',
-  ], { xrefShift: 7 });
+  const broken = rawPdf(
+    [
+      '<< /Type /Catalog /Pages 2 0 R >>',
+      '<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
+      '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 600 200] /Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>',
+      Buffer.concat([
+        Buffer.from('<< /Length 56 >>\nstream\n'),
+        Buffer.from('BT /F1 36 Tf 40 88 Td (Broken offsets inside) Tj ET    '),
+        Buffer.from('\nendstream'),
+      ]),
+      '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>',
+    ],
+    { xrefShift: 7 },
+  );
   const read = await ocrPdf(engine, broken, DPI);
   assert.match(read.combined_text, /Broken offsets inside/);
   const out = await writeSearchablePdf(broken, read);
@@ -220,7 +277,11 @@ test('a PDF with broken cross-references is written anew: qpdf passes it, pages 
   const [before, after] = await Promise.all([renderPages(valid, 60), renderPages(out, 60)]);
   assert.ok(after[0]!.equals(before[0]!));
   // A sound file with nothing read gets only its document information updated.
-  const none = buildJobResult({ job_id: 'n', filename: 'n.pdf', file_size_bytes: 1, total_pages: 1, start: new Date(0), end: new Date(1) }, [], []);
+  const none = buildJobResult(
+    { job_id: 'n', filename: 'n.pdf', file_size_bytes: 1, total_pages: 1, start: new Date(0), end: new Date(1) },
+    [],
+    [],
+  );
   const untouched = await writeSearchablePdf(valid, none);
   assert.ok(Buffer.from(untouched.subarray(0, valid.length)).equals(valid));
   const check = await qpdfCheck(untouched);
@@ -231,12 +292,19 @@ test('a one-page PDF of an image: a JPEG goes in as it is, at the resolution it 
   const { image: png } = renderPage({ paragraphs: ENGLISH_PARAGRAPHS, width: 1000, height: 700, fontSize: 24 });
   const jpeg = await sharp(png).jpeg({ quality: 90 }).withMetadata({ density: 200 }).toBuffer();
   const page = await engine.recognizeImage(jpeg, 50_000_000);
-  const one = (p: typeof page) => buildJobResult({ job_id: 'i', filename: 'a.jpg', file_size_bytes: 1, total_pages: 1, start: new Date(0), end: new Date(1) }, [{ ...p, page_number: 1, worker: 't', source: 'ocr' }], []);
-  const fromJpeg = await writeOutput('pdf', { result: one(page), input: jpeg }) as Uint8Array;
+  const one = (p: typeof page) =>
+    buildJobResult(
+      { job_id: 'i', filename: 'a.jpg', file_size_bytes: 1, total_pages: 1, start: new Date(0), end: new Date(1) },
+      [{ ...p, page_number: 1, worker: 't', source: 'ocr' }],
+      [],
+    );
+  const fromJpeg = (await writeOutput('pdf', { result: one(page), input: jpeg })) as Uint8Array;
   assert.equal((await qpdfCheck(fromJpeg)).code, 0);
   assert.match(await pdfInfo(fromJpeg), /Page size:\s+360 x 252 pts/, '1000 x 700 pixels at 200 dpi');
   const { context } = await parsePdf(fromJpeg, undefined);
-  const images = [...context.enumerateIndirectObjects()].map(([, o]) => o).filter((o) => o instanceof PDFRawStream && o.dict.get(PDFName.of('Subtype')) === PDFName.of('Image'));
+  const images = [...context.enumerateIndirectObjects()]
+    .map(([, o]) => o)
+    .filter((o) => o instanceof PDFRawStream && o.dict.get(PDFName.of('Subtype')) === PDFName.of('Image'));
   assert.ok(Buffer.from((images[0] as PDFRawStream).contents).equals(jpeg));
   const [text] = await pdfToText(fromJpeg);
   assert.ok(cer(text!, page.text) < 0.005, text);

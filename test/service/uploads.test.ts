@@ -37,7 +37,12 @@ interface RawAnswer {
  * Sends a multipart POST by hand: the headers, then `send` writes the body (as slowly as it likes).
  * Resolves once the server has answered and closed the connection, or after `waitMs`.
  */
-function rawPost(path: string, contentLength: number, send: (socket: Socket, sent: (n: number) => void) => void, waitMs = 10_000): Promise<RawAnswer> {
+function rawPost(
+  path: string,
+  contentLength: number,
+  send: (socket: Socket, sent: (n: number) => void) => void,
+  waitMs = 10_000,
+): Promise<RawAnswer> {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1');
     let answer = '';
@@ -58,7 +63,9 @@ function rawPost(path: string, contentLength: number, send: (socket: Socket, sen
       clearTimeout(timer);
       finish();
     });
-    socket.write(`POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=${BOUNDARY}\r\nContent-Length: ${contentLength}\r\n\r\n`);
+    socket.write(
+      `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=${BOUNDARY}\r\nContent-Length: ${contentLength}\r\n\r\n`,
+    );
     send(socket, (n) => (sent += n));
   });
 }

@@ -73,7 +73,7 @@ async function jobIdOf(page: Page, filename: string): Promise<string> {
   return id;
 }
 
-test('a 3-page PDF: progress to 3/3, page 2 with its word boxes over the words, the text download equals the API\'s', async () => {
+test("a 3-page PDF: progress to 3/3, page 2 with its word boxes over the words, the text download equals the API's", async () => {
   const page = await openPage();
   await pick(page, 'three-pages.pdf', threePages);
   await page.getByLabel('Resolution (dpi)').fill('200');
@@ -97,7 +97,8 @@ test('a 3-page PDF: progress to 3/3, page 2 with its word boxes over the words, 
   const word = read.lines.flatMap((l) => l.words).find((w) => w.text === 'Kestrel');
   assert.ok(word, `no word Kestrel in ${read.text}`);
   // Where the browser put them (the geometry, without the stroke's width).
-  const rect = (selector: string) => page.locator(selector).evaluate((el) => el.getBoundingClientRect().toJSON() as { x: number; y: number; width: number; height: number });
+  const rect = (selector: string) =>
+    page.locator(selector).evaluate((el) => el.getBoundingClientRect().toJSON() as { x: number; y: number; width: number; height: number });
   const img = await rect('#page-image');
   const drawn = await rect('polygon.word-box[data-text="Kestrel"]');
   const scale = img.width / read.width;
@@ -119,7 +120,8 @@ test('a 3-page PDF: progress to 3/3, page 2 with its word boxes over the words, 
     return grey.filter((v) => v < 128).length / grey.length;
   };
   const factor = (await sharp(shown).metadata()).width / read.width;
-  const [x0, y0] = word.box[0], [x1, y1] = word.box[2];
+  const [x0, y0] = word.box[0],
+    [x1, y1] = word.box[2];
   const inBox = await inkShare(x0 * factor, y0 * factor, (x1 - x0) * factor, (y1 - y0) * factor);
   const below = await inkShare(x0 * factor, (y1 + 200) * factor, (x1 - x0) * factor, (y1 - y0) * factor);
   assert.ok(inBox > 0.15 && below === 0, `ink in the box (${inBox}), paper below it (${below})`);
@@ -132,7 +134,9 @@ test('a 3-page PDF: progress to 3/3, page 2 with its word boxes over the words, 
   // Lines are framed by confidence, and the paragraphs (or blocks) numbered in reading order.
   assert.equal(await page.locator('polygon.line-box').count(), read.lines.length);
   assert.equal(await page.locator('polygon.line-box.conf-high').count(), read.lines.filter((l) => l.confidence >= 0.9).length);
-  expect(await page.locator('text.order').allTextContents()).toEqual(((read as { blocks?: unknown[] }).blocks ?? read.paragraphs).map((_, i) => String(i + 1)));
+  expect(await page.locator('text.order').allTextContents()).toEqual(
+    ((read as { blocks?: unknown[] }).blocks ?? read.paragraphs).map((_, i) => String(i + 1)),
+  );
 
   // Downloads: the text as /result gives it, the JSON as /result.
   const result = (await (await api(`/jobs/${id}/result`)).json()) as JobResult;
@@ -140,7 +144,7 @@ test('a 3-page PDF: progress to 3/3, page 2 with its word boxes over the words, 
   const expectedText = asText.headers.get('content-type')?.startsWith('text/plain') ? await asText.text() : result.combined_text;
   const downloaded = async (label: string) => {
     const [file] = await Promise.all([page.waitForEvent('download'), job.getByRole('button', { name: label }).click()]);
-    return readFileSync((await file.path()), 'utf8');
+    return readFileSync(await file.path(), 'utf8');
   };
   assert.equal(await downloaded('Download Text'), expectedText);
   expect(JSON.parse(await downloaded('Download JSON'))).toEqual(result);
@@ -167,7 +171,7 @@ test('cancel stops a running job and the page says so', async () => {
   await page.close();
 });
 
-test('a file that is not a PDF or an image shows the API\'s error message', async () => {
+test("a file that is not a PDF or an image shows the API's error message", async () => {
   const bytes = Buffer.from('Just some notes, not a document.\n');
   const body = new FormData();
   body.append('file', new Blob([bytes]), 'notes.pdf');
@@ -182,7 +186,7 @@ test('a file that is not a PDF or an image shows the API\'s error message', asyn
   await page.close();
 });
 
-test('the page\'s own origin is not held to CORS_ORIGINS; other origins still are', async () => {
+test("the page's own origin is not held to CORS_ORIGINS; other origins still are", async () => {
   const own = await api('/workers/status', { method: 'GET', headers: { Origin: base } });
   assert.equal(own.status, 200);
   const other = await api('/workers/status', { headers: { Origin: 'https://evil.example' } });
@@ -200,7 +204,10 @@ test('400 px wide: an image read and looked at without sideways scrolling', asyn
   await page.locator('#viewer[data-page="1"]').waitFor();
   await page.locator('#page-image').evaluate((img: HTMLImageElement) => img.decode());
   assert.equal(await page.locator('#out-text').textContent(), 'Narrow screens read too');
-  const widths = await page.evaluate(() => ({ page: document.documentElement.scrollWidth, image: document.getElementById('page-image')!.getBoundingClientRect().width }));
+  const widths = await page.evaluate(() => ({
+    page: document.documentElement.scrollWidth,
+    image: document.getElementById('page-image')!.getBoundingClientRect().width,
+  }));
   assert.ok(widths.page <= 400, `the page is ${widths.page} px wide`);
   assert.ok(widths.image > 300 && widths.image <= 400, `the page image is ${widths.image} px wide`);
   for (const name of ['Download Text', 'Read the files', 'Next page']) {
@@ -217,14 +224,19 @@ test('keyboard: tab reaches the file input, the options and the main buttons; En
   const reached: string[] = [];
   for (let i = 0; i < 80; i++) {
     await page.keyboard.press('Tab');
-    reached.push(await page.evaluate(() => {
-      const el = document.activeElement!;
-      return el.id || el.getAttribute('aria-label') || el.textContent.trim();
-    }));
+    reached.push(
+      await page.evaluate(() => {
+        const el = document.activeElement!;
+        return el.id || el.getAttribute('aria-label') || el.textContent.trim();
+      }),
+    );
   }
   const order = ['file-input', 'dpi', 'text-layer', 'start', 'View the pages of three-pages.pdf'];
   const at = order.map((name) => reached.indexOf(name));
-  assert.ok(at.every((i, k) => i >= 0 && (k === 0 || i > at[k - 1]!)), `focus order: ${reached.join(' | ')}`);
+  assert.ok(
+    at.every((i, k) => i >= 0 && (k === 0 || i > at[k - 1]!)),
+    `focus order: ${reached.join(' | ')}`,
+  );
   assert.ok(reached.includes('Download Text'), reached.join(' | '));
   await page.getByRole('button', { name: 'View the pages of three-pages.pdf' }).focus();
   await page.keyboard.press('Enter');

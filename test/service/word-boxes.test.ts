@@ -21,7 +21,8 @@ beforeAll(async () => {
 });
 
 function farthestEdge(a: Box, b: Box): number {
-  const p = pointsBounds(a), q = pointsBounds(b);
+  const p = pointsBounds(a),
+    q = pointsBounds(b);
   return Math.max(Math.abs(p.x0 - q.x0), Math.abs(p.x1 - q.x1), Math.abs(p.y0 - q.y0), Math.abs(p.y1 - q.y1));
 }
 
@@ -37,15 +38,23 @@ function assertWordsWhereDrawn(lines: readonly OcrLine[], drawn: readonly DrawnW
   const read = lines.flatMap((l) => l.words);
   expect(read.map((w) => w.text).sort()).toEqual(drawn.map((w) => w.text).sort());
   for (const word of read) {
-    const nearest = drawn.filter((d) => d.text === word.text).reduce((best, d) => (farthestEdge(d.box, word.box) < farthestEdge(best.box, word.box) ? d : best));
+    const nearest = drawn
+      .filter((d) => d.text === word.text)
+      .reduce((best, d) => (farthestEdge(d.box, word.box) < farthestEdge(best.box, word.box) ? d : best));
     const off = farthestEdge(nearest.box, word.box);
-    assert.ok(off <= tolerance, `"${word.text}" ${JSON.stringify(word.box)} is ${off.toFixed(1)} px from ${JSON.stringify(nearest.box.map((p) => p.map(Math.round)))}`);
+    assert.ok(
+      off <= tolerance,
+      `"${word.text}" ${JSON.stringify(word.box)} is ${off.toFixed(1)} px from ${JSON.stringify(nearest.box.map((p) => p.map(Math.round)))}`,
+    );
   }
 }
 
 // The third paragraph's line is about 1,300 pixels wide and 30 high: 2,000 columns at the recogniser's
 // height, read in five pieces of at most 480 columns and rejoined.
-const PARAGRAPHS = [...ENGLISH_PARAGRAPHS, ['A much longer line that the recogniser has to read in several pieces, cut at word spaces, then rejoined on its timeline.']];
+const PARAGRAPHS = [
+  ...ENGLISH_PARAGRAPHS,
+  ['A much longer line that the recogniser has to read in several pieces, cut at word spaces, then rejoined on its timeline.'],
+];
 
 for (const turn of [0, 180, 90] as const) {
   test(`every word's box covers its ink within ${TOLERANCE} px on a page turned ${turn} degrees, a long line read in pieces included`, async () => {
@@ -61,7 +70,10 @@ for (const turn of [0, 180, 90] as const) {
 test('the words of a line printed upside down on an upright page are boxed where they are', async () => {
   const upright = renderPage({ paragraphs: [['The first line stays upright.', 'So does the second one here.']] });
   const flipped = renderPage({ paragraphs: [['This line was printed upside down.']], width: 1200, height: 120, turn: 180 });
-  const image = await sharp(upright.image).composite([{ input: flipped.image, top: 500, left: 0 }]).png().toBuffer();
+  const image = await sharp(upright.image)
+    .composite([{ input: flipped.image, top: 500, left: 0 }])
+    .png()
+    .toBuffer();
   const page = await engine.recognizeImage(image, MAX_PIXELS);
   const shifted = flipped.words.map((w) => ({ ...w, box: w.box.map(([x, y]) => [x, y + 500]) as Box }));
   assertWordsWhereDrawn(page.lines, [...upright.words, ...shifted], TOLERANCE);
@@ -73,7 +85,9 @@ test("a PDF's own text layer gives word boxes in whole pixels at the page's dpi,
   const page = doc.addPage([612, 792]);
   const lines = ['The quick brown fox jumps over the lazy dog.', 'Wide WWW and narrow iii illicit 1,250.75 words'];
   const drawn: DrawnWord[] = [];
-  const dpi = 144, scale = dpi / 72, size = 14;
+  const dpi = 144,
+    scale = dpi / 72,
+    size = 14;
   lines.forEach((line, i) => {
     const baseline = 72 + i * 22;
     page.drawText(line, { x: 54, y: 792 - baseline, size, font });
@@ -82,7 +96,15 @@ test("a PDF's own text layer gives word boxes in whole pixels at the page's dpi,
       const x1 = x0 + font.widthOfTextAtSize(match[0], size) * scale;
       // The text layer's lines reach from the baseline up one font size (descenders are left out).
       const [y0, y1] = [(baseline - size) * scale, baseline * scale];
-      drawn.push({ text: match[0], box: [[x0, y0], [x1, y0], [x1, y1], [x0, y1]] });
+      drawn.push({
+        text: match[0],
+        box: [
+          [x0, y0],
+          [x1, y0],
+          [x1, y1],
+          [x0, y1],
+        ],
+      });
     }
   });
   const pdf = await PdfDocument.open(await doc.save());

@@ -25,7 +25,13 @@ test('repeats merge, blanks separate repeats and are dropped', () => {
   const probs = steps([0, 1, 1, 0, 1, 2, 2, 2, 0, 3, 2, 0]);
   const r = ctcGreedyDecode(stepMaxima(probs, alphabet.length), 0, 12, alphabet);
   assert.equal(r.text, 'aab b');
-  expect(r.chars.map((c) => [c.char, c.start, c.end])).toEqual([['a', 1, 2], ['a', 4, 4], ['b', 5, 7], [' ', 9, 9], ['b', 10, 10]]);
+  expect(r.chars.map((c) => [c.char, c.start, c.end])).toEqual([
+    ['a', 1, 2],
+    ['a', 4, 4],
+    ['b', 5, 7],
+    [' ', 9, 9],
+    ['b', 10, 10],
+  ]);
   assert.ok(Math.abs(r.confidence - 0.9) < 1e-6);
 });
 

@@ -51,6 +51,23 @@ test('a tilted bar gives a tilted box', () => {
 
 test('box score is the mean probability inside the quad', () => {
   const m = map(10, 10, (x) => (x < 5 ? 1 : 0));
-  assert.equal(boxScore(m, [[0, 0], [4, 0], [4, 9], [0, 9]]), 1);
-  assert.ok(Math.abs(boxScore(m, [[0, 0], [9, 0], [9, 9], [0, 9]]) - 0.5) < 1e-9);
+  assert.equal(
+    boxScore(m, [
+      [0, 0],
+      [4, 0],
+      [4, 9],
+      [0, 9],
+    ]),
+    1,
+  );
+  assert.ok(
+    Math.abs(
+      boxScore(m, [
+        [0, 0],
+        [9, 0],
+        [9, 9],
+        [0, 9],
+      ]) - 0.5,
+    ) < 1e-9,
+  );
 });

@@ -18,10 +18,13 @@ test("Moleculer's own errors map to the taxonomy; unknown errors hide their mess
   assert.equal(errorResponse(new Errors.ValidationError('bad params', 'VALIDATION_ERROR', [])).body.error.code, 'INVALID_PARAMS');
   assert.equal(errorResponse(new Errors.ServiceNotFoundError({ action: 'ocr.recognize' })).status, 503);
   assert.equal(errorResponse(new Errors.RequestTimeoutError({ action: 'ocr.recognize', nodeID: 'n1' })).body.error.code, 'PAGE_TIMEOUT');
-  expect(errorResponse(new Error('secret stack detail'))).toEqual({ status: 500, body: { error: { code: 'INTERNAL', message: 'Internal error' } } });
+  expect(errorResponse(new Error('secret stack detail'))).toEqual({
+    status: 500,
+    body: { error: { code: 'INTERNAL', message: 'Internal error' } },
+  });
 });
 
-test("every moleculer-web error maps to a stable code and status, never a bare 500", () => {
+test('every moleculer-web error maps to a stable code and status, never a bare 500', () => {
   const web = ApiGateway.Errors;
   const { PayloadTooLarge } = web; // declared in types/moleculer-web.d.ts
   const cases: [Error, number, string][] = [
@@ -44,7 +47,11 @@ test("every moleculer-web error maps to a stable code and status, never a bare 5
     assert.doesNotMatch(body.error.message, /^$/);
   }
   const classes = Object.values(web).filter((v): v is new () => Error => typeof v === 'function');
-  for (const Class of classes) assert.ok(cases.some(([err]) => err.constructor === Class), `${Class.name} (a moleculer-web error class) has no mapping test`);
+  for (const Class of classes)
+    assert.ok(
+      cases.some(([err]) => err.constructor === Class),
+      `${Class.name} (a moleculer-web error class) has no mapping test`,
+    );
 });
 
 test('files are recognised by their first bytes', () => {

@@ -29,7 +29,9 @@ function maxDifference(a: Float32Array, b: Float32Array): number {
 /** Op types of the model's nodes, Constants left out. */
 function ops(model: Uint8Array): string[] {
   const graph = decodeMessage(fieldsOf(decodeMessage(model), 7)[0]!.value as Uint8Array);
-  return fieldsOf(graph, 1).map((f) => stringOf(decodeMessage(f.value as Uint8Array), 4)!).filter((op) => op !== 'Constant');
+  return fieldsOf(graph, 1)
+    .map((f) => stringOf(decodeMessage(f.value as Uint8Array), 4)!)
+    .filter((op) => op !== 'Constant');
 }
 
 const scalar = (name: string, v: number) => constantNode(name, [1], Float32Array.of(v));
@@ -44,35 +46,77 @@ test('PP-LCNet blocks are rewritten to fewer nodes that compute the same functio
   // conv -> affine -> hard-swish -> affine -> padded depthwise conv -> affine -> affine -> 1x1 conv -> batch norm,
   // the shape of one PP-LCNetV3 block as Paddle2ONNX exports it.
   const nodes = [
-    constantNode('W1', [8, 4, 1, 1], seededValues(32, 1)), constantNode('B1', [8], seededValues(8, 2)),
-    constantNode('W2', [8, 1, 3, 3], seededValues(72, 3)), constantNode('B2', [8], seededValues(8, 4)),
+    constantNode('W1', [8, 4, 1, 1], seededValues(32, 1)),
+    constantNode('B1', [8], seededValues(8, 2)),
+    constantNode('W2', [8, 1, 3, 3], seededValues(72, 3)),
+    constantNode('B2', [8], seededValues(8, 4)),
     constantNode('W3', [4, 8, 1, 1], seededValues(32, 5)),
-    scalar('s1', 1.7), scalar('b1', 0.3), scalar('three', 3), scalar('six', 6), scalar('s2', 0.4), scalar('b2', -0.25),
-    scalar('s3', 2.1), scalar('b3', 0.6), scalar('s4', 0.9), scalar('b4', 0.05),
+    scalar('s1', 1.7),
+    scalar('b1', 0.3),
+    scalar('three', 3),
+    scalar('six', 6),
+    scalar('s2', 0.4),
+    scalar('b2', -0.25),
+    scalar('s3', 2.1),
+    scalar('b3', 0.6),
+    scalar('s4', 0.9),
+    scalar('b4', 0.05),
     opNode({ op: 'Conv', inputs: ['x', 'W1', 'B1'], output: 'c1', attributes: [{ name: 'kernel_shape', ints: [1, 1] }] }),
     opNode({ op: 'Mul', inputs: ['s1', 'c1'], output: 'm1' }),
     opNode({ op: 'Add', inputs: ['m1', 'b1'], output: 'a1' }),
     opNode({ op: 'Add', inputs: ['a1', 'three'], output: 'h1' }),
-    opNode({ op: 'Clip', inputs: ['h1'], output: 'h2', attributes: [{ name: 'min', f: 0 }, { name: 'max', f: 6 }] }),
+    opNode({
+      op: 'Clip',
+      inputs: ['h1'],
+      output: 'h2',
+      attributes: [
+        { name: 'min', f: 0 },
+        { name: 'max', f: 6 },
+      ],
+    }),
     opNode({ op: 'Mul', inputs: ['a1', 'h2'], output: 'h3' }),
     opNode({ op: 'Div', inputs: ['h3', 'six'], output: 'hs' }),
     opNode({ op: 'Mul', inputs: ['s2', 'hs'], output: 'm2' }),
     opNode({ op: 'Add', inputs: ['m2', 'b2'], output: 'a2' }),
-    opNode({ op: 'Conv', inputs: ['a2', 'W2', 'B2'], output: 'c2', attributes: [{ name: 'group', i: 8 }, { name: 'kernel_shape', ints: [3, 3] }, { name: 'pads', ints: [1, 1, 1, 1] }] }),
+    opNode({
+      op: 'Conv',
+      inputs: ['a2', 'W2', 'B2'],
+      output: 'c2',
+      attributes: [
+        { name: 'group', i: 8 },
+        { name: 'kernel_shape', ints: [3, 3] },
+        { name: 'pads', ints: [1, 1, 1, 1] },
+      ],
+    }),
     opNode({ op: 'Mul', inputs: ['c2', 's3'], output: 'm3' }),
     opNode({ op: 'Add', inputs: ['m3', 'b3'], output: 'a3' }),
     opNode({ op: 'Mul', inputs: ['a3', 's4'], output: 'm4' }),
     opNode({ op: 'Add', inputs: ['b4', 'm4'], output: 'a4' }),
     opNode({ op: 'Conv', inputs: ['a4', 'W3'], output: 'c3', attributes: [{ name: 'kernel_shape', ints: [1, 1] }] }),
-    constantNode('gamma', [4], Float32Array.of(1.5, 0.5, -1, 2)), constantNode('beta', [4], Float32Array.of(0.1, 0, -0.2, 0.3)),
-    constantNode('mean', [4], Float32Array.of(0.2, -0.1, 0, 0.5)), constantNode('variance', [4], Float32Array.of(1, 0.25, 4, 0.5)),
-    opNode({ op: 'BatchNormalization', inputs: ['c3', 'gamma', 'beta', 'mean', 'variance'], output: 'y', attributes: [{ name: 'epsilon', f: 1e-5 }] }),
+    constantNode('gamma', [4], Float32Array.of(1.5, 0.5, -1, 2)),
+    constantNode('beta', [4], Float32Array.of(0.1, 0, -0.2, 0.3)),
+    constantNode('mean', [4], Float32Array.of(0.2, -0.1, 0, 0.5)),
+    constantNode('variance', [4], Float32Array.of(1, 0.25, 4, 0.5)),
+    opNode({
+      op: 'BatchNormalization',
+      inputs: ['c3', 'gamma', 'beta', 'mean', 'variance'],
+      output: 'y',
+      attributes: [{ name: 'epsilon', f: 1e-5 }],
+    }),
   ];
   const model = onnxModel(nodes, [1, 4, 6, 6], [1, 4, 6, 6]);
   const input = seededValues(4 * 36, 9).map((v) => v * 4);
   const { bytes, report } = rewriteModel(model);
   expect(ops(bytes)).toEqual(['Conv', 'HardSigmoid', 'Mul', 'Add', 'Conv', 'Conv']);
-  expect({ ...report, nodesBefore: 0, nodesAfter: 0 }).toEqual({ scaleShiftAfterConv: 2, hardSwish: 1, scaleShiftBeforeConv: 2, batchNorm: 1, argmaxOutputs: false, nodesBefore: 0, nodesAfter: 0 });
+  expect({ ...report, nodesBefore: 0, nodesAfter: 0 }).toEqual({
+    scaleShiftAfterConv: 2,
+    hardSwish: 1,
+    scaleShiftBeforeConv: 2,
+    batchNorm: 1,
+    argmaxOutputs: false,
+    nodesBefore: 0,
+    nodesAfter: 0,
+  });
   const before = await run(model, input, [1, 4, 6, 6]);
   const after = await run(bytes, input, [1, 4, 6, 6]);
   assert.ok(maxDifference(before, after) < 1e-5, `max difference ${maxDifference(before, after)}`);
@@ -80,9 +124,18 @@ test('PP-LCNet blocks are rewritten to fewer nodes that compute the same functio
 
 test('a chain that only looks like hard-swish is left alone', async () => {
   const nodes = [
-    scalar('three', 3), scalar('six', 6),
+    scalar('three', 3),
+    scalar('six', 6),
     opNode({ op: 'Add', inputs: ['x', 'three'], output: 'h1' }),
-    opNode({ op: 'Clip', inputs: ['h1'], output: 'h2', attributes: [{ name: 'min', f: 0 }, { name: 'max', f: 5 }] }),
+    opNode({
+      op: 'Clip',
+      inputs: ['h1'],
+      output: 'h2',
+      attributes: [
+        { name: 'min', f: 0 },
+        { name: 'max', f: 5 },
+      ],
+    }),
     opNode({ op: 'Mul', inputs: ['x', 'h2'], output: 'h3' }),
     opNode({ op: 'Div', inputs: ['h3', 'six'], output: 'y' }),
   ];
@@ -95,9 +148,21 @@ test('a chain that only looks like hard-swish is left alone', async () => {
 test('the shipped PaddleOCR models: rewritten, same outputs', async () => {
   const models = defaultModelPaths();
   const cases = [
-    { path: models.det, dims: [1, 3, 320, 256], expect: { scaleShiftAfterConv: 28, hardSwish: 24, scaleShiftBeforeConv: 20, batchNorm: 2, argmaxOutputs: false } },
-    { path: models.rec, dims: [2, 3, 48, 320], expect: { scaleShiftAfterConv: 28, hardSwish: 28, scaleShiftBeforeConv: 25, batchNorm: 6, argmaxOutputs: false } },
-    { path: models.cls, dims: [2, 3, 48, 192], expect: { scaleShiftAfterConv: 0, hardSwish: 18, scaleShiftBeforeConv: 0, batchNorm: 35, argmaxOutputs: false } },
+    {
+      path: models.det,
+      dims: [1, 3, 320, 256],
+      expect: { scaleShiftAfterConv: 28, hardSwish: 24, scaleShiftBeforeConv: 20, batchNorm: 2, argmaxOutputs: false },
+    },
+    {
+      path: models.rec,
+      dims: [2, 3, 48, 320],
+      expect: { scaleShiftAfterConv: 28, hardSwish: 28, scaleShiftBeforeConv: 25, batchNorm: 6, argmaxOutputs: false },
+    },
+    {
+      path: models.cls,
+      dims: [2, 3, 48, 192],
+      expect: { scaleShiftAfterConv: 0, hardSwish: 18, scaleShiftBeforeConv: 0, batchNorm: 35, argmaxOutputs: false },
+    },
   ];
   for (const c of cases) {
     const original = readFileSync(c.path);
@@ -105,7 +170,10 @@ test('the shipped PaddleOCR models: rewritten, same outputs', async () => {
     const { nodesBefore, nodesAfter, ...counts } = report;
     expect({ path: c.path, ...counts }).toEqual({ path: c.path, ...c.expect });
     assert.ok(nodesAfter < nodesBefore);
-    const input = seededValues(c.dims.reduce((a, b) => a * b), 3);
+    const input = seededValues(
+      c.dims.reduce((a, b) => a * b),
+      3,
+    );
     const difference = maxDifference(await run(original, input, c.dims), await run(bytes, input, c.dims));
     assert.ok(difference < 1e-4, `${c.path}: max difference ${difference}`);
   }
@@ -116,7 +184,10 @@ test('the recogniser can hand over the best class and its probability per step i
   const { bytes, report } = rewriteModel(original, { argmaxOutputs: true });
   assert.equal(report.argmaxOutputs, true);
   const dims = [2, 3, 48, 320];
-  const input = seededValues(dims.reduce((a, b) => a * b), 4);
+  const input = seededValues(
+    dims.reduce((a, b) => a * b),
+    4,
+  );
   const probs = await run(original, input, dims);
   const session = await ort.InferenceSession.create(bytes, { logSeverityLevel: 3 });
   const out = await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', input, dims) });

@@ -4,7 +4,10 @@ import { groupRows, layoutPage, type LayoutBox } from '../../src/ocr/stages/layo
 
 const box = (x0: number, y0: number, x1: number, y1: number): LayoutBox => ({ x0, y0, x1, y1 });
 /** Line ids in reading order, paragraphs separated by '|'. */
-const order = (boxes: LayoutBox[]) => layoutPage(boxes).paragraphs.map((p) => p.map((row) => row.join('+')).join(' ')).join(' | ');
+const order = (boxes: LayoutBox[]) =>
+  layoutPage(boxes)
+    .paragraphs.map((p) => p.map((row) => row.join('+')).join(' '))
+    .join(' | ');
 
 test('a two-column page is read column by column, each column top to bottom', () => {
   const boxes: LayoutBox[] = [];
@@ -24,7 +27,14 @@ test('a heading across the gutter comes first, a footnote across it last', () =>
 
 test('a table is read row by row, its cells joined on each row', () => {
   const boxes: LayoutBox[] = [];
-  const cols: [number, number][] = [[50, 90], [130, 420], [470, 560], [620, 660], [720, 800], [860, 960]];
+  const cols: [number, number][] = [
+    [50, 90],
+    [130, 420],
+    [470, 560],
+    [620, 660],
+    [720, 800],
+    [860, 960],
+  ];
   for (let r = 0; r < 8; r++) for (const [x0, x1] of cols) boxes.push(box(x0 + (r % 2) * 5, 100 + r * 40, x1 - (r % 3) * 8, 128 + r * 40));
   const rows = layoutPage(boxes).paragraphs.flat();
   assert.equal(rows.length, 8);
@@ -62,6 +72,7 @@ test('no boxes, no paragraphs', () => {
 
 test('a line that pokes into the next column stays in its own column', () => {
   const boxes: LayoutBox[] = [];
-  for (let i = 0; i < 6; i++) boxes.push(box(50, 100 + i * 40, i === 3 ? 575 : 480, 130 + i * 40), box(560, 100 + i * 40, 1000, 130 + i * 40));
+  for (let i = 0; i < 6; i++)
+    boxes.push(box(50, 100 + i * 40, i === 3 ? 575 : 480, 130 + i * 40), box(560, 100 + i * 40, 1000, 130 + i * 40));
   assert.equal(order(boxes), '0 2 4 6 8 10 | 1 3 5 7 9 11');
 });

@@ -17,7 +17,12 @@ import { parsePdfDate } from '../../src/outputs/pdf/pdfa.ts';
 import { srgbProfile } from '../../src/outputs/pdf/srgb-icc.ts';
 import { allElements, parseXml, type XmlElement } from '../helpers/xml.ts';
 
-const rect = (x0: number, y0: number, x1: number, y1: number): Box => [[x0, y0], [x1, y0], [x1, y1], [x0, y1]];
+const rect = (x0: number, y0: number, x1: number, y1: number): Box => [
+  [x0, y0],
+  [x1, y0],
+  [x1, y1],
+  [x0, y1],
+];
 
 /** A line of words side by side, 20 pixels a character and 10 between words. */
 function line(text: string, x: number, y: number): ReadLine {
@@ -32,8 +37,15 @@ function line(text: string, x: number, y: number): ReadLine {
 
 function page(n: number, lines: ReadLine[], rotation: PageResult['rotation'] = 0): PageResult {
   return {
-    page_number: n, width: 1000, height: 800, rotation, worker: 'w', source: 'ocr', dpi: 144,
-    ...assemblePage(lines, DEFAULT_LAYOUT), timings: { decode_ms: 0, det_ms: 0, cls_ms: 0, rec_ms: 0, total_ms: 1 },
+    page_number: n,
+    width: 1000,
+    height: 800,
+    rotation,
+    worker: 'w',
+    source: 'ocr',
+    dpi: 144,
+    ...assemblePage(lines, DEFAULT_LAYOUT),
+    timings: { decode_ms: 0, det_ms: 0, cls_ms: 0, rec_ms: 0, total_ms: 1 },
   };
 }
 
@@ -41,7 +53,13 @@ function page(n: number, lines: ReadLine[], rotation: PageResult['rotation'] = 0
 const RESULT: JobResult = buildJobResult(
   { job_id: 'j', filename: 'scan "A" & <B>.pdf', file_size_bytes: 1, total_pages: 3, start: new Date(0), end: new Date(1000) },
   [
-    page(1, [line('Fish & <chips> "cost" £4', 50, 50), line('second line', 50, 100), line('third line', 50, 150), line('a new paragraph', 50, 300), line('ends here', 50, 350)]),
+    page(1, [
+      line('Fish & <chips> "cost" £4', 50, 50),
+      line('second line', 50, 100),
+      line('third line', 50, 150),
+      line('a new paragraph', 50, 300),
+      line('ends here', 50, 350),
+    ]),
     page(3, [line('中文 识别\u0001', 50, 50)], 90),
   ],
   [{ page: 2, code: 'PAGE_UNREADABLE', message: 'bad' }],
@@ -59,7 +77,10 @@ test('hOCR is strict XHTML with a page per page read, areas, paragraphs, lines a
   expect(meta('ocr-capabilities')!.split(' ')).toEqual(['ocr_page', 'ocr_carea', 'ocr_par', 'ocr_line', 'ocrx_word', 'ocrp_wconf']);
   const ofClass = (c: string, under: XmlElement = root) => allElements(under).filter((e) => e.attributes.class === c);
   const pages = ofClass('ocr_page');
-  expect(pages.map((p) => p.attributes.title)).toEqual(['bbox 0 0 1000 800; ppageno 0; scan_res 144 144', 'bbox 0 0 1000 800; ppageno 2; scan_res 144 144']);
+  expect(pages.map((p) => p.attributes.title)).toEqual([
+    'bbox 0 0 1000 800; ppageno 0; scan_res 144 144',
+    'bbox 0 0 1000 800; ppageno 2; scan_res 144 144',
+  ]);
   assert.equal(ofClass('ocr_carea', pages[0]).length, 2, 'an area a paragraph');
   assert.equal(ofClass('ocr_par', pages[0]).length, 2);
   assert.equal(ofClass('ocr_line', pages[0]).length, 5);
@@ -88,7 +109,10 @@ test('ALTO 4 has its description, a Page per page read, TextBlocks, TextLines, S
   assert.equal(named('fileName')[0]!.text, 'scan "A" & <B>.pdf');
   assert.equal(named('softwareName')[0]!.text, 'ocr-cluster');
   const pages = named('Page');
-  expect(pages.map((p) => [p.attributes.PHYSICAL_IMG_NR, p.attributes.WIDTH, p.attributes.HEIGHT])).toEqual([['1', '1000', '800'], ['3', '1000', '800']]);
+  expect(pages.map((p) => [p.attributes.PHYSICAL_IMG_NR, p.attributes.WIDTH, p.attributes.HEIGHT])).toEqual([
+    ['1', '1000', '800'],
+    ['3', '1000', '800'],
+  ]);
   assert.equal(named('PrintSpace', pages[0]).length, 1);
   assert.equal(named('TextBlock', pages[0]).length, 2);
   assert.equal(named('TextBlock', pages[1])[0]!.attributes.ROTATION, '90');
@@ -113,7 +137,7 @@ test('ALTO 4 has its description, a Page per page read, TextBlocks, TextLines, S
 test('the writers sit behind one seam: txt and md are the combined text and markdown', async () => {
   assert.equal(await writeOutput('txt', { result: RESULT }), RESULT.combined_text);
   assert.equal(await writeOutput('md', { result: RESULT }), RESULT.combined_markdown);
-  expect(JSON.parse(await writeOutput('json', { result: RESULT }) as string)).toEqual(RESULT);
+  expect(JSON.parse((await writeOutput('json', { result: RESULT })) as string)).toEqual(RESULT);
   assert.equal(await writeOutput('hocr', { result: RESULT }), writeHocr(RESULT));
   assert.ok(isOutputFormat('alto') && !isOutputFormat('docx'));
   await assert.rejects(writeOutput('pdf', { result: RESULT }), { code: 'INVALID_PARAMS' });
@@ -152,7 +176,11 @@ test('the sRGB profile is one lcms reads: sRGB pixels convert to themselves, and
     await writeFile(join(dir, 'srgb.icc'), profile);
     await writeFile(join(dir, 'swapped.icc'), swapped);
     const pixels = Buffer.from(Array.from({ length: 256 }, (_, i) => [i, 255 - i, (i * 7) & 255]).flat());
-    const convert = async (file: string) => sharp(pixels, { raw: { width: 256, height: 1, channels: 3 } }).withIccProfile(join(dir, file)).raw().toBuffer();
+    const convert = async (file: string) =>
+      sharp(pixels, { raw: { width: 256, height: 1, channels: 3 } })
+        .withIccProfile(join(dir, file))
+        .raw()
+        .toBuffer();
     const largest = (out: Buffer) => out.reduce((m, v, i) => Math.max(m, Math.abs(v - pixels[i]!)), 0);
     assert.ok(largest(await convert('srgb.icc')) <= 1);
     assert.ok(largest(await convert('swapped.icc')) > 100);
@@ -170,7 +198,17 @@ test('PDF dates are read with their time zones, and nonsense is not a date', () 
 
 test('the XML check the tests use is strict: it rejects what is not well-formed', () => {
   assert.equal(parseXml('<?xml version="1.0"?>\n<a x="1 &amp; 2"><b/>t&#x4e2d;</a>').children[0]!.name, 'b');
-  for (const bad of ['<a><b></a></b>', '<a>fish & chips</a>', '<a>&nbsp;</a>', '<a x="1" x="2"/>', '<a x=1/>', '<a>\u0001</a>', '<a/><b/>', '<a>', 'text']) {
+  for (const bad of [
+    '<a><b></a></b>',
+    '<a>fish & chips</a>',
+    '<a>&nbsp;</a>',
+    '<a x="1" x="2"/>',
+    '<a x=1/>',
+    '<a>\u0001</a>',
+    '<a/><b/>',
+    '<a>',
+    'text',
+  ]) {
     assert.throws(() => parseXml(bad), Error, bad);
   }
 });

@@ -27,33 +27,86 @@ const scalar = (name: string, v: number) => constantNode(name, [1], Float32Array
  * -> sigmoid, then a Slice written the opset-9 way: the shape of a PP-LCNet trunk, in an opset-9 model.
  */
 function trunkModel(): Uint8Array {
-  return onnxModel([
-    constantNode('W1', [8, 4, 1, 1], seededValues(32, 1)), constantNode('B1', [8], seededValues(8, 2)),
-    constantNode('W2', [8, 1, 3, 3], seededValues(72, 3)), constantNode('B2', [8], seededValues(8, 4)),
-    constantNode('Wse1', [2, 8, 1, 1], seededValues(16, 5)), constantNode('Wse2', [8, 2, 1, 1], seededValues(16, 6)),
-    constantNode('W3', [4, 8, 1, 1], seededValues(32, 7)),
-    scalar('shift', 0.25),
-    opNode({ op: 'Conv', inputs: ['x', 'W1', 'B1'], output: 'c1', attributes: [{ name: 'kernel_shape', ints: [1, 1] }] }),
-    opNode({ op: 'HardSigmoid', inputs: ['c1'], output: 'g1', attributes: [{ name: 'alpha', f: 1 / 6 }, { name: 'beta', f: 0.5 }] }),
-    opNode({ op: 'Mul', inputs: ['c1', 'g1'], output: 'h1' }),
-    opNode({ op: 'Add', inputs: ['h1', 'shift'], output: 'a1' }),
-    opNode({ op: 'Conv', inputs: ['a1', 'W2', 'B2'], output: 'c2', attributes: [{ name: 'group', i: 8 }, { name: 'kernel_shape', ints: [3, 3] }, { name: 'pads', ints: [1, 1, 1, 1] }] }),
-    opNode({ op: 'HardSigmoid', inputs: ['c2'], output: 'g2', attributes: [{ name: 'alpha', f: 1 / 6 }, { name: 'beta', f: 0.5 }] }),
-    opNode({ op: 'Mul', inputs: ['c2', 'g2'], output: 'h2' }),
-    opNode({ op: 'GlobalAveragePool', inputs: ['h2'], output: 'p' }),
-    opNode({ op: 'Conv', inputs: ['p', 'Wse1'], output: 'se1', attributes: [{ name: 'kernel_shape', ints: [1, 1] }] }),
-    opNode({ op: 'Relu', inputs: ['se1'], output: 'se2' }),
-    opNode({ op: 'Conv', inputs: ['se2', 'Wse2'], output: 'se3', attributes: [{ name: 'kernel_shape', ints: [1, 1] }] }),
-    opNode({ op: 'HardSigmoid', inputs: ['se3'], output: 'se4', attributes: [{ name: 'alpha', f: 1 / 6 }, { name: 'beta', f: 0.5 }] }),
-    opNode({ op: 'Mul', inputs: ['h2', 'se4'], output: 'h3' }),
-    opNode({ op: 'Conv', inputs: ['h3', 'W3'], output: 'c3', attributes: [{ name: 'kernel_shape', ints: [1, 1] }] }),
-    opNode({ op: 'Sigmoid', inputs: ['c3'], output: 's' }),
-    opNode({ op: 'Slice', inputs: ['s'], output: 'y', attributes: [{ name: 'starts', ints: [1] }, { name: 'ends', ints: [-1] }, { name: 'axes', ints: [3] }] }),
-  ], DIMS, [1, 4, 8, 6]);
+  return onnxModel(
+    [
+      constantNode('W1', [8, 4, 1, 1], seededValues(32, 1)),
+      constantNode('B1', [8], seededValues(8, 2)),
+      constantNode('W2', [8, 1, 3, 3], seededValues(72, 3)),
+      constantNode('B2', [8], seededValues(8, 4)),
+      constantNode('Wse1', [2, 8, 1, 1], seededValues(16, 5)),
+      constantNode('Wse2', [8, 2, 1, 1], seededValues(16, 6)),
+      constantNode('W3', [4, 8, 1, 1], seededValues(32, 7)),
+      scalar('shift', 0.25),
+      opNode({ op: 'Conv', inputs: ['x', 'W1', 'B1'], output: 'c1', attributes: [{ name: 'kernel_shape', ints: [1, 1] }] }),
+      opNode({
+        op: 'HardSigmoid',
+        inputs: ['c1'],
+        output: 'g1',
+        attributes: [
+          { name: 'alpha', f: 1 / 6 },
+          { name: 'beta', f: 0.5 },
+        ],
+      }),
+      opNode({ op: 'Mul', inputs: ['c1', 'g1'], output: 'h1' }),
+      opNode({ op: 'Add', inputs: ['h1', 'shift'], output: 'a1' }),
+      opNode({
+        op: 'Conv',
+        inputs: ['a1', 'W2', 'B2'],
+        output: 'c2',
+        attributes: [
+          { name: 'group', i: 8 },
+          { name: 'kernel_shape', ints: [3, 3] },
+          { name: 'pads', ints: [1, 1, 1, 1] },
+        ],
+      }),
+      opNode({
+        op: 'HardSigmoid',
+        inputs: ['c2'],
+        output: 'g2',
+        attributes: [
+          { name: 'alpha', f: 1 / 6 },
+          { name: 'beta', f: 0.5 },
+        ],
+      }),
+      opNode({ op: 'Mul', inputs: ['c2', 'g2'], output: 'h2' }),
+      opNode({ op: 'GlobalAveragePool', inputs: ['h2'], output: 'p' }),
+      opNode({ op: 'Conv', inputs: ['p', 'Wse1'], output: 'se1', attributes: [{ name: 'kernel_shape', ints: [1, 1] }] }),
+      opNode({ op: 'Relu', inputs: ['se1'], output: 'se2' }),
+      opNode({ op: 'Conv', inputs: ['se2', 'Wse2'], output: 'se3', attributes: [{ name: 'kernel_shape', ints: [1, 1] }] }),
+      opNode({
+        op: 'HardSigmoid',
+        inputs: ['se3'],
+        output: 'se4',
+        attributes: [
+          { name: 'alpha', f: 1 / 6 },
+          { name: 'beta', f: 0.5 },
+        ],
+      }),
+      opNode({ op: 'Mul', inputs: ['h2', 'se4'], output: 'h3' }),
+      opNode({ op: 'Conv', inputs: ['h3', 'W3'], output: 'c3', attributes: [{ name: 'kernel_shape', ints: [1, 1] }] }),
+      opNode({ op: 'Sigmoid', inputs: ['c3'], output: 's' }),
+      opNode({
+        op: 'Slice',
+        inputs: ['s'],
+        output: 'y',
+        attributes: [
+          { name: 'starts', ints: [1] },
+          { name: 'ends', ints: [-1] },
+          { name: 'axes', ints: [3] },
+        ],
+      }),
+    ],
+    DIMS,
+    [1, 4, 8, 6],
+  );
 }
 
 async function session(bytes: Uint8Array, optimizedModelFilePath?: string): Promise<InferenceSession> {
-  return ort.InferenceSession.create(bytes, { logSeverityLevel: 3, graphOptimizationLevel: 'all', ...(optimizedModelFilePath ? { optimizedModelFilePath } : {}) });
+  return ort.InferenceSession.create(bytes, {
+    logSeverityLevel: 3,
+    graphOptimizationLevel: 'all',
+    ...(optimizedModelFilePath ? { optimizedModelFilePath } : {}),
+  });
 }
 
 async function outputs(s: InferenceSession, input: Float32Array): Promise<InferenceSession.ReturnType> {
@@ -87,7 +140,8 @@ test('a conv trunk runs in int8 kernels and computes what the float model does, 
   const optimized = join(mkdtempSync(join(tmpdir(), 'int8-')), 'optimized.onnx');
   const [float, int8] = [await session(model), await session(bytes, optimized)];
   const kernels = new OnnxModel(readFileSync(optimized)).graph.nodes.map((n) => n.opType);
-  for (const op of ['QLinearConv', 'QLinearAdd', 'QLinearMul', 'QLinearSigmoid']) assert.ok(kernels.includes(op), `${op} in ${kernels.join(' ')}`);
+  for (const op of ['QLinearConv', 'QLinearAdd', 'QLinearMul', 'QLinearSigmoid'])
+    assert.ok(kernels.includes(op), `${op} in ${kernels.join(' ')}`);
   assert.ok(!kernels.includes('Conv') || kernels.filter((k) => k === 'Conv').length === 2, 'only the squeeze-and-excite convs stay float');
 
   for (const input of inputs.slice(0, 5)) {

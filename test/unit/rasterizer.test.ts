@@ -50,8 +50,14 @@ test('an image that does not fill its page is drawn with the rest of the page', 
   const page = await doc.render(1, 200, 1e8);
   expect([page.dpi, page.raster.width, page.raster.height]).toEqual([200, 850, 2200]);
   const bottom = page.raster.data.subarray(850 * 1100);
-  assert.ok(bottom.every((v) => v === 255), 'the lower half is blank paper');
-  assert.ok(page.raster.data.subarray(0, 850 * 1100).some((v) => v < 100), 'the upper half has the text');
+  assert.ok(
+    bottom.every((v) => v === 255),
+    'the lower half is blank paper',
+  );
+  assert.ok(
+    page.raster.data.subarray(0, 850 * 1100).some((v) => v < 100),
+    'the upper half has the text',
+  );
   await doc.close();
 });
 
@@ -88,6 +94,9 @@ test('a JPEG page with anything more on it, or a PNG page, goes through pdfjs', 
   const doc = await PdfDocument.open(await scanPdf(jpeg, 200, 'top half'));
   const page = await doc.render(1, 200, 1e8);
   expect([page.raster.width, page.raster.height]).toEqual([850, 2200]);
-  assert.ok(page.raster.data.subarray(850 * 1100).every((v) => v === 255), 'the lower half is blank paper');
+  assert.ok(
+    page.raster.data.subarray(850 * 1100).every((v) => v === 255),
+    'the lower half is blank paper',
+  );
   await doc.close();
 });

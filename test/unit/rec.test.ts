@@ -18,7 +18,11 @@ test('a long line is cut in the middle of the word spaces nearest to equal share
   // Ten 90-column words with 14-column spaces: 1026 columns, cut in three near 342 and 684.
   const image = line(Array(10).fill(90), Array(9).fill(14));
   const ranges = pieceRanges(image, 480);
-  expect(ranges).toEqual([[0, 305], [305, 721], [721, 1026]]);
+  expect(ranges).toEqual([
+    [0, 305],
+    [305, 721],
+    [721, 1026],
+  ]);
   assert.ok(ranges.every(([a, b]) => b - a <= 480));
 });
 
@@ -30,7 +34,10 @@ test('a line is read whole when it is narrow enough or has no word space to cut 
 
 test('near an equal share the widest blank run is cut, not a letter gap that is barely wide enough', () => {
   // A 10-column gap (two l's in a tightly boxed line) right at the middle, 24-column word spaces 57 columns off.
-  expect(pieceRanges(line([300, 40, 40, 300], [24, 10, 24]), 480)).toEqual([[0, 312], [312, 738]]);
+  expect(pieceRanges(line([300, 40, 40, 300], [24, 10, 24]), 480)).toEqual([
+    [0, 312],
+    [312, 738],
+  ]);
 });
 
 test('a trailing full stop after a wide space is not cut off on its own', () => {
@@ -40,5 +47,8 @@ test('a trailing full stop after a wide space is not cut off on its own', () => 
 });
 
 test('lines are batched narrowest first within the column budget and width spread', () => {
-  expect(widthBatches([100, 400, 110, 120, 390], { batchColumns: 1000, batchWidthSpread: 1.25 })).toEqual([[0, 2, 3], [4, 1]]);
+  expect(widthBatches([100, 400, 110, 120, 390], { batchColumns: 1000, batchWidthSpread: 1.25 })).toEqual([
+    [0, 2, 3],
+    [4, 1],
+  ]);
 });

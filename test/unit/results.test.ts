@@ -4,13 +4,37 @@ import { buildJobResult, jobStatus } from '../../src/jobs/results.ts';
 import type { PageResult } from '../../src/contracts.ts';
 
 function page(n: number, worker: string, paragraphs: string[][]): PageResult {
-  const lines = paragraphs.flat().map((text, i) => ({ text, confidence: 0.9 + i * 0.01, box: [[0, 0], [1, 0], [1, 1], [0, 1]] as PageResult['lines'][0]['box'], words: [] }));
+  const lines = paragraphs.flat().map((text, i) => ({
+    text,
+    confidence: 0.9 + i * 0.01,
+    box: [
+      [0, 0],
+      [1, 0],
+      [1, 1],
+      [0, 1],
+    ] as PageResult['lines'][0]['box'],
+    words: [],
+  }));
   let k = 0;
   return {
-    page_number: n, width: 100, height: 100, rotation: 0, worker, source: 'ocr',
+    page_number: n,
+    width: 100,
+    height: 100,
+    rotation: 0,
+    worker,
+    source: 'ocr',
     text: paragraphs.map((p) => p.join('\n')).join('\n\n'),
     lines,
-    paragraphs: paragraphs.map((p) => ({ text: p.join(' '), box: [[0, 0], [1, 0], [1, 1], [0, 1]], lines: p.map(() => k++) })),
+    paragraphs: paragraphs.map((p) => ({
+      text: p.join(' '),
+      box: [
+        [0, 0],
+        [1, 0],
+        [1, 1],
+        [0, 1],
+      ],
+      lines: p.map(() => k++),
+    })),
     avg_confidence: 0.9,
     timings: { decode_ms: 1, det_ms: 2, cls_ms: 3, rec_ms: 4, total_ms: 10 * n },
   };
@@ -35,7 +59,10 @@ test('metrics add up from the pages, in page order whatever the arrival order', 
   assert.equal(m.avg_page_time_ms, 20);
   expect(m.errors).toEqual([{ page: 2, code: 'IMAGE_UNREADABLE', message: 'bad' }]);
   assert.equal(r.combined_text, 'alpha beta\none\n\ntwo\fgamma delta');
-  assert.equal(r.combined_markdown, '## Page 1\n\nalpha beta one\n\ntwo\n\n## Page 2\n\n> Page 2 could not be read (IMAGE_UNREADABLE): bad\n\n## Page 3\n\ngamma delta\n');
+  assert.equal(
+    r.combined_markdown,
+    '## Page 1\n\nalpha beta one\n\ntwo\n\n## Page 2\n\n> Page 2 could not be read (IMAGE_UNREADABLE): bad\n\n## Page 3\n\ngamma delta\n',
+  );
 });
 
 test('status: success, partial_success, failed', () => {

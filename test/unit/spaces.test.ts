@@ -24,20 +24,50 @@ function line(spans: [number, number, string][], width: number): { image: LineIm
 }
 
 test('a wide blank run between two characters is a word break, a narrow one is not', () => {
-  const l = line([[0, 14, 'a'], [17, 31, 'b'], [50, 64, 'c']], 80);
+  const l = line(
+    [
+      [0, 14, 'a'],
+      [17, 31, 'b'],
+      [50, 64, 'c'],
+    ],
+    80,
+  );
   assert.equal(insertSpaces(l.chars, l.blank, 10), 'ab c');
 });
 
 test('no space is put between CJK characters, whatever the gap; between CJK and Latin where the page shows one', () => {
-  const l = line([[0, 30, '中'], [60, 90, '文'], [96, 108, 'p'], [112, 124, 'g'], [150, 180, '是'], [182, 212, '一']], 220);
+  const l = line(
+    [
+      [0, 30, '中'],
+      [60, 90, '文'],
+      [96, 108, 'p'],
+      [112, 124, 'g'],
+      [150, 180, '是'],
+      [182, 212, '一'],
+    ],
+    220,
+  );
   assert.equal(insertSpaces(l.chars, l.blank, 10), '中文pg 是一');
 });
 
 test('words keep their characters when normalisation changes them: full-width letters, a full-width space, an I read as l', () => {
-  const l = line([[0, 12, 'Ｈ'], [14, 26, 'i'], [28, 40, '\u3000'], [42, 54, 's'], [56, 68, 'I'], [70, 82, 'l']], 90);
+  const l = line(
+    [
+      [0, 12, 'Ｈ'],
+      [14, 26, 'i'],
+      [28, 40, '\u3000'],
+      [42, 54, 's'],
+      [56, 68, 'I'],
+      [70, 82, 'l'],
+    ],
+    90,
+  );
   const [spaced] = recoverSpaces([{ chars: l.chars, image: l.image }], PARAMS);
   assert.equal(spaced!.text, 'Hi sll');
-  expect(spaced!.words).toEqual([{ text: 'Hi', first: 0, last: 1 }, { text: 'sll', first: 3, last: 5 }]);
+  expect(spaced!.words).toEqual([
+    { text: 'Hi', first: 0, last: 1 },
+    { text: 'sll', first: 3, last: 5 },
+  ]);
 });
 
 test('outside CJK text, full-width digits and letters become ASCII and a capital I between lower-case letters an l', () => {
@@ -49,21 +79,76 @@ test('outside CJK text, full-width digits and letters become ASCII and a capital
 
 test('word gaps are learned from the spaces the model emitted', () => {
   // "ab cd" with the space emitted (gap 24), then "efgh" where the model dropped one (gap 22 between f and g).
-  const first = line([[0, 14, 'a'], [18, 32, 'b'], [56, 70, 'c'], [74, 88, 'd'], [112, 126, 'e'], [130, 144, 'f']], 160);
+  const first = line(
+    [
+      [0, 14, 'a'],
+      [18, 32, 'b'],
+      [56, 70, 'c'],
+      [74, 88, 'd'],
+      [112, 126, 'e'],
+      [130, 144, 'f'],
+    ],
+    160,
+  );
   const space: DecodedChar = { char: ' ', start: 5, end: 5, prob: 0.9 };
-  const chars = [first.chars[0]!, first.chars[1]!, space, first.chars[2]!, first.chars[3]!, { ...space, start: 12, end: 12 }, first.chars[4]!, first.chars[5]!];
-  const second = line([[0, 14, 'e'], [18, 32, 'f'], [54, 68, 'g'], [72, 86, 'h']], 100);
-  const lines = recoverSpaces([{ chars, image: first.image }, { chars: second.chars, image: second.image }], PARAMS);
+  const chars = [
+    first.chars[0]!,
+    first.chars[1]!,
+    space,
+    first.chars[2]!,
+    first.chars[3]!,
+    { ...space, start: 12, end: 12 },
+    first.chars[4]!,
+    first.chars[5]!,
+  ];
+  const second = line(
+    [
+      [0, 14, 'e'],
+      [18, 32, 'f'],
+      [54, 68, 'g'],
+      [72, 86, 'h'],
+    ],
+    100,
+  );
+  const lines = recoverSpaces(
+    [
+      { chars, image: first.image },
+      { chars: second.chars, image: second.image },
+    ],
+    PARAMS,
+  );
   expect(lines.map((l) => l.text)).toEqual(['ab cd ef', 'ef gh']);
   // Each word knows the characters it came from, emitted spaces (indices 2 and 5) left out.
-  expect(lines[0]!.words).toEqual([{ text: 'ab', first: 0, last: 1 }, { text: 'cd', first: 3, last: 4 }, { text: 'ef', first: 6, last: 7 }]);
-  expect(lines[1]!.words).toEqual([{ text: 'ef', first: 0, last: 1 }, { text: 'gh', first: 2, last: 3 }]);
+  expect(lines[0]!.words).toEqual([
+    { text: 'ab', first: 0, last: 1 },
+    { text: 'cd', first: 3, last: 4 },
+    { text: 'ef', first: 6, last: 7 },
+  ]);
+  expect(lines[1]!.words).toEqual([
+    { text: 'ef', first: 0, last: 1 },
+    { text: 'gh', first: 2, last: 3 },
+  ]);
 });
 
 test('monospace letter gaps wider than a proportional word space are not word breaks there', () => {
   // Emitted word gaps of 40 make 20-column letter gaps (narrow "il" in a monospace font) plain letters.
-  const l = line([[0, 10, 'i'], [30, 40, 'l'], [80, 95, 'x'], [135, 150, 'y']], 160);
-  const chars = [l.chars[0]!, l.chars[1]!, { char: ' ', start: 7, end: 7, prob: 0.9 }, l.chars[2]!, { char: ' ', start: 14, end: 14, prob: 0.9 }, l.chars[3]!];
+  const l = line(
+    [
+      [0, 10, 'i'],
+      [30, 40, 'l'],
+      [80, 95, 'x'],
+      [135, 150, 'y'],
+    ],
+    160,
+  );
+  const chars = [
+    l.chars[0]!,
+    l.chars[1]!,
+    { char: ' ', start: 7, end: 7, prob: 0.9 },
+    l.chars[2]!,
+    { char: ' ', start: 14, end: 14, prob: 0.9 },
+    l.chars[3]!,
+  ];
   expect(recoverSpaces([{ chars, image: l.image }], PARAMS).map((r) => r.text)).toEqual(['il x y']);
 });
 
@@ -78,13 +163,23 @@ test('without emitted spaces, a page of run-together words is cut at the letter/
   const spans: [number, number, string][] = [];
   let x = 0;
   for (const word of ['abcd', 'efgh', 'ijkl', 'mnop', 'qrst', 'uvwx']) {
-    for (const ch of word) { spans.push([x, x + 12, ch]); x += 16; }
+    for (const ch of word) {
+      spans.push([x, x + 12, ch]);
+      x += 16;
+    }
     x += 16;
   }
   const l = line(spans, x);
   const [spaced] = recoverSpaces([{ chars: l.chars, image: l.image }], PARAMS);
   assert.equal(spaced!.text, 'abcd efgh ijkl mnop qrst uvwx');
-  expect(spaced!.words.map((w) => [w.first, w.last])).toEqual([[0, 3], [4, 7], [8, 11], [12, 15], [16, 19], [20, 23]]);
+  expect(spaced!.words.map((w) => [w.first, w.last])).toEqual([
+    [0, 3],
+    [4, 7],
+    [8, 11],
+    [12, 15],
+    [16, 19],
+    [20, 23],
+  ]);
 });
 
 test('a one-line page without emitted spaces is cut where its own gaps split, not at a fixed share of the advance', () => {
@@ -92,7 +187,10 @@ test('a one-line page without emitted spaces is cut where its own gaps split, no
   const spans: [number, number, string][] = [];
   let x = 0;
   for (const word of ['Secret', 'ledger', 'page']) {
-    for (const ch of word) { spans.push([x, x + 26, ch]); x += 30; }
+    for (const ch of word) {
+      spans.push([x, x + 26, ch]);
+      x += 30;
+    }
     x += 13;
   }
   const l = line(spans, x);
@@ -112,18 +210,47 @@ test('numbers keep their separators tight; narrow punctuation needs a wider gap'
   spans.push([x + 26, x + 38, 'x']);
   const l = line(spans, x + 40);
   assert.equal(insertSpaces(l.chars, l.blank, 10), '1,250.75 x');
-  const p = line([[0, 12, 'a'], [24, 28, '.'], [42, 54, 'b'], [56, 60, '.'], [90, 102, 'c']], 110);
+  const p = line(
+    [
+      [0, 12, 'a'],
+      [24, 28, '.'],
+      [42, 54, 'b'],
+      [56, 60, '.'],
+      [90, 102, 'c'],
+    ],
+    110,
+  );
   assert.equal(insertSpaces(p.chars, p.blank, 10), 'a.b. c');
 });
 
 test('the blank beside a narrow tabular 1 does not split a number; a real gap between numbers still does', () => {
   // "177 42": the 1's ink is narrow, so the blank between it and the 7 is 12 columns (above 10).
-  const l = line([[4, 8, '1'], [20, 32, '7'], [36, 48, '7'], [78, 90, '4'], [94, 106, '2']], 110);
+  const l = line(
+    [
+      [4, 8, '1'],
+      [20, 32, '7'],
+      [36, 48, '7'],
+      [78, 90, '4'],
+      [94, 106, '2'],
+    ],
+    110,
+  );
   assert.equal(insertSpaces(l.chars, l.blank, 10), '177 42');
 });
 
 test('after a comma before a word, or a full stop before a capital, an ordinary word gap is a space; elsewhere punctuation needs a wider one', () => {
   // The same 12-column blank after each mark: a word gap (10 needed), not wide enough beside punctuation (15).
-  const l = line([[0, 12, 'E'], [14, 16, ','], [28, 40, 'T'], [42, 44, '.'], [56, 68, 'Y'], [70, 72, '.'], [84, 96, 'c']], 100);
+  const l = line(
+    [
+      [0, 12, 'E'],
+      [14, 16, ','],
+      [28, 40, 'T'],
+      [42, 44, '.'],
+      [56, 68, 'Y'],
+      [70, 72, '.'],
+      [84, 96, 'c'],
+    ],
+    100,
+  );
   assert.equal(insertSpaces(l.chars, l.blank, 10), 'E, T. Y.c');
 });

@@ -20,18 +20,25 @@ export type GreyRaster = Raster & { channels: 1 };
 export function greyPage(src: Raster): GreyRaster {
   if (src.channels === 1) return src as GreyRaster;
   const out = new Uint8Array(src.width * src.height);
-  for (let i = 0, j = 0; j < out.length; i += 3, j++) out[j] = (77 * src.data[i]! + 150 * src.data[i + 1]! + 29 * src.data[i + 2]! + 128) >> 8;
+  for (let i = 0, j = 0; j < out.length; i += 3, j++)
+    out[j] = (77 * src.data[i]! + 150 * src.data[i + 1]! + 29 * src.data[i + 2]! + 128) >> 8;
   return { data: out, width: src.width, height: src.height, channels: 1 };
 }
 
 function bilinear(src: GreyRaster, x: number, y: number): number {
   // Replicate the border, as Paddle's warp does.
-  const maxX = src.width - 1, maxY = src.height - 1;
-  const x0 = Math.floor(x), y0 = Math.floor(y);
-  const fx = x - x0, fy = y - y0;
-  const xa = x0 < 0 ? 0 : x0 > maxX ? maxX : x0, xb = x0 + 1 < 0 ? 0 : x0 + 1 > maxX ? maxX : x0 + 1;
-  const ya = y0 < 0 ? 0 : y0 > maxY ? maxY : y0, yb = y0 + 1 < 0 ? 0 : y0 + 1 > maxY ? maxY : y0 + 1;
-  const d = src.data, w = src.width;
+  const maxX = src.width - 1,
+    maxY = src.height - 1;
+  const x0 = Math.floor(x),
+    y0 = Math.floor(y);
+  const fx = x - x0,
+    fy = y - y0;
+  const xa = x0 < 0 ? 0 : x0 > maxX ? maxX : x0,
+    xb = x0 + 1 < 0 ? 0 : x0 + 1 > maxX ? maxX : x0 + 1;
+  const ya = y0 < 0 ? 0 : y0 > maxY ? maxY : y0,
+    yb = y0 + 1 < 0 ? 0 : y0 + 1 > maxY ? maxY : y0 + 1;
+  const d = src.data,
+    w = src.width;
   const top = d[ya * w + xa]! + (d[ya * w + xb]! - d[ya * w + xa]!) * fx;
   const bottom = d[yb * w + xa]! + (d[yb * w + xb]! - d[yb * w + xa]!) * fx;
   return top + (bottom - top) * fy;
@@ -71,8 +78,10 @@ export function cropLine(src: GreyRaster, box: Quad, outHeight: number, widthSca
     for (let sv = 0; sv < samples; sv++) {
       // Along one sample row the box's bilinear map is linear: step from its left edge to its right.
       const t = (v + (sv + 0.5) / samples) / outHeight;
-      const lx = tl[0] + (bl[0] - tl[0]) * t - 0.5, ly = tl[1] + (bl[1] - tl[1]) * t - 0.5;
-      const dx = (tr[0] + (br[0] - tr[0]) * t - 0.5 - lx) / outWidth, dy = (tr[1] + (br[1] - tr[1]) * t - 0.5 - ly) / outWidth;
+      const lx = tl[0] + (bl[0] - tl[0]) * t - 0.5,
+        ly = tl[1] + (bl[1] - tl[1]) * t - 0.5;
+      const dx = (tr[0] + (br[0] - tr[0]) * t - 0.5 - lx) / outWidth,
+        dy = (tr[1] + (br[1] - tr[1]) * t - 0.5 - ly) / outWidth;
       for (let u = 0; u < outWidth; u++) {
         for (let su = 0; su < samples; su++) {
           const s = u + (su + 0.5) / samples;
@@ -93,7 +102,8 @@ export function flipLine(line: LineImage): LineImage {
 
 /** The grey level midway between paper and ink, or undefined when the line has no contrast (no ink). */
 export function inkThreshold(line: LineImage): number | undefined {
-  let lo = 255, hi = 0;
+  let lo = 255,
+    hi = 0;
   for (const v of line.data) {
     if (v < lo) lo = v;
     if (v > hi) hi = v;
@@ -108,7 +118,10 @@ export function blankColumns(line: LineImage, cut = inkThreshold(line)): Uint8Ar
   if (cut === undefined) return blank;
   for (let x = 0; x < width; x++) {
     for (let y = 0; y < height; y++) {
-      if (data[y * width + x]! < cut) { blank[x] = 0; break; }
+      if (data[y * width + x]! < cut) {
+        blank[x] = 0;
+        break;
+      }
     }
   }
   return blank;
@@ -145,16 +158,22 @@ function clearSpecks(line: LineImage, blank: Uint8Array, cut: number | undefined
     x = end;
   }
   const inkHeight = (x0: number, x1: number) => {
-    let top = line.height, bottom = -1;
+    let top = line.height,
+      bottom = -1;
     for (let y = 0; y < line.height; y++) {
       for (let x = x0; x < x1; x++) {
-        if (line.data[y * line.width + x]! < cut) { top = Math.min(top, y); bottom = y; break; }
+        if (line.data[y * line.width + x]! < cut) {
+          top = Math.min(top, y);
+          bottom = y;
+          break;
+        }
       }
     }
     return bottom - top + 1;
   };
   runs.forEach((run, i) => {
-    const before = runs[i - 1], after = runs[i + 1];
+    const before = runs[i - 1],
+      after = runs[i + 1];
     if (!run.ink || !before || !after) return;
     const alone = before.x1 - before.x0 >= 2 * limit && after.x1 - after.x0 >= 2 * limit;
     if (alone && run.x1 - run.x0 <= limit && inkHeight(run.x0, run.x1) <= limit) blank.fill(1, run.x0, run.x1);
@@ -178,7 +197,8 @@ export function splitLineAtGaps(line: LineImage, box: Quad, minGap: number, marg
   const blank = blankColumns(line, cut);
   clearSpecks(line, blank, cut);
   const spans: [number, number][] = [];
-  let start = -1, run = 0;
+  let start = -1,
+    run = 0;
   for (let x = 0; x <= line.width; x++) {
     const isBlank = x === line.width || blank[x] === 1;
     if (!isBlank) {
@@ -192,10 +212,12 @@ export function splitLineAtGaps(line: LineImage, box: Quad, minGap: number, marg
   if (spans.length <= 1) return [{ box, image: line, frame: box }];
   const [tl, tr, br, bl] = box;
   return spans.map(([x0, x1]) => {
-    const a = Math.max(0, x0 - margin), b = Math.min(line.width, x1 + margin);
+    const a = Math.max(0, x0 - margin),
+      b = Math.min(line.width, x1 + margin);
     const data = new Uint8Array((b - a) * line.height);
     for (let y = 0; y < line.height; y++) data.set(line.data.subarray(y * line.width + a, y * line.width + b), y * (b - a));
-    const s0 = a / line.width, s1 = b / line.width;
+    const s0 = a / line.width,
+      s1 = b / line.width;
     const piece: Quad = [lerp(tl, tr, s0), lerp(tl, tr, s1), lerp(bl, br, s1), lerp(bl, br, s0)];
     return { box: piece, image: { data, width: b - a, height: line.height }, frame: piece };
   });

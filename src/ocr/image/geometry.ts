@@ -55,7 +55,10 @@ export function minAreaRect(points: readonly Point[]): RotatedRect {
     if (len === 0) continue;
     const ux = (b[0] - a[0]) / len;
     const uy = (b[1] - a[1]) / len;
-    let minU = Infinity, maxU = -Infinity, minV = Infinity, maxV = -Infinity;
+    let minU = Infinity,
+      maxU = -Infinity,
+      minV = Infinity,
+      maxV = -Infinity;
     for (const p of hull) {
       const u = p[0] * ux + p[1] * uy;
       const v = -p[0] * uy + p[1] * ux;
@@ -77,8 +80,10 @@ export function minAreaRect(points: readonly Point[]): RotatedRect {
 
 /** Corners of a rotated rectangle ordered as Paddle's get_mini_boxes does: tl, tr, br, bl. */
 export function rectCorners(r: RotatedRect): Quad {
-  const ux = Math.cos(r.angle), uy = Math.sin(r.angle);
-  const hw = r.width / 2, hh = r.height / 2;
+  const ux = Math.cos(r.angle),
+    uy = Math.sin(r.angle);
+  const hw = r.width / 2,
+    hh = r.height / 2;
   const pts: Point[] = [
     [r.cx - ux * hw + uy * hh, r.cy - uy * hw - ux * hh],
     [r.cx + ux * hw + uy * hh, r.cy + uy * hw - ux * hh],
@@ -132,7 +137,8 @@ export function quadBounds(q: Quad): Bounds {
 export function insideConvexQuad(q: Quad, x: number, y: number): boolean {
   let sign = 0;
   for (let i = 0; i < 4; i++) {
-    const a = q[i]!, b = q[(i + 1) % 4]!;
+    const a = q[i]!,
+      b = q[(i + 1) % 4]!;
     const c = (b[0] - a[0]) * (y - a[1]) - (b[1] - a[1]) * (x - a[0]);
     if (c === 0) continue;
     const s = c > 0 ? 1 : -1;
@@ -146,10 +152,14 @@ export function insideConvexQuad(q: Quad, x: number, y: number): boolean {
 export function rotateQuad(q: Quad, degrees: 0 | 90 | 180 | 270, w: number, h: number): Quad {
   const f = (p: Point): Point => {
     switch (degrees) {
-      case 0: return p;
-      case 90: return [h - p[1], p[0]];
-      case 180: return [w - p[0], h - p[1]];
-      case 270: return [p[1], w - p[0]];
+      case 0:
+        return p;
+      case 90:
+        return [h - p[1], p[0]];
+      case 180:
+        return [w - p[0], h - p[1]];
+      case 270:
+        return [p[1], w - p[0]];
     }
   };
   return orderQuad(q.map(f));
@@ -158,7 +168,10 @@ export function rotateQuad(q: Quad, degrees: 0 | 90 | 180 | 270, w: number, h: n
 /** The page's skew: the median angle (radians) of the top edges of boxes clearly wider than tall. */
 export function medianSkew(quads: readonly Quad[]): number {
   const angles = quads
-    .filter((q) => { const s = quadSize(q); return s.width >= 3 * s.height; })
+    .filter((q) => {
+      const s = quadSize(q);
+      return s.width >= 3 * s.height;
+    })
     .map((q) => Math.atan2(q[1][1] - q[0][1], q[1][0] - q[0][0]))
     .sort((a, b) => a - b);
   return angles.length === 0 ? 0 : angles[Math.floor(angles.length / 2)]!;
@@ -166,6 +179,7 @@ export function medianSkew(quads: readonly Quad[]): number {
 
 /** Axis-aligned bounds of a quad after turning it by -`angle` about the origin (undoing a skew). */
 export function deskewedBounds(q: Quad, angle: number): Bounds {
-  const c = Math.cos(-angle), s = Math.sin(-angle);
+  const c = Math.cos(-angle),
+    s = Math.sin(-angle);
   return quadBounds(q.map(([x, y]): Point => [x * c - y * s, x * s + y * c]) as Quad);
 }

@@ -26,9 +26,11 @@ export async function checkImageHeader(input: Uint8Array | string, maxPixels: nu
   } catch {
     throw new OcrError('IMAGE_UNREADABLE', 'The image could not be read');
   }
-  if (!meta.format || !FORMATS.has(meta.format)) throw new OcrError('UNSUPPORTED_MEDIA', `Unsupported image format "${meta.format ?? 'unknown'}": send PNG, JPEG, WebP or TIFF`);
+  if (!meta.format || !FORMATS.has(meta.format))
+    throw new OcrError('UNSUPPORTED_MEDIA', `Unsupported image format "${meta.format ?? 'unknown'}": send PNG, JPEG, WebP or TIFF`);
   const { width = 0, height = 0 } = meta;
-  if (width * height > maxPixels) throw new OcrError('IMAGE_TOO_LARGE', `The image has ${width}x${height} pixels, more than the limit of ${maxPixels} (MAX_PIXELS)`);
+  if (width * height > maxPixels)
+    throw new OcrError('IMAGE_TOO_LARGE', `The image has ${width}x${height} pixels, more than the limit of ${maxPixels} (MAX_PIXELS)`);
   return meta;
 }
 
@@ -41,8 +43,15 @@ export async function decodeImage(input: Uint8Array, maxPixels: number): Promise
   try {
     const image = sharp(input, { limitInputPixels: maxPixels, failOn: 'error' }).autoOrient().flatten({ background: '#ffffff' });
     const grey = meta.channels !== undefined && meta.channels <= 2;
-    const { data, info } = await (grey ? image.toColourspace('b-w') : image.toColourspace('srgb')).raw().toBuffer({ resolveWithObject: true });
-    return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height, channels: info.channels === 1 ? 1 : 3 };
+    const { data, info } = await (grey ? image.toColourspace('b-w') : image.toColourspace('srgb'))
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    return {
+      data: new Uint8Array(data.buffer, data.byteOffset, data.length),
+      width: info.width,
+      height: info.height,
+      channels: info.channels === 1 ? 1 : 3,
+    };
   } catch {
     throw new OcrError('IMAGE_UNREADABLE', 'The image is damaged or truncated');
   }
@@ -50,7 +59,10 @@ export async function decodeImage(input: Uint8Array, maxPixels: number): Promise
 
 /** Resamples a raster to an exact size (area-averaging when shrinking). */
 export async function resizeRaster(src: Raster, width: number, height: number): Promise<Raster> {
-  const resized = sharp(src.data, { raw: { width: src.width, height: src.height, channels: src.channels } }).resize(width, height, { fit: 'fill', kernel: 'linear' });
+  const resized = sharp(src.data, { raw: { width: src.width, height: src.height, channels: src.channels } }).resize(width, height, {
+    fit: 'fill',
+    kernel: 'linear',
+  });
   // sharp widens one-channel raw input to sRGB unless told to keep it grey.
   const data = await (src.channels === 1 ? resized.toColourspace('b-w') : resized).raw().toBuffer();
   return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width, height, channels: src.channels };
@@ -65,10 +77,18 @@ export function turnRaster(src: Raster, turn: Turn): Raster {
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
       let ox: number, oy: number;
-      if (turn === 90) { ox = h - 1 - y; oy = x; }
-      else if (turn === 180) { ox = w - 1 - x; oy = h - 1 - y; }
-      else { ox = y; oy = w - 1 - x; }
-      const si = (y * w + x) * c, di = (oy * ow + ox) * c;
+      if (turn === 90) {
+        ox = h - 1 - y;
+        oy = x;
+      } else if (turn === 180) {
+        ox = w - 1 - x;
+        oy = h - 1 - y;
+      } else {
+        ox = y;
+        oy = w - 1 - x;
+      }
+      const si = (y * w + x) * c,
+        di = (oy * ow + ox) * c;
       for (let k = 0; k < c; k++) out[di + k] = src.data[si + k]!;
     }
   }

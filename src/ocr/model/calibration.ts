@@ -92,7 +92,8 @@ export class RangeRecorder {
       const total = histogram.reduce((a, b) => a + b, 0);
       const cut = ((1 - percentile) / 2) * total;
       const width = (hi - lo) / histogram.length;
-      let low = 0, high = histogram.length - 1;
+      let low = 0,
+        high = histogram.length - 1;
       for (let seen = 0; low < histogram.length - 1 && seen + histogram[low]! <= cut; low++) seen += histogram[low]!;
       for (let seen = 0; high > 0 && seen + histogram[high]! <= cut; high--) seen += histogram[high]!;
       out[name] = [lo + low * width, lo + (high + 1) * width];

@@ -9,8 +9,21 @@
  * the same function with a third of the elementwise work.
  */
 import {
-  ATTR_F, ATTR_I, ATTR_INTS, ATTR_S, attribute, DataType, floatAttribute, intAttribute, intsAttribute, ModelGraph,
-  newNode, OnnxModel, outputInfo, type FloatTensor, type GraphNode,
+  ATTR_F,
+  ATTR_I,
+  ATTR_INTS,
+  ATTR_S,
+  attribute,
+  DataType,
+  floatAttribute,
+  intAttribute,
+  intsAttribute,
+  ModelGraph,
+  newNode,
+  OnnxModel,
+  outputInfo,
+  type FloatTensor,
+  type GraphNode,
 } from './onnx-graph.ts';
 import { floatOf, stringOf, varintOf, varintsOf } from './protobuf.ts';
 import { quantizeModel, type QuantizeOptions, type QuantizeReport } from './quantize.ts';
@@ -79,7 +92,8 @@ function foldScaleShiftAfterConv(g: ModelGraph): number {
 
 function clipBounds(g: ModelGraph, clip: GraphNode): [number | undefined, number | undefined] {
   // Opset < 11 keeps the bounds in attributes, later opsets in inputs.
-  const min = attribute(clip, 'min'), max = attribute(clip, 'max');
+  const min = attribute(clip, 'min'),
+    max = attribute(clip, 'max');
   if (min || max) return [min && floatOf(min, ATTR_F), max && floatOf(max, ATTR_F)];
   return [g.scalar(clip.inputs[1]), g.scalar(clip.inputs[2])];
 }
@@ -187,8 +201,14 @@ function foldBatchNorm(g: ModelGraph): number {
     const perChannel = weights.data.length / channels;
     const factor = gamma.data.map((v, c) => v / Math.sqrt(variance.data[c]! + epsilon));
     const base = conv.outputs[0]!;
-    conv.inputs[1] = g.addConstant(`${base}/W`, { dims: weights.dims, data: weights.data.map((v, i) => v * factor[Math.floor(i / perChannel)]!) });
-    conv.inputs[2] = g.addConstant(`${base}/B`, { dims: [channels], data: factor.map((f, c) => ((bias?.data[c] ?? 0) - mean.data[c]!) * f + beta.data[c]!) });
+    conv.inputs[1] = g.addConstant(`${base}/W`, {
+      dims: weights.dims,
+      data: weights.data.map((v, i) => v * factor[Math.floor(i / perChannel)]!),
+    });
+    conv.inputs[2] = g.addConstant(`${base}/B`, {
+      dims: [channels],
+      data: factor.map((f, c) => ((bias?.data[c] ?? 0) - mean.data[c]!) * f + beta.data[c]!),
+    });
     conv.outputs[0] = bn.outputs[0]!;
     g.remove(bn);
     folded++;

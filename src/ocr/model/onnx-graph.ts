@@ -3,18 +3,57 @@
  * codec of protobuf.ts. Used by the load-time rewrites (graph-rewrite.ts, quantize.ts).
  */
 import {
-  bytesField, decodeMessage, encodeMessage, fieldsOf, floatField, floatsOf, messageField, packedVarintsField,
-  stringField, stringOf, stringsOf, varintField, varintOf, varintsOf, type Message,
+  bytesField,
+  decodeMessage,
+  encodeMessage,
+  fieldsOf,
+  floatField,
+  floatsOf,
+  messageField,
+  packedVarintsField,
+  stringField,
+  stringOf,
+  stringsOf,
+  varintField,
+  varintOf,
+  varintsOf,
+  type Message,
 } from './protobuf.ts';
 
 // Field numbers of onnx.proto.
-const MODEL_GRAPH = 7, MODEL_OPSET = 8, OPSET_DOMAIN = 1, OPSET_VERSION = 2;
-const GRAPH_NODE = 1, GRAPH_INITIALIZER = 5, GRAPH_INPUT = 11, GRAPH_OUTPUT = 12;
-const NODE_INPUT = 1, NODE_OUTPUT = 2, NODE_NAME = 3, NODE_OP_TYPE = 4, NODE_ATTRIBUTE = 5, NODE_DOMAIN = 7;
-export const ATTR_NAME = 1, ATTR_F = 2, ATTR_I = 3, ATTR_S = 4, ATTR_T = 5, ATTR_INTS = 8;
-const ATTR_TYPE = 20, ATTR_TYPE_FLOAT = 1, ATTR_TYPE_INT = 2, ATTR_TYPE_INTS = 7;
-const TENSOR_DIMS = 1, TENSOR_DATA_TYPE = 2, TENSOR_FLOAT_DATA = 4, TENSOR_NAME = 8, TENSOR_RAW_DATA = 9;
-const VALUE_INFO_NAME = 1, VALUE_INFO_TYPE = 2, TYPE_TENSOR = 1, TENSOR_TYPE_ELEM = 1;
+const MODEL_GRAPH = 7,
+  MODEL_OPSET = 8,
+  OPSET_DOMAIN = 1,
+  OPSET_VERSION = 2;
+const GRAPH_NODE = 1,
+  GRAPH_INITIALIZER = 5,
+  GRAPH_INPUT = 11,
+  GRAPH_OUTPUT = 12;
+const NODE_INPUT = 1,
+  NODE_OUTPUT = 2,
+  NODE_NAME = 3,
+  NODE_OP_TYPE = 4,
+  NODE_ATTRIBUTE = 5,
+  NODE_DOMAIN = 7;
+export const ATTR_NAME = 1,
+  ATTR_F = 2,
+  ATTR_I = 3,
+  ATTR_S = 4,
+  ATTR_T = 5,
+  ATTR_INTS = 8;
+const ATTR_TYPE = 20,
+  ATTR_TYPE_FLOAT = 1,
+  ATTR_TYPE_INT = 2,
+  ATTR_TYPE_INTS = 7;
+const TENSOR_DIMS = 1,
+  TENSOR_DATA_TYPE = 2,
+  TENSOR_FLOAT_DATA = 4,
+  TENSOR_NAME = 8,
+  TENSOR_RAW_DATA = 9;
+const VALUE_INFO_NAME = 1,
+  VALUE_INFO_TYPE = 2,
+  TYPE_TENSOR = 1,
+  TENSOR_TYPE_ELEM = 1;
 
 /** TensorProto.DataType values used here. */
 export const DataType = { Float: 1, Uint8: 2, Int8: 3, Int32: 6, Int64: 7 } as const;
@@ -96,7 +135,10 @@ export function intsAttribute(name: string, values: number[]): Message {
 
 /** A graph output of the given element type, its shape left to the runtime. */
 export function outputInfo(name: string, elemType: DataType): Message {
-  return [stringField(VALUE_INFO_NAME, name), messageField(VALUE_INFO_TYPE, [messageField(TYPE_TENSOR, [varintField(TENSOR_TYPE_ELEM, elemType)])])];
+  return [
+    stringField(VALUE_INFO_NAME, name),
+    messageField(VALUE_INFO_TYPE, [messageField(TYPE_TENSOR, [varintField(TENSOR_TYPE_ELEM, elemType)])]),
+  ];
 }
 
 const valueInfoName = (info: Message) => stringOf(info, VALUE_INFO_NAME) ?? '';

@@ -16,7 +16,8 @@ export interface Field {
 export type Message = Field[];
 
 function readVarint(buf: Uint8Array, pos: number): [bigint, number] {
-  let result = 0n, shift = 0n;
+  let result = 0n,
+    shift = 0n;
   for (;;) {
     if (pos >= buf.length) throw new Error('protobuf: truncated varint');
     const byte = buf[pos++]!;
@@ -33,7 +34,8 @@ export function decodeMessage(buf: Uint8Array): Message {
   while (pos < buf.length) {
     const [key, afterKey] = readVarint(buf, pos);
     pos = afterKey;
-    const no = Number(key >> 3n), wire = Number(key & 7n);
+    const no = Number(key >> 3n),
+      wire = Number(key & 7n);
     if (wire === Wire.Varint) {
       const [value, next] = readVarint(buf, pos);
       fields.push({ no, wire, value: BigInt.asIntN(64, value) });

@@ -18,15 +18,27 @@ const FONT_NAME = 'GlyphLessFont';
 class Tables {
   private readonly parts: Buffer[] = [];
   u16(...values: number[]): this {
-    for (const v of values) { const b = Buffer.alloc(2); b.writeUInt16BE(v & 0xffff); this.parts.push(b); }
+    for (const v of values) {
+      const b = Buffer.alloc(2);
+      b.writeUInt16BE(v & 0xffff);
+      this.parts.push(b);
+    }
     return this;
   }
   i16(...values: number[]): this {
-    for (const v of values) { const b = Buffer.alloc(2); b.writeInt16BE(v); this.parts.push(b); }
+    for (const v of values) {
+      const b = Buffer.alloc(2);
+      b.writeInt16BE(v);
+      this.parts.push(b);
+    }
     return this;
   }
   u32(...values: number[]): this {
-    for (const v of values) { const b = Buffer.alloc(4); b.writeUInt32BE(v >>> 0); this.parts.push(b); }
+    for (const v of values) {
+      const b = Buffer.alloc(4);
+      b.writeUInt32BE(v >>> 0);
+      this.parts.push(b);
+    }
     return this;
   }
   bytes(data: Buffer): this {
@@ -54,23 +66,46 @@ function buildTrueType(): Buffer {
   // Name records: family (1), full name (4) and PostScript name (6), Macintosh Roman.
   const nameIds = [1, 4, 6];
   const tables: Record<string, Buffer> = {
-    'OS/2': t().u16(1).i16(GLYPH_ADVANCE).u16(400, 5, 0).i16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0).bytes(Buffer.alloc(10)).u32(0, 0, 0, 0)
-      .bytes(Buffer.from('NONE', 'latin1')).u16(0x40, 0x20, 0xffff).i16(ASCENT, DESCENT, 0).u16(ASCENT, -DESCENT).u32(1, 0).done(),
+    'OS/2': t()
+      .u16(1)
+      .i16(GLYPH_ADVANCE)
+      .u16(400, 5, 0)
+      .i16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+      .bytes(Buffer.alloc(10))
+      .u32(0, 0, 0, 0)
+      .bytes(Buffer.from('NONE', 'latin1'))
+      .u16(0x40, 0x20, 0xffff)
+      .i16(ASCENT, DESCENT, 0)
+      .u16(ASCENT, -DESCENT)
+      .u32(1, 0)
+      .done(),
     cmap: t().u16(0, 1).u16(3, 1).u32(12).u16(4, 24, 0, 2, 2, 0, 0, 0xffff, 0, 0xffff, 1, 0).done(),
     glyf: Buffer.alloc(0),
-    head: t().u32(0x00010000, 0x00010000, 0, 0x5f0f3cf5).u16(0x000b, 1000).u32(0, 0, 0, 0)
-      .i16(0, DESCENT, GLYPH_ADVANCE, ASCENT).u16(0, 8).i16(2, 0, 0).done(),
+    head: t()
+      .u32(0x00010000, 0x00010000, 0, 0x5f0f3cf5)
+      .u16(0x000b, 1000)
+      .u32(0, 0, 0, 0)
+      .i16(0, DESCENT, GLYPH_ADVANCE, ASCENT)
+      .u16(0, 8)
+      .i16(2, 0, 0)
+      .done(),
     hhea: t().u32(0x00010000).i16(ASCENT, DESCENT, 0).u16(GLYPH_ADVANCE).i16(0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0).u16(glyphs).done(),
     hmtx: t().u16(GLYPH_ADVANCE, 0, GLYPH_ADVANCE, 0).done(),
     loca: t().u16(0, 0, 0).done(),
     maxp: t().u32(0x00010000).u16(glyphs, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0).done(),
-    name: t().u16(0, nameIds.length, 6 + 12 * nameIds.length).bytes(Buffer.concat(nameIds.map((id) => t().u16(1, 0, 0, id, name.length, 0).done()))).bytes(name).done(),
+    name: t()
+      .u16(0, nameIds.length, 6 + 12 * nameIds.length)
+      .bytes(Buffer.concat(nameIds.map((id) => t().u16(1, 0, 0, id, name.length, 0).done())))
+      .bytes(name)
+      .done(),
     post: t().u32(0x00030000, 0).i16(-100, 50).u32(1, 0, 0, 0, 0).done(),
   };
   const tags = Object.keys(tables).sort();
   const count = tags.length;
   const power = 2 ** Math.floor(Math.log2(count));
-  const directory = t().u32(0x00010000).u16(count, power * 16, Math.log2(power), count * 16 - power * 16);
+  const directory = t()
+    .u32(0x00010000)
+    .u16(count, power * 16, Math.log2(power), count * 16 - power * 16);
   let offset = 12 + 16 * count;
   const bodies: Buffer[] = [];
   for (const tag of tags) {
@@ -172,20 +207,46 @@ export class GlyphlessFont {
     const { context } = this;
     const program = glyphlessTrueType();
     const fontFile = add(flateStream(context, program, { Length1: program.length }));
-    const descriptor = add(context.obj({
-      Type: 'FontDescriptor', FontName: FONT_NAME, Flags: 4, FontBBox: [0, DESCENT, GLYPH_ADVANCE, ASCENT],
-      ItalicAngle: 0, Ascent: ASCENT, Descent: DESCENT, CapHeight: ASCENT, StemV: 80, FontFile2: fontFile,
-    }));
+    const descriptor = add(
+      context.obj({
+        Type: 'FontDescriptor',
+        FontName: FONT_NAME,
+        Flags: 4,
+        FontBBox: [0, DESCENT, GLYPH_ADVANCE, ASCENT],
+        ItalicAngle: 0,
+        Ascent: ASCENT,
+        Descent: DESCENT,
+        CapHeight: ASCENT,
+        StemV: 80,
+        FontFile2: fontFile,
+      }),
+    );
     // Every CID in use (and 0) shows glyph 1.
     const map = Buffer.alloc(2 * (this.cids.size + 1));
     for (let cid = 0; cid <= this.cids.size; cid++) map.writeUInt16BE(1, 2 * cid);
     const cidToGid = add(flateStream(context, map));
-    const cidFont = add(context.obj({
-      Type: 'Font', Subtype: 'CIDFontType2', BaseFont: FONT_NAME,
-      CIDSystemInfo: { Registry: PDFString.of('Adobe'), Ordering: PDFString.of('Identity'), Supplement: 0 },
-      FontDescriptor: descriptor, DW: GLYPH_ADVANCE, CIDToGIDMap: cidToGid,
-    }));
+    const cidFont = add(
+      context.obj({
+        Type: 'Font',
+        Subtype: 'CIDFontType2',
+        BaseFont: FONT_NAME,
+        CIDSystemInfo: { Registry: PDFString.of('Adobe'), Ordering: PDFString.of('Identity'), Supplement: 0 },
+        FontDescriptor: descriptor,
+        DW: GLYPH_ADVANCE,
+        CIDToGIDMap: cidToGid,
+      }),
+    );
     const toUnicode = add(flateStream(context, Buffer.from(toUnicodeCMap([...this.cids.keys()]), 'latin1')));
-    assign(this.ref, context.obj({ Type: 'Font', Subtype: 'Type0', BaseFont: FONT_NAME, Encoding: 'Identity-H', DescendantFonts: [cidFont], ToUnicode: toUnicode }));
+    assign(
+      this.ref,
+      context.obj({
+        Type: 'Font',
+        Subtype: 'Type0',
+        BaseFont: FONT_NAME,
+        Encoding: 'Identity-H',
+        DescendantFonts: [cidFont],
+        ToUnicode: toUnicode,
+      }),
+    );
   }
 }

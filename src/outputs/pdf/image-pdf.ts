@@ -32,26 +32,45 @@ function pngRows(png: Buffer): { width: number; height: number; depth: number; c
   const idat: Buffer[] = [];
   let header: Buffer | undefined;
   while (at + 8 <= png.length) {
-    const length = png.readUInt32BE(at), type = png.toString('latin1', at + 4, at + 8);
+    const length = png.readUInt32BE(at),
+      type = png.toString('latin1', at + 4, at + 8);
     const body = png.subarray(at + 8, at + 8 + length);
     if (type === 'IHDR') header = body;
     else if (type === 'IDAT') idat.push(body);
     at += 12 + length;
   }
   if (!header || header[12] !== 0 || (header[9] !== 0 && header[9] !== 2)) throw new Error('not a plain grey or RGB PNG');
-  return { width: header.readUInt32BE(0), height: header.readUInt32BE(4), depth: header[8]!, colours: header[9] === 2 ? 3 : 1, data: Buffer.concat(idat) };
+  return {
+    width: header.readUInt32BE(0),
+    height: header.readUInt32BE(4),
+    depth: header[8]!,
+    colours: header[9] === 2 ? 3 : 1,
+    data: Buffer.concat(idat),
+  };
 }
 
 async function embeddedImage(image: Uint8Array): Promise<EmbeddedImage> {
   const meta = await sharp(image).metadata();
   const { width = 0, height = 0 } = meta;
-  const plainJpeg = meta.format === 'jpeg' && (meta.orientation ?? 1) === 1 && (meta.channels === 1 || meta.channels === 3) && (meta.space === 'b-w' || meta.space === 'srgb');
+  const plainJpeg =
+    meta.format === 'jpeg' &&
+    (meta.orientation ?? 1) === 1 &&
+    (meta.channels === 1 || meta.channels === 3) &&
+    (meta.space === 'b-w' || meta.space === 'srgb');
   if (plainJpeg) {
-    return { width, height, density: meta.density, data: image, entries: { Filter: 'DCTDecode', ColorSpace: meta.channels === 1 ? 'DeviceGray' : 'DeviceRGB', BitsPerComponent: 8 } };
+    return {
+      width,
+      height,
+      density: meta.density,
+      data: image,
+      entries: { Filter: 'DCTDecode', ColorSpace: meta.channels === 1 ? 'DeviceGray' : 'DeviceRGB', BitsPerComponent: 8 },
+    };
   }
   const grey = meta.channels !== undefined && meta.channels <= 2;
   const decoded = sharp(image, { limitInputPixels: false }).autoOrient().flatten({ background: '#ffffff' });
-  const png = await (grey ? decoded.toColourspace('b-w') : decoded.toColourspace('srgb')).png({ compressionLevel: 6, adaptiveFiltering: true }).toBuffer();
+  const png = await (grey ? decoded.toColourspace('b-w') : decoded.toColourspace('srgb'))
+    .png({ compressionLevel: 6, adaptiveFiltering: true })
+    .toBuffer();
   const rows = pngRows(png);
   return {
     width: rows.width,
@@ -59,7 +78,9 @@ async function embeddedImage(image: Uint8Array): Promise<EmbeddedImage> {
     density: meta.density,
     data: rows.data,
     entries: {
-      Filter: 'FlateDecode', ColorSpace: rows.colours === 1 ? 'DeviceGray' : 'DeviceRGB', BitsPerComponent: rows.depth,
+      Filter: 'FlateDecode',
+      ColorSpace: rows.colours === 1 ? 'DeviceGray' : 'DeviceRGB',
+      BitsPerComponent: rows.depth,
       DecodeParms: { Predictor: 15, Colors: rows.colours, BitsPerComponent: rows.depth, Columns: rows.width },
     },
   };
@@ -86,17 +107,28 @@ export async function writeImagePdf(image: Uint8Array, page: PageResult, options
   const context = PDFContext.create();
   const edit = new PdfEdit(context);
   const font = new GlyphlessFont(context);
-  const picture = edit.add(PDFRawStream.of(context.obj({ Type: 'XObject', Subtype: 'Image', Width: embedded.width, Height: embedded.height, ...embedded.entries }), embedded.data));
+  const picture = edit.add(
+    PDFRawStream.of(
+      context.obj({ Type: 'XObject', Subtype: 'Image', Width: embedded.width, Height: embedded.height, ...embedded.entries }),
+      embedded.data,
+    ),
+  );
   const pagesRef = context.nextRef();
   const pageDict = context.obj({
-    Type: 'Page', Parent: pagesRef, MediaBox: [0, 0, w, h],
-    Resources: { XObject: { Im0: picture } }, Contents: [edit.stream(`q ${w} 0 0 ${h} 0 0 cm /Im0 Do Q\n`)],
+    Type: 'Page',
+    Parent: pagesRef,
+    MediaBox: [0, 0, w, h],
+    Resources: { XObject: { Im0: picture } },
+    Contents: [edit.stream(`q ${w} 0 0 ${h} 0 0 cm /Im0 Do Q\n`)],
   });
   const pageRef = edit.add(pageDict);
   edit.assign(pagesRef, context.obj({ Type: 'Pages', Kids: [pageRef], Count: 1 }));
   context.trailerInfo.Root = edit.add(context.obj({ Type: 'Catalog', Pages: pagesRef }));
   addTextLayer(edit, pageRef, pageDict, page, font, {});
-  font.write((object) => edit.add(object), (ref, object) => edit.assign(ref, object));
+  font.write(
+    (object) => edit.add(object),
+    (ref, object) => edit.assign(ref, object),
+  );
   const info = updateInfo(edit, now);
   if (options.pdfa) addPdfA(edit, info, now);
   context.trailerInfo.Info = info;

@@ -7,7 +7,18 @@
  */
 import { createHash } from 'node:crypto';
 import { inflateSync } from 'node:zlib';
-import { PDFArray, PDFContext, PDFDict, PDFHexString, PDFName, PDFNumber, PDFObjectParser, PDFRawStream, type PDFObject, type PDFRef } from 'pdf-lib';
+import {
+  PDFArray,
+  PDFContext,
+  PDFDict,
+  PDFHexString,
+  PDFName,
+  PDFNumber,
+  PDFObjectParser,
+  PDFRawStream,
+  type PDFObject,
+  type PDFRef,
+} from 'pdf-lib';
 
 /** What the update needs from the original's last cross-reference section. */
 export interface CrossReferences {
@@ -19,7 +30,8 @@ export interface CrossReferences {
   stream: boolean;
 }
 
-const latin1 = (bytes: Uint8Array, from: number, to: number) => Buffer.from(bytes.buffer, bytes.byteOffset + from, Math.max(0, Math.min(to, bytes.length) - from)).toString('latin1');
+const latin1 = (bytes: Uint8Array, from: number, to: number) =>
+  Buffer.from(bytes.buffer, bytes.byteOffset + from, Math.max(0, Math.min(to, bytes.length) - from)).toString('latin1');
 
 /** Whether the object `num` starts exactly at `offset`, as its cross-reference entry says. */
 function objectAt(bytes: Uint8Array, offset: number, num: number): boolean {
@@ -43,7 +55,10 @@ function unpredict(data: Buffer, columns: number): Buffer {
       else if (type === 2) predicted = above;
       else if (type === 3) predicted = (left + above) >> 1;
       else if (type === 4) {
-        const p = left + above - corner, pa = Math.abs(p - left), pb = Math.abs(p - above), pc = Math.abs(p - corner);
+        const p = left + above - corner,
+          pa = Math.abs(p - left),
+          pb = Math.abs(p - above),
+          pc = Math.abs(p - corner);
         predicted = pa <= pb && pa <= pc ? left : pb <= pc ? above : corner;
       }
       out[r * columns + c] = (raw + predicted) & 0xff;
@@ -76,7 +91,11 @@ function streamEntries(stream: PDFRawStream): [number, number][] | undefined {
   if (params instanceof PDFDict && (number(params, 'Predictor') ?? 1) >= 10) data = unpredict(data, number(params, 'Columns') ?? rowWidth);
   const index = dict.get(PDFName.of('Index'));
   const ranges = index instanceof PDFArray ? index.asArray().map((v) => (v as PDFNumber).asNumber()) : [0, size];
-  const field = (at: number, width: number) => { let v = 0; for (let i = 0; i < width; i++) v = v * 256 + data[at + i]!; return v; };
+  const field = (at: number, width: number) => {
+    let v = 0;
+    for (let i = 0; i < width; i++) v = v * 256 + data[at + i]!;
+    return v;
+  };
   const entries: [number, number][] = [];
   let row = 0;
   for (let k = 0; k + 1 < ranges.length; k += 2) {
@@ -91,7 +110,11 @@ function streamEntries(stream: PDFRawStream): [number, number][] | undefined {
 }
 
 /** A cross-reference table's in-use entries, the object numbers it spans, and where its trailer dictionary starts. */
-function tableEntries(bytes: Uint8Array, from: number, window = 1 << 16): { entries: [number, number][]; size: number; end: number } | undefined {
+function tableEntries(
+  bytes: Uint8Array,
+  from: number,
+  window = 1 << 16,
+): { entries: [number, number][]; size: number; end: number } | undefined {
   // Read as text a window at a time: the first section of a linearised file sits at its very start.
   const text = latin1(bytes, from, from + window);
   const retry = () => (from + window < bytes.length ? tableEntries(bytes, from, window * 8) : undefined);
@@ -99,10 +122,12 @@ function tableEntries(bytes: Uint8Array, from: number, window = 1 << 16): { entr
   // Entries are meant to be 20 bytes, but one-byte line ends are common enough to accept.
   const entry = /(\d{10})[ \t](\d{5})[ \t]([nf])[ \t]?(?:\r\n|\r|\n)?/y;
   const entries: [number, number][] = [];
-  let pos = 0, size = 0;
+  let pos = 0,
+    size = 0;
   for (let h = header.exec(text); h; header.lastIndex = pos, h = header.exec(text)) {
     pos = header.lastIndex;
-    const first = Number(h[1]), count = Number(h[2]);
+    const first = Number(h[1]),
+      count = Number(h[2]);
     for (let i = 0; i < count; i++) {
       entry.lastIndex = pos;
       const e = entry.exec(text);
@@ -127,8 +152,10 @@ export function soundCrossReferences(bytes: Uint8Array): CrossReferences | undef
   if (!found) return undefined;
   const last = Number(found[1]);
   const context = PDFContext.create();
-  const pending = [last], seen = new Set<number>();
-  let size = 0, stream: boolean | undefined;
+  const pending = [last],
+    seen = new Set<number>();
+  let size = 0,
+    stream: boolean | undefined;
   try {
     while (pending.length > 0) {
       const offset = pending.pop()!;
@@ -197,25 +224,51 @@ function subsections(numbers: readonly number[]): [number, number][] {
 }
 
 /** The original's bytes followed by the objects `refs` (as `context` holds them now), their cross-references and a trailer. */
-export function appendUpdate(original: Uint8Array, xref: CrossReferences, context: PDFContext, refs: readonly PDFRef[], trailer: UpdateTrailer): Buffer {
+export function appendUpdate(
+  original: Uint8Array,
+  xref: CrossReferences,
+  context: PDFContext,
+  refs: readonly PDFRef[],
+  trailer: UpdateTrailer,
+): Buffer {
   const parts: Buffer[] = [Buffer.from(original.buffer, original.byteOffset, original.length)];
   let length = original.length;
-  const push = (b: Buffer) => { parts.push(b); length += b.length; };
+  const push = (b: Buffer) => {
+    parts.push(b);
+    length += b.length;
+  };
   const last = original[original.length - 1];
   if (last !== 0x0a && last !== 0x0d) push(Buffer.from('\n'));
   const offsets = new Map<number, number>();
   for (const ref of [...refs].sort((a, b) => a.objectNumber - b.objectNumber)) {
     offsets.set(ref.objectNumber, length);
-    push(Buffer.concat([Buffer.from(`${ref.objectNumber} ${ref.generationNumber} obj\n`), serialise(context.lookup(ref)!), Buffer.from('\nendobj\n')]));
+    push(
+      Buffer.concat([
+        Buffer.from(`${ref.objectNumber} ${ref.generationNumber} obj\n`),
+        serialise(context.lookup(ref)!),
+        Buffer.from('\nendobj\n'),
+      ]),
+    );
   }
   // /Size is one more than the highest number in the file (a number reserved but never written does not count).
   const highest = Math.max(xref.size - 1, ...offsets.keys());
-  const entries = { Root: trailer.Root, ...(trailer.Info ? { Info: trailer.Info } : {}), ...(trailer.Encrypt ? { Encrypt: trailer.Encrypt } : {}), ID: trailer.ID, Prev: xref.last };
+  const entries = {
+    Root: trailer.Root,
+    ...(trailer.Info ? { Info: trailer.Info } : {}),
+    ...(trailer.Encrypt ? { Encrypt: trailer.Encrypt } : {}),
+    ID: trailer.ID,
+    Prev: xref.last,
+  };
   const start = length;
   if (!xref.stream) {
     const numbers = [...offsets.keys()].sort((a, b) => a - b);
-    const table = subsections(numbers).map(([first, count]) =>
-      `${first} ${count}\n${numbers.slice(numbers.indexOf(first), numbers.indexOf(first) + count).map((n) => `${String(offsets.get(n)).padStart(10, '0')} 00000 n \n`).join('')}`);
+    const table = subsections(numbers).map(
+      ([first, count]) =>
+        `${first} ${count}\n${numbers
+          .slice(numbers.indexOf(first), numbers.indexOf(first) + count)
+          .map((n) => `${String(offsets.get(n)).padStart(10, '0')} 00000 n \n`)
+          .join('')}`,
+    );
     const dict = context.obj({ Size: highest + 1, ...entries });
     push(Buffer.concat([Buffer.from(`xref\n${table.join('')}trailer\n`), serialise(dict), Buffer.from(`\nstartxref\n${start}\n%%EOF\n`)]));
   } else {
@@ -224,7 +277,10 @@ export function appendUpdate(original: Uint8Array, xref: CrossReferences, contex
     offsets.set(self, start);
     const numbers = [...offsets.keys()].sort((a, b) => a - b);
     const rows = Buffer.alloc(numbers.length * 7);
-    numbers.forEach((n, i) => { rows[i * 7] = 1; rows.writeUInt32BE(offsets.get(n)!, i * 7 + 1); });
+    numbers.forEach((n, i) => {
+      rows[i * 7] = 1;
+      rows.writeUInt32BE(offsets.get(n)!, i * 7 + 1);
+    });
     const dict = context.obj({ Type: 'XRef', Size: self + 1, W: [1, 4, 2], Index: subsections(numbers).flat(), ...entries });
     const body = serialise(PDFRawStream.of(dict, rows));
     push(Buffer.concat([Buffer.from(`${self} 0 obj\n`), body, Buffer.from(`\nendobj\nstartxref\n${start}\n%%EOF\n`)]));

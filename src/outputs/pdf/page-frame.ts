@@ -29,7 +29,7 @@ function rectangle(context: PDFContext, value: PDFObject | undefined): [number, 
   if (!(value instanceof PDFArray) || value.size() !== 4) return undefined;
   const n = value.asArray().map((v) => (v instanceof PDFRef ? context.lookup(v) : v));
   if (!n.every((v) => v instanceof PDFNumber)) return undefined;
-  const [a, b, c, d] = n.map((v) => (v).asNumber()) as [number, number, number, number];
+  const [a, b, c, d] = n.map((v) => v.asNumber()) as [number, number, number, number];
   const r: [number, number, number, number] = [Math.min(a, c), Math.min(b, d), Math.max(a, c), Math.max(b, d)];
   return r[2] > r[0] && r[3] > r[1] ? r : undefined;
 }
@@ -40,7 +40,12 @@ export function pageView(context: PDFContext, page: PDFDict): { view: [number, n
   const crop = rectangle(context, inherited(context, page, 'CropBox'));
   let view = media;
   if (crop) {
-    const cut: [number, number, number, number] = [Math.max(crop[0], media[0]), Math.max(crop[1], media[1]), Math.min(crop[2], media[2]), Math.min(crop[3], media[3])];
+    const cut: [number, number, number, number] = [
+      Math.max(crop[0], media[0]),
+      Math.max(crop[1], media[1]),
+      Math.min(crop[2], media[2]),
+      Math.min(crop[3], media[3]),
+    ];
     if (cut[2] > cut[0] && cut[3] > cut[1]) view = cut;
   }
   const value = inherited(context, page, 'Rotate');
@@ -51,13 +56,21 @@ export function pageView(context: PDFContext, page: PDFDict): { view: [number, n
 
 /** The map from pixels of the page rendered `width` x `height` to its user space. */
 export function pixelsToUser(context: PDFContext, page: PDFDict, width: number, height: number): Affine {
-  const { view: [x0, y0, x1, y1], rotate } = pageView(context, page);
+  const {
+    view: [x0, y0, x1, y1],
+    rotate,
+  } = pageView(context, page);
   const across = rotate % 180 === 0 ? [x1 - x0, y1 - y0] : [y1 - y0, x1 - x0];
-  const sx = width / across[0]!, sy = height / across[1]!;
+  const sx = width / across[0]!,
+    sy = height / across[1]!;
   switch (rotate) {
-    case 0: return [1 / sx, 0, 0, -1 / sy, x0, y1];
-    case 90: return [0, 1 / sx, 1 / sy, 0, x0, y0];
-    case 180: return [-1 / sx, 0, 0, 1 / sy, x1, y0];
-    case 270: return [0, -1 / sx, -1 / sy, 0, x1, y1];
+    case 0:
+      return [1 / sx, 0, 0, -1 / sy, x0, y1];
+    case 90:
+      return [0, 1 / sx, 1 / sy, 0, x0, y0];
+    case 180:
+      return [-1 / sx, 0, 0, 1 / sy, x1, y0];
+    case 270:
+      return [0, -1 / sx, -1 / sy, 0, x1, y1];
   }
 }

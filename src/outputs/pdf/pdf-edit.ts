@@ -73,7 +73,14 @@ export function contentStreams(context: PDFContext, page: PDFDict): PDFObject[] 
  * Adds the text layer on top of the page: its content is wrapped in q ... Q (so a transform it leaves
  * in force does not move the layer), then the layer follows. The one "q" stream is shared by every page.
  */
-export function addTextLayer(edit: PdfEdit, pageRef: PDFRef, page: PDFDict, result: PageResult, font: GlyphlessFont, shared: { prefix?: PDFRef }): void {
+export function addTextLayer(
+  edit: PdfEdit,
+  pageRef: PDFRef,
+  page: PDFDict,
+  result: PageResult,
+  font: GlyphlessFont,
+  shared: { prefix?: PDFRef },
+): void {
   const fontName = addFontResource(edit, page, font.ref);
   const toUser = pixelsToUser(edit.context, page, result.width, result.height);
   const layer = textLayerOperators(result.lines, result.rotation, { font, fontName, toUser });
@@ -90,7 +97,8 @@ export function addTextLayer(edit: PdfEdit, pageRef: PDFRef, page: PDFDict, resu
 const producer = () => `${SOFTWARE.name} ${SOFTWARE.version}`;
 
 /** A text string: literal when it is printable ASCII, else UTF-16 (PDF text strings). */
-export const textString = (text: string) => (/^[\x20-\x7e]*$/.test(text) && !/[()\\]/.test(text) ? PDFString.of(text) : PDFHexString.fromText(text));
+export const textString = (text: string) =>
+  /^[\x20-\x7e]*$/.test(text) && !/[()\\]/.test(text) ? PDFString.of(text) : PDFHexString.fromText(text);
 
 /** The document information dictionary with this program as its producer and `now` as its modification date. */
 export function updateInfo(edit: PdfEdit, now: Date): PDFRef {
@@ -106,4 +114,3 @@ export function updateInfo(edit: PdfEdit, now: Date): PDFRef {
   }
   return edit.add(info);
 }
-

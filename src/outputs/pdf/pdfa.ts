@@ -13,7 +13,20 @@
  * streams on pages or other objects, and everything a full validator (veraPDF) would check beyond
  * this list; the catalog's own XMP metadata is replaced (its other properties are lost).
  */
-import { PDFArray, PDFBool, PDFDict, PDFHexString, PDFName, PDFNumber, PDFRawStream, PDFRef, PDFString, decodePDFRawStream, type PDFContext, type PDFObject } from 'pdf-lib';
+import {
+  PDFArray,
+  PDFBool,
+  PDFDict,
+  PDFHexString,
+  PDFName,
+  PDFNumber,
+  PDFRawStream,
+  PDFRef,
+  PDFString,
+  decodePDFRawStream,
+  type PDFContext,
+  type PDFObject,
+} from 'pdf-lib';
 import { deflateSync } from 'node:zlib';
 import type { PdfEdit } from './pdf-edit.ts';
 import { SRGB_PROFILE_NAME, srgbProfile } from './srgb-icc.ts';
@@ -22,10 +35,29 @@ const name = (v: string) => PDFName.of(v);
 const FONT_FILES = ['FontFile', 'FontFile2', 'FontFile3'];
 const FONT_TYPES = new Set(['Type1', 'MMType1', 'TrueType', 'CIDFontType0', 'CIDFontType2']);
 const FORBIDDEN_KEYS: Record<string, string> = {
-  JS: 'JavaScript', JavaScript: 'JavaScript', AA: 'additional actions', EmbeddedFiles: 'embedded files', OPI: 'OPI', Alternates: 'image alternates',
-  OCProperties: 'optional content (not checked)', XFA: 'XFA forms', OutputIntents: 'output intents of its own (not checked)',
+  JS: 'JavaScript',
+  JavaScript: 'JavaScript',
+  AA: 'additional actions',
+  EmbeddedFiles: 'embedded files',
+  OPI: 'OPI',
+  Alternates: 'image alternates',
+  OCProperties: 'optional content (not checked)',
+  XFA: 'XFA forms',
+  OutputIntents: 'output intents of its own (not checked)',
 };
-const FORBIDDEN_ACTIONS = new Set(['Launch', 'Sound', 'Movie', 'ResetForm', 'ImportData', 'JavaScript', 'Hide', 'SetOCGState', 'Rendition', 'Trans', 'GoTo3DView']);
+const FORBIDDEN_ACTIONS = new Set([
+  'Launch',
+  'Sound',
+  'Movie',
+  'ResetForm',
+  'ImportData',
+  'JavaScript',
+  'Hide',
+  'SetOCGState',
+  'Rendition',
+  'Trans',
+  'GoTo3DView',
+]);
 const FORBIDDEN_ANNOTATIONS = new Set(['Sound', 'Movie', 'Screen', '3D', 'RichMedia', 'FileAttachment', 'TrapNet']);
 // Annotation flags: invisible 1, hidden 2, print 4, noview 32.
 const HIDING_FLAGS = 1 | 2 | 32;
@@ -57,15 +89,23 @@ export function pdfaProblems(context: PDFContext, header: Uint8Array, contents: 
       if (k === 'Interpolate' && entry === PDFBool.True) problems.add('it asks for image interpolation');
       if ((k === 'TR' || k === 'TR2') && entry !== name('Default')) problems.add('it has transfer functions');
     }
-    const type = get('Type'), subtype = get('Subtype'), action = get('S');
-    if ((type === name('Action') || key === 'A' || key === 'OpenAction') && action instanceof PDFName && FORBIDDEN_ACTIONS.has(action.decodeText())) {
+    const type = get('Type'),
+      subtype = get('Subtype'),
+      action = get('S');
+    if (
+      (type === name('Action') || key === 'A' || key === 'OpenAction') &&
+      action instanceof PDFName &&
+      FORBIDDEN_ACTIONS.has(action.decodeText())
+    ) {
       problems.add(`it has ${action.decodeText()} actions`);
     }
-    if (subtype === name('PS') || (subtype === name('Form') && get('Ref') !== undefined)) problems.add('it has PostScript or reference XObjects');
+    if (subtype === name('PS') || (subtype === name('Form') && get('Ref') !== undefined))
+      problems.add('it has PostScript or reference XObjects');
     if (get('NeedAppearances') === PDFBool.True) problems.add('its form needs appearances generated');
     if (type === name('Font') && subtype instanceof PDFName && FONT_TYPES.has(subtype.decodeText())) {
       const descriptor = get('FontDescriptor');
-      if (!(descriptor instanceof PDFDict && FONT_FILES.some((f) => descriptor.get(name(f)) !== undefined))) problems.add(`its font ${get('BaseFont')?.toString() ?? ''} is not embedded`);
+      if (!(descriptor instanceof PDFDict && FONT_FILES.some((f) => descriptor.get(name(f)) !== undefined)))
+        problems.add(`its font ${get('BaseFont')?.toString() ?? ''} is not embedded`);
     }
     const annotations = get('Annots');
     if (annotations instanceof PDFArray) for (const a of annotations.asArray().map(lookup)) if (a instanceof PDFDict) checkAnnotation(a);
@@ -79,7 +119,8 @@ export function pdfaProblems(context: PDFContext, header: Uint8Array, contents: 
     const f = flags instanceof PDFNumber ? flags.asNumber() : 0;
     if (!(f & PRINT_FLAG) || f & HIDING_FLAGS) problems.add('it has annotations that are hidden or not printed');
     const appearance = lookup(a.get(name('AP')));
-    if (kindName !== 'Link' && !(appearance instanceof PDFDict && appearance.get(name('N')) !== undefined)) problems.add('it has annotations without an appearance');
+    if (kindName !== 'Link' && !(appearance instanceof PDFDict && appearance.get(name('N')) !== undefined))
+      problems.add('it has annotations without an appearance');
   };
   // Every object the document reaches from its catalog, once (objects nothing refers to are not part of it).
   const seen = new Set<PDFRef>();
@@ -91,7 +132,10 @@ export function pdfaProblems(context: PDFContext, header: Uint8Array, contents: 
       seen.add(item);
     }
     const value = lookup(item);
-    if (value instanceof PDFArray) { pending.push(...value.asArray().map((v): [PDFObject, string] => [v, key])); continue; }
+    if (value instanceof PDFArray) {
+      pending.push(...value.asArray().map((v): [PDFObject, string] => [v, key]));
+      continue;
+    }
     const dict = value instanceof PDFRawStream ? value.dict : value;
     if (!(dict instanceof PDFDict)) continue;
     check(dict, value instanceof PDFRawStream, key);
@@ -124,20 +168,23 @@ export function parsePdfDate(text: string): Date | undefined {
   return Number.isNaN(date.getTime()) ? undefined : date;
 }
 
-const escapeXml = (text: string) => text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!);
+const escapeXml = (text: string) =>
+  text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!);
 
 /** XMP metadata claiming PDF/A-2b and saying what the information dictionary says. */
 function xmp(info: Record<string, string>, dates: { CreationDate: Date; ModDate: Date }): string {
   const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
   const prop = (tag: string, value: string | undefined) => (value === undefined ? [] : [`   <${tag}>${escapeXml(value)}</${tag}>`]);
-  const alt = (tag: string, value: string | undefined) => (value === undefined ? [] : [`   <${tag}><rdf:Alt><rdf:li xml:lang="x-default">${escapeXml(value)}</rdf:li></rdf:Alt></${tag}>`]);
-  const seq = (tag: string, value: string | undefined) => (value === undefined ? [] : [`   <${tag}><rdf:Seq><rdf:li>${escapeXml(value)}</rdf:li></rdf:Seq></${tag}>`]);
+  const alt = (tag: string, value: string | undefined) =>
+    value === undefined ? [] : [`   <${tag}><rdf:Alt><rdf:li xml:lang="x-default">${escapeXml(value)}</rdf:li></rdf:Alt></${tag}>`];
+  const seq = (tag: string, value: string | undefined) =>
+    value === undefined ? [] : [`   <${tag}><rdf:Seq><rdf:li>${escapeXml(value)}</rdf:li></rdf:Seq></${tag}>`];
   return [
     '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>',
     '<x:xmpmeta xmlns:x="adobe:ns:meta/">',
     ' <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">',
-    '  <rdf:Description rdf:about="" xmlns:pdfaid="http://www.aiim.org/pdfa/ns/id/" xmlns:pdf="http://ns.adobe.com/pdf/1.3/"'
-      + ' xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/">',
+    '  <rdf:Description rdf:about="" xmlns:pdfaid="http://www.aiim.org/pdfa/ns/id/" xmlns:pdf="http://ns.adobe.com/pdf/1.3/"' +
+      ' xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/">',
     '   <pdfaid:part>2</pdfaid:part>',
     '   <pdfaid:conformance>B</pdfaid:conformance>',
     ...prop('pdf:Producer', info.Producer),
@@ -181,8 +228,11 @@ export function addPdfA(edit: PdfEdit, infoRef: PDFRef, now: Date): void {
   const metadata = edit.add(PDFRawStream.of(context.obj({ Type: 'Metadata', Subtype: 'XML' }), Buffer.from(xmp(text, dates), 'utf8')));
   const profile = edit.add(PDFRawStream.of(context.obj({ N: 3, Filter: 'FlateDecode' }), deflateSync(srgbProfile())));
   const intent = context.obj({
-    Type: 'OutputIntent', S: 'GTS_PDFA1', OutputConditionIdentifier: PDFString.of(SRGB_PROFILE_NAME),
-    Info: PDFString.of(SRGB_PROFILE_NAME), DestOutputProfile: profile,
+    Type: 'OutputIntent',
+    S: 'GTS_PDFA1',
+    OutputConditionIdentifier: PDFString.of(SRGB_PROFILE_NAME),
+    Info: PDFString.of(SRGB_PROFILE_NAME),
+    DestOutputProfile: profile,
   });
   const root = context.trailerInfo.Root;
   const catalog = context.lookup(root, PDFDict);

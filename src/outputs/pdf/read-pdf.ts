@@ -2,7 +2,20 @@
  * The input PDF's objects, parsed by pdf-lib, decrypted with the standard security handler when the
  * file is encrypted and its password was given, and its pages in page-tree order.
  */
-import { PDFArray, PDFDict, PDFHexString, PDFName, PDFObjectStreamParser, PDFParser, PDFRawStream, PDFRef, PDFString, PDFXRefStreamParser, type PDFContext, type PDFObject } from 'pdf-lib';
+import {
+  PDFArray,
+  PDFDict,
+  PDFHexString,
+  PDFName,
+  PDFObjectStreamParser,
+  PDFParser,
+  PDFRawStream,
+  PDFRef,
+  PDFString,
+  PDFXRefStreamParser,
+  type PDFContext,
+  type PDFObject,
+} from 'pdf-lib';
 import { OcrError } from '../../errors.ts';
 import { decryptObject, openFileKey, stringBytes, type FileKey } from './security.ts';
 
@@ -45,7 +58,8 @@ function parse(input: Uint8Array, options: { file?: FileKey; encryptRef?: PDFObj
     this.matchKeyword(ENDOBJ);
     const object = file && ref !== encryptRef ? decryptObject(file, ref, parsed) : parsed;
     const type = object instanceof PDFRawStream ? object.dict.get(PDFName.of('Type')) : undefined;
-    if (type === PDFName.of('ObjStm') && objectStreams) await PDFObjectStreamParser.forStream(object as PDFRawStream, this.shouldWaitForTick).parseIntoContext();
+    if (type === PDFName.of('ObjStm') && objectStreams)
+      await PDFObjectStreamParser.forStream(object as PDFRawStream, this.shouldWaitForTick).parseIntoContext();
     else if (type === PDFName.of('XRef')) PDFXRefStreamParser.forStream(object as PDFRawStream).parseIntoContext();
     else this.context.assign(ref, object);
     return ref;

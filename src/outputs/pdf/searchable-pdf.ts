@@ -35,7 +35,11 @@ export async function writeSearchablePdf(input: Uint8Array, result: JobResult, o
   const { context, decrypted } = await parsePdf(input, options.password);
   const pages = pageList(context);
   if (options.pdfa) {
-    const problems = pdfaProblems(context, input, pages.flatMap((p) => contentStreams(context, p.dict)));
+    const problems = pdfaProblems(
+      context,
+      input,
+      pages.flatMap((p) => contentStreams(context, p.dict)),
+    );
     if (problems.length > 0) throw new OcrError('PDFA_UNSUPPORTED', `This PDF cannot be made PDF/A-2b: ${problems.join('; ')}`);
   }
   // Appended to the original when its cross-references can be trusted (and, for PDF/A, its header
@@ -51,7 +55,10 @@ export async function writeSearchablePdf(input: Uint8Array, result: JobResult, o
     if (page.source !== 'ocr' || !target || !page.lines.some((l) => l.words.length > 0)) continue;
     addTextLayer(edit, target.ref, target.dict, page, font, shared);
   }
-  font.write((object) => edit.add(object), (ref, object) => edit.assign(ref, object));
+  font.write(
+    (object) => edit.add(object),
+    (ref, object) => edit.assign(ref, object),
+  );
   const info = updateInfo(edit, now);
   if (options.pdfa) addPdfA(edit, info, now);
   const id = updatedId(context, context.trailerInfo.ID, `${input.length} ${now.toISOString()} ${result.metrics.job_id}`);

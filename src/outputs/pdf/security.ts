@@ -52,12 +52,22 @@ export function stringBytes(value: PDFString | PDFHexString): Buffer {
   const out: number[] = [];
   for (let i = 0; i < raw.length; i++) {
     const c = raw.charCodeAt(i);
-    if (c !== 0x5c) { out.push(c); continue; }
+    if (c !== 0x5c) {
+      out.push(c);
+      continue;
+    }
     const next = raw[++i];
     if (next === undefined) break;
     const octal = /^[0-7]{1,3}/.exec(raw.slice(i, i + 3));
-    if (octal) { out.push(parseInt(octal[0], 8) & 0xff); i += octal[0].length - 1; continue; }
-    if (next === '\r') { if (raw[i + 1] === '\n') i++; continue; }
+    if (octal) {
+      out.push(parseInt(octal[0], 8) & 0xff);
+      i += octal[0].length - 1;
+      continue;
+    }
+    if (next === '\r') {
+      if (raw[i + 1] === '\n') i++;
+      continue;
+    }
     if (next === '\n') continue;
     const escapes: Record<string, number> = { n: 10, r: 13, t: 9, b: 8, f: 12 };
     out.push(escapes[next] ?? next.charCodeAt(0));
@@ -91,7 +101,13 @@ const entryNumber = (dict: PDFDict, key: string, fallback: number): number => {
 function legacyKey(user: Buffer, encrypt: PDFDict, id: Buffer, r: number, length: number, metadata: boolean): Buffer {
   const p = Buffer.alloc(4);
   p.writeInt32LE(entryNumber(encrypt, 'P', 0) | 0);
-  let key = md5(padded(user), entryBytes(encrypt, 'O').subarray(0, 32), p, id, r >= 4 && !metadata ? Buffer.from([255, 255, 255, 255]) : Buffer.alloc(0)).subarray(0, length);
+  let key = md5(
+    padded(user),
+    entryBytes(encrypt, 'O').subarray(0, 32),
+    p,
+    id,
+    r >= 4 && !metadata ? Buffer.from([255, 255, 255, 255]) : Buffer.alloc(0),
+  ).subarray(0, length);
   if (r >= 3) for (let i = 0; i < 50; i++) key = md5(key).subarray(0, length);
   return key;
 }
@@ -101,7 +117,11 @@ function userMatches(key: Buffer, encrypt: PDFDict, id: Buffer, r: number): bool
   const u = entryBytes(encrypt, 'U');
   if (r === 2) return rc4(key, PASSWORD_PAD).equals(u.subarray(0, 32));
   let value = rc4(key, md5(PASSWORD_PAD, id));
-  for (let i = 1; i <= 19; i++) value = rc4(key.map((b) => b ^ i), value);
+  for (let i = 1; i <= 19; i++)
+    value = rc4(
+      key.map((b) => b ^ i),
+      value,
+    );
   return value.equals(u.subarray(0, 16));
 }
 
@@ -112,13 +132,19 @@ function userFromOwner(owner: Buffer, encrypt: PDFDict, r: number, length: numbe
   const key = hash.subarray(0, r === 2 ? 5 : length);
   let value = entryBytes(encrypt, 'O').subarray(0, 32);
   if (r === 2) return rc4(key, value);
-  for (let i = 19; i >= 0; i--) value = rc4(key.map((b) => b ^ i), value);
+  for (let i = 19; i >= 0; i--)
+    value = rc4(
+      key.map((b) => b ^ i),
+      value,
+    );
   return value;
 }
 
 /** Algorithm 2.B (revision 6), or plain SHA-256 (revision 5). */
 function hash256(password: Buffer, salt: Buffer, user: Buffer, r: number): Buffer {
-  let k = createHash('sha256').update(Buffer.concat([password, salt, user])).digest();
+  let k = createHash('sha256')
+    .update(Buffer.concat([password, salt, user]))
+    .digest();
   if (r === 5) return k;
   for (let round = 0; ; round++) {
     const k1 = Buffer.concat(Array.from({ length: 64 }, () => Buffer.concat([password, k, user])));
@@ -126,7 +152,9 @@ function hash256(password: Buffer, salt: Buffer, user: Buffer, r: number): Buffe
     const e = Buffer.concat([cipher.update(k1), cipher.final()]);
     let sum = 0;
     for (let i = 0; i < 16; i++) sum += e[i]!;
-    k = createHash(['sha256', 'sha384', 'sha512'][sum % 3]!).update(e).digest();
+    k = createHash(['sha256', 'sha384', 'sha512'][sum % 3]!)
+      .update(e)
+      .digest();
     // At least 64 rounds, then until the last byte of E is at most the rounds done minus 32.
     if (round + 1 >= 64 && e[e.length - 1]! <= round + 1 - 32) return k.subarray(0, 32);
   }
@@ -134,20 +162,25 @@ function hash256(password: Buffer, salt: Buffer, user: Buffer, r: number): Buffe
 
 function aes256Key(password: string, encrypt: PDFDict, r: number): Buffer | undefined {
   const pw = Buffer.from(password.normalize('NFKC'), 'utf8').subarray(0, 127);
-  const u = entryBytes(encrypt, 'U').subarray(0, 48), o = entryBytes(encrypt, 'O').subarray(0, 48);
+  const u = entryBytes(encrypt, 'U').subarray(0, 48),
+    o = entryBytes(encrypt, 'O').subarray(0, 48);
   const unwrap = (k: Buffer, wrapped: Buffer) => {
     const d = createDecipheriv('aes-256-cbc', k, Buffer.alloc(16)).setAutoPadding(false);
     return Buffer.concat([d.update(wrapped), d.final()]);
   };
-  if (hash256(pw, u.subarray(32, 40), Buffer.alloc(0), r).equals(u.subarray(0, 32))) return unwrap(hash256(pw, u.subarray(40, 48), Buffer.alloc(0), r), entryBytes(encrypt, 'UE'));
-  if (hash256(pw, o.subarray(32, 40), u, r).equals(o.subarray(0, 32))) return unwrap(hash256(pw, o.subarray(40, 48), u, r), entryBytes(encrypt, 'OE'));
+  if (hash256(pw, u.subarray(32, 40), Buffer.alloc(0), r).equals(u.subarray(0, 32)))
+    return unwrap(hash256(pw, u.subarray(40, 48), Buffer.alloc(0), r), entryBytes(encrypt, 'UE'));
+  if (hash256(pw, o.subarray(32, 40), u, r).equals(o.subarray(0, 32)))
+    return unwrap(hash256(pw, o.subarray(40, 48), u, r), entryBytes(encrypt, 'OE'));
   return undefined;
 }
 
 /** The file key `password` (user or owner) opens; a PDF_ENCRYPTED error when it opens nothing. */
 export function openFileKey(encrypt: PDFDict, id: Buffer, password: string): FileKey {
-  if (encrypt.get(PDFName.of('Filter')) !== PDFName.of('Standard')) throw new OcrError('PDF_ENCRYPTED', 'The PDF is encrypted with a security handler other than the standard one');
-  const v = entryNumber(encrypt, 'V', 0), r = entryNumber(encrypt, 'R', 2);
+  if (encrypt.get(PDFName.of('Filter')) !== PDFName.of('Standard'))
+    throw new OcrError('PDF_ENCRYPTED', 'The PDF is encrypted with a security handler other than the standard one');
+  const v = entryNumber(encrypt, 'V', 0),
+    r = entryNumber(encrypt, 'R', 2);
   const metadata = String(encrypt.get(PDFName.of('EncryptMetadata')) ?? 'true') !== 'false';
   const methods = { strings: methodOf(encrypt, 'StrF', v), streams: methodOf(encrypt, 'StmF', v), metadata };
   if (r >= 5) {
@@ -168,9 +201,13 @@ function decrypt(file: FileKey, method: Method, ref: PDFRef, data: Uint8Array): 
   if (method === 'None') return Buffer.from(data);
   let key = file.key;
   if (file.perObject) {
-    const n = ref.objectNumber, g = ref.generationNumber;
+    const n = ref.objectNumber,
+      g = ref.generationNumber;
     const salt = method === 'AES' ? Buffer.from('sAlT', 'latin1') : Buffer.alloc(0);
-    key = md5(file.key, Buffer.from([n & 255, (n >> 8) & 255, (n >> 16) & 255, g & 255, (g >> 8) & 255]), salt).subarray(0, Math.min(file.key.length + 5, 16));
+    key = md5(file.key, Buffer.from([n & 255, (n >> 8) & 255, (n >> 16) & 255, g & 255, (g >> 8) & 255]), salt).subarray(
+      0,
+      Math.min(file.key.length + 5, 16),
+    );
   }
   if (method === 'RC4') return rc4(key, data);
   if (data.length < 32 || data.length % 16 !== 0) return Buffer.alloc(0);
@@ -185,7 +222,8 @@ function decrypt(file: FileKey, method: Method, ref: PDFRef, data: Uint8Array): 
 /** The object with its strings (and, for a stream, its data) decrypted; objects inside object streams are not encrypted on their own. */
 export function decryptObject(file: FileKey, ref: PDFRef, object: PDFObject): PDFObject {
   const visit = (value: PDFObject): PDFObject => {
-    if (value instanceof PDFString || value instanceof PDFHexString) return PDFHexString.of(decrypt(file, file.strings, ref, stringBytes(value)).toString('hex'));
+    if (value instanceof PDFString || value instanceof PDFHexString)
+      return PDFHexString.of(decrypt(file, file.strings, ref, stringBytes(value)).toString('hex'));
     if (value instanceof PDFArray) {
       for (let i = 0; i < value.size(); i++) value.set(i, visit(value.get(i)));
       return value;

@@ -39,12 +39,17 @@ function readingDirection(rotation: number): Vector {
  */
 function lineDirection(box: Box, reading: Vector, levelRise: number): Vector {
   // Of the box's sides, the one running most nearly along the reading direction, pointed along it.
-  let best: Vector = reading, along = 0;
+  let best: Vector = reading,
+    along = 0;
   for (let i = 0; i < 4; i++) {
-    const a = box[i]!, b = box[(i + 1) % 4]!;
+    const a = box[i]!,
+      b = box[(i + 1) % 4]!;
     const side: Vector = [b[0] - a[0], b[1] - a[1]];
     const d = dot(side, reading);
-    if (Math.abs(d) > Math.abs(along)) { along = d; best = d < 0 ? [-side[0], -side[1]] : side; }
+    if (Math.abs(d) > Math.abs(along)) {
+      along = d;
+      best = d < 0 ? [-side[0], -side[1]] : side;
+    }
   }
   const length = Math.hypot(best[0], best[1]);
   const tilt = Math.atan2(reading[0] * best[1] - reading[1] * best[0], dot(best, reading));
@@ -74,30 +79,39 @@ function lineOperators(line: OcrLine, rotation: number, w: LayerWriter, state: {
   const up = upOf(d);
   const corners = line.words.map((word) => word.box);
   const heights = corners.flat().map((p) => dot(p, up));
-  const bottom = Math.min(...heights), top = Math.max(...heights);
-  const userD = linear(w.toUser, reading), userUp = linear(w.toUser, upOf(reading));
-  const alongScale = Math.hypot(...userD), upScale = Math.hypot(...userUp);
+  const bottom = Math.min(...heights),
+    top = Math.max(...heights);
+  const userD = linear(w.toUser, reading),
+    userUp = linear(w.toUser, upOf(reading));
+  const alongScale = Math.hypot(...userD),
+    upScale = Math.hypot(...userUp);
   const size = Math.max(0.01, (top - bottom) * upScale);
   // The glyph box spans the line's letters: the baseline sits the font's descent above their bottom.
-  const baseline = (-DESCENT) / (ASCENT - DESCENT) - 0.5;
+  const baseline = -DESCENT / (ASCENT - DESCENT) - 0.5;
   const matrix = `${num(userD[0] / alongScale, 5)} ${num(userD[1] / alongScale, 5)} ${num(userUp[0] / upScale, 5)} ${num(userUp[1] / upScale, 5)}`;
   // Every text object starts at the identity: an upright page's words need only a move (Td).
-  const place = (x: number, y: number) => (matrix === '1 0 0 1' ? `${num(x, 1)} ${num(y, 1)} Td` : `${matrix} ${num(x, 1)} ${num(y, 1)} Tm`);
+  const place = (x: number, y: number) =>
+    matrix === '1 0 0 1' ? `${num(x, 1)} ${num(y, 1)} Td` : `${matrix} ${num(x, 1)} ${num(y, 1)} Tm`;
   const spans = corners.map((box) => {
     const along = box.map((p) => dot(p, d));
     return [Math.min(...along), Math.max(...along)] as const;
   });
   // Tz: the stretch that makes `chars` glyphs `length` pixels long.
   const stretch = (length: number, chars: number) => (100 * length * alongScale) / (chars * (GLYPH_ADVANCE / 1000) * size);
-  const middle = (bottom + top) / 2, height = top - bottom;
+  const middle = (bottom + top) / 2,
+    height = top - bottom;
   return line.words.flatMap((word, i) => {
     const chars = [...word.text].length;
     if (chars === 0) return [];
     const [s0, s1] = spans[i]!;
     // The word's centre on the line, then back half its length and down to the baseline, level.
     const centre: Vector = [((s0 + s1) / 2) * d[0] + middle * up[0], ((s0 + s1) / 2) * d[1] + middle * up[1]];
-    const start = (s1 - s0) / 2, lift = baseline * height;
-    const origin = apply(w.toUser, [centre[0] - start * reading[0] + lift * upOf(reading)[0], centre[1] - start * reading[1] + lift * upOf(reading)[1]]);
+    const start = (s1 - s0) / 2,
+      lift = baseline * height;
+    const origin = apply(w.toUser, [
+      centre[0] - start * reading[0] + lift * upOf(reading)[0],
+      centre[1] - start * reading[1] + lift * upOf(reading)[1],
+    ]);
     const font = state.size === size ? '' : `/${w.fontName} ${num(size)} Tf `;
     state.size = size;
     // Positions to a tenth of a point and stretches to a tenth of a percent keep a word within a

@@ -40,7 +40,15 @@ export async function classifyLines(session: Session, lines: readonly LineImage[
   const count = new Uint16Array(lines.length);
   for (let i = 0; i < windows.length; i += CLS_BATCH) {
     const batch = windows.slice(i, i + CLS_BATCH);
-    const out = await runModel(session, packLines(batch.map((w) => w.image), REC_HEIGHT, CLS_WIDTH), [batch.length, 3, REC_HEIGHT, CLS_WIDTH]);
+    const out = await runModel(
+      session,
+      packLines(
+        batch.map((w) => w.image),
+        REC_HEIGHT,
+        CLS_WIDTH,
+      ),
+      [batch.length, 3, REC_HEIGHT, CLS_WIDTH],
+    );
     batch.forEach((w, n) => {
       turnedSum[w.line]! += out.data[n * 2 + 1]!;
       count[w.line]! += 1;

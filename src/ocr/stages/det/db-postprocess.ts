@@ -36,13 +36,17 @@ export function textRegions(map: ProbabilityMap, thresh: number): Run[][] {
     return a;
   };
   const runs: Run[] = [];
-  let prevStart = 0, prevEnd = 0;
+  let prevStart = 0,
+    prevEnd = 0;
   for (let y = 0; y < height; y++) {
     const rowStart = runs.length;
     const off = y * width;
     let x = 0;
     while (x < width) {
-      if (data[off + x]! <= thresh) { x++; continue; }
+      if (data[off + x]! <= thresh) {
+        x++;
+        continue;
+      }
       const x0 = x;
       while (x < width && data[off + x]! > thresh) x++;
       const run: Run = { y, x0, x1: x - 1, label: parent.length };
@@ -52,7 +56,8 @@ export function textRegions(map: ProbabilityMap, thresh: number): Run[][] {
         const p = runs[i]!;
         if (p.x1 < x0 - 1) continue;
         if (p.x0 > run.x1 + 1) break;
-        const a = find(p.label), b = find(run.label);
+        const a = find(p.label),
+          b = find(run.label);
         if (a !== b) parent[Math.max(a, b)] = Math.min(a, b);
       }
       runs.push(run);
@@ -73,9 +78,12 @@ export function textRegions(map: ProbabilityMap, thresh: number): Run[][] {
 /** Mean probability inside a quad (Paddle's box_score_fast). */
 export function boxScore(map: ProbabilityMap, q: Quad): number {
   const b = quadBounds(q);
-  const x0 = Math.max(0, Math.floor(b.x0)), x1 = Math.min(map.width - 1, Math.ceil(b.x1));
-  const y0 = Math.max(0, Math.floor(b.y0)), y1 = Math.min(map.height - 1, Math.ceil(b.y1));
-  let sum = 0, n = 0;
+  const x0 = Math.max(0, Math.floor(b.x0)),
+    x1 = Math.min(map.width - 1, Math.ceil(b.x1));
+  const y0 = Math.max(0, Math.floor(b.y0)),
+    y1 = Math.min(map.height - 1, Math.ceil(b.y1));
+  let sum = 0,
+    n = 0;
   for (let y = y0; y <= y1; y++) {
     for (let x = x0; x <= x1; x++) {
       if (!insideConvexQuad(q, x, y)) continue;
@@ -88,7 +96,8 @@ export function boxScore(map: ProbabilityMap, q: Quad): number {
 
 /** Text boxes in the coordinates of a destination image of size destWidth x destHeight. */
 export function dbPostprocess(map: ProbabilityMap, params: DbParams, destWidth: number, destHeight: number): DetectedBox[] {
-  const sx = destWidth / map.width, sy = destHeight / map.height;
+  const sx = destWidth / map.width,
+    sy = destHeight / map.height;
   const out: DetectedBox[] = [];
   const regions = textRegions(map, params.thresh).slice(0, params.maxCandidates);
   for (const runs of regions) {

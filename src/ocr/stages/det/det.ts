@@ -37,7 +37,8 @@ export async function detInput(page: Raster, params: DetParams): Promise<{ input
   const input = new Float32Array(3 * plane);
   for (let c = 0; c < 3; c++) {
     const src = small.channels === 1 ? 0 : c;
-    const k = 1 / (255 * DET_STD[c]!), m = DET_MEAN[c]! / DET_STD[c]!;
+    const k = 1 / (255 * DET_STD[c]!),
+      m = DET_MEAN[c]! / DET_STD[c]!;
     for (let i = 0; i < plane; i++) input[c * plane + i] = small.data[i * small.channels + src]! * k - m;
   }
   return { input, dims: [1, 3, size.height, size.width] };

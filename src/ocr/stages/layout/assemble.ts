@@ -30,7 +30,10 @@ const pixelBox = (q: Quad): Box => q.map(([x, y]) => [Math.round(x), Math.round(
  */
 export function assemblePage(read: readonly ReadLine[], layout: LayoutParams, toOutput: (q: Quad) => Box = (q) => q): AssembledPage {
   const skew = medianSkew(read.map((k) => k.box));
-  const { paragraphs: ordered } = layoutPage(read.map((k) => deskewedBounds(k.box, skew)), layout);
+  const { paragraphs: ordered } = layoutPage(
+    read.map((k) => deskewedBounds(k.box, skew)),
+    layout,
+  );
   const lines: OcrLine[] = [];
   const paragraphs: OcrParagraph[] = [];
   const blocks: string[] = [];
@@ -43,13 +46,24 @@ export function assemblePage(read: readonly ReadLine[], layout: LayoutParams, to
         indices.push(lines.length);
         const { text, confidence, box, words } = read[i]!;
         lines.push({
-          text, confidence: round4(confidence), box: pixelBox(toOutput(box)),
+          text,
+          confidence: round4(confidence),
+          box: pixelBox(toOutput(box)),
           words: words.map((w) => ({ text: w.text, confidence: round4(w.confidence), box: pixelBox(toOutput(w.box)) })),
         });
       }
     }
     const b = pointsBounds(indices.flatMap((i) => lines[i]!.box));
-    paragraphs.push({ text: rowTexts.join(' '), box: [[b.x0, b.y0], [b.x1, b.y0], [b.x1, b.y1], [b.x0, b.y1]], lines: indices });
+    paragraphs.push({
+      text: rowTexts.join(' '),
+      box: [
+        [b.x0, b.y0],
+        [b.x1, b.y0],
+        [b.x1, b.y1],
+        [b.x0, b.y1],
+      ],
+      lines: indices,
+    });
     blocks.push(rowTexts.join('\n'));
   }
   const avg = lines.length === 0 ? 0 : lines.reduce((s, l) => s + l.confidence, 0) / lines.length;

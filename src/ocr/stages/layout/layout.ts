@@ -52,7 +52,8 @@ function gutterCandidates(boxes: LayoutBox[], ids: number[], allowance: number, 
     cover[Math.ceil(boxes[i]!.x1) - left]! -= 1;
   }
   const gutters: Gutter[] = [];
-  let count = 0, start = -1;
+  let count = 0,
+    start = -1;
   for (let x = 0; x <= right - left; x++) {
     count += cover[x]!;
     if (count <= allowance && start < 0) start = x;
@@ -105,7 +106,9 @@ function isTextColumn(ctx: Context, ids: number[]): boolean {
 
 function splitAtGutter(ctx: Context, ids: number[], g: Gutter): ColumnSplit | undefined {
   const { boxes } = ctx;
-  const spanning: number[] = [], left: number[] = [], right: number[] = [];
+  const spanning: number[] = [],
+    left: number[] = [],
+    right: number[] = [];
   // Spanning lines reach a line height into both sides; a box that only pokes into the gutter (a
   // speck of dirt beside a line) belongs to the side its centre is on.
   const reach = ctx.lineHeight;

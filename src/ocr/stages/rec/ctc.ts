@@ -34,12 +34,17 @@ export interface StepMaxima {
 /** Step maxima of `classes`-wide probability rows (for a model that outputs every class's probability). */
 export function stepMaxima(probs: Float32Array, classes: number): StepMaxima {
   const steps = probs.length / classes;
-  const best = new Int32Array(steps), prob = new Float32Array(steps);
+  const best = new Int32Array(steps),
+    prob = new Float32Array(steps);
   for (let t = 0; t < steps; t++) {
     const base = t * classes;
-    let k = 0, p = probs[base]!;
+    let k = 0,
+      p = probs[base]!;
     for (let c = 1; c < classes; c++) {
-      if (probs[base + c]! > p) { p = probs[base + c]!; k = c; }
+      if (probs[base + c]! > p) {
+        p = probs[base + c]!;
+        k = c;
+      }
     }
     best[t] = k;
     prob[t] = p;
@@ -52,7 +57,8 @@ export function ctcGreedyDecode(maxima: StepMaxima, offset: number, steps: numbe
   const chars: DecodedChar[] = [];
   let prev = -1;
   for (let t = 0; t < steps; t++) {
-    const best = maxima.best[offset + t]!, bestP = maxima.prob[offset + t]!;
+    const best = maxima.best[offset + t]!,
+      bestP = maxima.prob[offset + t]!;
     if (best !== 0 && best === prev) {
       const last = chars[chars.length - 1]!;
       last.end = t;

@@ -20,7 +20,10 @@ export function pieceRanges(line: LineImage, maxWidth: number): [number, number]
   const minSpace = Math.max(2, Math.round(WORD_SPACE * line.height));
   const spaces: { at: number; width: number }[] = [];
   for (let x = 0; x < line.width;) {
-    if (!blank[x]) { x++; continue; }
+    if (!blank[x]) {
+      x++;
+      continue;
+    }
     let end = x;
     while (end < line.width && blank[end]) end++;
     if (end - x >= minSpace && x > 0 && end < line.width) spaces.push({ at: Math.floor((x + end) / 2), width: end - x });
@@ -36,9 +39,10 @@ export function pieceRanges(line: LineImage, maxWidth: number): [number, number]
     const after = spaces.filter((c) => c.at > start);
     const near = after.filter((c) => Math.abs(c.at - ideal) <= window);
     const distance = (c: { at: number }) => Math.abs(c.at - ideal);
-    const cut = near.length > 0
-      ? near.reduce((best, c) => (c.width > best.width || (c.width === best.width && distance(c) < distance(best)) ? c : best))
-      : after.reduce<{ at: number } | undefined>((best, c) => (best === undefined || distance(c) < distance(best) ? c : best), undefined);
+    const cut =
+      near.length > 0
+        ? near.reduce((best, c) => (c.width > best.width || (c.width === best.width && distance(c) < distance(best)) ? c : best))
+        : after.reduce<{ at: number } | undefined>((best, c) => (best === undefined || distance(c) < distance(best) ? c : best), undefined);
     if (cut === undefined) break;
     ranges.push([start, cut.at]);
     start = cut.at;
@@ -59,7 +63,8 @@ function columnsOf(line: LineImage, x0: number, x1: number): LineImage {
 function joinPieces(pieces: { result: CtcResult; x0: number }[]): CtcResult {
   if (pieces.length === 1) return pieces[0]!.result;
   const chars = pieces.flatMap(({ result, x0 }) =>
-    result.chars.map((c) => ({ ...c, start: c.start + x0 / REC_STRIDE, end: c.end + x0 / REC_STRIDE })));
+    result.chars.map((c) => ({ ...c, start: c.start + x0 / REC_STRIDE, end: c.end + x0 / REC_STRIDE })),
+  );
   const confidence = chars.length === 0 ? 0 : chars.reduce((sum, c) => sum + c.prob, 0) / chars.length;
   return { text: chars.map((c) => c.char).join(''), confidence, chars };
 }
@@ -98,17 +103,34 @@ async function readSteps(session: Session, input: Float32Array, dims: number[]):
 /** The images the recogniser reads: every line, or its pieces (`pieceRanges`), with where each piece starts. */
 export function linePieces(lines: readonly LineImage[], maxPieceWidth: number): { lineIndex: number; x0: number; image: LineImage }[] {
   return lines.flatMap((line, lineIndex) =>
-    pieceRanges(line, maxPieceWidth).map(([x0, x1]) => ({ lineIndex, x0, image: columnsOf(line, x0, x1) })));
+    pieceRanges(line, maxPieceWidth).map(([x0, x1]) => ({ lineIndex, x0, image: columnsOf(line, x0, x1) })),
+  );
 }
 
-export async function recognizeLines(session: Session, lines: readonly LineImage[], alphabet: readonly string[], params: RecParams): Promise<RecognizeResult> {
+export async function recognizeLines(
+  session: Session,
+  lines: readonly LineImage[],
+  alphabet: readonly string[],
+  params: RecParams,
+): Promise<RecognizeResult> {
   const t0 = performance.now();
   const pieces = linePieces(lines, params.maxPieceWidth);
   const results = new Array<CtcResult>(pieces.length);
-  for (const batch of widthBatches(pieces.map((p) => p.image.width), params)) {
+  for (const batch of widthBatches(
+    pieces.map((p) => p.image.width),
+    params,
+  )) {
     const maxWidth = Math.max(...batch.map((i) => pieces[i]!.image.width));
     const width = Math.ceil(maxWidth / REC_STRIDE) * REC_STRIDE;
-    const maxima = await readSteps(session, packLines(batch.map((i) => pieces[i]!.image), REC_HEIGHT, width), [batch.length, 3, REC_HEIGHT, width]);
+    const maxima = await readSteps(
+      session,
+      packLines(
+        batch.map((i) => pieces[i]!.image),
+        REC_HEIGHT,
+        width,
+      ),
+      [batch.length, 3, REC_HEIGHT, width],
+    );
     const steps = maxima.best.length / batch.length;
     batch.forEach((pieceIndex, n) => {
       // Read only the steps over the piece itself, not over the padding.

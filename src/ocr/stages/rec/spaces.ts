@@ -27,7 +27,9 @@ const CJK_LETTER = /[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-
  */
 export function normaliseLatin(text: string): string {
   if (CJK_LETTER.test(text)) return text;
-  return text.replace(/[\uff01-\uff5e]/g, (c) => String.fromCharCode(c.charCodeAt(0) - 0xfee0)).replace(/\u3000/g, ' ')
+  return text
+    .replace(/[\uff01-\uff5e]/g, (c) => String.fromCharCode(c.charCodeAt(0) - 0xfee0))
+    .replace(/\u3000/g, ' ')
     .replace(/(?<=\p{Ll})I(?=\p{Ll})/gu, 'l');
 }
 
@@ -51,7 +53,8 @@ function median(values: number[]): number | undefined {
 function emittedWordGaps(chars: readonly DecodedChar[], blank: Uint8Array): number[] {
   const gaps: number[] = [];
   for (let k = 1; k + 1 < chars.length; k++) {
-    if (chars[k]!.char === ' ' && chars[k - 1]!.char !== ' ' && chars[k + 1]!.char !== ' ') gaps.push(gapBetween(blank, chars[k - 1]!, chars[k + 1]!));
+    if (chars[k]!.char === ' ' && chars[k - 1]!.char !== ' ' && chars[k + 1]!.char !== ' ')
+      gaps.push(gapBetween(blank, chars[k - 1]!, chars[k + 1]!));
   }
   return gaps;
 }
@@ -71,14 +74,21 @@ export function otsuThreshold(values: readonly number[]): number {
   for (const v of values) hist[v]! += 1;
   const total = values.length;
   const sum = values.reduce((s, v) => s + v, 0);
-  let best = 0, bestVar = -1, weight = 0, partial = 0;
+  let best = 0,
+    bestVar = -1,
+    weight = 0,
+    partial = 0;
   for (let t = 0; t < max; t++) {
     weight += hist[t]!;
     partial += t * hist[t]!;
     if (weight === 0 || weight === total) continue;
-    const m0 = partial / weight, m1 = (sum - partial) / (total - weight);
+    const m0 = partial / weight,
+      m1 = (sum - partial) / (total - weight);
     const between = weight * (total - weight) * (m0 - m1) ** 2;
-    if (between > bestVar) { bestVar = between; best = t + 1; }
+    if (between > bestVar) {
+      bestVar = between;
+      best = t + 1;
+    }
   }
   return best;
 }
@@ -87,7 +97,8 @@ export function otsuThreshold(values: readonly number[]): number {
 function letterGaps(chars: readonly DecodedChar[], blank: Uint8Array): number[] {
   const gaps: number[] = [];
   for (let k = 1; k < chars.length; k++) {
-    const a = chars[k - 1]!, b = chars[k]!;
+    const a = chars[k - 1]!,
+      b = chars[k]!;
     if (a.char !== ' ' && b.char !== ' ' && !(UNSPACED.test(a.char) && UNSPACED.test(b.char))) gaps.push(gapBetween(blank, a, b));
   }
   return gaps;
@@ -111,7 +122,10 @@ function sentenceBreak(a: string, b: string): boolean {
 function insideNumber(chars: readonly DecodedChar[], k: number): boolean {
   const at = (i: number) => chars[i]?.char ?? '';
   const separator = (c: string) => c === '.' || c === ',';
-  return (separator(at(k - 1)) && DIGIT.test(at(k - 2)) && DIGIT.test(at(k))) || (separator(at(k)) && DIGIT.test(at(k - 1)) && DIGIT.test(at(k + 1)));
+  return (
+    (separator(at(k - 1)) && DIGIT.test(at(k - 2)) && DIGIT.test(at(k))) ||
+    (separator(at(k)) && DIGIT.test(at(k - 1)) && DIGIT.test(at(k + 1)))
+  );
 }
 
 /** A word of a line: its text and the first and last of the line's characters it was read from. */
@@ -138,9 +152,11 @@ function spaceChars(chars: readonly DecodedChar[], blank: Uint8Array, minGap: nu
   const units: { text: string; from: number }[] = [];
   chars.forEach((b, k) => {
     const a = chars[k - 1];
-    const mayBreak = a !== undefined && a.char !== ' ' && b.char !== ' ' && !(UNSPACED.test(a.char) && UNSPACED.test(b.char)) && !insideNumber(chars, k);
+    const mayBreak =
+      a !== undefined && a.char !== ' ' && b.char !== ' ' && !(UNSPACED.test(a.char) && UNSPACED.test(b.char)) && !insideNumber(chars, k);
     if (mayBreak) {
-      const narrow = !sentenceBreak(a.char, b.char) && (NARROW.test(a.char) || NARROW.test(b.char) || (DIGIT.test(a.char) && DIGIT.test(b.char)));
+      const narrow =
+        !sentenceBreak(a.char, b.char) && (NARROW.test(a.char) || NARROW.test(b.char) || (DIGIT.test(a.char) && DIGIT.test(b.char)));
       const needed = narrow ? NARROW_FACTOR * minGap : minGap;
       if (gapBetween(blank, a, b) >= needed) units.push({ text: ' ', from: -1 });
     }
@@ -154,7 +170,8 @@ function spaceChars(chars: readonly DecodedChar[], blank: Uint8Array, minGap: nu
     text += unit.text;
     for (let i = 0; i < unit.text.length; i++) source.push(unit.from);
   }
-  const start = text.length - text.trimStart().length, end = text.trimEnd().length;
+  const start = text.length - text.trimStart().length,
+    end = text.trimEnd().length;
   return { text: text.slice(start, end), source: source.slice(start, end) };
 }
 

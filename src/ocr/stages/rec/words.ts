@@ -26,7 +26,8 @@ export interface WordSource {
 /** Rows [y0, y1) of the image holding ink in columns [x0, x1); all rows when none do. */
 function inkRows(image: LineImage, x0: number, x1: number, cut: number | undefined): [number, number] {
   if (cut === undefined) return [0, image.height];
-  let y0 = image.height, y1 = 0;
+  let y0 = image.height,
+    y1 = 0;
   for (let y = 0; y < image.height; y++) {
     const row = image.data.subarray(y * image.width + x0, y * image.width + x1);
     if (row.some((v) => v < cut)) {
@@ -45,9 +46,11 @@ export function wordBoxes(line: WordSource, words: readonly WordSpan[]): OcrWord
   const blank = blankColumns(image, cut);
   // Column limits of each word: the line's ends, and between two words the widest blank run between
   // their facing characters (the midpoint of those characters where no column there is blank).
-  const from = [0], to: number[] = [];
+  const from = [0],
+    to: number[] = [];
   for (let k = 1; k < words.length; k++) {
-    const a = charCentre(chars[words[k - 1]!.last]!), b = charCentre(chars[words[k]!.first]!);
+    const a = charCentre(chars[words[k - 1]!.last]!),
+      b = charCentre(chars[words[k]!.first]!);
     const run = widestBlankRun(blank, a, b);
     const middle = Math.round((a + b) / 2);
     to.push(run ? run.x0 : middle);
@@ -59,7 +62,8 @@ export function wordBoxes(line: WordSource, words: readonly WordSpan[]): OcrWord
     const reach = height;
     const left = Math.max(from[k]!, k === 0 ? Math.floor(chars[word.first]!.start * REC_STRIDE - reach) : 0);
     const right = Math.min(to[k]!, k === words.length - 1 ? Math.ceil((chars[word.last]!.end + 1) * REC_STRIDE + reach) : width);
-    let x0 = left, x1 = right;
+    let x0 = left,
+      x1 = right;
     while (x0 < right && blank[x0]) x0++;
     while (x1 > x0 && blank[x1 - 1]) x1--;
     if (x1 <= x0) [x0, x1] = [left, Math.max(left + 1, right)];
