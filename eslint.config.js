@@ -1,7 +1,7 @@
 // ESLint 9 flat config as in Moleculer's TypeScript template: typescript-eslint with type information
 // (rules that find bugs types can see: floating promises, misused promises, needless assertions), style
-// left to Prettier (eslint-config-prettier turns ESLint's formatting rules off), and the architecture
-// rules of src/README.md that a type checker does not see.
+// left to Prettier (eslint-config-prettier turns ESLint's formatting rules off; max-len is back for
+// comments), and the architecture rules of src/README.md that a type checker does not see.
 import eslint from '@eslint/js';
 import prettier from 'eslint-config-prettier';
 import globals from 'globals';
@@ -27,6 +27,8 @@ export default tseslint.config(
       // PDF, XML and protobuf code matches control characters on purpose.
       'no-control-regex': 'off',
       '@typescript-eslint/no-unused-vars': ['error', { ignoreRestSiblings: true }],
+      // Prettier wraps code at 140 columns; this catches the comments it does not wrap.
+      'max-len': ['error', { code: 160, ignoreUrls: true, ignoreStrings: true, ignoreTemplateLiterals: true, ignoreRegExpLiterals: true }],
       'no-restricted-syntax': [
         'error',
         {

@@ -269,7 +269,10 @@ export class IndexStore {
     };
   }
 
-  /** Passages matching an FTS5 query, best BM25 first (FTS5's bm25() is lower for better matches). `query` is FTS5 syntax: search.ts builds it from what the user typed. */
+  /**
+   * Passages matching an FTS5 query, best BM25 first (FTS5's bm25() is lower for better matches).
+   * `query` is FTS5 syntax: search.ts builds it from what the user typed.
+   */
   matchText(query: string, limit: number): { id: number; bm25: number }[] {
     return this.statement(
       'SELECT rowid AS id, bm25(passage_text) AS bm25 FROM passage_text WHERE passage_text MATCH ? ORDER BY bm25 LIMIT ?',
