@@ -29,7 +29,7 @@ const pages = rows.filter((r) => filter.test(r[col('id')]!));
 
 const engine = await OcrEngine.load(loadOcrConfig(process.env));
 let totalMs = 0;
-const stage = { det_ms: 0, cls_ms: 0, rec_ms: 0, decode_ms: 0 };
+const stage = { det_ms: 0, cls_ms: 0, rec_ms: 0, layout_ms: 0, decode_ms: 0 };
 for (const r of pages) {
   const id = r[col('id')]!;
   const result = await engine.recognizeImage(readFileSync(join(corpus, r[col('image')]!)), 400_000_000);
@@ -40,11 +40,11 @@ for (const r of pages) {
   writeFileSync(file, result.text + '\n');
   const ms = (k: keyof typeof result.timings) => Math.round(result.timings[k]);
   process.stderr.write(
-    `${id}: ${ms('total_ms')} ms (det ${ms('det_ms')}, cls ${ms('cls_ms')}, rec ${ms('rec_ms')}) rot ${result.rotation}\n`,
+    `${id}: ${ms('total_ms')} ms (det ${ms('det_ms')}, cls ${ms('cls_ms')}, rec ${ms('rec_ms')}, layout ${result.timings.layout_ms.toFixed(1)}) rot ${result.rotation}\n`,
   );
 }
 const n = pages.length;
 console.log(
-  `${n} pages, ${(totalMs / n / 1000).toFixed(2)} s/page (decode ${(stage.decode_ms / n).toFixed(0)} ms, det ${(stage.det_ms / n).toFixed(0)} ms, cls ${(stage.cls_ms / n).toFixed(0)} ms, rec ${(stage.rec_ms / n).toFixed(0)} ms), peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`,
+  `${n} pages, ${(totalMs / n / 1000).toFixed(2)} s/page (decode ${(stage.decode_ms / n).toFixed(0)} ms, det ${(stage.det_ms / n).toFixed(0)} ms, cls ${(stage.cls_ms / n).toFixed(0)} ms, rec ${(stage.rec_ms / n).toFixed(0)} ms, layout ${(stage.layout_ms / n).toFixed(1)} ms = ${((100 * stage.layout_ms) / totalMs).toFixed(2)} %), peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`,
 );
 console.log(execFileSync('python3', [scorer, join(corpus, 'manifest.tsv'), out, '--filter', values.filter ?? '.'], { encoding: 'utf8' }));

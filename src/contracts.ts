@@ -32,15 +32,38 @@ export interface OcrParagraph {
   lines: number[];
 }
 
+/**
+ * What a block of the page is: running text, a heading, a figure or table caption, a list (each item a
+ * paragraph), a table (read row by row), the text inside a figure (labels, legends: kept here, left
+ * out of the page's `text` and markdown), or the page's running header, footer or page number.
+ */
+export type BlockType = 'text' | 'heading' | 'caption' | 'list' | 'table' | 'figure' | 'header' | 'footer' | 'page_number';
+
+/** A block of the page in reading order: a column's run of text, a heading, a caption, a list, a table. */
+export interface OcrBlock {
+  type: BlockType;
+  /** Axis-aligned bounds of the block's lines. */
+  box: Box;
+  /** Indices into the page's `lines`. */
+  lines: number[];
+  /** Indices into the page's `paragraphs`. */
+  paragraphs: number[];
+}
+
 export interface PageTimings {
   decode_ms: number;
   det_ms: number;
   cls_ms: number;
   rec_ms: number;
+  /** Reading order, paragraphs and blocks (src/ocr/stages/layout/). */
+  layout_ms: number;
   total_ms: number;
 }
 
-/** The OCR of one page image, as an engine returns it; `text` has lines separated by \n and paragraphs by a blank line. */
+/**
+ * The OCR of one page image, as an engine returns it; `text` has lines separated by \n and paragraphs by
+ * a blank line, in the order of `blocks`, without the text inside figures.
+ */
 export interface PageOcr {
   width: number;
   height: number;
@@ -49,6 +72,8 @@ export interface PageOcr {
   text: string;
   lines: OcrLine[];
   paragraphs: OcrParagraph[];
+  /** The page's blocks in reading order; their paragraphs, in turn, are `paragraphs` in order. */
+  blocks: OcrBlock[];
   avg_confidence: number;
   /** In ms, as measured; a PageResult's are rounded to 0.1 ms (src/jobs/page-result.ts). */
   timings: PageTimings;

@@ -16,6 +16,7 @@ function rounded(t: PageTimings): PageTimings {
     det_ms: round1(t.det_ms),
     cls_ms: round1(t.cls_ms),
     rec_ms: round1(t.rec_ms),
+    layout_ms: round1(t.layout_ms),
     total_ms: round1(t.total_ms),
   };
 }
@@ -40,7 +41,7 @@ export function textLayerPageResult(
     height: layer.height,
     rotation: 0,
     ...assemblePage(layer.lines, layout),
-    timings: rounded({ decode_ms: ms, det_ms: 0, cls_ms: 0, rec_ms: 0, total_ms: ms }),
+    timings: rounded({ decode_ms: ms, det_ms: 0, cls_ms: 0, rec_ms: 0, layout_ms: 0, total_ms: ms }),
     worker,
     source: 'text_layer',
     dpi,

@@ -1,5 +1,6 @@
 /** Builds what a client gets for a job from its page results: metrics, combined text and markdown. */
 import type { JobMetrics, JobResult, JobStatus, PageError, PageResult, WorkerMetrics } from '../contracts.ts';
+import { BULLET, ENUMERATOR } from '../ocr/stages/layout/blocks.ts';
 
 export interface JobFacts {
   job_id: string;
@@ -28,7 +29,24 @@ export function combinedText(pages: readonly PageResult[]): string {
   return pages.map((p) => p.text).join('\f');
 }
 
-/** A heading per page, then its paragraphs as blocks in reading order; failed pages say why. */
+/**
+ * A page's blocks in reading order as Markdown: headings as `###` headings, list items as `-` items
+ * (numbered ones keep their numbers), every other paragraph as one. Running headers, footers and page
+ * numbers are left out (they stay in `text`), and so is the text inside figures; a table's paragraphs are written as paragraphs.
+ */
+export function pageMarkdown(page: Pick<PageResult, 'blocks' | 'paragraphs'>): string {
+  const out: string[] = [];
+  for (const block of page.blocks) {
+    if (block.type === 'header' || block.type === 'footer' || block.type === 'page_number' || block.type === 'figure') continue;
+    const texts = block.paragraphs.map((p) => page.paragraphs[p]!.text);
+    if (block.type === 'heading') out.push(`### ${texts.join(' ')}`);
+    else if (block.type === 'list') out.push(texts.map((t) => (ENUMERATOR.test(t) ? t : `- ${t.replace(BULLET, '')}`)).join('\n'));
+    else out.push(...texts);
+  }
+  return out.filter(Boolean).join('\n\n');
+}
+
+/** A heading per page, then its blocks in reading order; failed pages say why. */
 export function combinedMarkdown(pages: readonly PageResult[], errors: readonly PageError[], totalPages: number): string {
   const byPage = new Map(pages.map((p) => [p.page_number, p]));
   const failed = new Map(errors.map((e) => [e.page, e]));
@@ -36,11 +54,7 @@ export function combinedMarkdown(pages: readonly PageResult[], errors: readonly 
   for (let n = 1; n <= totalPages; n++) {
     const page = byPage.get(n);
     const error = failed.get(n);
-    const body = page
-      ? page.paragraphs.map((p) => p.text).join('\n\n')
-      : error
-        ? `> Page ${n} could not be read (${error.code}): ${error.message}`
-        : '';
+    const body = page ? pageMarkdown(page) : error ? `> Page ${n} could not be read (${error.code}): ${error.message}` : '';
     parts.push(body ? `## Page ${n}\n\n${body}` : `## Page ${n}`);
   }
   return parts.join('\n\n') + '\n';

@@ -3,8 +3,8 @@
  * around the text, a `TextBlock` per area, `TextLine`s, a `String` per word with `SP` between words,
  * positions in pixels of the page image (MeasurementUnit pixel), word confidence WC from 0 to 1.
  */
-import type { JobResult, OcrLine } from '../contracts.ts';
-import { pageAreas, rectOf, type Rect, type WrittenPage } from './page-areas.ts';
+import type { JobResult, OcrLine, PageResult } from '../contracts.ts';
+import { pageAreas, rectOf, type Rect } from './page-areas.ts';
 import { SOFTWARE } from './software.ts';
 import { escapeXml } from './xml.ts';
 
@@ -30,7 +30,7 @@ function lineAlto(line: OcrLine, id: string, horizontal: boolean, nextString: ()
   return `          <TextLine ID="${id}" ${position(rect)}>\n${parts.map((p) => `            ${p}`).join('\n')}\n          </TextLine>`;
 }
 
-function pageAlto(page: WrittenPage): string {
+function pageAlto(page: PageResult): string {
   const n = page.page_number;
   const counters = { block: 0, line: 0, string: 0 };
   const next = (kind: keyof typeof counters) => `${kind}_${n}_${++counters[kind]}`;

@@ -3,8 +3,8 @@
  * areas as `ocr_carea`, then `ocr_par`, `ocr_line` and `ocrx_word`, each with its `bbox` in pixels
  * of the page image (the image as sent, or the PDF page rendered at the result's dpi).
  */
-import type { JobResult, OcrLine } from '../contracts.ts';
-import { pageAreas, rectOf, type Rect, type WrittenPage } from './page-areas.ts';
+import type { JobResult, OcrLine, PageResult } from '../contracts.ts';
+import { pageAreas, rectOf, type Rect } from './page-areas.ts';
 import { SOFTWARE } from './software.ts';
 import { escapeXml } from './xml.ts';
 
@@ -24,7 +24,7 @@ function lineHocr(line: OcrLine, id: string, rotation: number, nextWord: () => s
   return `     <span class="ocr_line" id="${id}" title="${bbox(rect)}${angle}; x_size ${size}">${spans.join(' ')}</span>`;
 }
 
-function pageHocr(page: WrittenPage, source: string): string {
+function pageHocr(page: PageResult, source: string): string {
   const n = page.page_number;
   const counters = { block: 0, par: 0, line: 0, word: 0 };
   const next = (kind: keyof typeof counters) => `${kind}_${n}_${++counters[kind]}`;

@@ -37,7 +37,8 @@ export function pageResults(pages: readonly (readonly string[])[]): PageResult[]
     text: paragraphs.join('\n\n'),
     lines: paragraphs.map((text, i) => ({ text, confidence: 0.99, box: paragraphBox(i), words: [] })),
     paragraphs: paragraphs.map((text, i) => ({ text, box: paragraphBox(i), lines: [i] })),
+    blocks: paragraphs.map((_, i) => ({ type: 'text' as const, box: paragraphBox(i), lines: [i], paragraphs: [i] })),
     avg_confidence: 0.99,
-    timings: { decode_ms: 0, det_ms: 0, cls_ms: 0, rec_ms: 0, total_ms: 0 },
+    timings: { decode_ms: 0, det_ms: 0, cls_ms: 0, rec_ms: 0, layout_ms: 0, total_ms: 0 },
   }));
 }

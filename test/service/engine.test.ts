@@ -32,7 +32,7 @@ test('English lines come back word for word, in order, single-spaced, with boxes
   const [tl] = page.lines[0]!.box;
   assert.ok(tl[0] > 30 && tl[0] < 90 && tl[1] > 30 && tl[1] < 90, `top-left ${JSON.stringify(tl)}`);
   assert.equal(page.rotation, 0);
-  for (const key of ['decode_ms', 'det_ms', 'cls_ms', 'rec_ms', 'total_ms'] as const) assert.ok(page.timings[key] >= 0);
+  for (const key of ['decode_ms', 'det_ms', 'cls_ms', 'rec_ms', 'layout_ms', 'total_ms'] as const) assert.ok(page.timings[key] >= 0);
   assert.ok(page.timings.total_ms >= page.timings.det_ms + page.timings.rec_ms);
 });
 

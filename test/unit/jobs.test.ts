@@ -14,8 +14,9 @@ const page = (n: number): PageResult => ({
   text: `page ${n}`,
   lines: [],
   paragraphs: [],
+  blocks: [],
   avg_confidence: 0,
-  timings: { decode_ms: 0, det_ms: 0, cls_ms: 0, rec_ms: 0, total_ms: 1 },
+  timings: { decode_ms: 0, det_ms: 0, cls_ms: 0, rec_ms: 0, layout_ms: 0, total_ms: 1 },
   worker: 'w',
   source: 'ocr',
 });

@@ -12,8 +12,9 @@ const read: PageOcr = {
   text: 'Hello',
   lines: [],
   paragraphs: [],
+  blocks: [],
   avg_confidence: 0.9,
-  timings: { decode_ms: 0, det_ms: 12.345, cls_ms: 1.04, rec_ms: 30.06, total_ms: 43.449 },
+  timings: { decode_ms: 0, det_ms: 12.345, cls_ms: 1.04, rec_ms: 30.06, layout_ms: 0.44, total_ms: 43.449 },
 };
 
 test('a worker reply carries the page number, the worker and timings to 0.1 ms', () => {
@@ -26,12 +27,13 @@ test('a worker reply carries the page number, the worker and timings to 0.1 ms',
     'text',
     'lines',
     'paragraphs',
+    'blocks',
     'avg_confidence',
     'timings',
     'worker',
     'source',
   ]);
-  expect(page.timings).toEqual({ decode_ms: 0, det_ms: 12.3, cls_ms: 1, rec_ms: 30.1, total_ms: 43.4 });
+  assert.deepEqual(page.timings, { decode_ms: 0, det_ms: 12.3, cls_ms: 1, rec_ms: 30.1, layout_ms: 0.4, total_ms: 43.4 });
   assert.equal(page.source, 'ocr');
 });
 
@@ -53,9 +55,13 @@ test('a text-layer page is laid out like an OCR page, its extraction time as dec
   const line = (text: string, y: number) => ({ text, confidence: 1, box: box(y), words: [{ text, confidence: 1, box: box(y) }] });
   const lines = [line('second', 30), line('first', 10)];
   const page = textLayerPageResult(1, { lines, width: 100, height: 50 }, DEFAULT_LAYOUT, 150, 3.14159, 'r1');
-  expect(page.lines.map((l) => l.text)).toEqual(['first', 'second']); // in reading order
-  expect(page.timings).toEqual({ decode_ms: 3.1, det_ms: 0, cls_ms: 0, rec_ms: 0, total_ms: 3.1 });
-  expect([page.source, page.dpi, page.worker]).toEqual(['text_layer', 150, 'r1']);
+  assert.deepEqual(
+    page.lines.map((l) => l.text),
+    ['first', 'second'],
+    'in reading order',
+  );
+  assert.deepEqual(page.timings, { decode_ms: 3.1, det_ms: 0, cls_ms: 0, rec_ms: 0, layout_ms: 0, total_ms: 3.1 });
+  assert.deepEqual([page.source, page.dpi, page.worker], ['text_layer', 150, 'r1']);
 });
 
 test('job options: defaults for missing or empty fields, INVALID_PARAMS naming the field', () => {

@@ -35,8 +35,19 @@ function page(n: number, worker: string, paragraphs: string[][]): PageResult {
       ],
       lines: p.map(() => k++),
     })),
+    blocks: paragraphs.map((_, i) => ({
+      type: 'text',
+      box: [
+        [0, 0],
+        [1, 0],
+        [1, 1],
+        [0, 1],
+      ],
+      lines: [],
+      paragraphs: [i],
+    })),
     avg_confidence: 0.9,
-    timings: { decode_ms: 1, det_ms: 2, cls_ms: 3, rec_ms: 4, total_ms: 10 * n },
+    timings: { decode_ms: 1, det_ms: 2, cls_ms: 3, rec_ms: 4, layout_ms: 1, total_ms: 10 * n },
   };
 }
 

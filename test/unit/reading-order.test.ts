@@ -1,0 +1,151 @@
+/**
+ * Reading order and blocks on magazine-like and brochure-like pages, from line boxes laid out as a
+ * 300 dpi scan sets them (40-pixel lines, 20 pixels a character): a gutter of three character widths,
+ * a picture the two columns wrap around with its caption set in the gutter, a running header and a
+ * page number; a brochure going from one column to two and back to one with a bulleted list.
+ */
+import assert from 'node:assert/strict';
+import { test } from '@jest/globals';
+import type { Box } from '../../src/contracts.ts';
+import { pageMarkdown } from '../../src/jobs/results.ts';
+import { DEFAULT_LAYOUT } from '../../src/ocr/config.ts';
+import { assemblePage, type ReadLine } from '../../src/ocr/stages/layout/assemble.ts';
+
+const rect = (x0: number, y0: number, x1: number, y1: number): Box => [
+  [x0, y0],
+  [x1, y0],
+  [x1, y1],
+  [x0, y1],
+];
+const CHAR = 20;
+
+/** A line of words from `x`, 20 pixels a character, one character's width between words, its box 6 pixels past the ink. */
+function line(text: string, x: number, y: number, scale = 1): ReadLine {
+  let at = x;
+  const words = text.split(' ').map((word) => {
+    const box = rect(at, y, at + scale * CHAR * word.length, y + scale * 40);
+    at += scale * CHAR * (word.length + 1);
+    return { text: word, box, confidence: 0.95 };
+  });
+  return { text, confidence: 0.95, box: rect(x - 6, y - 6, at - scale * CHAR + 6, y + scale * 40 + 6), words };
+}
+
+/** Words of a column's line `k`, as many as fit in `width` pixels: each word says where it belongs (L3 = left column, line 3). */
+function columnLine(tag: string, k: number, x: number, y: number, width: number): ReadLine {
+  const words: string[] = [];
+  let n = 0;
+  while (true) {
+    const word = `${tag}${k}w${n++}`;
+    if (CHAR * [...words, word].join(' ').length > width) break;
+    words.push(word);
+  }
+  return line(words.join(' '), x, y);
+}
+
+/** Two columns with a 60-pixel gutter (three characters), a picture in the middle both wrap around, a caption in the gutter under it. */
+function magazinePage(): ReadLine[] {
+  const lines: ReadLine[] = [line('THE REVIEW · SPRING ISSUE', 800, 60)];
+  const [leftX, rightX, columnWidth] = [150, 1290, 1080];
+  for (let k = 0; k < 30; k++) {
+    const y = 200 + 60 * k;
+    // The picture spans x 900-1530 over rows 10-17; the caption sits under it, rows 18-19, in the gutter.
+    const wrapped = k >= 10 && k <= 19;
+    lines.push(columnLine('L', k, leftX, y, wrapped ? 700 : columnWidth));
+    lines.push(wrapped ? columnLine('R', k, 1560, y, rightX + columnWidth - 1560) : columnLine('R', k, rightX, y, columnWidth));
+  }
+  lines.push(line('Photo 2: the harbour at dawn, as', 880, 200 + 60 * 18), line('seen from the old lighthouse', 880, 200 + 60 * 19));
+  lines.push(line('12', 1190, 2150));
+  return lines;
+}
+
+test('a magazine page with a three-character gutter is read column by column: no line or paragraph joins the columns', () => {
+  const page = assemblePage(magazinePage(), DEFAULT_LAYOUT);
+  for (const l of page.lines) assert.ok(!(/\bL\d/.test(l.text) && /\bR\d/.test(l.text)), `a line joins the columns: ${l.text}`);
+  for (const p of page.paragraphs) assert.ok(!(/\bL\d/.test(p.text) && /\bR\d/.test(p.text)), `a paragraph joins the columns: ${p.text}`);
+  const order = [...page.text.matchAll(/\b([LR])(\d+)w0\b/g)].map((m) => `${m[1]}${m[2]}`);
+  assert.deepEqual(order, [...Array.from({ length: 30 }, (_, k) => `L${k}`), ...Array.from({ length: 30 }, (_, k) => `R${k}`)]);
+});
+
+test('a caption set in the gutter is a caption block of its own, between the columns, never inside a paragraph', () => {
+  const page = assemblePage(magazinePage(), DEFAULT_LAYOUT);
+  const captions = page.blocks.filter((b) => b.type === 'caption');
+  assert.equal(captions.length, 1);
+  assert.equal(
+    captions[0]!.paragraphs.map((p) => page.paragraphs[p]!.text).join(' '),
+    'Photo 2: the harbour at dawn, as seen from the old lighthouse',
+  );
+  for (const p of page.paragraphs) if (/\b[LR]\d/.test(p.text)) assert.doesNotMatch(p.text, /Photo|harbour|lighthouse/);
+  const text = page.text;
+  assert.ok(
+    text.indexOf('Photo 2') > text.indexOf('L29w0') && text.indexOf('Photo 2') < text.indexOf('R0w0'),
+    'the caption comes after the left column, before the right',
+  );
+});
+
+test('the running header and the page number are blocks of their kind, kept in the text and left out of the markdown', () => {
+  const page = assemblePage(magazinePage(), DEFAULT_LAYOUT);
+  const first = page.blocks[0]!,
+    last = page.blocks[page.blocks.length - 1]!;
+  assert.equal(first.type, 'header');
+  assert.equal(last.type, 'page_number');
+  assert.match(page.text, /^THE REVIEW · SPRING ISSUE\n/);
+  assert.match(page.text, /\n12$/);
+  const markdown = pageMarkdown(page);
+  assert.doesNotMatch(markdown, /THE REVIEW|\n12$/);
+  assert.match(markdown, /^L0w0/);
+});
+
+test('a brochure going from one column to two and back is read in that order, with its headings and its bulleted list', () => {
+  const lines: ReadLine[] = [line('Welcome to the Valley', 150, 80, 1.6)];
+  for (let k = 0; k < 4; k++) lines.push(columnLine('I', k, 150, 220 + 60 * k, 2160));
+  lines.push(line('Where to stay', 150, 520), line('What to see', 1290, 520));
+  for (let k = 0; k < 12; k++) lines.push(columnLine('L', k, 150, 600 + 60 * k, 1080), columnLine('R', k, 1290, 600 + 60 * k, 1080));
+  const items = ['• Bring warm clothes for the evenings', '• Book the ferry a day ahead', '• The museum closes on Mondays'];
+  items.forEach((text, k) => lines.push(line(text, 150, 1400 + 60 * k)));
+  const page = assemblePage(lines, DEFAULT_LAYOUT);
+  const order = [...page.text.matchAll(/\b([ILR])(\d+)w0\b|(Where to stay|What to see|Bring warm)/g)].map((m) => m[3] ?? `${m[1]}${m[2]}`);
+  assert.deepEqual(order, [
+    'I0',
+    'I1',
+    'I2',
+    'I3',
+    'Where to stay',
+    ...Array.from({ length: 12 }, (_, k) => `L${k}`),
+    'What to see',
+    ...Array.from({ length: 12 }, (_, k) => `R${k}`),
+    'Bring warm',
+  ]);
+  // Runs of text may come in more than one block (one a region of the page); the kinds come in this order.
+  const types = page.blocks.map((b) => b.type).filter((t, k, all) => t !== all[k - 1]);
+  assert.deepEqual(types, ['heading', 'text', 'heading', 'text', 'heading', 'text', 'list']);
+  const list = page.blocks[page.blocks.length - 1]!;
+  assert.equal(list.paragraphs.length, 3, 'each item a paragraph');
+  const markdown = pageMarkdown(page);
+  assert.match(markdown, /^### Welcome to the Valley\n\nI0w0/);
+  assert.match(markdown, /### Where to stay\n\nL0w0/);
+  assert.match(markdown, /- Bring warm clothes for the evenings\n- Book the ferry a day ahead\n- The museum closes on Mondays$/);
+});
+
+test("a figure's own text (axis labels, legend) is a figure block: kept with its lines, left out of the text and the markdown", () => {
+  const prose = [
+    'The signal was recorded for ten seconds at each of the two temperatures',
+    'and it decays faster when the sample is warmer, as the figure below shows',
+    'for the first run of the series.',
+  ];
+  const lines: ReadLine[] = prose.map((text, k) => line(text, 150, 100 + 60 * k));
+  // A plot: tick labels down its left side and under it, a legend, then its caption.
+  ['1.0', '0.5', '0.0'].forEach((tick, k) => lines.push(line(tick, 300, 340 + 120 * k)));
+  lines.push(line('T=10K', 1500, 360), line('T=300K', 1500, 420));
+  lines.push(line('0 5 10', 400, 700), line('time [s]', 1100, 760));
+  lines.push(line('Fig. 2: Decay of the signal over time at two temperatures.', 150, 860));
+  lines.push(line('The second run of the series was recorded a week later with the same set-up', 150, 1000));
+  lines.push(line('and the same two temperatures, and it shows the same decay.', 150, 1060));
+  const page = assemblePage(lines, DEFAULT_LAYOUT);
+  const types = page.blocks.map((b) => b.type);
+  assert.deepEqual(types, ['text', 'figure', 'caption', 'text']);
+  const figure = page.blocks[1]!;
+  assert.deepEqual(figure.lines.map((i) => page.lines[i]!.text).sort(), ['0 5 10', '0.0', '0.5', '1.0', 'T=10K', 'T=300K', 'time [s]']);
+  assert.doesNotMatch(page.text, /T=300K|time \[s\]|0\.5/);
+  assert.match(page.text, /of the series\.\n\nFig\. 2: Decay/);
+  assert.doesNotMatch(pageMarkdown(page), /T=300K/);
+});
