@@ -41,8 +41,15 @@ export function cpuWeightBits(): 7 | 8 {
   }
 }
 
-/** The int8 options for a model file, or why it runs in float (no ranges shipped for it, or another file). */
-export async function int8Options(modelPath: string, model: Uint8Array): Promise<QuantizeOptions | { unavailable: string }> {
+/**
+ * The int8 options for a model file, or why it runs in float (no ranges shipped for it, or another file).
+ * `maxWeightBits` caps the CPU's choice for a model that reads worse with 8.
+ */
+export async function int8Options(
+  modelPath: string,
+  model: Uint8Array,
+  maxWeightBits: 7 | 8 = 8,
+): Promise<QuantizeOptions | { unavailable: string }> {
   let calibration: Calibration;
   try {
     calibration = JSON.parse(await readFile(calibrationPath(modelPath), 'utf8')) as Calibration;
@@ -50,7 +57,7 @@ export async function int8Options(modelPath: string, model: Uint8Array): Promise
     return { unavailable: `no calibrated ranges for ${basename(modelPath)}` };
   }
   if (calibration.sha256 !== sha256(model)) return { unavailable: `the ranges were recorded on another ${calibration.model}` };
-  return { ranges: calibration.ranges, weightBits: cpuWeightBits() };
+  return { ranges: calibration.ranges, weightBits: Math.min(cpuWeightBits(), maxWeightBits) as 7 | 8 };
 }
 
 /**

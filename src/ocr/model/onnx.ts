@@ -11,6 +11,8 @@ export interface LoadOptions {
   rewrite: Omit<RewriteOptions, 'int8'> | undefined;
   /** Run the model's trunk in int8 when calibrated ranges ship for this file (calibration.ts). */
   int8: boolean;
+  /** At most this many weight bits in int8, whatever the CPU could take (calibration.ts). */
+  maxWeightBits?: 7 | 8;
 }
 
 /** How each session computes: 'int8', or 'float32' with the reason when int8 was asked for and is not available. */
@@ -26,7 +28,7 @@ export async function loadSession(path: string, threads: number, options: LoadOp
   let model: Uint8Array = file;
   let precision = 'float32';
   if (options.rewrite) {
-    const int8 = options.int8 ? await int8Options(path, file) : undefined;
+    const int8 = options.int8 ? await int8Options(path, file, options.maxWeightBits) : undefined;
     const quantize = int8 && 'ranges' in int8 ? int8 : undefined;
     const { bytes, report } = rewriteModel(file, { ...options.rewrite, ...(quantize ? { int8: quantize } : {}) });
     model = bytes;
