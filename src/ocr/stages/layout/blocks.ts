@@ -22,8 +22,11 @@ export interface TypedBlock {
   paragraphs: TypedParagraph[];
 }
 
-/** A list item's start: a bullet, or an enumerator (`3.`, `b)`, `(iv)`). */
-export const BULLET = /^[•·●▪■◦‣⁃∙○□►▸➢✓✔❖◆◇→*–—-]\s+/u;
+/**
+ * A list item's start: a bullet, or an enumerator (`3.`, `b)`, `(iv)`). A lone `.` is a small round
+ * bullet as the recogniser often reads it (no line of prose starts with one).
+ */
+export const BULLET = /^[•·●▪■◦‣⁃∙○□►▸➢✓✔❖◆◇→*–—.-]\s+/u;
 export const ENUMERATOR = /^(\(?\d{1,2}[.)]|\(?[a-z][.)]|\(?[ivx]{1,4}[.)])\s/;
 const CAPTION = /^(fig(ure)?s?|tab(le)?|plate|chart|scheme|photo|map|exhibit|illustration)\.?\s*[0-9IVX]+[a-z]?\b/i;
 const SECTION = /^((\d+\.)*\d+\.?|[IVX]+\.|[A-Z]\.)\s+\p{Lu}/u;
