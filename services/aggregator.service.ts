@@ -10,6 +10,7 @@ import type { Readable } from 'node:stream';
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from 'moleculer';
 import { classifyError, withBrokerErrors } from '../src/broker/broker-errors.ts';
 import { streamOf } from '../src/broker/streams.ts';
+import { checkLanguage, trackLanguages } from '../src/broker/languages.ts';
 import { OcrError } from '../src/errors.ts';
 import { JobJournal, type JournalRecord } from '../src/jobs/job-journal.ts';
 import type { JobsConfig, NodeConfig } from '../src/config/config.ts';
@@ -72,6 +73,7 @@ export default function aggregatorService(config: NodeConfig): ServiceSchema<Agg
     },
 
     async started(this: AggregatorThis) {
+      trackLanguages(this.broker);
       const { journal, orphans } = await JobJournal.open(this.settings.jobs.tempDir, this.broker.instanceID);
       this.journal = journal;
       for (const { job_id: id, start_time: start, upload_path: upload, ended, ...spec } of orphans) {
@@ -116,6 +118,7 @@ export default function aggregatorService(config: NodeConfig): ServiceSchema<Agg
         },
         async handler(this: AggregatorThis, ctx: Context<SubmitParams, CallerMeta>): Promise<JobProgress> {
           const { path, password, node_id: nodeID } = ctx.params;
+          await withBrokerErrors(() => checkLanguage(this.broker, ctx.params.language));
           const opened = await ctx.call<OpenedDocument, OpenParams>('rasterizer.open', { path, password }, { nodeID });
           const { filename, file_size_bytes: size, output, pdfa } = ctx.params;
           const spec = { filename, file_size_bytes: size, total_pages: opened.pages, output, pdfa, owner: ctx.meta.user?.key };
@@ -239,7 +242,7 @@ export default function aggregatorService(config: NodeConfig): ServiceSchema<Agg
         const readPage = (page: number) =>
           this.broker.call<PageResult, PageParams>(
             'rasterizer.page',
-            { doc_id: opened.doc_id, page, dpi: params.dpi, text_layer: params.text_layer },
+            { doc_id: opened.doc_id, page, dpi: params.dpi, text_layer: params.text_layer, language: params.language },
             { nodeID: opened.node_id, timeout: 0 },
           );
         try {

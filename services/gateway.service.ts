@@ -12,7 +12,8 @@ import { checkApiKey, RateLimitWindow, rateLimitKey, sameOriginIsNotCors, type A
 import { sendError, sendFile, sendJson } from '../src/http/reply.ts';
 import { readUpload, saveUpload, UploadSlots, type UploadInfo, type UploadLimits } from '../src/http/upload.ts';
 import { WebPage } from '../src/http/web-page.ts';
-import { parseJobOptions, parseOutputOptions, parseResultQuery, type DpiLimits } from '../src/jobs/job-options.ts';
+import { parseJobOptions, parseLanguage, parseOutputOptions, parseResultQuery, type DpiLimits } from '../src/jobs/job-options.ts';
+import { checkLanguage, trackLanguages } from '../src/broker/languages.ts';
 import { IMAGE_KINDS, sniffMedia, type MediaKind } from '../src/jobs/media.ts';
 import { checkImageHeader } from '../src/ocr/image/raster.ts';
 import { parsePageImageOptions } from '../src/jobs/page-images.ts';
@@ -227,6 +228,10 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
       this.uploadSlots = new UploadSlots(this.settings.maxConcurrentUploads);
     },
 
+    started(this: GatewayThis) {
+      trackLanguages(this.broker);
+    },
+
     async stopped(this: GatewayThis) {
       await this.writer.close();
     },
@@ -285,7 +290,9 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
           checkKind(upload, 'image');
           await checkImageHeader(upload.data, this.settings.maxPixels);
           const { output, pdfa }: OutputOptions = parseOutputOptions(upload.fields);
-          const result = await ocrImageJob(req.$ctx, upload.data, upload.filename, this.settings.pageCalls);
+          const language = parseLanguage(upload.fields.language);
+          checkLanguage(this.broker, language);
+          const result = await ocrImageJob(req.$ctx, upload.data, upload.filename, this.settings.pageCalls, language);
           await sendFile(
             res,
             await this.writer.write(output, { result, input: { bytes: upload.data }, pdfa }),

@@ -12,6 +12,7 @@ import { IsolatedDecoder } from '../src/isolation/image-decoder.ts';
 import type { IsolationLimits } from '../src/isolation/isolated-process.ts';
 import { ocrPageResult } from '../src/jobs/page-result.ts';
 import type { PageReader } from '../src/ocr/engine.ts';
+import { readLanguages } from '../src/ocr/config.ts';
 
 export interface OcrWorkerSettings extends ServiceSettingSchema {
   /** Pages read at once, each by an engine of its own: the bulkhead's concurrency. */
@@ -56,14 +57,20 @@ async function readPage(
   if (!(stream instanceof Readable)) throw new OcrError('INVALID_PARAMS', "Send the page bytes as the call's stream");
   const { raster } = params;
   const { maxPixels } = settings;
+  const { language } = params;
   if (!raster)
-    return engine.recognizeImage(await readAll(stream, settings.maxUploadBytes), maxPixels, (data, max) => decoder.decode(data, max));
+    return engine.recognizeImage(
+      await readAll(stream, settings.maxUploadBytes),
+      maxPixels,
+      (data, max) => decoder.decode(data, max),
+      language,
+    );
   const { width, height, channels } = raster;
   if (width * height > maxPixels) throw new OcrError('IMAGE_TOO_LARGE', `The page has ${width}x${height} pixels, more than MAX_PIXELS`);
   const data = await readAll(stream, width * height * channels);
   if (data.length !== width * height * channels)
     throw new OcrError('INVALID_PARAMS', `The stream has ${data.length} bytes, not ${width}x${height}x${channels}`);
-  return engine.recognizeRaster({ data, width, height, channels });
+  return engine.recognizeRaster({ data, width, height, channels }, language);
 }
 
 export default function ocrWorkerService(config: NodeConfig): ServiceSchema<OcrWorkerSettings, Record<string, never>, WorkerVars> {
@@ -77,8 +84,9 @@ export default function ocrWorkerService(config: NodeConfig): ServiceSchema<OcrW
   return {
     name: 'ocr',
     settings,
-    // Read by the balancer on other nodes: a node with more slots takes more pages.
-    metadata: { slots: settings.slots },
+    // Read by the balancer on other nodes: a node with more slots takes more pages, and a page in a
+    // language goes only to nodes that read it (src/broker/languages.ts).
+    metadata: { slots: settings.slots, languages: readLanguages(config.ocr) },
     mixins: [ocrEngineMixin({ ocr: config.ocr, engines: settings.slots })],
 
     created(this: WorkerThis) {
@@ -105,6 +113,7 @@ export default function ocrWorkerService(config: NodeConfig): ServiceSchema<OcrW
             },
           },
           page_number: { type: 'number', integer: true, positive: true, convert: true },
+          language: { type: 'string', optional: true },
         },
         async handler(this: WorkerThis, ctx: Context<RecognizeParams>): Promise<PageResult> {
           const { stats } = this;

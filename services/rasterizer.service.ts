@@ -177,12 +177,13 @@ export default function rasterizerService(config: NodeConfig): ServiceSchema<Ras
           page: { type: 'number', integer: true, positive: true },
           dpi: { type: 'number', min: settings.dpi.min, max: settings.dpi.max },
           text_layer: { type: 'enum', values: ['auto', 'ocr'] },
+          language: { type: 'string', optional: true },
         },
         handler(this: RasterizerThis, ctx: Context<PageParams>): Promise<PageResult> {
           return withBrokerErrors(async () => {
             const open = this.docs.get(ctx.params.doc_id);
             if (!open || open.kept) throw new OcrError('NOT_FOUND', 'The document is no longer open');
-            const { doc_id: docId, page, dpi } = ctx.params;
+            const { doc_id: docId, page, dpi, language } = ctx.params;
             const { pdf } = open;
             const t0 = performance.now();
             if (pdf && ctx.params.text_layer === 'auto') {
@@ -200,7 +201,12 @@ export default function rasterizerService(config: NodeConfig): ServiceSchema<Ras
             const renderMs = performance.now() - t0;
             // A worker lost or timed out mid-page: the pixels are still here, send them again.
             const [read] = await Promise.all([
-              recognizeWithRetries(ctx, { page_number: page, raster: { width, height, channels } }, data, this.settings.pageCalls),
+              recognizeWithRetries(
+                ctx,
+                { page_number: page, raster: { width, height, channels }, language },
+                data,
+                this.settings.pageCalls,
+              ),
               this.keepImage(docId, page, () => Promise.resolve(rendered.raster)),
             ]);
             return renderedPageResult(read, rendered.dpi, renderMs);

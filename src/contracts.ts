@@ -107,6 +107,7 @@ export interface JobOptions {
   dpi: number;
   /** `auto`: a page with a usable text layer takes its text from it instead of OCR. */
   text_layer: 'auto' | 'ocr';
+  /** The pages' language, one the cluster's workers advertise: picks their recogniser. None: each worker's default one. */
   language?: string;
   /** For an encrypted PDF. */
   password?: string;
@@ -193,12 +194,16 @@ export interface RasterShape {
 export interface RecognizeParams {
   page_number: number;
   raster?: RasterShape;
+  /** The page's language: picks the recogniser; none: the worker's default one. */
+  language?: string;
 }
 
 /** What an engine (or a pool of them) says about itself. */
 export interface EngineInfo {
   /** Each model's file, and how it computes ('int8', or 'float32' and why). */
   models: { det: string; rec: string; cls: string };
+  /** Each language read, with the recogniser that reads it (its file and how it computes). */
+  languages: Record<string, string>;
   /** Intra-op threads of each inference. */
   threads: number;
   /** Engines reading pages at once, each in a thread of its own (EnginePool); 1 for a lone engine. */
@@ -255,6 +260,7 @@ export interface PageParams {
   page: number;
   dpi: number;
   text_layer: 'auto' | 'ocr';
+  language?: string;
 }
 
 /** How a page read is shown to people: `GET /jobs/:id/pages/:n/image?width=&format=`. */

@@ -20,6 +20,8 @@ export const ERROR_CODES = {
   // No byte of the upload for UPLOAD_IDLE_TIMEOUT seconds.
   UPLOAD_TIMEOUT: { status: 408, retryable: false },
   INVALID_PARAMS: { status: 422, retryable: false },
+  // A `language` no OCR worker of the cluster reads (the message lists those they do).
+  UNSUPPORTED_LANGUAGE: { status: 422, retryable: false },
   UPLOAD_TOO_LARGE: { status: 413, retryable: false },
   IMAGE_TOO_LARGE: { status: 413, retryable: false },
   UNSUPPORTED_MEDIA: { status: 415, retryable: false },

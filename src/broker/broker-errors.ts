@@ -19,7 +19,7 @@ export function isRetryable(err: unknown): boolean {
 }
 
 /** Runs `fn`, turning a thrown OcrError into its Moleculer form. */
-export async function withBrokerErrors<T>(fn: () => Promise<T>): Promise<T> {
+export async function withBrokerErrors<T>(fn: () => T | Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {

@@ -9,6 +9,7 @@ import { basename, join } from 'node:path';
 import type { ServiceBroker } from 'moleculer';
 import { OcrError } from '../errors.ts';
 import { ocrImageJob } from './image-job.ts';
+import { checkLanguage } from '../broker/languages.ts';
 import { readHead, sniffMedia } from './media.ts';
 import type { PageCallPolicy } from '../broker/ocr-call.ts';
 import type { JobOptions, JobProgress, JobResult, ResultParams, SubmitParams } from '../contracts.ts';
@@ -47,5 +48,6 @@ export async function ocrFileJob(broker: ServiceBroker, path: string, options: J
     return broker.call<JobResult, ResultParams>('aggregator.result', { id: job.job_id, wait: true }, { ...here, timeout: 0 });
   }
   if (kind === undefined) throw new OcrError('UNSUPPORTED_MEDIA', 'Not a PDF, PNG, JPEG, WebP or TIFF file');
-  return ocrImageJob(broker, await readFile(path), basename(path), limits.pageCalls);
+  checkLanguage(broker, options.language);
+  return ocrImageJob(broker, await readFile(path), basename(path), limits.pageCalls, options.language);
 }

@@ -7,9 +7,15 @@ import { recognizeWithRetries, type Caller, type PageCallPolicy } from '../broke
 import { buildJobResult } from './results.ts';
 import type { JobResult } from '../contracts.ts';
 
-export async function ocrImageJob(caller: Caller, image: Uint8Array, filename: string, policy: PageCallPolicy): Promise<JobResult> {
+export async function ocrImageJob(
+  caller: Caller,
+  image: Uint8Array,
+  filename: string,
+  policy: PageCallPolicy,
+  language: string | undefined,
+): Promise<JobResult> {
   const start = new Date();
-  const page = await recognizeWithRetries(caller, { page_number: 1 }, image, policy);
+  const page = await recognizeWithRetries(caller, { page_number: 1, language }, image, policy);
   return buildJobResult(
     { job_id: randomUUID(), filename, file_size_bytes: image.length, total_pages: 1, start, end: new Date() },
     [page],

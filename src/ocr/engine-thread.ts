@@ -6,7 +6,7 @@ import { OcrEngine } from './engine.ts';
 import type { Raster } from './image/raster.ts';
 
 /** What the pool sends a thread: a page to read, or the order to stop. A thread reads one page at a time, so a reply needs no id. */
-export type ThreadTask = { type: 'page'; raster: Raster } | { type: 'close' };
+export type ThreadTask = { type: 'page'; raster: Raster; language: string | undefined } | { type: 'close' };
 
 export type ThreadMessage =
   | { type: 'ready'; info: OcrEngine['info'] }
@@ -24,7 +24,7 @@ async function run(task: ThreadTask): Promise<void> {
   if (task.type === 'close') process.exit(0);
   const before = engine.inferenceMs;
   try {
-    const page = await engine.recognizeRaster(task.raster);
+    const page = await engine.recognizeRaster(task.raster, task.language);
     send({ type: 'page', page, inferenceMs: engine.inferenceMs - before });
   } catch (err) {
     send({ type: 'failed', code: err instanceof OcrError ? err.code : undefined, message: (err as Error).message });

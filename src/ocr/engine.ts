@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { EngineInfo, PageOcr } from '../contracts.ts';
+import { OcrError } from '../errors.ts';
 import { classifyLines, type LineOrientation } from './stages/cls/cls.ts';
 import { REC_HEIGHT, type OcrConfig } from './config.ts';
 import { cropLine, flipLine, greyPage, lineAspect, lineFrame, splitLineAtGaps, type LineImage, type LinePiece } from './image/crop.ts';
@@ -35,13 +36,17 @@ function turnedProbability(o: LineOrientation): number {
   return o.turned ? o.score : 1 - o.score;
 }
 
-/** What reads pages: one engine (OcrEngine), or several in threads of their own (EnginePool). */
+/**
+ * What reads pages: one engine (OcrEngine), or several in threads of their own (EnginePool). A page's
+ * `language` picks the recogniser (the default one when not given); one the engine does not read is
+ * UNSUPPORTED_LANGUAGE.
+ */
 export interface PageReader {
   readonly info: EngineInfo;
   /** Reads a decoded page. */
-  recognizeRaster(raster: Raster): Promise<PageOcr>;
+  recognizeRaster(raster: Raster, language?: string): Promise<PageOcr>;
   /** Reads an encoded image (PNG, JPEG, WebP, TIFF); `decode` may run elsewhere (an isolated process). */
-  recognizeImage(encoded: Uint8Array, maxPixels: number, decode?: typeof decodeImage): Promise<PageOcr>;
+  recognizeImage(encoded: Uint8Array, maxPixels: number, decode?: typeof decodeImage, language?: string): Promise<PageOcr>;
 }
 
 /** Decodes, then reads: the page's timings get the decode time. */
@@ -50,43 +55,72 @@ export async function readEncodedPage(
   encoded: Uint8Array,
   maxPixels: number,
   decode: typeof decodeImage,
+  language: string | undefined,
 ): Promise<PageOcr> {
   const t0 = performance.now();
   const raster = await decode(encoded, maxPixels);
-  const page = await reader.recognizeRaster(raster);
+  const page = await reader.recognizeRaster(raster, language);
   const decodeMs = performance.now() - t0 - page.timings.total_ms;
   return { ...page, timings: { ...page.timings, decode_ms: decodeMs, total_ms: performance.now() - t0 } };
+}
+
+/** A recogniser with its dictionary's classes. */
+interface Recognizer {
+  path: string;
+  session: Session;
+  alphabet: string[];
 }
 
 export class OcrEngine implements PageReader {
   readonly config: OcrConfig;
   private readonly det: Session;
-  private readonly rec: Session;
+  /** The recogniser of `config.models`, for pages that name no language. */
+  private readonly rec: Recognizer;
+  /** The recogniser of each language read. */
+  private readonly byLanguage: ReadonlyMap<string, Recognizer>;
   private readonly cls: Session | undefined;
-  private readonly alphabet: string[];
 
-  private constructor(config: OcrConfig, det: Session, rec: Session, cls: Session | undefined, alphabet: string[]) {
+  private constructor(config: OcrConfig, det: Session, recognizers: Recognizer[], cls: Session | undefined) {
     this.config = config;
     this.det = det;
-    this.rec = rec;
+    this.rec = recognizers[0]!;
     this.cls = cls;
-    this.alphabet = alphabet;
+    // The added recognisers come after the default one, so theirs wins a language both name.
+    const named = [config.languages, ...config.languageModels.map((m) => m.languages)];
+    this.byLanguage = new Map(recognizers.flatMap((r, i) => named[i]!.map((language) => [language, r] as const)));
   }
 
   static async load(config: OcrConfig): Promise<OcrEngine> {
     const { models, threads, rewriteGraphs, int8 } = config;
     const options = (rewrite: { argmaxOutputs?: boolean }) => ({ rewrite: rewriteGraphs ? rewrite : undefined, int8 });
-    const [det, rec, cls, dict] = await Promise.all([
+    const recognizer = async (path: string, dict: string): Promise<Recognizer> => {
+      const [session, classes] = await Promise.all([loadSession(path, threads, options({ argmaxOutputs: true })), readFile(dict, 'utf8')]);
+      return { path, session, alphabet: ctcAlphabet(classes) };
+    };
+    const [det, cls, ...recognizers] = await Promise.all([
       // With 8-bit weights (VNNI CPUs) the detector's boxes end short of a line's last period
       // (test/service/word-boxes.test.ts); its 7-bit weights keep the edges the float model finds.
       loadSession(models.det, threads, { ...options({}), maxWeightBits: 7 }),
-      loadSession(models.rec, threads, options({ argmaxOutputs: true })),
       config.cls.enabled ? loadSession(models.cls, threads, options({})) : undefined,
-      readFile(models.dict, 'utf8'),
+      recognizer(models.rec, models.dict),
+      ...config.languageModels.map((m) => recognizer(m.rec, m.dict)),
     ]);
-    const engine = new OcrEngine(config, det, rec, cls, ctcAlphabet(dict));
+    const engine = new OcrEngine(config, det, recognizers, cls);
     await engine.warmUp();
     return engine;
+  }
+
+  /** The recogniser for a page in `language`: the default one when none is named. */
+  private recognizerFor(language: string | undefined): Recognizer {
+    if (language === undefined) return this.rec;
+    const found = this.byLanguage.get(language);
+    if (!found)
+      throw new OcrError('UNSUPPORTED_LANGUAGE', `This worker reads ${[...this.byLanguage.keys()].sort().join(', ')}, not ${language}`);
+    return found;
+  }
+
+  private get recognizers(): Recognizer[] {
+    return [...new Set([this.rec, ...this.byLanguage.values()])];
   }
 
   /** One small inference per model: onnxruntime's first run is slow, and no user should pay it. */
@@ -94,13 +128,14 @@ export class OcrEngine implements PageReader {
     const page: Raster = { data: new Uint8Array(256 * 256).fill(255), width: 256, height: 256, channels: 1 };
     await detectText(this.det, page, this.config.det);
     const line = { data: new Uint8Array(REC_HEIGHT * 96).fill(255), width: 96, height: REC_HEIGHT };
-    await recognizeLines(this.rec, [line], this.alphabet, this.config.rec);
+    for (const rec of this.recognizers) await recognizeLines(rec.session, [line], rec.alphabet, this.config.rec);
     if (this.cls) await classifyLines(this.cls, [line], 1);
   }
 
   /** Milliseconds spent inside the models since loading (warm-up included). */
   get inferenceMs(): number {
-    return inferenceTime(this.det) + inferenceTime(this.rec) + (this.cls ? inferenceTime(this.cls) : 0);
+    const rec = this.recognizers.reduce((ms, r) => ms + inferenceTime(r.session), 0);
+    return inferenceTime(this.det) + rec + (this.cls ? inferenceTime(this.cls) : 0);
   }
 
   get info(): EngineInfo {
@@ -109,21 +144,25 @@ export class OcrEngine implements PageReader {
     return {
       models: {
         det: described(models.det, this.det),
-        rec: described(models.rec, this.rec),
+        rec: described(models.rec, this.rec.session),
         cls: this.cls ? described(models.cls, this.cls) : 'off',
       },
+      languages: Object.fromEntries(
+        [...this.byLanguage].sort(([a], [b]) => a.localeCompare(b)).map(([l, r]) => [l, described(r.path, r.session)]),
+      ),
       threads,
       engines: 1,
     };
   }
 
   /** Reads an encoded image (PNG, JPEG, WebP, TIFF); `decode` may run elsewhere (an isolated process). */
-  recognizeImage(encoded: Uint8Array, maxPixels: number, decode: typeof decodeImage = decodeImage): Promise<PageOcr> {
-    return readEncodedPage(this, encoded, maxPixels, decode);
+  recognizeImage(encoded: Uint8Array, maxPixels: number, decode: typeof decodeImage = decodeImage, language?: string): Promise<PageOcr> {
+    return readEncodedPage(this, encoded, maxPixels, decode, language);
   }
 
   /** Reads a decoded page. */
-  async recognizeRaster(original: Raster): Promise<PageOcr> {
+  async recognizeRaster(original: Raster, language?: string): Promise<PageOcr> {
+    const rec = this.recognizerFor(language);
     const t0 = performance.now();
     let page = original;
     let turn: Turn = 0;
@@ -157,7 +196,7 @@ export class OcrEngine implements PageReader {
     const upright = lines.map((l) => l.image);
     const turned = orientations.lines.flatMap((o, i) => (o.turned && o.score >= flipThreshold ? [i] : []));
     const flipped = turned.map((i) => flipLine(upright[i]!));
-    const both = await recognizeLines(this.rec, [...upright, ...flipped], this.alphabet, this.config.rec);
+    const both = await recognizeLines(rec.session, [...upright, ...flipped], rec.alphabet, this.config.rec);
     const crops = [...upright];
     const readFlipped = new Set<number>();
     const recognized = { lines: both.lines.slice(0, upright.length), ms: both.ms };

@@ -31,3 +31,20 @@ test('DEFAULT_DPI outside what a request may ask stops the node instead of faili
   }
   assert.throws(() => loadConfig({ DEFAULT_DPI: '0.5' }), /DEFAULT_DPI must be a count \(1 or more\)/);
 });
+
+test('OCR_MODELS adds recognisers per language, OCR_REC_LANGUAGES names what the default one reads', () => {
+  const shipped = loadConfig({}).ocr;
+  expect([shipped.languages, shipped.languageModels]).toEqual([['en', 'zh'], []]);
+  const config = loadConfig({ OCR_REC_LANGUAGES: 'ZH', OCR_MODELS: 'en=/m/en.onnx:/m/en_dict.txt, fr+DE=/m/latin.onnx:/m/latin.txt' }).ocr;
+  assert.deepEqual(config.languages, ['zh']);
+  expect(config.languageModels).toEqual([
+    { languages: ['en'], rec: '/m/en.onnx', dict: '/m/en_dict.txt' },
+    { languages: ['fr', 'de'], rec: '/m/latin.onnx', dict: '/m/latin.txt' },
+  ]);
+  assert.throws(
+    () => loadConfig({ OCR_MODELS: 'en=/m/en.onnx' }),
+    /OCR_MODELS entries must be <languages>=<model.onnx>:<dictionary.txt>, got "en=\/m\/en.onnx"/,
+  );
+  assert.throws(() => loadConfig({ OCR_MODELS: 'e n=/m/en.onnx:/m/d.txt' }), /OCR_MODELS must name languages as codes/);
+  assert.throws(() => loadConfig({ OCR_REC_LANGUAGES: '+' }), /OCR_REC_LANGUAGES must name languages as codes/);
+});
