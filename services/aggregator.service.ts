@@ -11,6 +11,8 @@ import type { Context, Service, ServiceSchema, ServiceSettingSchema } from 'mole
 import { classifyError, withBrokerErrors } from '../src/broker/broker-errors.ts';
 import { streamOf } from '../src/broker/streams.ts';
 import { checkLanguage, trackLanguages } from '../src/broker/languages.ts';
+import { setJobCounts } from '../src/broker/metrics.ts';
+import { JobTag } from '../src/broker/logging.ts';
 import { OcrError } from '../src/errors.ts';
 import { JobJournal, type JournalRecord } from '../src/jobs/job-journal.ts';
 import type { JobsConfig, NodeConfig } from '../src/config/config.ts';
@@ -78,11 +80,15 @@ export default function aggregatorService(config: NodeConfig): ServiceSchema<Agg
       this.journal = journal;
       for (const { job_id: id, start_time: start, upload_path: upload, ended, ...spec } of orphans) {
         if (!ended) {
-          this.logger.warn(`Job ${id} (${spec.filename}) was running when a previous start of this node died: reported as JOB_INTERRUPTED`);
+          this.logger.warn(
+            new JobTag(id),
+            `Job ${id} (${spec.filename}) was running when a previous start of this node died: reported as JOB_INTERRUPTED`,
+          );
           this.store.interrupted(id, spec, new Date(start));
         }
         await rm(upload, { force: true });
       }
+      setJobCounts(this.broker.metrics, this.store.statusCounts());
       const sweep = async () => {
         for (const id of this.store.sweep()) await this.release(id);
       };
@@ -126,7 +132,7 @@ export default function aggregatorService(config: NodeConfig): ServiceSchema<Agg
           this.store.opened(id, opened);
           const record: JournalRecord = { job_id: id, ...spec, start_time: new Date().toISOString(), upload_path: path };
           await this.journal.begin(record);
-          this.runJob(id, signal, opened, ctx.params, record).catch((err) => this.logger.error(`Job ${id} broke:`, err));
+          this.runJob(id, signal, opened, ctx.params, record).catch((err) => this.logger.error(new JobTag(id), `Job ${id} broke:`, err));
           return this.store.progress(id);
         },
       },
@@ -234,7 +240,9 @@ export default function aggregatorService(config: NodeConfig): ServiceSchema<Agg
         record: JournalRecord,
       ): Promise<void> {
         const { store } = this;
+        const tag = new JobTag(id);
         store.started(id);
+        this.logger.info(tag, `Job ${id} started: ${params.filename}, ${opened.pages} pages`);
         const { timeoutMs, window } = this.settings.jobs;
         const limit = setTimeout(() => store.expire(id, timeoutMs / 1000), timeoutMs);
         this.publish(store.progress(id));
@@ -243,7 +251,7 @@ export default function aggregatorService(config: NodeConfig): ServiceSchema<Agg
           this.broker.call<PageResult, PageParams>(
             'rasterizer.page',
             { doc_id: opened.doc_id, page, dpi: params.dpi, text_layer: params.text_layer, language: params.language },
-            { nodeID: opened.node_id, timeout: 0 },
+            { nodeID: opened.node_id, timeout: 0, meta: { job_id: id } },
           );
         try {
           await runPages(
@@ -254,7 +262,7 @@ export default function aggregatorService(config: NodeConfig): ServiceSchema<Agg
               if (run.result) store.addPage(id, run.result);
               else {
                 const err = classifyError(run.error);
-                if (err.code === 'INTERNAL') this.logger.error(`Job ${id} page ${run.page}:`, run.error);
+                if (err.code === 'INTERNAL') this.logger.error(tag, `Job ${id} page ${run.page}:`, run.error);
                 store.addError(id, { page: run.page, code: err.code, message: err.message });
               }
               this.publish(store.progress(id));
@@ -271,23 +279,27 @@ export default function aggregatorService(config: NodeConfig): ServiceSchema<Agg
           const close: CloseParams = { doc_id: opened.doc_id, keep_upload: keep };
           await this.broker
             .call<CloseReply, CloseParams>('rasterizer.close', close, { nodeID: opened.node_id })
-            .catch((err) => this.logger.warn(`Closing the document of job ${id}:`, err));
-          this.publish(store.finish(id));
+            .catch((err) => this.logger.warn(tag, `Closing the document of job ${id}:`, err));
+          const end = store.finish(id);
+          this.logger.info(tag, `Job ${id} ended ${end.status}: ${end.pages_done} pages read, ${end.pages_failed} failed`);
+          this.publish(end);
         }
       },
 
       /** Deletes the kept upload of a job that is being forgotten. */
       async release(this: AggregatorThis, id: string): Promise<void> {
+        setJobCounts(this.broker.metrics, this.store.statusCounts());
         const input = this.kept.get(id);
         if (!input) return;
         this.kept.delete(id);
         await this.broker
           .call<CloseReply, CloseParams>('rasterizer.close', { doc_id: input.doc_id }, { nodeID: input.node_id })
-          .catch((err) => this.logger.warn(`Removing the upload of job ${id}:`, err));
+          .catch((err) => this.logger.warn(new JobTag(id), `Removing the upload of job ${id}:`, err));
         await this.journal.end(id);
       },
 
       publish(this: AggregatorThis, progress: JobProgress) {
+        setJobCounts(this.broker.metrics, this.store.statusCounts());
         void this.broker.broadcast('job.progress', progress); // progress events are best effort; the job store has the truth
       },
     },

@@ -22,6 +22,7 @@ import { IsolatedOutputWriter } from '../src/outputs/isolated-writer.ts';
 import type { IsolationLimits } from '../src/isolation/isolated-process.ts';
 import type { PageCallPolicy } from '../src/broker/ocr-call.ts';
 import { workersStatus } from '../src/broker/cluster-status.ts';
+import { joinPrometheusTexts } from '../src/broker/metrics.ts';
 import type { NodeConfig } from '../src/config/config.ts';
 import type {
   ApiCaller,
@@ -53,6 +54,7 @@ interface GatewayMethods {
   sendJobOutput(req: IncomingRequest, res: GatewayResponse, job: JobProgress, format: OutputFormat, options: OutputChoice): Promise<void>;
   jobEvents(req: IncomingRequest, res: GatewayResponse): Promise<void>;
   pageImage(req: IncomingRequest, res: GatewayResponse): Promise<void>;
+  metrics(req: IncomingRequest, res: GatewayResponse): Promise<void>;
 }
 
 interface GatewayVars {
@@ -191,6 +193,9 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
               : undefined,
           aliases: {
             'GET /workers/status': 'gateway.workers',
+            'GET /metrics'(this: GatewayThis, req: IncomingRequest, res: GatewayResponse) {
+              return this.metrics(req, res);
+            },
             'POST /ocr/image'(this: GatewayThis, req: IncomingRequest, res: GatewayResponse) {
               return this.ocrImage(req, res);
             },
@@ -395,6 +400,19 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
         } catch (err) {
           sendError(res, err);
         }
+      },
+
+      /** GET /metrics: every node's metrics (asked of each node), as one Prometheus text. */
+      async metrics(this: GatewayThis, req: IncomingRequest, res: GatewayResponse): Promise<void> {
+        const nodes = this.broker.registry.getNodeList({ onlyAvailable: true, withServices: false });
+        const texts = await Promise.all(
+          nodes.map(({ id }) =>
+            // A node that does not answer in time is left out of this scrape, not the whole answer.
+            req.$ctx.call<string, Record<string, never>>('$node.prometheus', {}, { nodeID: id, timeout: 3000, retries: 0 }).catch(() => ''),
+          ),
+        );
+        res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8', 'Cache-Control': 'no-store' });
+        res.end(joinPrometheusTexts(texts));
       },
 
       /** GET /jobs/:id/events: progress as server-sent events, in order, ending with the final status. */

@@ -3,10 +3,12 @@ import { availableParallelism, hostname, totalmem } from 'node:os';
 import { Readable, type Stream } from 'node:stream';
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from 'moleculer';
 import { ocrEngineMixin, type OcrEngineVars } from '../mixins/ocr-engine.mixin.ts';
-import { withBrokerErrors } from '../src/broker/broker-errors.ts';
+import { classifyError, withBrokerErrors } from '../src/broker/broker-errors.ts';
+import { OCR_METRICS, observeStages } from '../src/broker/metrics.ts';
+import { jobTagOf } from '../src/broker/logging.ts';
 import { readAll } from '../src/broker/streams.ts';
 import type { NodeConfig } from '../src/config/config.ts';
-import type { PageOcr, PageResult, RecognizeParams, WorkerHealth } from '../src/contracts.ts';
+import type { CallerMeta, PageOcr, PageResult, RecognizeParams, WorkerHealth } from '../src/contracts.ts';
 import { OcrError } from '../src/errors.ts';
 import { IsolatedDecoder } from '../src/isolation/image-decoder.ts';
 import type { IsolationLimits } from '../src/isolation/isolated-process.ts';
@@ -115,8 +117,10 @@ export default function ocrWorkerService(config: NodeConfig): ServiceSchema<OcrW
           page_number: { type: 'number', integer: true, positive: true, convert: true },
           language: { type: 'string', optional: true },
         },
-        async handler(this: WorkerThis, ctx: Context<RecognizeParams>): Promise<PageResult> {
+        async handler(this: WorkerThis, ctx: Context<RecognizeParams, CallerMeta>): Promise<PageResult> {
           const { stats } = this;
+          const { metrics } = this.broker;
+          const language = ctx.params.language ?? 'default';
           stats.total_requests += 1;
           try {
             const page = await withBrokerErrors(async () => {
@@ -124,14 +128,17 @@ export default function ocrWorkerService(config: NodeConfig): ServiceSchema<OcrW
                 return await readPage(this.engine, this.decoder, ctx.params, ctx.stream, this.settings);
               } catch (err) {
                 if (err instanceof OcrError) throw err;
-                this.logger.error(`Page ${ctx.params.page_number} failed in the engine`, err);
+                this.logger.error(...jobTagOf(ctx.meta), `Page ${ctx.params.page_number} failed in the engine`, err);
                 throw new OcrError('ENGINE_FAILED', 'The OCR engine failed on this page', ctx.params.page_number);
               }
             });
             stats.pages_done += 1;
+            metrics.increment(OCR_METRICS.pages, { outcome: 'read', language });
+            observeStages(metrics, page.timings);
             return ocrPageResult(ctx.params.page_number, page, this.broker.nodeID);
           } catch (err) {
             stats.errors += 1;
+            metrics.increment(OCR_METRICS.pages, { outcome: classifyError(err).code, language });
             throw err;
           }
         },

@@ -14,6 +14,8 @@ import { Readable } from 'node:stream';
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from 'moleculer';
 import { withBrokerErrors } from '../src/broker/broker-errors.ts';
 import { recognizeWithRetries, type PageCallPolicy } from '../src/broker/ocr-call.ts';
+import { OCR_METRICS } from '../src/broker/metrics.ts';
+import { jobTagOf } from '../src/broker/logging.ts';
 import { readAll, streamOf } from '../src/broker/streams.ts';
 import type { NodeConfig } from '../src/config/config.ts';
 import type {
@@ -23,6 +25,7 @@ import type {
   OpenedDocument,
   OpenParams,
   PageImageParams,
+  CallerMeta,
   PageParams,
   PageResult,
   PdfParams,
@@ -75,7 +78,7 @@ interface RasterizerVars {
 }
 
 interface RasterizerMethods {
-  keepImage(docId: string, page: number, raster: () => Promise<Raster>): Promise<void>;
+  keepImage(ctx: Context<PageParams, CallerMeta>, raster: () => Promise<Raster>): Promise<void>;
 }
 
 type RasterizerThis = Service<RasterizerSettings> & RasterizerMethods & RasterizerVars;
@@ -110,11 +113,12 @@ export default function rasterizerService(config: NodeConfig): ServiceSchema<Ras
 
     methods: {
       /** Keeps the page's image for people; a page is never failed for it (it was read all the same). */
-      async keepImage(this: RasterizerThis, docId: string, page: number, raster: () => Promise<Raster>): Promise<void> {
+      async keepImage(this: RasterizerThis, ctx: Context<PageParams, CallerMeta>, raster: () => Promise<Raster>): Promise<void> {
+        const { doc_id: docId, page } = ctx.params;
         try {
           await this.images.save(docId, page, await raster());
         } catch (err) {
-          this.logger.warn(`Page ${page} of document ${docId} was read, but its image could not be kept:`, err);
+          this.logger.warn(...jobTagOf(ctx.meta), `Page ${page} of document ${docId} was read, but its image could not be kept:`, err);
         }
       },
     },
@@ -179,18 +183,19 @@ export default function rasterizerService(config: NodeConfig): ServiceSchema<Ras
           text_layer: { type: 'enum', values: ['auto', 'ocr'] },
           language: { type: 'string', optional: true },
         },
-        handler(this: RasterizerThis, ctx: Context<PageParams>): Promise<PageResult> {
+        handler(this: RasterizerThis, ctx: Context<PageParams, CallerMeta>): Promise<PageResult> {
           return withBrokerErrors(async () => {
             const open = this.docs.get(ctx.params.doc_id);
             if (!open || open.kept) throw new OcrError('NOT_FOUND', 'The document is no longer open');
-            const { doc_id: docId, page, dpi, language } = ctx.params;
+            const { page, dpi, language } = ctx.params;
             const { pdf } = open;
             const t0 = performance.now();
             if (pdf && ctx.params.text_layer === 'auto') {
               const layer = await pdf.textLayer(page, dpi);
               if (isUsableTextLayer(layer.lines.map((l) => l.text).join('\n'))) {
                 const result = textLayerPageResult(page, layer, this.settings.layout, dpi, performance.now() - t0, this.broker.nodeID);
-                await this.keepImage(docId, page, async () => (await pdf.render(page, dpi, TEXT_LAYER_IMAGE_PIXELS)).raster);
+                this.broker.metrics.observe(OCR_METRICS.stageSeconds, (performance.now() - t0) / 1000, { stage: 'text_layer' });
+                await this.keepImage(ctx, async () => (await pdf.render(page, dpi, TEXT_LAYER_IMAGE_PIXELS)).raster);
                 return result;
               }
             }
@@ -199,6 +204,7 @@ export default function rasterizerService(config: NodeConfig): ServiceSchema<Ras
               : { raster: await this.decoder.decode(await readFile(open.path), this.settings.maxPixels), dpi: undefined };
             const { data, width, height, channels } = rendered.raster;
             const renderMs = performance.now() - t0;
+            this.broker.metrics.observe(OCR_METRICS.stageSeconds, renderMs / 1000, { stage: 'render' });
             // A worker lost or timed out mid-page: the pixels are still here, send them again.
             const [read] = await Promise.all([
               recognizeWithRetries(
@@ -207,7 +213,7 @@ export default function rasterizerService(config: NodeConfig): ServiceSchema<Ras
                 data,
                 this.settings.pageCalls,
               ),
-              this.keepImage(docId, page, () => Promise.resolve(rendered.raster)),
+              this.keepImage(ctx, () => Promise.resolve(rendered.raster)),
             ]);
             return renderedPageResult(read, rendered.dpi, renderMs);
           });

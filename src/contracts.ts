@@ -328,6 +328,8 @@ export interface ApiCaller {
 /** The meta of calls to the aggregator's job actions: no `user` (keys off, or an internal caller) sees every job. */
 export interface CallerMeta {
   user?: ApiCaller | null;
+  /** The job a page call belongs to (set by the aggregator), for the log lines of the nodes it reaches. */
+  job_id?: string;
 }
 
 /** `aggregator.status` and `aggregator.cancel` (reply: JobProgress). */

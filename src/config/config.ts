@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism, hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrokerConfig, NatsConfig } from '../broker/broker-options.ts';
+import { LOG_FORMATS } from '../broker/logging.ts';
 import type { PageCallPolicy } from '../broker/ocr-call.ts';
 import type { AccessSettings } from '../http/access.ts';
 import type { IsolationLimits } from '../isolation/isolated-process.ts';
@@ -131,6 +132,7 @@ export function loadConfig(env: Env): NodeConfig {
       namespace: text(env, 'NAMESPACE', 'ocr-cluster'),
       nodeID: text(env, 'NODE_ID', `${hostname()}-${process.pid}`),
       logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
+      logFormat: oneOf(env, 'LOG_FORMAT', LOG_FORMATS, 'text'),
       nats: nats(env),
       circuitHalfOpenMs: positiveNumber(env, 'CIRCUIT_HALF_OPEN_SECONDS', 30) * 1000,
     },

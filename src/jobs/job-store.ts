@@ -192,6 +192,13 @@ export class JobStore {
     return gone;
   }
 
+  /** How many jobs are held in each status. */
+  statusCounts(): Map<JobStatus, number> {
+    const counts = new Map<JobStatus, number>();
+    for (const { status } of this.jobs.values()) counts.set(status, (counts.get(status) ?? 0) + 1);
+    return counts;
+  }
+
   /** The jobs `caller` may see. */
   list(caller?: ApiCaller | null): JobProgress[] {
     return [...this.jobs.values()].filter((job) => visibleTo(job, caller)).map((job) => this.progress(job.id));

@@ -1,0 +1,91 @@
+/**
+ * What an operator watches: Prometheus metrics at GET /metrics while a job runs, and JSON log lines
+ * (LOG_FORMAT=json) that carry the job's id.
+ */
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import { startServer, stopProcess } from '../../harness/processes.ts';
+import { buildPdf } from '../helpers/pdf.ts';
+
+let server: ChildProcess & { output: string[] };
+let base: string;
+
+beforeAll(async () => {
+  ({ server, base } = await startServer({ LOG_FORMAT: 'json', LOG_LEVEL: 'info', OCR_CONCURRENCY: '1', JOB_WINDOW: '2' }));
+});
+afterAll(async () => {
+  await stopProcess(server);
+});
+
+/** The value of each sample of a metric whose labels include `labels`, summed. */
+function sample(text: string, metric: string, labels: Record<string, string> = {}): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    const m = /^(\w+)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== metric) continue;
+    const has = Object.entries(labels).every(([k, v]) => m[2]?.includes(`${k}="${v}"`));
+    if (has) sum += Number(m[3]);
+  }
+  return sum;
+}
+
+async function scrape(): Promise<string> {
+  const res = await fetch(`${base}/metrics`);
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+  return res.text();
+}
+
+test('GET /metrics shows pages and stage latencies moving during a 20-page job, then the job by status', async () => {
+  const pages = Array.from({ length: 20 }, (_, i) => ({
+    lines: [`Page ${i + 1} of the metrics test`],
+    size: [320, 100] as [number, number],
+  }));
+  const body = new FormData();
+  body.append('file', new Blob([new Uint8Array(await buildPdf(pages))]), 'twenty.pdf');
+  const before = await scrape();
+  const job = await (await fetch(`${base}/jobs`, { method: 'POST', body })).json();
+  const during: number[] = [];
+  for (;;) {
+    const text = await scrape();
+    const status = await (await fetch(`${base}/jobs/${job.job_id}`)).json();
+    if (status.finished) break;
+    during.push(sample(text, 'ocr_pages_total', { outcome: 'read' }));
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const after = await scrape();
+  assert.equal(sample(before, 'ocr_pages_total'), 0);
+  // Seen part-way: some pages read, not all.
+  assert.ok(
+    during.some((n) => n > 0 && n < 20),
+    `pages read while the job ran: ${during.join(', ')}`,
+  );
+  assert.equal(sample(after, 'ocr_pages_total', { outcome: 'read', language: 'default' }), 20);
+  for (const stage of ['render', 'det', 'rec', 'layout', 'ocr_total']) {
+    assert.equal(sample(after, 'ocr_page_stage_seconds_count', { stage }), 20, stage);
+    assert.ok(sample(after, 'ocr_page_stage_seconds_sum', { stage }) > 0, stage);
+  }
+  assert.equal(sample(after, 'ocr_page_stage_seconds_bucket', { stage: 'ocr_total', le: '+Inf' }), 20);
+  assert.equal(sample(after, 'ocr_jobs', { status: 'success' }), 1);
+  assert.equal(sample(after, 'ocr_jobs', { status: 'running' }), 0);
+  // The worker's bulkhead: in flight and queued, per node.
+  assert.match(after, /^moleculer_request_bulkhead_inflight\{nodeID="[^"]+",action="ocr\.recognize",service="ocr"\} 0$/m);
+  assert.match(after, /^moleculer_request_bulkhead_queue_size\{nodeID="[^"]+",action="ocr\.recognize",service="ocr"\} 0$/m);
+  // One HELP and TYPE per metric, as Prometheus wants.
+  const helps = after.split('\n').filter((l) => l.startsWith('# HELP '));
+  expect(new Set(helps).size).toBe(helps.length);
+
+  // Every line the server wrote is a JSON object; those about the job carry its id (HTTP access lines aside).
+  const lines = server.output
+    .join('')
+    .split('\n')
+    .filter((l) => l.trim() !== '');
+  const records = lines.map((l) => JSON.parse(l) as { level: string; msg: string; job_id?: string });
+  const aboutJob = records.filter((r) => r.msg.includes(job.job_id) && !/^(=>|<=) /.test(r.msg));
+  expect(aboutJob.map((r) => r.msg.replace(job.job_id, 'ID'))).toEqual([
+    'Job ID started: twenty.pdf, 20 pages',
+    'Job ID ended success: 20 pages read, 0 failed',
+  ]);
+  for (const r of aboutJob) assert.equal(r.job_id, job.job_id);
+});
