@@ -20,7 +20,8 @@ import { fileJobLimits, startNode } from './node.ts';
 
 const USAGE = `usage: ocr-cluster batch <input-dir|list-file> --out <dir> [options]
 
-  --out <dir>            where results go: <name>.json/.txt/.md (see --formats) and manifest.jsonl (required)
+  --out <dir>            where results go: <name>.json/.txt/.md (see --formats) and manifest.jsonl (required);
+                         <name> is the file's path under the input, extension kept: a.pdf gives a.pdf.json
   --formats <list>       what to write per document, of json,txt,md,pdf,hocr,alto (default json,txt,md):
                          pdf is the searchable PDF (the input's pages with an invisible text layer),
                          alto is written as <name>.xml
@@ -144,8 +145,15 @@ async function batch(args: string[]): Promise<number> {
   );
   // Ctrl-C: no new documents, those in flight finish and are recorded; a second one leaves at once.
   let interrupted = false;
-  const onSignal = () => {
-    if (interrupted) process.exit(130);
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (interrupted) {
+      // Leave by the signal itself, as with no handler: process.exit() would terminate the engine
+      // threads, and one terminated inside onnxruntime's run aborts the process ("terminate called
+      // after throwing an instance of 'Napi::Error'").
+      process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+      process.kill(process.pid, signal);
+      return;
+    }
     interrupted = true;
     process.stderr.write('\nstopping after the documents in flight (again to leave now)\n');
     run.stop();
@@ -159,6 +167,10 @@ async function batch(args: string[]): Promise<number> {
 }
 
 const [command, ...rest] = process.argv.slice(2);
+if (command === '--help' || command === '-h' || command === 'help') {
+  console.log(USAGE);
+  process.exit(0);
+}
 if (command !== 'batch') fail(command ? `unknown command "${command}"` : 'give a command');
 try {
   process.exitCode = await batch(rest);

@@ -4,7 +4,7 @@
  * by `ocr-cluster batch`; the reply is the `/ocr/pdf` contract.
  */
 import { randomUUID } from 'node:crypto';
-import { copyFile, mkdir, readFile, stat } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { ServiceBroker } from 'moleculer';
 import { OcrError } from '../errors.ts';
@@ -44,7 +44,11 @@ export async function ocrFileJob(broker: ServiceBroker, path: string, options: J
       pdfa: false,
       keep_upload: false,
     };
-    const job = await broker.call<JobProgress, SubmitParams>('aggregator.submit', params, here);
+    // A document that cannot be opened has no job to delete the copy when it ends.
+    const job = await broker.call<JobProgress, SubmitParams>('aggregator.submit', params, here).catch(async (err: unknown) => {
+      await rm(copy, { force: true });
+      throw err;
+    });
     return broker.call<JobResult, ResultParams>('aggregator.result', { id: job.job_id, wait: true }, { ...here, timeout: 0 });
   }
   if (kind === undefined) throw new OcrError('UNSUPPORTED_MEDIA', 'Not a PDF, PNG, JPEG, WebP or TIFF file');
