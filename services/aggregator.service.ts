@@ -78,8 +78,8 @@ export default function aggregatorService(config: NodeConfig): ServiceSchema<Agg
       trackLanguages(this.broker);
       const { journal, orphans } = await JobJournal.open(this.settings.jobs.tempDir, this.broker.instanceID);
       this.journal = journal;
-      for (const { job_id: id, start_time: start, upload_path: upload, ended, ...spec } of orphans) {
-        if (!ended) {
+      for (const { job_id: id, start_time: start, upload_path: upload, ended, file_job: fileJob, ...spec } of orphans) {
+        if (!ended && !fileJob) {
           this.logger.warn(
             new JobTag(id),
             `Job ${id} (${spec.filename}) was running when a previous start of this node died: reported as JOB_INTERRUPTED`,
@@ -130,7 +130,13 @@ export default function aggregatorService(config: NodeConfig): ServiceSchema<Agg
           const spec = { filename, file_size_bytes: size, total_pages: opened.pages, output, pdfa, owner: ctx.meta.user?.key };
           const { id, signal } = this.store.create(spec);
           this.store.opened(id, opened);
-          const record: JournalRecord = { job_id: id, ...spec, start_time: new Date().toISOString(), upload_path: path };
+          const record: JournalRecord = {
+            job_id: id,
+            ...spec,
+            start_time: new Date().toISOString(),
+            upload_path: path,
+            file_job: !ctx.params.keep_upload,
+          };
           await this.journal.begin(record);
           this.runJob(id, signal, opened, ctx.params, record).catch((err) => this.logger.error(new JobTag(id), `Job ${id} broke:`, err));
           return this.store.progress(id);

@@ -21,6 +21,11 @@ export interface JournalRecord extends JobSpec {
   upload_path: string;
   /** The job ended and its upload is kept for a searchable PDF: found after a crash, only the upload goes. */
   ended?: boolean;
+  /**
+   * A file job's (the batch's, the REPL's, in this node's own process): found after a crash, only its
+   * copy goes, since no one is left to ask for it; the batch's rerun reads the file again.
+   */
+  file_job?: boolean;
 }
 
 function alive(pid: number): boolean {

@@ -72,3 +72,29 @@ test('a second Ctrl-C leaves at once without a native abort', async () => {
   assert.equal(signal, 'SIGINT', run.output.join(''));
   assert.doesNotMatch(run.output.join(''), /terminate called|Napi::Error|Aborted/);
 });
+
+test('the rerun after a killed run reads the documents again without a warning a batch user cannot act on', async () => {
+  const input = join(dir, 'killed-in');
+  const out = join(dir, 'killed-out');
+  const env = { TEMP_DIR: join(dir, 'killed-temp') };
+  await mkdir(input, { recursive: true });
+  const pdf = await buildPdf(Array.from({ length: 12 }, (_, i) => ({ lines: [`Killed run page ${i + 1}`] })));
+  for (let i = 0; i < 2; i++) await writeFile(join(input, `doc${i}.pdf`), pdf);
+  const first = cli(['batch', input, '--out', out], env);
+  // Killed while a document's job is journaled as running.
+  const journaled = async () => {
+    const starts = await readdir(join(env.TEMP_DIR, 'jobs')).catch(() => []);
+    for (const start of starts) if ((await readdir(join(env.TEMP_DIR, 'jobs', start))).length > 0) return true;
+    return false;
+  };
+  while (!(await journaled())) {
+    if (first.exitCode !== null) throw new Error(first.output.join(''));
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  first.kill('SIGKILL');
+  await first.done;
+  const rerun = cli(['batch', input, '--out', out], env);
+  assert.equal((await rerun.done).code, 0, rerun.output.join(''));
+  assert.doesNotMatch(rerun.output.join(''), /WARN|JOB_INTERRUPTED/);
+  assert.match(rerun.output.join(''), /2 done/);
+});
