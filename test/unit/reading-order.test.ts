@@ -5,7 +5,7 @@
  * page number; a brochure going from one column to two and back to one with a bulleted list.
  */
 import assert from 'node:assert/strict';
-import { test } from '@jest/globals';
+import { expect, test } from '@jest/globals';
 import type { Box } from '../../src/contracts.ts';
 import { pageMarkdown } from '../../src/jobs/results.ts';
 import { DEFAULT_LAYOUT } from '../../src/ocr/config.ts';
@@ -148,4 +148,46 @@ test("a figure's own text (axis labels, legend) is a figure block: kept with its
   assert.doesNotMatch(page.text, /T=300K|time \[s\]|0\.5/);
   assert.match(page.text, /of the series\.\n\nFig\. 2: Decay/);
   assert.doesNotMatch(pageMarkdown(page), /T=300K/);
+});
+
+/** Two columns of `rows` lines, 100 pixels apart, the left one's line k as `left(k)` gives it. */
+function twoColumns(
+  rows: number,
+  left: (k: number, y: number) => ReadLine,
+  right: (k: number, y: number) => ReadLine = (k, y) => columnLine('R', k, 1250, y, 1000),
+) {
+  const lines: ReadLine[] = [];
+  for (let k = 0; k < rows; k++) lines.push(left(k, 200 + 60 * k), right(k, 200 + 60 * k));
+  return lines;
+}
+
+const columnOrder = (text: string) =>
+  [...text.matchAll(/\b([LR])(\d+)w\d+\b/g)].map((m) => `${m[1]}${m[2]}`).filter((t, k, all) => t !== all[k - 1]);
+const leftThenRight = (left: number, right: number) => [
+  ...Array.from({ length: left }, (_, k) => `L${k}`),
+  ...Array.from({ length: right }, (_, k) => `R${k}`),
+];
+
+test('a speck before a line of the left column (read as a bullet) leaves the line where it stands, not a list item of its own', () => {
+  // A dot of dust 40 pixels left of row 12 of the left column, read as '·': the line pokes into the margin.
+  const lines = twoColumns(30, (k, y) => {
+    const text = columnLine('L', k, 150, y, 1000);
+    return k === 12 ? line(`· ${text.text}`, 110, y) : text;
+  });
+  const page = assemblePage(lines, DEFAULT_LAYOUT);
+  expect(columnOrder(page.text)).toEqual(leftThenRight(30, 30));
+  expect(page.blocks.map((b) => b.type)).not.toContain('list');
+});
+
+test("a column's last line set a little lower than the other column's last line still ends its column", () => {
+  // The left column is set ragged right; its short last line overlaps the right column's smaller last
+  // line by half its height.
+  const lines = twoColumns(
+    20,
+    (k, y) => line(`${columnLine('L', k, 150, y, 880).text} ${'abcde'.slice(0, 1 + (k % 5))}`, 150, y),
+    (k, y) => (k === 19 ? line(columnLine('R', k, 1250, y, 1000).text, 1250, y + 42, 0.75) : columnLine('R', k, 1250, y + 40, 1000)),
+  );
+  lines.push(line('L20w0 or copying.', 150, 200 + 60 * 20));
+  const page = assemblePage(lines, DEFAULT_LAYOUT);
+  expect(columnOrder(page.text)).toEqual(leftThenRight(21, 20));
 });

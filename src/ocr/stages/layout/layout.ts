@@ -132,13 +132,16 @@ function findGutter(ctx: Context, ids: number[], nested = false): Gutter | undef
   let best: { gutter: Gutter; extent: number } | undefined;
   for (const { kind, x } of candidates) {
     const [s0, s1] = kind === 'start' ? [x - strip, x] : [x, x + strip];
-    // Boxes on a crossing box's row that lie mostly beside it, on either side of the strip.
+    // Boxes on a crossing box's row that lie mostly beside it, across the strip from the box's middle: a
+    // line poking into the gutter has the other column beside it. A line poking out of its column into
+    // the margin (a speck before it) has only its own row's next column beside it, on its own side.
     const beside = (i: number) => {
       const b = boxes[i]!;
+      const middle = (b.x0 + b.x1) / 2;
       const mates = rowMates.get(i)!.map((m) => boxes[m]!);
       return {
-        leftBeside: mates.some((m) => (m.x0 + m.x1) / 2 < b.x0 && m.x1 < s1),
-        rightBeside: mates.some((m) => (m.x0 + m.x1) / 2 > b.x1 && m.x0 > s0),
+        leftBeside: middle > s0 - lineHeight && mates.some((m) => (m.x0 + m.x1) / 2 < b.x0 && m.x1 < s1),
+        rightBeside: middle < s1 + lineHeight && mates.some((m) => (m.x0 + m.x1) / 2 > b.x1 && m.x0 > s0),
       };
     };
     // Boxes crossing the strip end a gutter unless the columns go on beside them on their row. A box
@@ -242,8 +245,10 @@ function alignedRun(boxes: LayoutBox[], ids: number[], aligned: (i: number) => b
     if (boxes[i]!.y1 - boxes[sorted[start]!]!.y0 > best[1] - best[0]) best = [boxes[sorted[start]!]!.y0, lastEnd];
   });
   let [top, bottom] = best;
-  for (const i of [...sorted].reverse()) if (boxes[i]!.y1 < top && boxes[i]!.y1 > top - 1.5 * lineHeight) top = boxes[i]!.y0;
-  for (const i of sorted) if (boxes[i]!.y0 > bottom && boxes[i]!.y0 < bottom + 1.5 * lineHeight) bottom = boxes[i]!.y1;
+  // A box reaching past the run's edge counts, even one overlapping it (a column's last line a little
+  // lower than the other column's).
+  for (const i of [...sorted].reverse()) if (boxes[i]!.y0 < top && boxes[i]!.y1 > top - 1.5 * lineHeight) top = Math.min(top, boxes[i]!.y0);
+  for (const i of sorted) if (boxes[i]!.y1 > bottom && boxes[i]!.y0 < bottom + 1.5 * lineHeight) bottom = Math.max(bottom, boxes[i]!.y1);
   return [top - 1, bottom + 1];
 }
 
