@@ -16,8 +16,8 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Embedder } from '../src/search/embedder.ts';
 import { IndexStore, type PassageVectors } from '../src/search/index-store.ts';
-import { search, type TextEmbedder } from '../src/search/search.ts';
-import type { TextChunk } from '../src/contracts.ts';
+import { search } from '../src/search/search.ts';
+import type { TextChunk, TextEmbedder } from '../src/contracts.ts';
 import { bertModel } from '../harness/bert-model.ts';
 import { seededRandom } from '../harness/seeded-random.ts';
 

@@ -21,6 +21,10 @@ import { OUTPUT_FORMATS } from '../src/outputs/index.ts';
 import { IsolatedOutputWriter } from '../src/outputs/isolated-writer.ts';
 import type { IsolationLimits } from '../src/isolation/isolated-process.ts';
 import type { PageCallPolicy } from '../src/broker/ocr-call.ts';
+import { clusterEmbedder } from '../src/broker/embed-call.ts';
+import { parseSearchQuery } from '../src/http/search-query.ts';
+import type { IndexStore } from '../src/search/index-store.ts';
+import { search } from '../src/search/search.ts';
 import { workersStatus } from '../src/broker/cluster-status.ts';
 import { joinPrometheusTexts } from '../src/broker/metrics.ts';
 import type { NodeConfig } from '../src/config/config.ts';
@@ -33,6 +37,7 @@ import type {
   OutputFormat,
   OutputOptions,
   OutputParams,
+  SearchReply,
   SubmitParams,
   WorkersStatus,
 } from '../src/contracts.ts';
@@ -55,6 +60,8 @@ interface GatewayMethods {
   jobEvents(req: IncomingRequest, res: GatewayResponse): Promise<void>;
   pageImage(req: IncomingRequest, res: GatewayResponse): Promise<void>;
   metrics(req: IncomingRequest, res: GatewayResponse): Promise<void>;
+  searchPassages(req: IncomingRequest, res: GatewayResponse): Promise<void>;
+  searchIndex(): Promise<IndexStore>;
 }
 
 interface GatewayVars {
@@ -65,6 +72,8 @@ interface GatewayVars {
   writer: IsolatedOutputWriter;
   /** Uploads being read (MAX_CONCURRENT_UPLOADS). */
   uploadSlots: UploadSlots;
+  /** SEARCH_INDEX, read-only, once it could be opened. */
+  searchStore?: IndexStore;
 }
 
 /** moleculer-web's settings and ours; `access` holds the API keys, kept from other nodes ($secureSettings). */
@@ -81,6 +90,8 @@ export type GatewaySettings = ApiSettingsSchema & {
   pageCalls: PageCallPolicy;
   /** Limits of the child process that writes an image's PDF. */
   pdfLimits: IsolationLimits;
+  /** The search index GET /search answers from (SEARCH_INDEX). */
+  searchIndex?: string;
 };
 type GatewayThis = Service<GatewaySettings> & GatewayMethods & GatewayVars;
 
@@ -129,6 +140,7 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
       dpi: config.limits.dpi,
       pageCalls: config.pageCalls,
       pdfLimits: config.isolation.pdf,
+      searchIndex: config.search.index,
       port: config.http.port,
       ip: config.http.host,
       log4XXResponses: false,
@@ -218,6 +230,9 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
             'GET /jobs/:id/pages/:page/image'(this: GatewayThis, req: IncomingRequest, res: GatewayResponse) {
               return this.pageImage(req, res);
             },
+            'GET /search'(this: GatewayThis, req: IncomingRequest, res: GatewayResponse) {
+              return this.searchPassages(req, res);
+            },
           },
           onError(_req, res, err) {
             sendError(res, err);
@@ -238,6 +253,7 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
     },
 
     async stopped(this: GatewayThis) {
+      this.searchStore?.close();
       await this.writer.close();
     },
 
@@ -413,6 +429,38 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
         );
         res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8', 'Cache-Control': 'no-store' });
         res.end(joinPrometheusTexts(texts));
+      },
+
+      /**
+       * GET /search?q=&k=: the passages of SEARCH_INDEX best first; hybrid when the index has vectors and a worker
+       * embeds the query with their model (src/broker/embed-call.ts), BM25 otherwise (the reply says why).
+       */
+      async searchPassages(this: GatewayThis, req: IncomingRequest, res: GatewayResponse): Promise<void> {
+        try {
+          const { q, k } = parseSearchQuery(routeParams(req));
+          const store = await this.searchIndex();
+          const embedder = clusterEmbedder(this.broker, this.settings.pageCalls, store.vectorSpace()?.model);
+          const reply: SearchReply = { query: q, k, ...(await search(store, q, { k, embedder })) };
+          sendJson(res, 200, reply);
+        } catch (err) {
+          sendError(res, err);
+        }
+      },
+
+      /**
+       * SEARCH_INDEX, opened read-only on first use: an index written after the gateway started is found then. Loaded
+       * only then, so a gateway without an index never loads node:sqlite (and Node's warning that it is experimental).
+       */
+      async searchIndex(this: GatewayThis): Promise<IndexStore> {
+        const path = this.settings.searchIndex;
+        if (path === undefined)
+          throw new OcrError('SEARCH_NOT_CONFIGURED', 'This server has no search index: start it with SEARCH_INDEX=<file>');
+        try {
+          const { IndexStore } = await import('../src/search/index-store.ts');
+          return (this.searchStore ??= IndexStore.open(path, { readOnly: true }));
+        } catch (err) {
+          throw new OcrError('SEARCH_UNAVAILABLE', `The search index cannot be opened: ${(err as Error).message}`);
+        }
       },
 
       /** GET /jobs/:id/events: progress as server-sent events, in order, ending with the final status. */

@@ -1,14 +1,19 @@
-/** ocr-worker: reads one page image per `ocr.recognize` call with the process's OcrEngine. */
+/**
+ * ocr-worker: reads one page image per `ocr.recognize` call with the process's OcrEngine; with a
+ * sentence-embedding model (EMBED_MODEL), also turns texts into vectors per `ocr.embed` call.
+ */
 import { availableParallelism, hostname, totalmem } from 'node:os';
 import { Readable, type Stream } from 'node:stream';
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from 'moleculer';
+import { embedderMixin, type EmbedderVars } from '../mixins/embedder.mixin.ts';
 import { ocrEngineMixin, type OcrEngineVars } from '../mixins/ocr-engine.mixin.ts';
 import { classifyError, withBrokerErrors } from '../src/broker/broker-errors.ts';
+import { MAX_EMBED_TEXTS } from '../src/broker/embed-call.ts';
 import { OCR_METRICS, observeStages } from '../src/broker/metrics.ts';
 import { jobTagOf } from '../src/broker/logging.ts';
 import { readAll } from '../src/broker/streams.ts';
 import type { NodeConfig } from '../src/config/config.ts';
-import type { CallerMeta, PageOcr, PageResult, RecognizeParams, WorkerHealth } from '../src/contracts.ts';
+import type { CallerMeta, EmbedParams, EmbedReply, PageOcr, PageResult, RecognizeParams, WorkerHealth } from '../src/contracts.ts';
 import { OcrError } from '../src/errors.ts';
 import { IsolatedDecoder } from '../src/isolation/image-decoder.ts';
 import type { IsolationLimits } from '../src/isolation/isolated-process.ts';
@@ -40,7 +45,7 @@ interface CpuSample {
   usage: NodeJS.CpuUsage;
 }
 
-interface WorkerVars extends OcrEngineVars {
+interface WorkerVars extends OcrEngineVars, Partial<EmbedderVars> {
   stats: WorkerStats;
   cpu: CpuSample;
   /** Decodes uploaded images in a child process: see src/isolation/image-decoder.ts. */
@@ -83,13 +88,14 @@ export default function ocrWorkerService(config: NodeConfig): ServiceSchema<OcrW
     maxPixels: config.limits.maxPixels,
     decodeLimits: config.isolation.decode,
   };
+  const bulkhead = { enabled: true, concurrency: settings.slots, maxQueueSize: settings.queueSize };
   return {
     name: 'ocr',
     settings,
     // Read by the balancer on other nodes: a node with more slots takes more pages, and a page in a
-    // language goes only to nodes that read it (src/broker/languages.ts).
+    // language goes only to nodes that read it (src/broker/languages.ts); with a model, `embed` (see embedderMixin).
     metadata: { slots: settings.slots, languages: readLanguages(config.ocr) },
-    mixins: [ocrEngineMixin({ ocr: config.ocr, engines: settings.slots })],
+    mixins: [ocrEngineMixin({ ocr: config.ocr, engines: settings.slots }), ...(config.embed ? [embedderMixin(config.embed)] : [])],
 
     created(this: WorkerThis) {
       this.stats = { total_requests: 0, pages_done: 0, errors: 0 };
@@ -103,7 +109,7 @@ export default function ocrWorkerService(config: NodeConfig): ServiceSchema<OcrW
 
     actions: {
       recognize: {
-        bulkhead: { enabled: true, concurrency: settings.slots, maxQueueSize: settings.queueSize },
+        bulkhead,
         params: {
           raster: {
             type: 'object',
@@ -143,6 +149,25 @@ export default function ocrWorkerService(config: NodeConfig): ServiceSchema<OcrW
           }
         },
       },
+
+      // Only on a worker with a model; balanced and bulkheaded as pages are (src/broker/embed-call.ts calls it).
+      ...(config.embed && {
+        embed: {
+          bulkhead,
+          params: { texts: { type: 'array', items: 'string', min: 1, max: MAX_EMBED_TEXTS } },
+          async handler(this: WorkerThis, ctx: Context<EmbedParams>): Promise<EmbedReply> {
+            const embedder = this.embedder!;
+            return withBrokerErrors(async () => {
+              try {
+                return { model: embedder.id, vectors: await embedder.embed(ctx.params.texts) };
+              } catch (err) {
+                this.logger.error('The embedding model failed', err);
+                throw new OcrError('ENGINE_FAILED', `The embedding model failed: ${(err as Error).message}`);
+              }
+            });
+          },
+        },
+      }),
 
       health: {
         handler(this: WorkerThis): WorkerHealth {

@@ -198,6 +198,26 @@ export interface RecognizeParams {
   language?: string;
 }
 
+/**
+ * `ocr.embed`'s params, on a worker started with EMBED_MODEL: texts to turn into sentence vectors.
+ * A caller sends a few dozen at a time (src/broker/embed-call.ts), so a reply stays far below one
+ * NATS message.
+ */
+export interface EmbedParams {
+  texts: string[];
+}
+
+/** `ocr.embed`'s reply: one vector of length 1 per text, in order, and the model they come from (`<file>@<sha256 prefix>`). */
+export interface EmbedReply {
+  model: string;
+  vectors: Float32Array[];
+}
+
+/** What a worker that embeds says of it in its service metadata (`metadata.embed`), for callers to pick a model. */
+export interface EmbedMetadata {
+  model: string;
+}
+
 /** What an engine (or a pool of them) says about itself. */
 export interface EngineInfo {
   /** Each model's file, and how it computes ('int8', or 'float32' and why). */
@@ -407,4 +427,41 @@ export interface ManifestEntry {
   /** Where the document's outputs were written (`<output>.json` and the other formats), relative to the output folder. */
   output?: string;
   error?: { code: string; message: string };
+}
+
+// ---------------------------------------------------------------- search
+
+/** Anything that turns texts into vectors: the local Embedder, or (in a cluster) `ocr.embed` on a worker that has the model. */
+export interface TextEmbedder {
+  /** Names the vector space: the index compares it with the model its vectors came from. */
+  readonly id: string;
+  embed(texts: readonly string[]): Promise<Float32Array[]>;
+}
+
+/** A passage found by a search (`GET /search`, `ocr-cluster search`). */
+export interface SearchHit extends Omit<TextChunk, 'chunk_id'> {
+  /** The text with the query's words between the marks (`<mark>` and `</mark>` in the API). */
+  marked: string;
+  /** Where the query's words are in `text`: [start, end) in UTF-16 code units. */
+  matches: [number, number][];
+  /** Higher is better: the fused reciprocal ranks (hybrid), or BM25's relevance (BM25 alone). */
+  score: number;
+  /** The passage's rank (from 1) in the BM25 list and in the vector list, when it is in them. */
+  ranks: { bm25?: number; vector?: number };
+  /** Pixel size of each of `pages` as read: the frame of `boxes`. */
+  page_sizes: { page: number; width: number; height: number }[];
+}
+
+export interface SearchResult {
+  /** `hybrid`: BM25 and vectors fused by reciprocal rank; `bm25`: words alone. */
+  ranking: 'hybrid' | 'bm25';
+  /** Why vectors were not used, when they were not. */
+  reason?: string;
+  hits: SearchHit[];
+}
+
+/** The body of `GET /search` and of `ocr-cluster search --json`. */
+export interface SearchReply extends SearchResult {
+  query: string;
+  k: number;
 }

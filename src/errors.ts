@@ -22,6 +22,11 @@ export const ERROR_CODES = {
   INVALID_PARAMS: { status: 422, retryable: false },
   // A `language` no OCR worker of the cluster reads (the message lists those they do).
   UNSUPPORTED_LANGUAGE: { status: 422, retryable: false },
+  // GET /search without a query (no `q`, or only blanks), or with a `k` that is not a whole number from 1 to 1000.
+  MISSING_QUERY: { status: 400, retryable: false },
+  INVALID_QUERY: { status: 400, retryable: false },
+  // GET /search on a gateway started without SEARCH_INDEX.
+  SEARCH_NOT_CONFIGURED: { status: 404, retryable: false },
   UPLOAD_TOO_LARGE: { status: 413, retryable: false },
   IMAGE_TOO_LARGE: { status: 413, retryable: false },
   UNSUPPORTED_MEDIA: { status: 415, retryable: false },
@@ -45,6 +50,8 @@ export const ERROR_CODES = {
   TOO_MANY_UPLOADS: { status: 503, retryable: true },
   // A service other than the OCR workers (the aggregator) is not running in the cluster.
   SERVICE_UNAVAILABLE: { status: 503, retryable: true },
+  // SEARCH_INDEX names a file that cannot be opened as a search index (not written yet, or not an index).
+  SEARCH_UNAVAILABLE: { status: 503, retryable: false },
   // The worker's engine threw on a page: another node may read it (a broken node's circuit opens).
   ENGINE_FAILED: { status: 500, retryable: true },
   INTERNAL: { status: 500, retryable: false },

@@ -30,14 +30,22 @@ export function summaryLine(s: BatchSummary): string {
       .join(', ') || 'none';
   return (
     `documents: ${d.done} done, ${d.skipped} skipped (done before), ${d.failed} failed${d.not_started ? `, ${d.not_started} not started` : ''} of ${d.total}; ` +
-    `pages: ${s.pages.done} done, ${s.pages.failed} failed; ${duration(s.duration_s)}, ${s.pages_per_minute} pages/min; pages per worker: ${workers}`
+    `pages: ${s.pages.done} done, ${s.pages.failed} failed; ${duration(s.duration_s)}, ${s.pages_per_minute} pages/min; pages per worker: ${workers}` +
+    (s.index
+      ? `; index: ${s.index.documents} documents, ${s.index.passages} passages, ${s.index.vectors} vectors${s.index.pruned ? `, ${s.index.pruned} pruned` : ''}`
+      : '')
   );
+}
+
+/** The lines said once, alike on a terminal and in a log. */
+function notice(event: Exclude<BatchEvent, { type: 'document' }>): string {
+  return event.type === 'listed' ? `${event.total} documents\n` : `pruned from the index (input gone): ${event.paths.join(', ')}\n`;
 }
 
 export function progressReporter(out: NodeJS.WriteStream): (event: BatchEvent) => void {
   if (!out.isTTY) {
     return (event) => {
-      if (event.type === 'listed') out.write(`${event.total} documents\n`);
+      if (event.type !== 'document') out.write(notice(event));
       else {
         const e = event.entry;
         const what = event.skipped ? 'skipped' : e.status;
@@ -48,7 +56,7 @@ export function progressReporter(out: NodeJS.WriteStream): (event: BatchEvent) =
     };
   }
   return (event) => {
-    if (event.type === 'listed') return void out.write(`${event.total} documents\n`);
+    if (event.type !== 'document') return void out.write(notice(event));
     const e = event.entry;
     if (e.status === 'failed' && !event.skipped) out.write(`\r\x1b[Kfailed ${e.path}: ${e.error?.code}: ${e.error?.message}\n`);
     out.write(`\r\x1b[K${statusLine(event.summary)}`);

@@ -2,8 +2,9 @@
  * `ocr-cluster batch`: every document of a folder or list through the OCR, a bounded number in
  * flight, each result written atomically in every format asked for with a manifest line, and
  * documents already done (same content hash, every output present) skipped, so a run stopped
- * anywhere picks up where it left off. The OCR and the output writer are passed in (a broker's
- * `ocrFileJob` and an IsolatedOutputWriter in the CLI), so this module runs no services or processes.
+ * anywhere picks up where it left off. With a search index, each document goes into it as it
+ * finishes, before its manifest line. The OCR, the output writer and the index are passed in (a broker's
+ * `ocrFileJob`, an IsolatedOutputWriter and a BatchIndex in the CLI), so this module runs no services or processes.
  */
 import { access, createWriteStream } from 'node:fs';
 import { mkdir, readFile, rename, stat } from 'node:fs/promises';
@@ -13,6 +14,7 @@ import { classifyError } from '../broker/broker-errors.ts';
 import type { DocumentStatus, JobResult, ManifestEntry, OutputFormat } from '../contracts.ts';
 import { chunkDocument, type ChunkOptions } from './chunks.ts';
 import { listCorpus, sha256File, type CorpusFile, type CorpusFilter } from './corpus.ts';
+import type { BatchIndex, IndexedFile } from './indexing.ts';
 import {
   appendManifest,
   CHUNKS,
@@ -38,12 +40,16 @@ export interface BatchOptions {
   chunks?: ChunkOptions;
   /** The files written per document (`--formats`): json, txt, md, pdf (searchable), hocr, alto. */
   formats: readonly OutputFormat[];
+  /** Remove from the index the documents not in the input any more (`--prune`). */
+  prune?: boolean;
 }
 
 /** What the batch is handed: the OCR of a document, and the writer of its result in a format (the PDF from the document's file). */
 export interface BatchWork {
   ocr: (path: string) => Promise<JobResult>;
   write: (format: OutputFormat, path: string, result: JobResult) => Promise<string | Uint8Array>;
+  /** The search index documents go into as they finish (`--index`). */
+  index?: BatchIndex;
 }
 
 export interface BatchSummary {
@@ -52,11 +58,15 @@ export interface BatchSummary {
   duration_s: number;
   pages_per_minute: number;
   pages_per_worker: Record<string, number>;
+  /** What the search index holds after the run, and the documents pruned from it. */
+  index?: { documents: number; passages: number; vectors: number; pruned: number };
 }
 
 /** What the progress display hears about. */
 export type BatchEvent =
-  { type: 'listed'; total: number } | { type: 'document'; entry: ManifestEntry; skipped: boolean; summary: BatchSummary };
+  | { type: 'listed'; total: number }
+  | { type: 'pruned'; paths: string[] }
+  | { type: 'document'; entry: ManifestEntry; skipped: boolean; summary: BatchSummary };
 
 function exists(path: string): Promise<boolean> {
   return new Promise((r) => access(path, (err) => r(!err)));
@@ -103,6 +113,9 @@ export class Batch {
     for await (const file of listCorpus(this.options.input, this.options.filter, outDir)) files.push(file);
     this.summary.documents.total = files.length;
     this.report({ type: 'listed', total: files.length });
+    const { index } = this.work;
+    const pruned = index && this.options.prune ? index.prune(new Set(files.map((f) => f.name))) : [];
+    if (pruned.length) this.report({ type: 'pruned', paths: pruned });
 
     const finished = new Set<string>();
     let next = 0;
@@ -115,6 +128,7 @@ export class Batch {
     await Promise.all(Array.from({ length: Math.max(1, concurrency) }, runner));
     this.summary.documents.not_started = files.length - next;
     if (this.options.chunks) await this.writeCorpusChunks(files.map((f) => f.name).filter((n) => finished.has(n)));
+    if (index) this.summary.index = { ...index.finish(), pruned: pruned.length };
     return this.tick();
   }
 
@@ -129,11 +143,13 @@ export class Batch {
   private async document(file: CorpusFile, previous: ManifestEntry | undefined): Promise<boolean> {
     const { outDir, force } = this.options;
     const t0 = performance.now();
-    const base: Pick<ManifestEntry, 'path' | 'size' | 'sha256'> = { path: file.name, size: 0, sha256: '' };
+    const base: IndexedFile = { path: file.name, size: 0, sha256: '' };
+    const { index } = this.work;
     try {
       base.size = (await stat(file.path)).size;
       base.sha256 = await sha256File(file.path);
     } catch (err) {
+      index?.failed(base);
       return this.finish(
         {
           ...base,
@@ -147,7 +163,7 @@ export class Batch {
         false,
       );
     }
-    if (!force && previous?.status === 'success' && previous.sha256 === base.sha256 && (await this.completed(file))) {
+    if (!force && previous?.status === 'success' && previous.sha256 === base.sha256 && (await this.completed(file, base))) {
       this.summary.pages.skipped += previous.pages;
       return this.finish(previous, true);
     }
@@ -168,8 +184,10 @@ export class Batch {
         const first = m.errors[0];
         entry.error = first ? { code: first.code, message: first.message } : { code: 'INTERNAL', message: 'No page could be read' };
         await removeOutputs(outDir, file.name);
+        index?.failed(base);
       } else {
         await this.writeOutputs(file, result, this.options.formats);
+        await index?.put(base, result, status);
         entry.output = file.name;
         for (const [worker, pages] of Object.entries(m.ocr_rounds_per_worker))
           this.summary.pages_per_worker[worker] = (this.summary.pages_per_worker[worker] ?? 0) + pages;
@@ -188,6 +206,7 @@ export class Batch {
         error: { code: e.code, message: e.message },
       };
       await removeOutputs(outDir, file.name);
+      index?.failed(base);
     }
     await appendManifest(outDir, entry);
     return this.finish(entry, false);
@@ -204,18 +223,23 @@ export class Batch {
   }
 
   /**
-   * Whether a document done before has every output asked for now. Those missing (a run with fewer
-   * `--formats`, or without `--chunks`) are written from the `.json` it has, without reading it again.
+   * Whether a document done before has every output asked for now, and is in the index. Those missing
+   * (a run with fewer `--formats`, without `--chunks` or without `--index`) are written from the
+   * `.json` it has, without reading it again.
    */
-  private async completed(file: CorpusFile): Promise<boolean> {
+  private async completed(file: CorpusFile, base: IndexedFile): Promise<boolean> {
     const { outDir, formats, chunks } = this.options;
+    const { index } = this.work;
     const missing: OutputFormat[] = [];
     for (const format of formats) if (!(await exists(outputPath(outDir, file.name, format)))) missing.push(format);
-    if (missing.length === 0 && !(chunks && !(await exists(join(outDir, file.name + CHUNKS_SUFFIX))))) return true;
+    const indexed = !index || index.current(base);
+    if (missing.length === 0 && indexed && !(chunks && !(await exists(join(outDir, file.name + CHUNKS_SUFFIX))))) return true;
     const json = outputPath(outDir, file.name, 'json');
     if (!(await exists(json))) return false;
     try {
-      await this.writeOutputs(file, JSON.parse(await readFile(json, 'utf8')) as JobResult, missing);
+      const result = JSON.parse(await readFile(json, 'utf8')) as JobResult;
+      await this.writeOutputs(file, result, missing);
+      if (!indexed) await index.put(base, result, 'success');
       return true;
     } catch {
       return false; // read again, and the error recorded, as any document's

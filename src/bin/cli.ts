@@ -1,22 +1,30 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --disable-warning=ExperimentalWarning
 /**
  * `ocr-cluster batch <input-dir|list-file> --out <dir>`: OCR a corpus. With TRANSPORTER set the
  * command joins the cluster as a node (its own rasterizer and aggregator; the cluster's workers read
- * the pages); without, it runs every service in this process.
+ * the pages); without, it runs every service in this process. `ocr-cluster search`: query the index
+ * a batch wrote (search-command.ts).
  */
+import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_EXTENSIONS } from '../batch/corpus.ts';
 import { progressReporter, summaryLine } from '../batch/progress.ts';
+import { BatchIndex } from '../batch/indexing.ts';
 import { Batch } from '../batch/run.ts';
-import { loadConfig } from '../config/config.ts';
-import type { JobOptions } from '../contracts.ts';
+import { clusterEmbedder, waitForEmbedder } from '../broker/embed-call.ts';
+import { loadConfig, type NodeConfig } from '../config/config.ts';
+import type { JobOptions, TextEmbedder } from '../contracts.ts';
 import { OcrError } from '../errors.ts';
 import { ocrFileJob } from '../jobs/file-job.ts';
 import { parseJobOptions, parseOutputFormats } from '../jobs/job-options.ts';
 import { IsolatedOutputWriter } from '../outputs/isolated-writer.ts';
+import { IndexStore } from '../search/index-store.ts';
+import type { ServiceBroker } from 'moleculer';
 import { fileJobLimits, startNode } from './node.ts';
+import { searchCommand, SEARCH_USAGE } from './search-command.ts';
+import { usageError } from './usage.ts';
 
 const USAGE = `usage: ocr-cluster batch <input-dir|list-file> --out <dir> [options]
 
@@ -37,13 +45,15 @@ const USAGE = `usage: ocr-cluster batch <input-dir|list-file> --out <dir> [optio
   --chunks               also write passages for embedding: <name>.chunks.jsonl and chunks.jsonl
   --chunk-size <chars>   passage size (default 1000)
   --chunk-overlap <chars> characters of the previous passage repeated (default 200)
+  --index <file>         put each document's passages (of --chunk-size) into this search index as it
+                         finishes, with vectors when a worker has EMBED_MODEL; query it with ocr-cluster search
+  --prune                remove from the index the documents whose input is gone
 
 A rerun skips documents done before with the same content; failed or changed ones are redone.
 Exit status: 0 when every document was read, 1 when any failed, 2 for bad arguments.`;
 
 function fail(message: string): never {
-  process.stderr.write(`${message}\n\n${USAGE}\n`);
-  process.exit(2);
+  usageError(message, USAGE);
 }
 
 function positiveInt(value: string | undefined, name: string, fallback: number, min = 1): number {
@@ -72,6 +82,8 @@ function parseOptions(args: string[]) {
       'chunk-overlap': { type: 'string' },
       formats: { type: 'string' },
       pdfa: { type: 'boolean' },
+      index: { type: 'string' },
+      prune: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -116,12 +128,34 @@ async function batch(args: string[]): Promise<number> {
   const chunkSize = positiveInt(values['chunk-size'], 'chunk-size', 1000);
   const chunkOverlap = positiveInt(values['chunk-overlap'], 'chunk-overlap', 200, 0);
   if (chunkOverlap >= chunkSize) fail('--chunk-overlap must be smaller than --chunk-size');
+  if (values.prune && !values.index) fail('--prune needs --index');
+  let store: IndexStore | undefined;
+  try {
+    if (values.index !== undefined) {
+      mkdirSync(dirname(resolve(values.index)), { recursive: true }); // usually inside --out, which the batch makes
+      store = IndexStore.open(resolve(values.index));
+    }
+  } catch (err) {
+    fail(`--index: ${(err as Error).message}`);
+  }
 
   const broker = await startNode(config, { skipProcessEventRegistration: true }); // signals are the batch's: finish the documents in flight first
   // The searchable PDF parses the document: in a child process, as rendering does.
   const writer = new IsolatedOutputWriter(config.isolation.pdf);
-  // In a cluster the workers may still be announcing themselves.
-  await broker.waitForServices(['ocr'], config.pageCalls.timeoutMs);
+  const close = () => {
+    store?.close();
+    return Promise.all([broker.stop(), writer.close()]);
+  };
+  let index: BatchIndex | undefined;
+  try {
+    // In a cluster the workers may still be announcing themselves.
+    await broker.waitForServices(['ocr'], config.pageCalls.timeoutMs);
+    index =
+      store && new BatchIndex(store, { size: chunkSize, overlap: chunkOverlap }, await indexEmbedder(broker, config, store, clustered));
+  } catch (err) {
+    await close();
+    throw err;
+  }
 
   const run = new Batch(
     {
@@ -136,10 +170,12 @@ async function batch(args: string[]): Promise<number> {
       failFast: values['fail-fast'] ?? false,
       chunks: values.chunks ? { size: chunkSize, overlap: chunkOverlap } : undefined,
       formats,
+      prune: values.prune,
     },
     {
       ocr: (path) => ocrFileJob(broker, path, job, fileJobLimits(config)),
       write: (format, path, result) => writer.write(format, { result, input: { path }, pdfa }),
+      index,
     },
     progressReporter(process.stderr),
   );
@@ -162,18 +198,53 @@ async function batch(args: string[]): Promise<number> {
   const summary = await run.run();
   process.stderr.write('\n');
   console.log(summaryLine(summary));
-  await Promise.all([broker.stop(), writer.close()]);
+  await close();
   return summary.documents.failed > 0 || interrupted ? 1 : 0;
 }
 
+/**
+ * Who embeds the passages of an index: the workers that have EMBED_MODEL (this process's own without
+ * TRANSPORTER). Vectors are required when this process has EMBED_MODEL or the index already holds
+ * vectors (and then of that model: vectors of two models cannot be compared); otherwise the index
+ * gets vectors when a worker embeds, and words alone when none does.
+ */
+async function indexEmbedder(
+  broker: ServiceBroker,
+  config: NodeConfig,
+  store: IndexStore,
+  clustered: boolean,
+): Promise<TextEmbedder | undefined> {
+  const held = store.vectorSpace()?.model;
+  const required = config.embed !== undefined || held !== undefined;
+  const embedder =
+    required && clustered
+      ? await waitForEmbedder(broker, config.pageCalls, held, config.pageCalls.timeoutMs)
+      : clusterEmbedder(broker, config.pageCalls, held);
+  if (held !== undefined && embedder?.id !== held) {
+    throw new Error(
+      `The index holds vectors of ${held}, ${embedder ? `the workers embed with ${embedder.id}` : 'no worker embeds'}: ` +
+        'set EMBED_MODEL and EMBED_VOCAB to that model, or index into a new file',
+    );
+  }
+  if (required && !embedder) throw new Error('EMBED_MODEL is set, but no OCR worker of the cluster has an embedding model');
+  process.stderr.write(
+    `index: ${embedder ? `passages and their vectors from ${embedder.id}` : 'passages, no vectors (no embedding model)'}\n`,
+  );
+  return embedder;
+}
+
+const USAGE_ALL = `${USAGE}\n\n${SEARCH_USAGE}`;
+const COMMANDS: Record<string, (args: string[]) => Promise<number>> = { batch, search: searchCommand };
+
 const [command, ...rest] = process.argv.slice(2);
 if (command === '--help' || command === '-h' || command === 'help') {
-  console.log(USAGE);
+  console.log(USAGE_ALL);
   process.exit(0);
 }
-if (command !== 'batch') fail(command ? `unknown command "${command}"` : 'give a command');
+const run = command === undefined ? undefined : COMMANDS[command];
+if (!run) usageError(command ? `unknown command "${command}"` : 'give a command', USAGE_ALL);
 try {
-  process.exitCode = await batch(rest);
+  process.exitCode = await run(rest);
 } catch (err) {
   console.error(err instanceof Error ? err.message : err);
   process.exitCode = 1;

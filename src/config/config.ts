@@ -4,7 +4,7 @@
  * the pipeline its OcrConfig. Each section's type lives with the code that takes it; the sections
  * only services read are declared here. Every variable is documented in docs/configuration.md.
  */
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import { availableParallelism, hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrokerConfig, NatsConfig } from '../broker/broker-options.ts';
@@ -14,6 +14,7 @@ import type { AccessSettings } from '../http/access.ts';
 import type { IsolationLimits } from '../isolation/isolated-process.ts';
 import type { DpiLimits } from '../jobs/job-options.ts';
 import type { OcrConfig } from '../ocr/config.ts';
+import type { EmbedderOptions } from '../search/embedder.ts';
 import { countInRange, list, oneOf, optionalText, positiveCount, positiveNumber, text, wholeNumber, type Env } from './env.ts';
 import { loadOcrConfig } from './ocr.ts';
 
@@ -63,6 +64,14 @@ export interface WorkerConfig {
   queueSize: number;
 }
 
+/** A sentence-embedding model (EMBED_*): an ocr-worker with one offers `ocr.embed`, and search embeds queries with it. */
+export type EmbedConfig = Required<Pick<EmbedderOptions, 'model' | 'vocab' | 'maxTokens' | 'batchSize' | 'threads'>>;
+
+export interface SearchConfig {
+  /** The index the gateway answers GET /search from, opened read-only (SEARCH_INDEX). */
+  index?: string;
+}
+
 export interface NodeConfig {
   /** The services this node runs (SERVICES). */
   services: ServiceName[];
@@ -76,6 +85,9 @@ export interface NodeConfig {
   isolation: { pdf: IsolationLimits; decode: IsolationLimits };
   worker: WorkerConfig;
   ocr: OcrConfig;
+  /** Set when EMBED_MODEL is. */
+  embed?: EmbedConfig;
+  search: SearchConfig;
 }
 
 function services(env: Env): ServiceName[] {
@@ -88,14 +100,45 @@ function services(env: Env): ServiceName[] {
   });
 }
 
+function cannotRead(name: string, path: string, err: unknown): Error {
+  return new Error(`${name}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+}
+
 function pemFile(env: Env, name: string): string | undefined {
   const path = optionalText(env, name);
   if (path === undefined) return undefined;
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {
-    throw new Error(`${name}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw cannotRead(name, path, err);
   }
+}
+
+/** A file the node will read later, checked now so a wrong path stops the node with the variable's name. */
+function readableFile(env: Env, name: string): string | undefined {
+  const path = optionalText(env, name);
+  if (path === undefined) return undefined;
+  try {
+    accessSync(path, constants.R_OK);
+  } catch (err) {
+    throw cannotRead(name, path, err);
+  }
+  return path;
+}
+
+function embed(env: Env): EmbedConfig | undefined {
+  const model = readableFile(env, 'EMBED_MODEL'),
+    vocab = readableFile(env, 'EMBED_VOCAB');
+  if (model === undefined && vocab === undefined) return undefined;
+  if (model === undefined || vocab === undefined) throw new Error('EMBED_MODEL and EMBED_VOCAB go together: the model and its vocab.txt');
+  return {
+    model,
+    vocab,
+    // BERT's position embeddings stop at 512; all-MiniLM-L6-v2 was trained on 256.
+    maxTokens: countInRange(env, 'EMBED_MAX_TOKENS', 256, 2, 8192),
+    batchSize: positiveCount(env, 'EMBED_BATCH_SIZE', 16),
+    threads: positiveCount(env, 'EMBED_THREADS', 1),
+  };
 }
 
 function nats(env: Env): NatsConfig | undefined {
@@ -171,5 +214,7 @@ export function loadConfig(env: Env): NodeConfig {
     },
     worker: { slots, queueSize: positiveCount(env, 'OCR_QUEUE_SIZE', 100) },
     ocr: loadOcrConfig(env, slots),
+    embed: embed(env),
+    search: { index: optionalText(env, 'SEARCH_INDEX') },
   };
 }

@@ -41,9 +41,18 @@ export interface VectorSpace {
   dimensions: number;
 }
 
-/** A passage as the index holds it: a TextChunk under the index's own id. */
+/** A passage as the index holds it: a TextChunk under the index's own id, with the pixel size of its pages (the frame of its boxes). */
 export interface Passage extends Omit<TextChunk, 'chunk_id'> {
   id: number;
+  page_sizes: { page: number; width: number; height: number }[];
+}
+
+/** What the index holds of a document: enough to tell whether it is current. */
+export interface IndexedState extends IndexedDocument {
+  indexed_at: string;
+  passages: number;
+  /** Its passages that have a vector. */
+  vectors: number;
 }
 
 export interface IndexCounts {
@@ -104,6 +113,7 @@ type PassageRow = {
   text: string;
   pages: string;
   boxes: string;
+  page_sizes: string;
 };
 
 export class IndexStore {
@@ -240,9 +250,14 @@ export class IndexStore {
   }
 
   /** What the index holds of a document, to skip one that has not changed since. */
-  document(path: string): (IndexedDocument & { indexed_at: string }) | undefined {
-    return this.statement('SELECT path, sha256, size, pages, status, indexed_at FROM documents WHERE path = ?').get(path) as
-      (IndexedDocument & { indexed_at: string }) | undefined;
+  document(path: string): IndexedState | undefined {
+    const vectors = this.vectorSpace()
+      ? '(SELECT count(*) FROM passages p WHERE p.document_id = d.id AND p.id IN (SELECT rowid FROM passage_vectors))'
+      : '0';
+    return this.statement(
+      `SELECT path, sha256, size, pages, status, indexed_at, (SELECT count(*) FROM passages p WHERE p.document_id = d.id) AS passages,
+        ${vectors} AS vectors FROM documents d WHERE path = ?`,
+    ).get(path) as IndexedState | undefined;
   }
 
   /** Removes the documents whose path is not in `present` (their input is gone); returns their paths. */
@@ -304,12 +319,22 @@ export class IndexStore {
   passages(ids: readonly number[]): Map<number, Passage> {
     const rows = this.statement(
       `
-      SELECT p.id, d.path AS document, p.chunk_index, p.text, p.pages, p.boxes
+      SELECT p.id, d.path AS document, p.chunk_index, p.text, p.pages, p.boxes,
+        (SELECT json_group_array(json_object('page', g.page_number, 'width', g.width, 'height', g.height)) FROM pages g
+          WHERE g.document_id = p.document_id AND g.page_number IN (SELECT value FROM json_each(p.pages))) AS page_sizes
       FROM passages p JOIN documents d ON d.id = p.document_id
       WHERE p.id IN (SELECT value FROM json_each(?))`,
     ).all(JSON.stringify(ids)) as PassageRow[];
     return new Map(
-      rows.map((r) => [r.id, { ...r, pages: JSON.parse(r.pages) as number[], boxes: JSON.parse(r.boxes) as Passage['boxes'] }]),
+      rows.map((r) => [
+        r.id,
+        {
+          ...r,
+          pages: JSON.parse(r.pages) as number[],
+          boxes: JSON.parse(r.boxes) as Passage['boxes'],
+          page_sizes: JSON.parse(r.page_sizes) as Passage['page_sizes'],
+        },
+      ]),
     );
   }
 

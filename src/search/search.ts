@@ -4,14 +4,8 @@
  * gives 1/(60 + rank), Cormack et al. 2009's k); BM25 alone otherwise. What the user typed is never
  * FTS5 syntax: its words become quoted terms, so no input is a syntax error.
  */
-import type { IndexStore, Passage } from './index-store.ts';
-
-/** Anything that turns texts into vectors: the local Embedder, or (in a cluster) a call to a worker that has the model. */
-export interface TextEmbedder {
-  /** Names the vector space: the index compares it with the model its vectors came from. */
-  readonly id: string;
-  embed(texts: readonly string[]): Promise<Float32Array[]>;
-}
+import type { SearchHit, SearchResult, TextEmbedder } from '../contracts.ts';
+import type { IndexStore } from './index-store.ts';
 
 export interface SearchOptions {
   /** Hits wanted. */
@@ -19,24 +13,6 @@ export interface SearchOptions {
   embedder?: TextEmbedder;
   /** What goes around a matched word in `marked`. */
   marks?: { open: string; close: string };
-}
-
-export interface SearchHit extends Omit<Passage, 'id'> {
-  /** The text with the query's words between the marks. */
-  marked: string;
-  /** Where the query's words are in `text`: [start, end) in UTF-16 code units. */
-  matches: [number, number][];
-  /** Higher is better: the fused reciprocal ranks (hybrid), or BM25's relevance (BM25 alone). */
-  score: number;
-  /** The passage's rank (from 1) in the BM25 list and in the vector list, when it is in them. */
-  ranks: { bm25?: number; vector?: number };
-}
-
-export interface SearchResult {
-  ranking: 'hybrid' | 'bm25';
-  /** Why vectors were not used, when they were not. */
-  reason?: string;
-  hits: SearchHit[];
 }
 
 export const MAX_K = 1000;
@@ -121,18 +97,26 @@ function vectorsUnusable(store: IndexStore, embedder: TextEmbedder | undefined):
 export async function search(store: IndexStore, query: string, options: SearchOptions = {}): Promise<SearchResult> {
   const { k = 10, embedder, marks = { open: '<mark>', close: '</mark>' } } = options;
   if (!Number.isInteger(k) || k < 1 || k > MAX_K) throw new RangeError(`k must be a whole number from 1 to ${MAX_K}`);
-  const reason = vectorsUnusable(store, embedder);
-  const ranking = reason === undefined ? 'hybrid' : 'bm25';
+  let reason = vectorsUnusable(store, embedder);
   const match = ftsQuery(query);
-  if (!match) return { ranking, reason, hits: [] };
+  if (!match) return { ranking: reason === undefined ? 'hybrid' : 'bm25', reason, hits: [] };
+  let vector: Float32Array | undefined;
+  if (reason === undefined) {
+    try {
+      [vector] = await embedder!.embed([query]);
+    } catch (err) {
+      // Words alone still answer: a cluster whose embedding workers are busy or gone degrades to BM25 and says so.
+      reason = `the query could not be embedded: ${(err as Error).message}`;
+    }
+  }
+  const ranking = vector ? 'hybrid' : 'bm25';
 
-  const depth = ranking === 'hybrid' ? Math.min(Math.max(k, CANDIDATES), MAX_NEIGHBOURS) : k;
+  const depth = vector ? Math.min(Math.max(k, CANDIDATES), MAX_NEIGHBOURS) : k;
   const text = store.matchText(match, depth);
   let candidates: Candidate[];
-  if (ranking === 'bm25') {
+  if (!vector) {
     candidates = text.map((t, i) => ({ id: t.id, score: -t.bm25, ranks: { bm25: i + 1 } }));
   } else {
-    const [vector] = await embedder!.embed([query]);
     const fused = new Map<number, Candidate>();
     const add = (id: number, rank: number, list: 'bm25' | 'vector') => {
       const c = fused.get(id) ?? { id, score: 0, ranks: {} };
@@ -141,7 +125,7 @@ export async function search(store: IndexStore, query: string, options: SearchOp
       fused.set(id, c);
     };
     text.forEach((t, i) => add(t.id, i + 1, 'bm25'));
-    store.nearest(vector!, depth).forEach((n, i) => add(n.id, i + 1, 'vector'));
+    store.nearest(vector, depth).forEach((n, i) => add(n.id, i + 1, 'vector'));
     candidates = [...fused.values()].sort((a, b) => b.score - a.score || a.id - b.id).slice(0, k);
   }
 

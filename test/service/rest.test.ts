@@ -101,6 +101,12 @@ test('unknown routes answer 404 as JSON', async () => {
   assert.equal((await res.json()).error.code, 'NOT_FOUND');
 });
 
+test('GET /search on a server started without SEARCH_INDEX says search is not configured', async () => {
+  const res = await fetch(`${base}/search?q=invoice`);
+  assert.equal(res.status, 404);
+  assert.equal((await res.json()).error.code, 'SEARCH_NOT_CONFIGURED');
+});
+
 test('onnxruntime leaves no mat-debug-<pid>.log in TMPDIR (its telemetry is off)', async () => {
   assert.equal((await fetch(`${base}/health`)).status, 200, 'the engines have created their sessions');
   const left = (await readdir(tmp)).filter((f) => f.startsWith('mat-debug'));

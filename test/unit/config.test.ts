@@ -1,5 +1,8 @@
 /** loadConfig: a bad value stops the node with a message naming the variable; unset or empty takes the default. */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { expect, test } from '@jest/globals';
 import { loadConfig } from '../../src/config/config.ts';
 
@@ -47,4 +50,35 @@ test('OCR_MODELS adds recognisers per language, OCR_REC_LANGUAGES names what the
   );
   assert.throws(() => loadConfig({ OCR_MODELS: 'e n=/m/en.onnx:/m/d.txt' }), /OCR_MODELS must name languages as codes/);
   assert.throws(() => loadConfig({ OCR_REC_LANGUAGES: '+' }), /OCR_REC_LANGUAGES must name languages as codes/);
+});
+
+test('EMBED_MODEL and EMBED_VOCAB: both or neither, files that can be read, with the batching and length settings', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'config-embed-'));
+  const model = join(dir, 'model.onnx'),
+    vocab = join(dir, 'vocab.txt');
+  writeFileSync(model, 'onnx');
+  writeFileSync(vocab, '[PAD]\n');
+  try {
+    assert.equal(loadConfig({}).embed, undefined);
+    expect(loadConfig({ EMBED_MODEL: model, EMBED_VOCAB: vocab, EMBED_BATCH_SIZE: '8' }).embed).toEqual({
+      model,
+      vocab,
+      maxTokens: 256,
+      batchSize: 8,
+      threads: 1,
+    });
+    assert.throws(() => loadConfig({ EMBED_MODEL: model }), {
+      message: 'EMBED_MODEL and EMBED_VOCAB go together: the model and its vocab.txt',
+    });
+    assert.throws(() => loadConfig({ EMBED_MODEL: join(dir, 'absent.onnx'), EMBED_VOCAB: vocab }), {
+      message: `EMBED_MODEL: cannot read ${join(dir, 'absent.onnx')} (ENOENT)`,
+    });
+    assert.throws(
+      () => loadConfig({ EMBED_MODEL: model, EMBED_VOCAB: vocab, EMBED_MAX_TOKENS: '1' }),
+      /EMBED_MAX_TOKENS must be a count from 2 to 8192/,
+    );
+    assert.equal(loadConfig({ SEARCH_INDEX: join(dir, 'index.sqlite') }).search.index, join(dir, 'index.sqlite'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
