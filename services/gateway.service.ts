@@ -12,6 +12,7 @@ import { checkApiKey, RateLimitWindow, rateLimitKey, sameOriginIsNotCors, type A
 import { sendError, sendFile, sendJson } from '../src/http/reply.ts';
 import { readUpload, saveUpload, UploadSlots, type UploadInfo, type UploadLimits } from '../src/http/upload.ts';
 import { WebPage } from '../src/http/web-page.ts';
+import { openApiDocument } from '../src/http/openapi.ts';
 import { parseJobOptions, parseLanguage, parseOutputOptions, parseResultQuery, type DpiLimits } from '../src/jobs/job-options.ts';
 import { checkLanguage, trackLanguages } from '../src/broker/languages.ts';
 import { IMAGE_KINDS, sniffMedia, type MediaKind } from '../src/jobs/media.ts';
@@ -74,6 +75,8 @@ interface GatewayVars {
   uploadSlots: UploadSlots;
   /** SEARCH_INDEX, read-only, once it could be opened. */
   searchStore?: IndexStore;
+  /** GET /openapi.json. */
+  openApi: Record<string, unknown>;
 }
 
 /** moleculer-web's settings and ours; `access` holds the API keys, kept from other nodes ($secureSettings). */
@@ -172,6 +175,10 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
             'GET /web/:file'(this: GatewayThis, req: IncomingRequest, res: GatewayResponse) {
               this.webPage.send(req, res, String(routeParams(req).file));
             },
+            // The API's description is open, like the page: it holds no data.
+            'GET /openapi.json'(this: GatewayThis, _req: IncomingRequest, res: GatewayResponse) {
+              sendJson(res, 200, this.openApi);
+            },
           },
           onError(_req, res, err) {
             sendError(res, err);
@@ -246,6 +253,7 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
       this.webPage = new WebPage();
       this.writer = new IsolatedOutputWriter(this.settings.pdfLimits);
       this.uploadSlots = new UploadSlots(this.settings.maxConcurrentUploads);
+      this.openApi = openApiDocument(Object.values(OUTPUT_FORMATS).map((f) => f.mediaType));
     },
 
     started(this: GatewayThis) {
