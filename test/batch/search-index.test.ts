@@ -5,17 +5,15 @@
  * EMBED_MODEL (a BERT-shaped model made here) the passages get vectors and the ranking is hybrid.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import type { ErrorBody, JobResult, SearchReply } from '../../src/contracts.ts';
 import { chunkDocument } from '../../src/batch/chunks.ts';
-import { IndexStore } from '../../src/search/index-store.ts';
-import { bertModel } from '../../harness/bert-model.ts';
-import { ROOT, startServer, stopProcess } from '../../harness/processes.ts';
-import { FILLER } from '../helpers/text-corpus.ts';
+import { startServer, stopProcess } from '../../harness/processes.ts';
+import { cli, indexCounts, writeEncoder, type Run } from '../helpers/search.ts';
 import { buildPdf } from '../helpers/pdf.ts';
 import { renderPage } from '../helpers/render.ts';
 
@@ -36,32 +34,9 @@ const CHUNKING = ['--chunk-size', '80', '--chunk-overlap', '0'];
 
 let dir: string;
 let corpus: string;
-let model: { EMBED_MODEL: string; EMBED_VOCAB: string; EMBED_MAX_TOKENS: string };
+let model: Record<string, string>;
 let server: ChildProcess & { output: string[] };
 let base: string;
-
-interface Run {
-  code: number | null;
-  /** stdout and stderr as they came. */
-  output: string;
-  stdout: string;
-}
-
-type Child = ChildProcess & { output: string[]; done: Promise<Run> };
-
-/** `npx ocr-cluster ...`, as its #! line runs it. */
-function cli(args: string[], env: Record<string, string> = {}): Child {
-  const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', 'src/bin/cli.ts', ...args], {
-    cwd: ROOT,
-    env: { ...process.env, TRANSPORTER: '', LOG_LEVEL: 'warn', EMBED_MODEL: '', EMBED_VOCAB: '', ...env },
-  }) as Child;
-  child.output = [];
-  const stdout: string[] = [];
-  child.stdout!.on('data', (d: Buffer) => (child.output.push(d.toString()), stdout.push(d.toString())));
-  child.stderr!.on('data', (d: Buffer) => child.output.push(d.toString()));
-  child.done = new Promise((r) => child.on('exit', (code) => r({ code, output: child.output.join(''), stdout: stdout.join('') })));
-  return child;
-}
 
 async function batch(input: string, out: string, index: string, ...args: string[]): Promise<Run> {
   return cli(['batch', input, '--out', out, '--index', index, '--text-layer', 'auto', ...CHUNKING, ...args]).done;
@@ -73,26 +48,11 @@ async function searchJson(index: string, query: string, env: Record<string, stri
   return JSON.parse(run.stdout) as SearchReply;
 }
 
-function counts(index: string) {
-  const store = IndexStore.open(index, { readOnly: true });
-  try {
-    return store.counts();
-  } finally {
-    store.close();
-  }
-}
-
 async function writeCorpus(root: string, documents: Record<string, string[][]>): Promise<void> {
   for (const [name, pages] of Object.entries(documents)) {
     await mkdir(dirname(join(root, name)), { recursive: true });
     await writeFile(join(root, name), await buildPdf(pages.map((lines) => ({ lines, size: [420, 180] }))));
   }
-}
-
-/** A vocabulary for the test model: BERT's special tokens, the corpus's words, the filler, punctuation. */
-function vocabulary(): string[] {
-  const text = [...Object.values(TEXT_DOCUMENTS).flat(2), SCAN_TEXT].join(' ').toLowerCase();
-  return ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', ...new Set([...text.match(/\p{L}+/gu)!, ...FILLER]), '.', ','];
 }
 
 beforeAll(async () => {
@@ -102,10 +62,7 @@ beforeAll(async () => {
   await mkdir(join(corpus, 'scans'));
   await writeFile(join(corpus, SCAN), renderPage({ paragraphs: [[SCAN_TEXT]], width: 900, height: 200 }).image);
 
-  const vocab = vocabulary();
-  model = { EMBED_MODEL: join(dir, 'encoder.onnx'), EMBED_VOCAB: join(dir, 'vocab.txt'), EMBED_MAX_TOKENS: '128' };
-  await writeFile(model.EMBED_VOCAB, `${vocab.join('\n')}\n`);
-  await writeFile(model.EMBED_MODEL, bertModel({ vocabSize: vocab.length, hidden: 16, positions: 128, seed: 9 }));
+  model = await writeEncoder(dir, [...Object.values(TEXT_DOCUMENTS).flat(2), SCAN_TEXT]);
   // Its index is written later by an embedding batch: until then GET /search says it cannot open it.
   ({ server, base } = await startServer({ ...model, SEARCH_INDEX: join(dir, 'vectors', 'index.sqlite') }));
 });
@@ -129,7 +86,7 @@ test('a batch fills the index as documents finish; ocr-cluster search finds the 
     const result = JSON.parse(await readFile(join(out, `${name}.json`), 'utf8')) as JobResult;
     passages += chunkDocument(name, result.results, { size: 80, overlap: 0 }).length;
   }
-  expect(counts(index)).toEqual({ documents: 5, pages: 6, passages, vectors: 0 });
+  expect(indexCounts(index)).toEqual({ documents: 5, pages: 6, passages, vectors: 0 });
 
   const reply = await searchJson(index, 'Halvorsen bridge renovation');
   assert.equal(reply.ranking, 'bm25');
@@ -164,7 +121,7 @@ test('a batch fills the index as documents finish; ocr-cluster search finds the 
 test("a changed document's passages are replaced; --prune removes a document whose input is gone", async () => {
   const out = join(dir, 'out');
   const index = join(out, 'index.sqlite');
-  const before = counts(index);
+  const before = indexCounts(index);
   await writeCorpus(corpus, { 'reports/harbour.pdf': [['The lighthouse keeper kept a logbook', 'of every passing ship and storm.']] });
   await rm(join(corpus, 'letters/orchard.pdf'));
 
@@ -174,14 +131,14 @@ test("a changed document's passages are replaced; --prune removes a document who
   expect((await searchJson(index, 'lighthouse logbook')).hits.map((h) => h.document)).toEqual(['reports/harbour.pdf']);
   expect((await searchJson(index, 'harbour ledger invoice')).hits).toEqual([]);
   expect((await searchJson(index, 'orchard velvet')).hits.map((h) => h.document)).toEqual(['letters/orchard.pdf']); // kept without --prune
-  expect(counts(index)).toEqual(before);
+  expect(indexCounts(index)).toEqual(before);
 
   const pruned = await batch(corpus, out, index, '--prune');
   assert.equal(pruned.code, 0, pruned.output);
   assert.match(pruned.output, /pruned from the index \(input gone\): letters\/orchard\.pdf\n/);
   assert.match(pruned.output, /index: 4 documents, \d+ passages, 0 vectors, 1 pruned/);
   expect((await searchJson(index, 'orchard velvet')).hits).toEqual([]);
-  assert.equal(counts(index).documents, 4);
+  assert.equal(indexCounts(index).documents, 4);
 });
 
 test('a batch killed while it fills the index and run again leaves every passage once', async () => {
@@ -197,7 +154,7 @@ test('a batch killed while it fills the index and run again leaves every passage
   const first = cli(['batch', input, '--out', out, '--index', index, '--concurrency', '1']);
   for (;;) {
     const held = await Promise.resolve()
-      .then(() => counts(index).documents)
+      .then(() => indexCounts(index).documents)
       .catch(() => 0);
     if (held >= 2 || first.exitCode !== null) break;
     await new Promise((r) => setTimeout(r, 50));
@@ -208,13 +165,13 @@ test('a batch killed while it fills the index and run again leaves every passage
 
   const second = await cli(['batch', input, '--out', out, '--index', index, '--concurrency', '1']).done;
   assert.equal(second.code, 0, second.output);
-  console.log(`killed with ${counts(index).documents} documents indexed; the rerun: ${second.output.trim().split('\n').at(-1)}`);
-  assert.equal(counts(index).documents, words.length);
+  console.log(`killed with ${indexCounts(index).documents} documents indexed; the rerun: ${second.output.trim().split('\n').at(-1)}`);
+  assert.equal(indexCounts(index).documents, words.length);
   for (const [i, word] of words.entries()) {
     const { hits } = await searchJson(index, word);
     expect(hits.map((h) => h.document)).toEqual([`doc-${i}.pdf`]);
   }
-  assert.equal(counts(index).passages, words.length);
+  assert.equal(indexCounts(index).passages, words.length);
 });
 
 test('with EMBED_MODEL the passages get vectors and the ranking is hybrid, from the CLI and from GET /search', async () => {
@@ -229,7 +186,7 @@ test('with EMBED_MODEL the passages get vectors and the ranking is hybrid, from 
   const run = await cli(['batch', input, '--out', out, '--index', index, '--text-layer', 'auto', ...CHUNKING], model).done;
   assert.equal(run.code, 0, run.output);
   assert.match(run.output, /index: passages and their vectors from encoder\.onnx@[0-9a-f]{12}/);
-  const held = counts(index);
+  const held = indexCounts(index);
   assert.ok(held.passages > 0);
   assert.equal(held.vectors, held.passages, 'every passage has its vector');
 
