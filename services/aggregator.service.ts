@@ -1,6 +1,7 @@
 /**
  * aggregator: owns job state. A job opens its PDF on the rasterizer of the node that holds the upload,
- * runs its pages through `rasterizer.page` with a bounded window, gathers results in any order and
+ * runs its pages through `rasterizer.page` as this node's page queue hands them out (taking turns with
+ * the other jobs, within the cluster's capacity: src/broker/page-scheduler.ts), gathers results in any order and
  * broadcasts progress (`job.progress`). Finished jobs are kept for JOB_TTL_SECONDS, and with them,
  * on the rasterizer's node, the uploads of the REST API's jobs, from which `output` has the searchable
  * PDF written there.
@@ -13,6 +14,7 @@ import { streamOf } from '../src/broker/streams.ts';
 import { checkLanguage, trackLanguages } from '../src/broker/languages.ts';
 import { setJobCounts } from '../src/broker/metrics.ts';
 import { JobTag } from '../src/broker/logging.ts';
+import { pageScheduler } from '../src/broker/page-scheduler.ts';
 import { OcrError } from '../src/errors.ts';
 import { JobJournal, type JournalRecord } from '../src/jobs/job-journal.ts';
 import type { JobsConfig, NodeConfig } from '../src/config/config.ts';
@@ -38,7 +40,6 @@ import type {
 import type { DpiLimits } from '../src/jobs/job-options.ts';
 import { JobStore } from '../src/jobs/job-store.ts';
 import { OUTPUT_FORMATS, writeOutput } from '../src/outputs/index.ts';
-import { runPages } from '../src/jobs/run-pages.ts';
 
 export interface AggregatorSettings extends ServiceSettingSchema {
   jobs: JobsConfig;
@@ -249,7 +250,7 @@ export default function aggregatorService(config: NodeConfig): ServiceSchema<Agg
         const tag = new JobTag(id);
         store.started(id);
         this.logger.info(tag, `Job ${id} started: ${params.filename}, ${opened.pages} pages`);
-        const { timeoutMs, window } = this.settings.jobs;
+        const { timeoutMs } = this.settings.jobs;
         const limit = setTimeout(() => store.expire(id, timeoutMs / 1000), timeoutMs);
         this.publish(store.progress(id));
         const pages = Array.from({ length: opened.pages }, (_, i) => i + 1);
@@ -260,9 +261,9 @@ export default function aggregatorService(config: NodeConfig): ServiceSchema<Agg
             { nodeID: opened.node_id, timeout: 0, meta: { job_id: id } },
           );
         try {
-          await runPages(
+          await pageScheduler(this.broker).run(
+            id,
             pages,
-            window,
             readPage,
             (run) => {
               if (run.result) store.addPage(id, run.result);

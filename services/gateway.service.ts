@@ -9,6 +9,7 @@ import { OcrError } from '../src/errors.ts';
 import { toMoleculerError } from '../src/broker/broker-errors.ts';
 import { ocrImageJob } from '../src/jobs/image-job.ts';
 import { checkApiKey, RateLimitWindow, rateLimitKey, sameOriginIsNotCors, type AccessSettings } from '../src/http/access.ts';
+import { admit, type AdmissionLimits } from '../src/http/admission.ts';
 import { sendError, sendFile, sendJson } from '../src/http/reply.ts';
 import { readUpload, saveUpload, UploadSlots, type UploadInfo, type UploadLimits } from '../src/http/upload.ts';
 import { WebPage } from '../src/http/web-page.ts';
@@ -26,6 +27,7 @@ import { clusterEmbedder } from '../src/broker/embed-call.ts';
 import { parseSearchQuery } from '../src/http/search-query.ts';
 import type { IndexStore } from '../src/search/index-store.ts';
 import { search } from '../src/search/search.ts';
+import { pageScheduler } from '../src/broker/page-scheduler.ts';
 import { workersStatus } from '../src/broker/cluster-status.ts';
 import { joinPrometheusTexts } from '../src/broker/metrics.ts';
 import type { NodeConfig } from '../src/config/config.ts';
@@ -53,7 +55,7 @@ interface OutputChoice {
 
 interface GatewayMethods {
   ocrImage(req: IncomingRequest, res: GatewayResponse): Promise<void>;
-  submitFile(req: IncomingRequest, accept: 'pdf' | 'document'): Promise<JobProgress>;
+  submitFile(req: IncomingRequest, accept: 'pdf' | 'document', kind: 'sync' | 'job'): Promise<JobProgress>;
   ocrPdf(req: IncomingRequest, res: GatewayResponse): Promise<void>;
   createJob(req: IncomingRequest, res: GatewayResponse): Promise<void>;
   jobResult(req: IncomingRequest, res: GatewayResponse): Promise<void>;
@@ -95,6 +97,7 @@ export type GatewaySettings = ApiSettingsSchema & {
   pdfLimits: IsolationLimits;
   /** The search index GET /search answers from (SEARCH_INDEX). */
   searchIndex?: string;
+  admission: AdmissionLimits;
 };
 type GatewayThis = Service<GatewaySettings> & GatewayMethods & GatewayVars;
 
@@ -144,6 +147,7 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
       pageCalls: config.pageCalls,
       pdfLimits: config.isolation.pdf,
       searchIndex: config.search.index,
+      admission: config.admission,
       port: config.http.port,
       ip: config.http.host,
       log4XXResponses: false,
@@ -315,13 +319,15 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
        */
       async ocrImage(this: GatewayThis, req: IncomingRequest, res: GatewayResponse): Promise<void> {
         try {
+          const scheduler = pageScheduler(this.broker);
+          admit(scheduler, this.settings.admission, 'sync');
           const upload = await this.uploadSlots.read(() => readUpload(req, this.settings.uploads));
           checkKind(upload, 'image');
           await checkImageHeader(upload.data, this.settings.maxPixels);
           const { output, pdfa }: OutputOptions = parseOutputOptions(upload.fields);
           const language = parseLanguage(upload.fields.language);
           checkLanguage(this.broker, language);
-          const result = await ocrImageJob(req.$ctx, upload.data, upload.filename, this.settings.pageCalls, language);
+          const result = await ocrImageJob(req.$ctx, scheduler, upload.data, upload.filename, this.settings.pageCalls, language);
           await sendFile(
             res,
             await this.writer.write(output, { result, input: { bytes: upload.data }, pdfa }),
@@ -332,8 +338,9 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
         }
       },
 
-      /** Streams an upload to TEMP_DIR and starts its job; the upload is removed if it cannot start. */
-      async submitFile(this: GatewayThis, req: IncomingRequest, accept: 'pdf' | 'document'): Promise<JobProgress> {
+      /** Streams an upload to TEMP_DIR and starts its job (unless the node is too busy for it); the upload is removed if it cannot start. */
+      async submitFile(this: GatewayThis, req: IncomingRequest, accept: 'pdf' | 'document', kind: 'sync' | 'job'): Promise<JobProgress> {
+        admit(pageScheduler(this.broker), this.settings.admission, kind);
         const upload = await this.uploadSlots.read(() => saveUpload(req, this.settings.uploads, this.settings.tempDir));
         try {
           // An image's header is checked here, as for POST /ocr/image, before its job is queued.
@@ -358,7 +365,7 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
       /** POST /ocr/pdf: waits for the whole document; answers in the job's `output` format. */
       async ocrPdf(this: GatewayThis, req: IncomingRequest, res: GatewayResponse): Promise<void> {
         try {
-          const job = await this.submitFile(req, 'pdf');
+          const job = await this.submitFile(req, 'pdf', 'sync');
           await this.sendJobOutput(req, res, job, job.output, { wait: true });
         } catch (err) {
           sendError(res, err);
@@ -394,7 +401,7 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
       /** POST /jobs: a PDF, or an image as a one-page job; 202 with the job id at once. */
       async createJob(this: GatewayThis, req: IncomingRequest, res: GatewayResponse): Promise<void> {
         try {
-          const job = await this.submitFile(req, 'document');
+          const job = await this.submitFile(req, 'document', 'job');
           res.setHeader('Location', `/jobs/${job.job_id}`);
           sendJson(res, 202, job);
         } catch (err) {

@@ -7,7 +7,7 @@ import { Readable, type Stream } from 'node:stream';
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from 'moleculer';
 import { embedderMixin, type EmbedderVars } from '../mixins/embedder.mixin.ts';
 import { ocrEngineMixin, type OcrEngineVars } from '../mixins/ocr-engine.mixin.ts';
-import { classifyError, withBrokerErrors } from '../src/broker/broker-errors.ts';
+import { classifyError, toMoleculerError, withBrokerErrors } from '../src/broker/broker-errors.ts';
 import { MAX_EMBED_TEXTS } from '../src/broker/embed-call.ts';
 import { OCR_METRICS, observeStages } from '../src/broker/metrics.ts';
 import { jobTagOf } from '../src/broker/logging.ts';
@@ -80,6 +80,13 @@ async function readPage(
   return engine.recognizeRaster({ data, width, height, channels }, language);
 }
 
+/** Milliseconds since the call reached this node (Moleculer starts the clock of a call with a time limit on arrival). */
+function waitedMs(ctx: Context): number {
+  if (!ctx.startHrTime) return 0;
+  const [s, ns] = process.hrtime(ctx.startHrTime);
+  return s * 1000 + ns / 1e6;
+}
+
 export default function ocrWorkerService(config: NodeConfig): ServiceSchema<OcrWorkerSettings, Record<string, never>, WorkerVars> {
   const settings: OcrWorkerSettings = {
     slots: config.worker.slots,
@@ -127,6 +134,11 @@ export default function ocrWorkerService(config: NodeConfig): ServiceSchema<OcrW
           const { stats } = this;
           const { metrics } = this.broker;
           const language = ctx.params.language ?? 'default';
+          const limit = ctx.options.timeout ?? 0;
+          // Its sender has stopped waiting for it (the page waited in this worker's queue past its time
+          // limit): reading it would only take the engine from pages someone waits for.
+          if (limit > 0 && waitedMs(ctx) >= limit)
+            throw toMoleculerError(new OcrError('PAGE_TIMEOUT', 'The page waited past its time limit: not read', ctx.params.page_number));
           stats.total_requests += 1;
           try {
             const page = await withBrokerErrors(async () => {

@@ -44,7 +44,10 @@ export const ERROR_CODES = {
   JOB_TIMEOUT: { status: 504, retryable: false },
   JOB_INTERRUPTED: { status: 503, retryable: false },
   NO_WORKERS: { status: 503, retryable: true },
-  WORKER_BUSY: { status: 503, retryable: true },
+  // This node's queue holds more pages than MAX_QUEUED_PAGES (or jobs than MAX_QUEUED_JOBS): refused up front, with Retry-After.
+  BUSY: { status: 503, retryable: false },
+  // A worker's own queue is full: not retried, as pages are only sent where a slot is free (src/broker/page-scheduler.ts).
+  WORKER_BUSY: { status: 503, retryable: false },
   WORKER_LOST: { status: 503, retryable: true },
   // MAX_CONCURRENT_UPLOADS uploads are being read by this node already (with Retry-After).
   TOO_MANY_UPLOADS: { status: 503, retryable: true },
@@ -66,7 +69,6 @@ export function isErrorCode(value: unknown): value is ErrorCode {
 export class OcrError extends Error {
   readonly code: ErrorCode;
   readonly page: number | undefined;
-
   /** When to try again, for refusals that say so (the client's `Retry-After`). */
   readonly retryAfterSeconds: number | undefined;
 

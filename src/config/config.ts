@@ -53,8 +53,14 @@ export interface JobsConfig {
   ttlMs: number;
   /** Longest a job may run, in ms: its unstarted pages then fail JOB_TIMEOUT. */
   timeoutMs: number;
-  /** Pages of one job in flight at once (rendered or being read). */
-  window: number;
+}
+
+/** How much work a node takes before it refuses more (503 BUSY, before the upload is stored). */
+export interface AdmissionConfig {
+  /** Pages waiting in this node's queue above which `POST /ocr/pdf` and `POST /ocr/image` are refused. */
+  maxQueuedPages: number;
+  /** Jobs waiting or running on this node above which any new one (`POST /jobs` too) is refused. */
+  maxQueuedJobs: number;
 }
 
 export interface WorkerConfig {
@@ -79,6 +85,7 @@ export interface NodeConfig {
   http: HttpConfig;
   limits: LimitsConfig;
   jobs: JobsConfig;
+  admission: AdmissionConfig;
   /** How a page is sent to `ocr.recognize`: its time limit and the retries of a transient failure. */
   pageCalls: PageCallPolicy;
   /** Limits of the child processes that parse PDFs and decode uploaded images. */
@@ -201,8 +208,8 @@ export function loadConfig(env: Env): NodeConfig {
       tempDir: text(env, 'TEMP_DIR', join(tmpdir(), 'ocr-cluster')),
       ttlMs: Math.floor(positiveNumber(env, 'JOB_TTL_SECONDS', 3600) * 1000),
       timeoutMs: Math.min(2 ** 31 - 1, Math.floor(positiveNumber(env, 'JOB_TIMEOUT', 21600) * 1000)), // setTimeout's limit
-      window: positiveCount(env, 'JOB_WINDOW', 4),
     },
+    admission: { maxQueuedPages: positiveCount(env, 'MAX_QUEUED_PAGES', 500), maxQueuedJobs: positiveCount(env, 'MAX_QUEUED_JOBS', 1000) },
     pageCalls: {
       timeoutMs: Math.floor(positiveNumber(env, 'WORKER_REQUEST_TIMEOUT', 120) * 1000),
       retry: { retries: wholeNumber(env, 'MAX_RETRIES', 3), delayMs: positiveNumber(env, 'RETRY_DELAY_SECONDS', 1) * 1000 },

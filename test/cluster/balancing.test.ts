@@ -23,7 +23,6 @@ beforeAll(async () => {
     SERVICES: 'gateway,rasterizer,aggregator',
     NODE_ID: 'gateway',
     COORDINATOR_PORT: String(port),
-    JOB_WINDOW: '4',
   });
   fast = startProcess('src/bin/main.ts', { ...env, SERVICES: 'ocr-worker', NODE_ID: 'fast', OCR_CPU_THREADS: '2' });
   // The slowed worker: one inference thread (against two) and a detector input of 2560 px instead of

@@ -54,7 +54,6 @@ beforeAll(async () => {
     SERVICES: 'gateway,rasterizer,aggregator',
     NODE_ID: 'gateway',
     COORDINATOR_PORT: String(port),
-    JOB_WINDOW: '6',
     RETRY_DELAY_SECONDS: '0.5',
     WORKER_REQUEST_TIMEOUT: '30',
   });

@@ -12,7 +12,7 @@ let server: ChildProcess & { output: string[] };
 let base: string;
 
 beforeAll(async () => {
-  ({ server, base } = await startServer({ LOG_FORMAT: 'json', LOG_LEVEL: 'info', OCR_CONCURRENCY: '1', JOB_WINDOW: '2' }));
+  ({ server, base } = await startServer({ LOG_FORMAT: 'json', LOG_LEVEL: 'info', OCR_CONCURRENCY: '1' }));
 });
 afterAll(async () => {
   await stopProcess(server);

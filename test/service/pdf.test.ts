@@ -16,7 +16,7 @@ const tempDir = mkdtempSync(join(tmpdir(), 'ocr-pdf-test-'));
 const words = (s: string) => s.split(/\s+/).filter(Boolean);
 
 beforeAll(async () => {
-  ({ server, base } = await startServer({ TEMP_DIR: tempDir, JOB_WINDOW: '2' }));
+  ({ server, base } = await startServer({ TEMP_DIR: tempDir }));
 });
 afterAll(() => stopProcess(server));
 

@@ -35,7 +35,7 @@ beforeAll(async () => {
   page2Words = rendered[1]!.words;
   threePages = await buildPdf(rendered.map((r) => ({ png: r.image })));
   // CORS_ORIGINS names another site: the page's own requests are not cross-origin and must pass.
-  ({ server, base } = await startServer({ API_KEYS: KEY, CORS_ORIGINS: 'https://app.example', TEMP_DIR: tempDir, JOB_WINDOW: '1' }));
+  ({ server, base } = await startServer({ API_KEYS: KEY, CORS_ORIGINS: 'https://app.example', TEMP_DIR: tempDir }));
   browser = await launchBrowser();
   browser.context.on('request', (req) => urls.push(req.url()));
 });

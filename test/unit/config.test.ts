@@ -7,19 +7,27 @@ import { expect, test } from '@jest/globals';
 import { loadConfig } from '../../src/config/config.ts';
 
 test('unset or empty variables take their defaults, NAMESPACE included', () => {
-  for (const env of [{}, { NAMESPACE: '', DEFAULT_DPI: '', JOB_WINDOW: '', OCR_CONCURRENCY: '' }]) {
+  for (const env of [{}, { NAMESPACE: '', DEFAULT_DPI: '', MAX_QUEUED_PAGES: '', OCR_CONCURRENCY: '' }]) {
     const config = loadConfig(env);
     assert.equal(config.broker.namespace, 'ocr-cluster');
     expect(config.limits.dpi).toEqual({ default: 200, min: 72, max: 600 });
-    assert.equal(config.jobs.window, 4);
+    assert.equal(config.admission.maxQueuedPages, 500);
     assert.ok(config.worker.slots >= 1);
   }
 });
 
 test('counts are rounded down from 1 up, and refused below 1 rather than becoming 0', () => {
-  const config = loadConfig({ JOB_WINDOW: '2.7', OCR_CONCURRENCY: '1', OCR_QUEUE_SIZE: '1' });
-  expect([config.jobs.window, config.worker.slots, config.worker.queueSize]).toEqual([2, 1, 1]);
-  for (const name of ['JOB_WINDOW', 'OCR_CONCURRENCY', 'OCR_QUEUE_SIZE', 'MAX_PAGES', 'OCR_CPU_THREADS', 'COORDINATOR_PORT']) {
+  const config = loadConfig({ MAX_QUEUED_PAGES: '2.7', OCR_CONCURRENCY: '1', OCR_QUEUE_SIZE: '1' });
+  expect([config.admission.maxQueuedPages, config.worker.slots, config.worker.queueSize]).toEqual([2, 1, 1]);
+  for (const name of [
+    'MAX_QUEUED_PAGES',
+    'MAX_QUEUED_JOBS',
+    'OCR_CONCURRENCY',
+    'OCR_QUEUE_SIZE',
+    'MAX_PAGES',
+    'OCR_CPU_THREADS',
+    'COORDINATOR_PORT',
+  ]) {
     for (const value of ['0', '0.5', '-1', 'two']) {
       assert.throws(() => loadConfig({ [name]: value }), { message: `${name} must be a count (1 or more), got "${value}"` });
     }

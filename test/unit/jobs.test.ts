@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { expect, test } from '@jest/globals';
 import { OcrError } from '../../src/errors.ts';
 import { JobStore } from '../../src/jobs/job-store.ts';
-import { runPages } from '../../src/jobs/run-pages.ts';
 import { withRetries } from '../../src/broker/retry.ts';
 import type { PageResult } from '../../src/contracts.ts';
 
@@ -19,45 +18,6 @@ const page = (n: number): PageResult => ({
   timings: { decode_ms: 0, det_ms: 0, cls_ms: 0, rec_ms: 0, layout_ms: 0, total_ms: 1 },
   worker: 'w',
   source: 'ocr',
-});
-
-test('runPages keeps at most `window` pages in flight and reports every page once', async () => {
-  let inFlight = 0,
-    most = 0;
-  const done: number[] = [];
-  await runPages(
-    [1, 2, 3, 4, 5, 6, 7],
-    3,
-    async (n) => {
-      most = Math.max(most, ++inFlight);
-      await new Promise((r) => setTimeout(r, 5 + (n % 3) * 5));
-      inFlight--;
-      if (n === 4) throw new Error('page 4 is broken');
-      return n;
-    },
-    (run) => done.push(run.page),
-    new AbortController().signal,
-  );
-  assert.equal(most, 3);
-  expect(done.sort()).toEqual([1, 2, 3, 4, 5, 6, 7]);
-});
-
-test('runPages starts no page after the signal aborts', async () => {
-  const controller = new AbortController();
-  const started: number[] = [];
-  await runPages(
-    [1, 2, 3, 4, 5, 6],
-    2,
-    async (n) => {
-      started.push(n);
-      if (n === 2) controller.abort();
-      await new Promise((r) => setTimeout(r, 5));
-      return n;
-    },
-    () => undefined,
-    controller.signal,
-  );
-  expect(started).toEqual([1, 2]);
 });
 
 test('a job gathers pages in any order and ends by how many failed', () => {

@@ -1,0 +1,156 @@
+/**
+ * The node's queue of pages. Every page this node wants read (a job's pages, an uploaded image)
+ * waits here, in a lane per job, and is handed out only while the cluster has room for it: the
+ * pages handed out and not yet done stay within the inference slots of the OCR workers this node
+ * knows, plus one page per worker waiting beside its engine (so an engine does not idle while the
+ * next page is rendered and sent). Workers' own queues therefore stay near empty, a page's time
+ * limit starts at most one page before its worker takes it, and a page whose job is cancelled or
+ * out of time is dropped here, never read. Lanes take turns (round robin): a job of 1,000 pages
+ * holds at most one turn in each round, so a one-page request behind it waits one page, not 1,000.
+ */
+import type { ServiceBroker } from 'moleculer';
+
+export interface PageRun<T> {
+  page: number;
+  result?: T;
+  error?: unknown;
+}
+
+interface Lane {
+  pages: number[];
+  start: (page: number) => void;
+}
+
+/** Pages handed out at once: every OCR worker's slots, plus one waiting at each. */
+export function clusterCapacity(broker: ServiceBroker): number {
+  let capacity = 0;
+  for (const service of broker.registry.getServiceList({ onlyAvailable: true, skipInternal: true })) {
+    if (service.name !== 'ocr') continue;
+    const slots = (service.metadata as { slots?: unknown } | undefined)?.slots;
+    capacity += (typeof slots === 'number' && slots > 0 ? slots : 1) + 1;
+  }
+  return capacity;
+}
+
+/** A page's reading time before any was measured, for Retry-After. */
+const FIRST_GUESS_SECONDS = 5;
+/** While pages wait, capacity is looked at again this often (a worker may have joined). */
+const RECHECK_MS = 500;
+
+export class PageScheduler {
+  private readonly capacity: () => number;
+  private readonly lanes = new Map<string, Lane>();
+  /** Lane ids in turn order; the next turn goes to the first, which then moves to the back. */
+  private turns: string[] = [];
+  private handedOut = 0;
+  private secondsPerPage = FIRST_GUESS_SECONDS;
+  private recheck: NodeJS.Timeout | undefined;
+
+  constructor(capacity: () => number) {
+    this.capacity = capacity;
+  }
+
+  /** Pages waiting to be handed out, over all lanes. */
+  get queuedPages(): number {
+    let n = 0;
+    for (const lane of this.lanes.values()) n += lane.pages.length;
+    return n;
+  }
+
+  /** Jobs with pages waiting or being read. */
+  get activeJobs(): number {
+    return this.lanes.size;
+  }
+
+  /** About how long until `pages` more pages have been handed out, at the recent pace, in whole seconds. */
+  drainSeconds(pages: number): number {
+    return Math.max(1, Math.ceil((pages * this.secondsPerPage) / Math.max(1, this.capacity())));
+  }
+
+  /**
+   * Runs a job's pages as capacity frees up, taking turns with the other jobs; reports each page once.
+   * Once `signal` aborts, the job's waiting pages are dropped; resolves when its pages handed out are done.
+   */
+  run<T>(
+    job: string,
+    pages: readonly number[],
+    read: (page: number) => Promise<T>,
+    onDone: (run: PageRun<T>) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
+    if (this.lanes.has(job)) throw new Error(`Job ${job} is already queued`);
+    return new Promise<void>((resolve) => {
+      let running = 0;
+      const lane: Lane = {
+        pages: [...pages],
+        start: (page) => {
+          running += 1;
+          const t0 = performance.now();
+          read(page)
+            .then(
+              (result) => onDone({ page, result }),
+              (error: unknown) => onDone({ page, error }),
+            )
+            .finally(() => {
+              // A moving average of the time a page holds its place, for Retry-After.
+              this.secondsPerPage = 0.9 * this.secondsPerPage + 0.1 * ((performance.now() - t0) / 1000);
+              running -= 1;
+              this.handedOut -= 1;
+              finishIfDone();
+              this.pump();
+            });
+        },
+      };
+      const finishIfDone = () => {
+        if (running > 0 || lane.pages.length > 0) return;
+        signal.removeEventListener('abort', drop);
+        this.lanes.delete(job);
+        this.turns = this.turns.filter((id) => id !== job);
+        resolve();
+      };
+      const drop = () => {
+        lane.pages.length = 0;
+        finishIfDone();
+      };
+      if (signal.aborted) return resolve();
+      signal.addEventListener('abort', drop, { once: true });
+      this.lanes.set(job, lane);
+      this.turns.push(job);
+      finishIfDone();
+      this.pump();
+    });
+  }
+
+  /** Hands out pages while there is room, one per lane in turn. */
+  private pump(): void {
+    const capacity = this.capacity();
+    while (this.handedOut < capacity) {
+      const id = this.turns.find((t) => (this.lanes.get(t)?.pages.length ?? 0) > 0);
+      if (id === undefined) break;
+      const lane = this.lanes.get(id)!;
+      this.turns = [...this.turns.filter((t) => t !== id), id];
+      this.handedOut += 1;
+      lane.start(lane.pages.shift()!);
+    }
+    // Pages wait and nothing is out to call pump when it ends (no worker known yet, or all gone).
+    const waiting = this.queuedPages > 0;
+    if (waiting && !this.recheck) {
+      this.recheck = setInterval(() => this.pump(), RECHECK_MS);
+      this.recheck.unref();
+    } else if (!waiting && this.recheck) {
+      clearInterval(this.recheck);
+      this.recheck = undefined;
+    }
+  }
+}
+
+const schedulers = new WeakMap<ServiceBroker, PageScheduler>();
+
+/** This node's page queue, shared by its aggregator (job pages) and its gateway and CLI (images). */
+export function pageScheduler(broker: ServiceBroker): PageScheduler {
+  let scheduler = schedulers.get(broker);
+  // With no worker known, one page at a time goes out anyway: it fails NO_WORKERS after its retries
+  // rather than waiting for good.
+  if (!scheduler) schedulers.set(broker, (scheduler = new PageScheduler(() => Math.max(1, clusterCapacity(broker)))));
+  return scheduler;
+}
