@@ -41,18 +41,21 @@ import type { LayoutParams } from '../src/ocr/config.ts';
 import type { Raster } from '../src/ocr/image/raster.ts';
 import { IsolatedOutputWriter } from '../src/outputs/isolated-writer.ts';
 import { IsolatedPdf } from '../src/pdf/isolated-pdf.ts';
+import { RenderPool } from '../src/pdf/render-pool.ts';
 import { isUsableTextLayer } from '../src/pdf/rasterizer.ts';
 
 export interface RasterizerSettings extends ServiceSettingSchema {
   maxPages: number;
   maxPixels: number;
   dpi: DpiLimits;
-  /** Limits of the child process that parses and renders one PDF. */
+  /** Limits of each child process that parses and renders PDFs. */
   pdfLimits: IsolationLimits;
   /** Limits of the child process that decodes the images of image jobs. */
   decodeLimits: IsolationLimits;
   /** Where the pages read are kept for people to look at, and for how long after their document closed. */
   pageImages: { dir: string; ttlMs: number };
+  /** Child processes rendering at once, shared by every job of the node (PDF_RENDERERS). */
+  renderers: number;
   pageCalls: PageCallPolicy;
   /** Reading order of text-layer pages, as the OCR's. */
   layout: LayoutParams;
@@ -75,6 +78,7 @@ interface RasterizerVars {
   sweeper: NodeJS.Timeout;
   /** Writes searchable PDFs in a child process, with the limits of the PDF child. */
   writer: IsolatedOutputWriter;
+  pool: RenderPool;
 }
 
 interface RasterizerMethods {
@@ -84,7 +88,7 @@ interface RasterizerMethods {
 type RasterizerThis = Service<RasterizerSettings> & RasterizerMethods & RasterizerVars;
 
 async function closeDocument(open: OpenDocument, keepUpload = false): Promise<void> {
-  await open.pdf?.close().catch(() => undefined);
+  open.pdf?.close();
   open.pdf = undefined;
   open.kept = keepUpload;
   if (!keepUpload) await rm(open.path, { force: true });
@@ -104,6 +108,7 @@ export default function rasterizerService(config: NodeConfig): ServiceSchema<Ras
     pdfLimits: config.isolation.pdf,
     decodeLimits: config.isolation.decode,
     pageImages: { dir: join(config.jobs.tempDir, 'pages'), ttlMs: config.jobs.ttlMs },
+    renderers: config.isolation.pdfRenderers,
     pageCalls: config.pageCalls,
     layout: config.ocr.layout,
   };
@@ -128,6 +133,7 @@ export default function rasterizerService(config: NodeConfig): ServiceSchema<Ras
       this.decoder = new IsolatedDecoder(this.settings.decodeLimits);
       this.images = new PageImages(this.settings.pageImages.dir, this.settings.pageImages.ttlMs);
       this.writer = new IsolatedOutputWriter(this.settings.pdfLimits);
+      this.pool = new RenderPool(this.settings.renderers, this.settings.pdfLimits);
     },
 
     started(this: RasterizerThis) {
@@ -141,7 +147,7 @@ export default function rasterizerService(config: NodeConfig): ServiceSchema<Ras
       clearInterval(this.sweeper);
       await Promise.all([...this.docs.values()].map((open) => closeDocument(open)));
       this.docs.clear();
-      await Promise.all([this.decoder.close(), this.writer.close()]);
+      await Promise.all([this.decoder.close(), this.writer.close(), this.pool.close()]);
     },
 
     actions: {
@@ -157,11 +163,11 @@ export default function rasterizerService(config: NodeConfig): ServiceSchema<Ras
               return { doc_id: docId, pages: 1, node_id: this.broker.nodeID };
             }
             if (kind !== 'pdf') throw new OcrError('NOT_A_PDF', 'The file is neither a PDF nor an image');
-            // Parsed and rendered in a child process of its own: see src/pdf/isolated-pdf.ts.
-            const doc = await IsolatedPdf.open(ctx.params.path, ctx.params.password, this.settings.pdfLimits);
+            // Parsed and rendered in the node's render children: see src/pdf/render-pool.ts.
+            const doc = await IsolatedPdf.open(ctx.params.path, ctx.params.password, this.pool);
             const pages = doc.pageCount;
             if (pages > this.settings.maxPages) {
-              await doc.close();
+              doc.close();
               throw new OcrError(
                 'TOO_MANY_PAGES',
                 `The PDF has ${pages} pages, more than the limit of ${this.settings.maxPages} (MAX_PAGES)`,

@@ -88,8 +88,8 @@ export interface NodeConfig {
   admission: AdmissionConfig;
   /** How a page is sent to `ocr.recognize`: its time limit and the retries of a transient failure. */
   pageCalls: PageCallPolicy;
-  /** Limits of the child processes that parse PDFs and decode uploaded images. */
-  isolation: { pdf: IsolationLimits; decode: IsolationLimits };
+  /** Limits of the child processes that parse PDFs and decode uploaded images; how many render PDFs at once. */
+  isolation: { pdf: IsolationLimits; pdfRenderers: number; decode: IsolationLimits };
   worker: WorkerConfig;
   ocr: OcrConfig;
   /** Set when EMBED_MODEL is. */
@@ -216,6 +216,8 @@ export function loadConfig(env: Env): NodeConfig {
     },
     isolation: {
       pdf: { memoryMb: positiveNumber(env, 'PDF_MEMORY_MB', 2048), deadlineMs: positiveNumber(env, 'PDF_RENDER_TIMEOUT', 60) * 1000 },
+      // One per core: rendering is short next to reading a page, and each child can hold ~200 MB.
+      pdfRenderers: positiveCount(env, 'PDF_RENDERERS', availableParallelism()),
       // A decoded page is at most MAX_PIXELS x 3 bytes; the cap leaves room for the decoder's own buffers.
       decode: { memoryMb: positiveNumber(env, 'DECODE_MEMORY_MB', 2048), deadlineMs: positiveNumber(env, 'DECODE_TIMEOUT', 60) * 1000 },
     },

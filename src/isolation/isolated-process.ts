@@ -16,11 +16,17 @@ export interface IsolationLimits {
   deadlineMs: number;
 }
 
+/** What ended a child: a crash, or a kill for its deadline or its memory. */
+export type FailureReason = 'crash' | 'deadline' | 'memory';
+
 /** The child died or was killed while it held the request; `message` says why. */
 export class ChildFailure extends Error {
-  constructor(why: string) {
+  readonly reason: FailureReason;
+
+  constructor(reason: FailureReason, why: string) {
     super(why);
     this.name = 'ChildFailure';
+    this.reason = reason;
   }
 }
 
@@ -32,7 +38,7 @@ export class IsolatedProcess {
   private child: ChildProcess | undefined;
   private readonly pending = new Map<number, { resolve: (value: unknown) => void; reject: (err: Error) => void }>();
   private nextId = 1;
-  private killedFor: string | undefined;
+  private killedFor: { reason: FailureReason; why: string } | undefined;
 
   constructor(entry: string, limits: IsolationLimits) {
     this.entry = entry;
@@ -48,13 +54,13 @@ export class IsolatedProcess {
     const child = (this.child ??= this.spawn());
     const id = this.nextId++;
     return new Promise<unknown>((resolve, reject) => {
-      const kill = (why: string) => {
-        this.killedFor = why;
+      const kill = (reason: FailureReason, why: string) => {
+        this.killedFor = { reason, why };
         child.kill('SIGKILL');
       };
-      const deadline = setTimeout(() => kill(`took longer than ${this.limits.deadlineMs / 1000} s`), this.limits.deadlineMs);
+      const deadline = setTimeout(() => kill('deadline', `took longer than ${this.limits.deadlineMs / 1000} s`), this.limits.deadlineMs);
       const memory = setInterval(() => {
-        if (procMemoryMb(child.pid) > this.limits.memoryMb) kill(`needed more than ${this.limits.memoryMb} MB of memory`);
+        if (procMemoryMb(child.pid) > this.limits.memoryMb) kill('memory', `needed more than ${this.limits.memoryMb} MB of memory`);
       }, MEMORY_CHECK_MS);
       const settle =
         <T>(fn: (v: T) => void) =>
@@ -91,7 +97,9 @@ export class IsolatedProcess {
     });
     child.on('exit', () => {
       if (this.child === child) this.child = undefined;
-      const failure = new ChildFailure(this.killedFor ?? 'the process crashed');
+      const failure = this.killedFor
+        ? new ChildFailure(this.killedFor.reason, this.killedFor.why)
+        : new ChildFailure('crash', 'the process crashed');
       for (const [id, waiting] of this.pending) {
         this.pending.delete(id);
         waiting.reject(failure);

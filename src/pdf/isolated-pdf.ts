@@ -1,36 +1,35 @@
 /**
- * A PDF opened in a child process of its own (src/pdf/render-process.ts) with a memory cap and a
- * deadline per request (src/isolation/isolated-process.ts). A crash, a runaway or a blow-up fails
- * the open as PDF_UNREADABLE or the page as PAGE_UNREADABLE, with the reason; the next page gets a
- * fresh child that opens the document again. The node itself never runs the untrusted parser.
+ * A PDF read by the node's render pool (src/pdf/render-pool.ts): parsed and rendered in one of a
+ * bounded number of child processes, each with a memory cap and a deadline per request. A crash, a
+ * runaway or a blow-up fails the open as PDF_UNREADABLE or the page as PAGE_UNREADABLE, with the
+ * reason; the next page goes to a fresh child, which opens the document again from its file. The
+ * node itself never runs the untrusted parser.
  */
-import { fileURLToPath } from 'node:url';
+import { randomUUID } from 'node:crypto';
 import { OcrError } from '../errors.ts';
-import { ChildFailure, IsolatedProcess, type IsolationLimits } from '../isolation/isolated-process.ts';
+import { ChildFailure } from '../isolation/isolated-process.ts';
 import type { RenderedPage, TextLayer } from './rasterizer.ts';
-
-const ENTRY = fileURLToPath(new URL('./render-process.ts', import.meta.url));
+import type { DocumentRef } from './render-process.ts';
+import type { RenderPool } from './render-pool.ts';
 
 export class IsolatedPdf {
-  private pages = 0;
-  private readonly path: string;
-  private readonly password: string | undefined;
-  private readonly child: IsolatedProcess;
+  private readonly ref: DocumentRef;
+  private readonly pool: RenderPool;
+  private readonly pages: number;
 
-  private constructor(path: string, password: string | undefined, child: IsolatedProcess) {
-    this.path = path;
-    this.password = password;
-    this.child = child;
+  private constructor(ref: DocumentRef, pool: RenderPool, pages: number) {
+    this.ref = ref;
+    this.pool = pool;
+    this.pages = pages;
   }
 
-  /** `entry` replaces the render process (tests put a faulty one there). */
-  static async open(path: string, password: string | undefined, limits: IsolationLimits, entry = ENTRY): Promise<IsolatedPdf> {
-    const doc = new IsolatedPdf(path, password, new IsolatedProcess(entry, limits));
+  static async open(path: string, password: string | undefined, pool: RenderPool): Promise<IsolatedPdf> {
+    const ref: DocumentRef = { doc: randomUUID(), path, ...(password === undefined ? {} : { password }) };
     try {
-      doc.pages = ((await doc.opened()) as { pages: number }).pages;
-      return doc;
+      const { pages } = (await pool.request({ op: 'open', ...ref })) as { pages: number };
+      return new IsolatedPdf(ref, pool, pages);
     } catch (err) {
-      await doc.close();
+      pool.forget(ref.doc);
       if (err instanceof ChildFailure) throw new OcrError('PDF_UNREADABLE', `The PDF could not be opened: its parser ${err.message}`);
       throw err;
     }
@@ -41,26 +40,21 @@ export class IsolatedPdf {
   }
 
   render(page: number, dpi: number, maxPixels: number): Promise<RenderedPage> {
-    return this.pageRequest({ op: 'render', page, dpi, maxPixels }, page) as Promise<RenderedPage>;
+    return this.pageRequest(this.pool.request({ op: 'render', ...this.ref, page, dpi, maxPixels }), page) as Promise<RenderedPage>;
   }
 
   textLayer(page: number, dpi: number): Promise<TextLayer> {
-    return this.pageRequest({ op: 'textLayer', page, dpi }, page) as Promise<TextLayer>;
+    return this.pageRequest(this.pool.request({ op: 'textLayer', ...this.ref, page, dpi }), page) as Promise<TextLayer>;
   }
 
-  close(): Promise<void> {
-    return this.child.close();
+  /** The children that have the document open close it. */
+  close(): void {
+    this.pool.forget(this.ref.doc);
   }
 
-  private opened(): Promise<unknown> {
-    return this.child.request({ op: 'open', path: this.path, password: this.password });
-  }
-
-  private async pageRequest(request: object, page: number): Promise<unknown> {
+  private async pageRequest(request: Promise<unknown>, page: number): Promise<unknown> {
     try {
-      // After a crash the document is opened again in the new child first.
-      if (!this.child.running) await this.opened();
-      return await this.child.request(request);
+      return await request;
     } catch (err) {
       if (err instanceof ChildFailure)
         throw new OcrError('PAGE_UNREADABLE', `Page ${page} could not be rendered: its renderer ${err.message}`, page);

@@ -1,25 +1,52 @@
 /**
- * The child process that parses and renders one untrusted PDF (src/pdf/isolated-pdf.ts starts it):
- * if pdfjs or a native decoder crashes, loops or balloons on the file, only this process is killed.
+ * A child process of the node's render pool (src/pdf/render-pool.ts) that parses and renders
+ * untrusted PDFs: if pdfjs or a native decoder crashes, loops or balloons on a file, only this process
+ * is killed. It serves one request at a time and keeps the few documents it read last open (every
+ * request names its document's file, so a fresh child opens it again), closing the oldest beyond that.
  */
 import { readFile } from 'node:fs/promises';
-import { OcrError } from '../errors.ts';
 import { serve } from '../isolation/serve.ts';
 import { PdfDocument } from './rasterizer.ts';
 
-export type RenderRequest =
-  | { id: number; op: 'open'; path: string; password?: string }
-  | { id: number; op: 'render'; page: number; dpi: number; maxPixels: number }
-  | { id: number; op: 'textLayer'; page: number; dpi: number };
+/** The document a request is about: a key the pool chose, its file and its password. */
+export interface DocumentRef {
+  doc: string;
+  path: string;
+  password?: string;
+}
 
-let doc: PdfDocument | undefined;
+export type RenderRequest = { id: number; drop?: string[] } & (
+  | ({ op: 'open' } & DocumentRef)
+  | ({ op: 'render'; page: number; dpi: number; maxPixels: number } & DocumentRef)
+  | ({ op: 'textLayer'; page: number; dpi: number } & DocumentRef)
+);
+
+/** Documents kept open per child: a job's next page usually finds its document here. */
+export const OPEN_DOCUMENTS = 4;
+
+const open = new Map<string, PdfDocument>();
+
+async function documentOf(ref: DocumentRef): Promise<PdfDocument> {
+  let doc = open.get(ref.doc);
+  if (doc)
+    open.delete(ref.doc); // re-inserted last: the map's order is the order of use
+  else doc = await PdfDocument.open(new Uint8Array(await readFile(ref.path)), { password: ref.password });
+  open.set(ref.doc, doc);
+  for (const [key, oldest] of open) {
+    if (open.size <= OPEN_DOCUMENTS) break;
+    open.delete(key);
+    await oldest.close();
+  }
+  return doc;
+}
 
 export async function handle(request: RenderRequest): Promise<unknown> {
-  if (request.op === 'open') {
-    doc = await PdfDocument.open(new Uint8Array(await readFile(request.path)), { password: request.password });
-    return { pages: doc.pageCount };
+  for (const key of request.drop ?? []) {
+    await open.get(key)?.close();
+    open.delete(key);
   }
-  if (!doc) throw new OcrError('INTERNAL', 'No document is open');
+  const doc = await documentOf(request);
+  if (request.op === 'open') return { pages: doc.pageCount };
   return request.op === 'render' ? doc.render(request.page, request.dpi, request.maxPixels) : doc.textLayer(request.page, request.dpi);
 }
 

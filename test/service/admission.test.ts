@@ -3,6 +3,7 @@
  * slot is free, jobs take turns, and past MAX_QUEUED_PAGES synchronous work is refused up front.
  */
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,16 +32,36 @@ function form(data: Uint8Array, filename: string, fields: Record<string, string>
   return body;
 }
 
+/** The server's PDF render children now, from /proc (the children of each of its threads). */
+function renderChildren(pid: number): number {
+  const read = (path: string) => {
+    try {
+      return readFileSync(path, 'utf8');
+    } catch {
+      return ''; // gone meanwhile
+    }
+  };
+  let n = 0;
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    for (const child of read(`/proc/${pid}/task/${task}/children`).split(' ').filter(Boolean)) {
+      if (read(`/proc/${child}/cmdline`).includes('render-process')) n += 1;
+    }
+  }
+  return n;
+}
+
 /** Pages the engines were given to read, over every worker (`total_requests` of `GET /workers/status`). */
 async function engineReads(base: string): Promise<number> {
   const status = (await (await fetch(`${base}/workers/status`)).json()) as WorkersStatus;
   return status.workers.reduce((n, w) => n + (w.total_requests ?? 0), 0);
 }
 
-test('30 concurrent 6-page PDFs: every job success, no page failed, no page read twice', async () => {
+test('30 concurrent 6-page PDFs: every job success, no page failed, no page read twice, at most PDF_RENDERERS render children', async () => {
   // A worker queue of 10 stands for any finite one: before the node kept pages in its own queue,
   // 30 jobs x 4 pages in flight overflowed it (WORKER_BUSY) and pages timed out while queued.
-  const { server, base } = await startServer({ OCR_QUEUE_SIZE: '10', WORKER_REQUEST_TIMEOUT: '20' });
+  const { server, base } = await startServer({ OCR_QUEUE_SIZE: '10', WORKER_REQUEST_TIMEOUT: '20', PDF_RENDERERS: '2' });
+  let children = 0;
+  const sampler = setInterval(() => (children = Math.max(children, renderChildren(server.pid!))), 50);
   try {
     const readsBefore = await engineReads(base);
     const replies = await Promise.all(
@@ -54,13 +75,15 @@ test('30 concurrent 6-page PDFs: every job success, no page failed, no page read
     const failed = replies.flatMap((r) => r.body.metrics?.errors ?? []);
     const delivered = replies.reduce((n, r) => n + (r.body.results?.length ?? 0), 0);
     console.log(
-      `30 x 6 pages: ${delivered} pages delivered, ${failed.length} failed (${[...new Set(failed.map((e) => e.code))].join(', ')}), engines read ${reads}`,
+      `30 x 6 pages: ${delivered} pages delivered, ${failed.length} failed (${[...new Set(failed.map((e) => e.code))].join(', ')}), engines read ${reads}, at most ${children} render children`,
     );
     expect(statuses).toEqual(Array(30).fill('200 success'));
     assert.equal(failed.length, 0);
     assert.equal(delivered, 180);
     assert.ok(reads <= delivered * 1.05, `the engines read ${reads} pages to deliver ${delivered}`);
+    assert.ok(children >= 1 && children <= 2, `${children} render children`);
   } finally {
+    clearInterval(sampler);
     await stopProcess(server);
   }
 });

@@ -3,6 +3,7 @@
  * renderer that crashes, hangs or balloons on one page fails that page with its code, within the
  * limits, and the next page renders; a decoder that crashes on one image fails that image only; a
  * PDF writer that crashes or hangs fails that PDF only.
+ * The node's render children are a bounded pool shared by its documents.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -14,6 +15,7 @@ import { IsolatedDecoder } from '../../src/isolation/image-decoder.ts';
 import { buildJobResult } from '../../src/jobs/results.ts';
 import { IsolatedOutputWriter } from '../../src/outputs/isolated-writer.ts';
 import { IsolatedPdf } from '../../src/pdf/isolated-pdf.ts';
+import { RenderPool } from '../../src/pdf/render-pool.ts';
 import { PdfDocument } from '../../src/pdf/rasterizer.ts';
 import { ROOT } from '../../harness/processes.ts';
 import { buildPdf } from '../helpers/pdf.ts';
@@ -43,14 +45,37 @@ async function faultyEntry(fault: string): Promise<string> {
 }
 
 test('a PDF rendered in its child process gives the same pixels as in this one', async () => {
-  const isolated = await IsolatedPdf.open(path, undefined, { memoryMb: 1024, deadlineMs: 30_000 });
+  const pool = new RenderPool(1, { memoryMb: 1024, deadlineMs: 30_000 });
+  const isolated = await IsolatedPdf.open(path, undefined, pool);
   const local = await PdfDocument.open(new Uint8Array(pdf));
   assert.equal(isolated.pageCount, 3);
   const [a, b] = [await isolated.render(2, 100, 1e8), await local.render(2, 100, 1e8)];
   expect([a.raster.width, a.raster.height, a.dpi]).toEqual([b.raster.width, b.raster.height, b.dpi]);
   assert.ok(Buffer.from(a.raster.data).equals(Buffer.from(b.raster.data)));
   assert.equal((await isolated.textLayer(3, 100)).lines[0]?.text, 'Isolated page 3');
-  await Promise.all([isolated.close(), local.close()]);
+  isolated.close();
+  await Promise.all([pool.close(), local.close()]);
+});
+
+test('ten documents read at once share a pool of two render children, never more', async () => {
+  const pool = new RenderPool(2, { memoryMb: 1024, deadlineMs: 30_000 });
+  const docs = await Promise.all(Array.from({ length: 10 }, () => IsolatedPdf.open(path, undefined, pool)));
+  let most = 0;
+  const texts = await Promise.all(
+    docs.flatMap((doc) =>
+      [1, 2, 3].map(async (n) => {
+        most = Math.max(most, pool.running);
+        const layer = await doc.textLayer(n, 100);
+        most = Math.max(most, pool.running);
+        return layer.lines[0]?.text;
+      }),
+    ),
+  );
+  expect(texts).toEqual(docs.flatMap(() => ['Isolated page 1', 'Isolated page 2', 'Isolated page 3']));
+  assert.equal(most, 2);
+  for (const doc of docs) doc.close();
+  await pool.close();
+  assert.equal(pool.running, 0);
 });
 
 for (const [fault, what, limits, message] of [
@@ -59,7 +84,8 @@ for (const [fault, what, limits, message] of [
   ['balloon', 'balloons', { memoryMb: 400, deadlineMs: 30_000 }, /more than 400 MB/],
 ] as const) {
   test(`a renderer that ${what} on page 2 fails that page only, and the next page renders`, async () => {
-    const doc = await IsolatedPdf.open(path, undefined, limits, await faultyEntry(fault));
+    const pool = new RenderPool(1, limits, await faultyEntry(fault));
+    const doc = await IsolatedPdf.open(path, undefined, pool);
     assert.equal((await doc.render(1, 100, 1e8)).raster.width > 0, true);
     const t0 = performance.now();
     await assert.rejects(doc.render(2, 100, 1e8), (err: { code: string; page: number; message: string }) => {
@@ -70,7 +96,8 @@ for (const [fault, what, limits, message] of [
     });
     console.log(`${fault}: page 2 failed after ${Math.round(performance.now() - t0)} ms`);
     assert.equal((await doc.textLayer(3, 100)).lines[0]?.text, 'Isolated page 3', 'a fresh child reads the next page');
-    await doc.close();
+    doc.close();
+    await pool.close();
   });
 }
 
