@@ -1,7 +1,8 @@
 /**
- * `npm run repl`: joins the cluster as a node (with a rasterizer and an aggregator of its own, which
- * run the jobs of `ocr <file>` on this machine's files while the cluster's workers read the pages) and
- * opens the Moleculer REPL with three commands of ours:
+ * `npm run repl`: joins the cluster as a node (with a rasterizer of its own, which opens the files of
+ * `ocr <file>` on this machine while the cluster's aggregator runs their jobs and its workers read the
+ * pages; without TRANSPORTER, a node of its own with an OCR worker and an aggregator too) and opens
+ * the Moleculer REPL with three commands of ours:
  *   workers [--watch SECONDS]   every worker's live health, refreshed every 2 s while watching
  *   jobs                        jobs kept by the aggregator, with their progress
  *   ocr <file> [--out FILE]     runs a PDF or an image through the cluster, prints text and metrics;
@@ -11,7 +12,7 @@
 import { writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
-import type { ReplOptions } from 'moleculer';
+import type { Context, ReplOptions } from 'moleculer';
 import { workersStatus } from '../broker/cluster-status.ts';
 import { loadConfig } from '../config/config.ts';
 import type { JobProgress, WorkersStatus } from '../contracts.ts';
@@ -20,11 +21,15 @@ import { outputFormatOfFile, parseJobOptions } from '../jobs/job-options.ts';
 import { IsolatedOutputWriter } from '../outputs/isolated-writer.ts';
 import { fileJobLimits, startNode } from './node.ts';
 
+// In a cluster the REPL is a client: its own aggregator would answer `call aggregator.list` with its empty copy.
+const clustered = Boolean(process.env.TRANSPORTER);
 const config = loadConfig({
   ...process.env,
-  SERVICES: 'rasterizer,aggregator',
+  SERVICES: clustered ? 'rasterizer' : 'ocr-worker,rasterizer,aggregator',
   NODE_ID: process.env.NODE_ID || `repl-${hostname()}-${process.pid}`,
 });
+const STANDALONE = `No TRANSPORTER: this REPL reads files with an OCR worker of its own and sees no other node.
+To watch a cluster, start it with TRANSPORTER=nats://<host>:4222 (the one-process server, npm start, has no NATS: start it with TRANSPORTER too).`;
 /** Writes `ocr --out` files; a searchable PDF in a child process, as the rasterizer renders. */
 const writer = new IsolatedOutputWriter(config.isolation.pdf);
 
@@ -81,11 +86,14 @@ const commands: NonNullable<ReplOptions['customCommands']> = [
     options: [{ option: '-w, --watch <seconds>', description: 'keep refreshing for this long' }],
     async action(broker, args) {
       const watch = replArg(args, 'options', 'watch');
-      const until = Date.now() + Number(watch ?? 0) * 1000;
+      const seconds = Number(watch ?? 0);
+      if (!Number.isFinite(seconds) || seconds < 0) return console.log(`--watch takes a number of seconds, not "${watch}"`);
+      const until = Date.now() + seconds * 1000;
       for (;;) {
-        const table = workersTable(await workersStatus(broker));
+        const status = await workersStatus(broker);
         if (watch) process.stdout.write('\x1b[2J\x1b[H');
-        console.log(table);
+        console.log(workersTable(status));
+        if (status.total_workers === 0) console.log(clustered ? 'No OCR worker has joined this cluster.' : STANDALONE);
         if (Date.now() >= until) return;
         await new Promise((r) => setTimeout(r, 2000));
       }
@@ -125,7 +133,11 @@ const commands: NonNullable<ReplOptions['customCommands']> = [
         const path = resolve(replArg(args, 'file') ?? '');
         const out = replArg(args, 'options', 'out');
         const format = out === undefined ? undefined : outputFormatOfFile(out, replArg(args, 'options', 'format'));
-        const result = await ocrFileJob(broker, path, parseJobOptions({}, config.limits.dpi), fileJobLimits(config));
+        const result = await ocrFileJob(broker, path, parseJobOptions({}, config.limits.dpi), fileJobLimits(config), (job) => {
+          following = job.job_id;
+          console.log(`${job.filename}: ${job.total_pages} pages`);
+        });
+        following = undefined;
         if (out && format) {
           await writeFile(resolve(out), await writer.write(format, { result, input: { path }, pdfa: replFlag(args, 'options', 'pdfa') }));
           console.log(`${format} written to ${resolve(out)}`);
@@ -142,5 +154,21 @@ const commands: NonNullable<ReplOptions['customCommands']> = [
   },
 ];
 
+/** The job `ocr <file>` waits for: its progress is printed as pages are read, every 2 s at most. */
+let following: string | undefined;
+let lastPrinted = 0;
+function showProgress(progress: JobProgress): void {
+  if (progress.job_id !== following || progress.finished || Date.now() - lastPrinted < 2000) return;
+  lastPrinted = Date.now();
+  console.log(
+    `${progress.pages_done + progress.pages_failed}/${progress.total_pages} pages read${progress.pages_failed ? ` (${progress.pages_failed} failed)` : ''}`,
+  );
+}
+
 const broker = await startNode(config, { replOptions: { customCommands: commands, delimiter: 'ocr-cluster $' } });
+broker.createService({ name: 'repl', events: { 'job.progress': (ctx: Context<JobProgress>) => showProgress(ctx.params) } });
+// Tell the cluster of this node's rasterizer now, not after Moleculer's 1 s debounce: an `ocr` typed
+// at once would reach an aggregator that cannot open the file yet.
+if (clustered) await broker.registry.discoverer.sendLocalNodeInfo();
+else console.log(STANDALONE);
 broker.repl();

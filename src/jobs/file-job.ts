@@ -1,7 +1,8 @@
 /**
- * A file on this node's disk as a job: a PDF through this node's aggregator and rasterizer (the
- * cluster's workers read its pages), an image as a one-page job. Used by the REPL's `ocr <file>` and
- * by `ocr-cluster batch`; the reply is the `/ocr/pdf` contract.
+ * A file on this node's disk as a job: a PDF through this node's rasterizer and an aggregator (this
+ * node's when it runs one, as the batch does; else the cluster's, as for the REPL), the cluster's
+ * workers reading its pages; an image as a one-page job. Used by the REPL's `ocr <file>` and by
+ * `ocr-cluster batch`; the reply is the `/ocr/pdf` contract.
  */
 import { randomUUID } from 'node:crypto';
 import { copyFile, mkdir, readFile, rm, stat } from 'node:fs/promises';
@@ -22,7 +23,21 @@ export interface FileJobLimits {
   pageCalls: PageCallPolicy;
 }
 
-export async function ocrFileJob(broker: ServiceBroker, path: string, options: JobOptions, limits: FileJobLimits): Promise<JobResult> {
+/** The aggregator a file job goes to: the balancer keeps it on this node when this node runs one. */
+function aggregatorNode(broker: ServiceBroker): string {
+  const endpoint = broker.findNextActionEndpoint('aggregator.submit');
+  if (endpoint instanceof Error) throw new OcrError('SERVICE_UNAVAILABLE', 'No aggregator is running in the cluster to run the job');
+  return endpoint.id;
+}
+
+/** `started`, when given, hears of the job once it is queued (the REPL follows its progress events). */
+export async function ocrFileJob(
+  broker: ServiceBroker,
+  path: string,
+  options: JobOptions,
+  limits: FileJobLimits,
+  started?: (job: JobProgress) => void,
+): Promise<JobResult> {
   const { size } = await stat(path);
   if (size === 0) throw new OcrError('EMPTY_UPLOAD', 'The file is empty');
   if (size > limits.maxUploadBytes)
@@ -33,7 +48,7 @@ export async function ocrFileJob(broker: ServiceBroker, path: string, options: J
     await mkdir(limits.tempDir, { recursive: true });
     const copy = join(limits.tempDir, `${randomUUID()}.upload`);
     await copyFile(path, copy);
-    const here = { nodeID: broker.nodeID };
+    const aggregator = { nodeID: aggregatorNode(broker) };
     // The caller writes any other output from its own file: the copy need not outlive the job.
     const params: SubmitParams = {
       path: copy,
@@ -46,11 +61,12 @@ export async function ocrFileJob(broker: ServiceBroker, path: string, options: J
       keep_upload: false,
     };
     // A document that cannot be opened has no job to delete the copy when it ends.
-    const job = await broker.call<JobProgress, SubmitParams>('aggregator.submit', params, here).catch(async (err: unknown) => {
+    const job = await broker.call<JobProgress, SubmitParams>('aggregator.submit', params, aggregator).catch(async (err: unknown) => {
       await rm(copy, { force: true });
       throw err;
     });
-    return broker.call<JobResult, ResultParams>('aggregator.result', { id: job.job_id, wait: true }, { ...here, timeout: 0 });
+    started?.(job);
+    return broker.call<JobResult, ResultParams>('aggregator.result', { id: job.job_id, wait: true }, { ...aggregator, timeout: 0 });
   }
   if (kind === undefined) throw new OcrError('UNSUPPORTED_MEDIA', 'Not a PDF, PNG, JPEG, WebP or TIFF file');
   checkLanguage(broker, options.language);
