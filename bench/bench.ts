@@ -10,12 +10,14 @@
  *
  *   npm run bench                                   generated pages (vector text, truth known)
  *   npm run bench -- --corpus ../eval-corpus        the first pages of the corpus's big_100p.pdf
- *   options: --pages N (12)  --dpi D (200)  --runs R (1)  --workers W (cores)  --skip floor,engine,embedded,cluster,tesseract
+ *   options: --pages N (12)  --dpi D (200)  --runs R (1)  --workers W (cores)  --skip floor,engine,embedded,cluster,tesseract  --out DIR (bench/out)
+ * The header names the CPU's relevant features (AVX2, AVX-512, VNNI) and how each model computes (int8
+ * and its weights' bits, or float32), as the engines reported them: runs on different machines differ.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
+import { availableParallelism, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PDFDocument, StandardFonts } from 'pdf-lib';
@@ -24,7 +26,8 @@ import { EnginePool } from '../src/ocr/engine-pool.ts';
 import { OcrEngine } from '../src/ocr/engine.ts';
 import { PdfDocument } from '../src/pdf/rasterizer.ts';
 import { procMemoryMb } from '../src/isolation/proc-memory.ts';
-import type { JobResult, PageResult } from '../src/contracts.ts';
+import { cpuInfo, describeCpu } from '../src/ocr/model/cpu.ts';
+import type { EngineInfo, JobResult, PageResult, WorkersStatus } from '../src/contracts.ts';
 import { NatsServer } from '../harness/nats.ts';
 import { freePort, startProcess, startServer, stopProcess, waitForHttp } from '../harness/processes.ts';
 import { charErrors } from './cer.ts';
@@ -37,6 +40,7 @@ const { values } = parseArgs({
     runs: { type: 'string' },
     workers: { type: 'string' },
     skip: { type: 'string' },
+    out: { type: 'string' },
   },
 });
 const PAGES = Number(values.pages ?? 12);
@@ -70,6 +74,9 @@ interface Measured {
   texts: string[];
   note?: string;
 }
+
+/** How each model computed, as the first engines measured reported it (the same configuration in every mode). */
+let models: EngineInfo['models'] | undefined;
 
 // ---------------------------------------------------------------- input
 
@@ -133,6 +140,12 @@ function busyNote(pages: PageResult[], readers: number, wall_s: number): string 
   return `readers busy ${Math.round((busy / (readers * wall_s)) * 100)} %`;
 }
 
+/** A server's engines as its first worker reports them. */
+async function serverModels(base: string): Promise<EngineInfo['models'] | undefined> {
+  const status = (await (await fetch(`${base}/workers/status`)).json()) as WorkersStatus;
+  return status.workers[0]?.models;
+}
+
 async function postPdf(base: string, pdf: Uint8Array): Promise<{ wall_s: number; texts: string[]; pages: PageResult[] }> {
   const body = new FormData();
   body.append('file', new Blob([new Uint8Array(pdf)]), 'bench.pdf');
@@ -172,6 +185,7 @@ async function floorAndEngine(rasters: Awaited<ReturnType<typeof renderPages>>):
     const total = performance.now() - t0;
     const inference = (reader.inferenceMs - before) / SERVER_ENGINES;
     const texts = pages.map((p) => p.text);
+    models ??= reader.info.models;
     const rss = { bench: vmHwmMb(process.pid) };
     const note = `${SERVER_ENGINES} engine${SERVER_ENGINES > 1 ? 's' : ''} x ${reader.info.threads} thread${reader.info.threads > 1 ? 's' : ''}`;
     return [
@@ -186,6 +200,7 @@ async function floorAndEngine(rasters: Awaited<ReturnType<typeof renderPages>>):
 async function embedded(pdf: Uint8Array): Promise<Measured> {
   const { server, base } = await startServer(serverEnv, 120_000);
   try {
+    models ??= await serverModels(base);
     const { wall_s, texts, pages } = await postPdf(base, pdf);
     return { wall_s, texts, peak_rss_mb: { server: vmHwmMb(server.pid) }, note: busyNote(pages, SERVER_ENGINES, wall_s) };
   } finally {
@@ -217,6 +232,7 @@ async function cluster(pdf: Uint8Array): Promise<Measured> {
   try {
     await waitForHttp(`${base}/health`, gateway, 120_000);
     while ((await (await fetch(`${base}/workers/status`)).json()).healthy_workers < WORKERS) await new Promise((r) => setTimeout(r, 200));
+    models ??= await serverModels(base);
     const { wall_s, texts, pages } = await postPdf(base, pdf);
     const rss: Record<string, number> = { gateway: vmHwmMb(gateway.pid) };
     workers.forEach((w, i) => (rss[`worker-${i + 1}`] = vmHwmMb(w.pid)));
@@ -311,8 +327,9 @@ function table(rows: Row[]): string {
 
 const input = values.corpus ? await corpusPdf(resolve(values.corpus), PAGES) : await generatedPdf(PAGES);
 const pages = input.truths.length;
+const cpu = cpuInfo();
 console.error(
-  `bench: ${pages} pages at ${DPI} dpi from ${values.corpus ? `${values.corpus}/big_100p.pdf` : 'generated PDFs'}, ${RUNS} run(s), ${CORES} cores`,
+  `bench: ${pages} pages at ${DPI} dpi from ${values.corpus ? `${values.corpus}/big_100p.pdf` : 'generated PDFs'}, ${RUNS} run(s), ${CORES} cores, ${describeCpu(cpu)}`,
 );
 const rasters = await renderPages(input.pdf);
 
@@ -351,18 +368,34 @@ const rows: Row[] = Object.entries(runs).map(([mode, ms]) => {
 });
 if (!tess && !SKIP.has('tesseract')) console.error('tesseract is not installed (apt-get install tesseract-ocr): its row is left out');
 
-const machine = `${CORES} cores (${cpus()[0]?.model ?? 'unknown CPU'}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+const machine = `${CORES} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+const modelsLine = models
+  ? Object.entries(models)
+      .map(([stage, how]) => `${stage} ${how}`)
+      .join('; ')
+  : 'no engine ran';
 console.log(
-  `${pages} pages at ${DPI} dpi, ${values.corpus ? 'big_100p.pdf of the eval corpus' : 'generated vector-text pages'}; median of ${RUNS} run(s); ${machine}\n`,
+  `${pages} pages at ${DPI} dpi, ${values.corpus ? 'big_100p.pdf of the eval corpus' : 'generated vector-text pages'}; median of ${RUNS} run(s); ${machine}`,
 );
+console.log(`CPU: ${describeCpu(cpu)}`);
+console.log(`models: ${modelsLine}\n`);
 console.log(table(rows));
-const out = resolve('bench/out');
+const out = resolve(values.out ?? 'bench/out');
 await mkdir(out, { recursive: true });
 const file = join(out, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
 await writeFile(
   file,
   JSON.stringify(
-    { date: new Date().toISOString(), machine, dpi: DPI, runs: RUNS, input: values.corpus ? 'corpus big_100p.pdf' : 'generated', rows },
+    {
+      date: new Date().toISOString(),
+      machine,
+      cpu,
+      models,
+      dpi: DPI,
+      runs: RUNS,
+      input: values.corpus ? 'corpus big_100p.pdf' : 'generated',
+      rows,
+    },
     null,
     2,
   ),

@@ -218,9 +218,16 @@ export interface EmbedMetadata {
   model: string;
 }
 
+/** A CPU as the engines see it: its model name and the flags that decide how the int8 models compute. */
+export interface CpuInfo {
+  model: string;
+  /** Those of avx2, avx512f, avx512_vnni, avx_vnni, amx_int8 (x86) and asimddp, i8mm (ARM) it has. */
+  features: string[];
+}
+
 /** What an engine (or a pool of them) says about itself. */
 export interface EngineInfo {
-  /** Each model's file, and how it computes ('int8', or 'float32' and why). */
+  /** Each model's file, and how it computes ('int8 (8-bit weights)', or 'float32' and why). */
   models: { det: string; rec: string; cls: string };
   /** Each language read, with the recogniser that reads it (its file and how it computes). */
   languages: Record<string, string>;
@@ -228,6 +235,8 @@ export interface EngineInfo {
   threads: number;
   /** Engines reading pages at once, each in a thread of its own (EnginePool); 1 for a lone engine. */
   engines: number;
+  /** The CPU the engines run on: its features decide the int8 weights' bits. */
+  cpu: CpuInfo;
 }
 
 /** A worker's live health: the reply of `ocr.health`, listed by `GET /workers/status`. */

@@ -124,7 +124,14 @@ const SCHEMAS: Record<string, Schema> = {
       slots: { description: 'Pages it reads at once (OCR_CONCURRENCY)', type: 'integer' },
       engines: { description: 'Engines reading pages side by side, each in a thread of its own', type: 'integer' },
       threads: { description: 'Intra-op threads of each inference', type: 'integer' },
-      models: object({ det: str, rec: str, cls: str }),
+      models: {
+        description: "Each model's file and how it computes: int8 with its weights' bits, or float32 and why",
+        ...object({ det: str, rec: str, cls: str }),
+      },
+      cpu: {
+        description: 'The CPU the engines run on, with those of its flags that decide how the int8 models compute',
+        ...object({ model: str, features: list(str) }),
+      },
       languages: { description: 'Each language read, with the recogniser that reads it', ...counts(str) },
     },
     // An unreachable worker is listed with its node_id, host and circuit only.
@@ -135,6 +142,7 @@ const SCHEMAS: Record<string, Schema> = {
       'engines',
       'threads',
       'models',
+      'cpu',
       'languages',
     ]),
   ),

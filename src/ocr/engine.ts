@@ -14,6 +14,7 @@ import type { DetectedBox } from './stages/det/db-postprocess.ts';
 import { detectText } from './stages/det/det.ts';
 import { quadSize, rotateQuad } from './image/geometry.ts';
 import { assemblePage, type ReadLine } from './stages/layout/assemble.ts';
+import { cpuInfo } from './model/cpu.ts';
 import { inferenceTime, loadSession, sessionPrecision, type Session } from './model/onnx.ts';
 import { decodeImage, turnRaster, type Raster, type Turn } from './image/raster.ts';
 import { linePieces, recognizeLines } from './stages/rec/rec.ts';
@@ -152,6 +153,7 @@ export class OcrEngine implements PageReader {
       ),
       threads,
       engines: 1,
+      cpu: cpuInfo(),
     };
   }
 

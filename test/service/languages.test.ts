@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -76,10 +77,16 @@ test('the page is read by the recogniser of its language; case and blanks do not
   assert.match(english, /2024/);
 });
 
-test('GET /workers/status names the recogniser of each language', async () => {
+test('GET /workers/status names the recogniser of each language, the weight bits of each model and the CPU features behind them', async () => {
   const status = await (await fetch(`${base}/workers/status`)).json();
   const [worker] = status.workers;
   expect(Object.keys(worker.languages)).toEqual(['en', 'zh']);
   assert.match(worker.languages.en, /^en_PP-OCRv4_rec\.onnx float32/);
-  assert.match(worker.languages.zh, /^ch_PP-OCRv4_rec_infer\.onnx int8/);
+  assert.match(worker.languages.zh, /^ch_PP-OCRv4_rec_infer\.onnx int8 \([78]-bit weights\)$/);
+  // The CPU is shown with the flags that decide the weights' bits: 8 with VNNI, 7 without.
+  const flags = /^flags\s*:(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))![1]!.trim().split(/\s+/);
+  expect(worker.cpu.features).toEqual(['avx2', 'avx512f', 'avx512_vnni', 'avx_vnni', 'amx_int8'].filter((f) => flags.includes(f)));
+  const vnni = (worker.cpu.features as string[]).some((f) => /vnni|amx/.test(f));
+  assert.match(worker.models.rec, new RegExp(`int8 \\(${vnni ? 8 : 7}-bit weights\\)$`));
+  assert.match(worker.models.det, /int8 \(7-bit weights\)$/);
 });

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from '@jest/globals';
 import ort, { type InferenceSession } from '../../src/onnxruntime.ts';
-import { cpuWeightBits, int8Options, RangeRecorder } from '../../src/ocr/model/calibration.ts';
+import { int8Options, RangeRecorder } from '../../src/ocr/model/calibration.ts';
+import { cpuWeightBits, describeCpu, parseCpuInfo } from '../../src/ocr/model/cpu.ts';
 import { defaultModelPaths } from '../../src/ocr/config.ts';
 import { rewriteModel } from '../../src/ocr/model/graph-rewrite.ts';
 import { OnnxModel } from '../../src/ocr/model/onnx-graph.ts';
@@ -178,4 +179,20 @@ test('the shipped recogniser has calibrated ranges; a different file does not ge
   assert.ok('ranges' in options && Object.keys(options.ranges).length > 80);
   const other = await int8Options(models.rec, Uint8Array.of(1, 2, 3));
   assert.match((other as { unavailable: string }).unavailable, /another ch_PP-OCRv4_rec_infer.onnx/);
+});
+
+test('the weights take 8 bits where the CPU has VNNI, AMX or ARM dot products, 7 on a CPU with AVX2 alone', () => {
+  const avx2Only = parseCpuInfo('processor\t: 0\nflags\t\t: fpu sse2 avx fma avx2 bmi2\n', 'AMD EPYC 7B12');
+  expect(avx2Only).toEqual({ model: 'AMD EPYC 7B12', features: ['avx2'] });
+  assert.equal(cpuWeightBits(avx2Only, 'x64'), 7);
+  const vnni = parseCpuInfo('flags\t\t: avx2 avx512f avx512bw avx512_vnni avx_vnni avx512_bf16\n', 'AMD EPYC');
+  expect(vnni.features).toEqual(['avx2', 'avx512f', 'avx512_vnni', 'avx_vnni']);
+  assert.equal(cpuWeightBits(vnni, 'x64'), 8);
+  assert.equal(describeCpu(vnni), 'AMD EPYC: avx2 avx512f avx512_vnni avx_vnni');
+  const arm = parseCpuInfo('Features\t: fp asimd asimddp i8mm\n', 'Neoverse-N1');
+  expect(arm.features).toEqual(['asimddp', 'i8mm']);
+  assert.equal(cpuWeightBits(arm, 'arm64'), 8);
+  // No /proc/cpuinfo: nothing to show, and the weights keep the bits that never saturate.
+  assert.equal(cpuWeightBits(parseCpuInfo('', 'unknown CPU'), 'x64'), 7);
+  assert.equal(describeCpu(parseCpuInfo('', 'unknown CPU')), 'unknown CPU: none of avx2, avx512f, vnni');
 });

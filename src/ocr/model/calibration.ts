@@ -3,10 +3,9 @@
  * and shipped beside this file, one JSON per model, tied to the model file by its SHA-256.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { arch } from 'node:os';
 import { basename, join } from 'node:path';
+import { cpuWeightBits } from './cpu.ts';
 import type { QuantizeOptions } from './quantize.ts';
 
 export interface Calibration {
@@ -29,16 +28,6 @@ export function calibrationPath(modelPath: string): string {
 
 export function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
-}
-
-/** 8 where the CPU multiplies uint8 by int8 without 16-bit saturation (VNNI on x86; ARM's dot products), else 7. */
-export function cpuWeightBits(): 7 | 8 {
-  if (arch() !== 'x64') return 8;
-  try {
-    return /\b(avx512_vnni|avx_vnni|amx_int8)\b/.test(readFileSync('/proc/cpuinfo', 'utf8')) ? 8 : 7;
-  } catch {
-    return 7;
-  }
 }
 
 /**

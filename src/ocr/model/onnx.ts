@@ -15,7 +15,10 @@ export interface LoadOptions {
   maxWeightBits?: 7 | 8;
 }
 
-/** How each session computes: 'int8', or 'float32' with the reason when int8 was asked for and is not available. */
+/**
+ * How each session computes: 'int8 (8-bit weights)' (7 on CPUs without VNNI, or where a model reads worse
+ * with 8), or 'float32' with the reason when int8 was asked for and is not available.
+ */
 const precisions = new WeakMap<Session, string>();
 
 export function sessionPrecision(session: Session): string {
@@ -32,7 +35,7 @@ export async function loadSession(path: string, threads: number, options: LoadOp
     const quantize = int8 && 'ranges' in int8 ? int8 : undefined;
     const { bytes, report } = rewriteModel(file, { ...options.rewrite, ...(quantize ? { int8: quantize } : {}) });
     model = bytes;
-    if (report.int8?.nodes) precision = 'int8';
+    if (report.int8?.nodes && quantize) precision = `int8 (${quantize.weightBits}-bit weights)`;
     else if (options.int8) precision = `float32 (${report.int8?.skipped ?? (int8 && 'unavailable' in int8 ? int8.unavailable : '')})`;
   }
   const session = await ort.InferenceSession.create(model, {
