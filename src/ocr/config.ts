@@ -61,6 +61,10 @@ export interface DbParams {
   maxCandidates: number;
   /** Shortest side, in map pixels, below which a region is noise. */
   minSize: number;
+  /** A region this many median line heights tall or more is lines joined (by scripts, descenders, a narrow gutter): it is cut into its lines. */
+  splitHeight: number;
+  /** The higher thresholds tried, in order, to part a joined region into its lines' cores. */
+  splitThresholds: number[];
 }
 
 export interface DetParams extends DbParams {
@@ -156,6 +160,8 @@ export const DEFAULT_DET: DetParams = {
   unclipRatio: 1.5,
   maxCandidates: 1000,
   minSize: 3,
+  splitHeight: 1.6,
+  splitThresholds: [0.5, 0.7],
   speckShare: 0.35,
 };
 export const DEFAULT_CLS: ClsParams = { enabled: true, windowsPerLine: 3, flipThreshold: 0.9, pageFlipShare: 0.5 };

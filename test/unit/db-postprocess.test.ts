@@ -3,7 +3,15 @@ import { expect, test } from '@jest/globals';
 import { boxScore, dbPostprocess, textRegions, type ProbabilityMap } from '../../src/ocr/stages/det/db-postprocess.ts';
 import { quadSize } from '../../src/ocr/image/geometry.ts';
 
-const params = { thresh: 0.3, boxThresh: 0.6, unclipRatio: 1.5, maxCandidates: 1000, minSize: 3 };
+const params = {
+  thresh: 0.3,
+  boxThresh: 0.6,
+  unclipRatio: 1.5,
+  maxCandidates: 1000,
+  minSize: 3,
+  splitHeight: 1.6,
+  splitThresholds: [0.5, 0.7],
+};
 
 function map(width: number, height: number, fill: (x: number, y: number) => number): ProbabilityMap {
   const data = new Float32Array(width * height);
@@ -70,4 +78,23 @@ test('box score is the mean probability inside the quad', () => {
       ]) - 0.5,
     ) < 1e-9,
   );
+});
+
+test('two lines joined by fainter text between them (a superscript touching the line above) come out as two boxes, each its line', () => {
+  // Lines are 6-pixel bars; the page's other lines set the median line height. Rows 17-19 join the two
+  // lines of the pair at a probability above thresh and below the first split threshold.
+  const m = map(80, 90, (x, y) => {
+    if (x < 10 || x >= 70) return 0.05;
+    if ((y >= 10 && y < 17) || (y >= 20 && y < 27)) return 0.9;
+    if (y >= 17 && y < 20 && x >= 30 && x < 36) return 0.4;
+    if ((y >= 40 && y < 47) || (y >= 55 && y < 62) || (y >= 70 && y < 77)) return 0.9;
+    return 0.05;
+  });
+  const boxes = dbPostprocess(m, params, 80, 90).sort((a, b) => a.box[0][1] - b.box[0][1]);
+  expect(boxes.length).toBe(5);
+  const heights = boxes.map((b) => Math.round(quadSize(b.box).height));
+  // Each of the pair grown back over its own pixels (and its share of what joined them), not both lines.
+  assert.ok(heights[0]! < 1.5 * heights[4]! && heights[1]! < 1.5 * heights[4]!, `heights ${heights.join(', ')}`);
+  const middle = (k: number) => (boxes[k]!.box[0][1] + boxes[k]!.box[2][1]) / 2;
+  assert.ok(middle(0) < 18 && middle(1) > 19, `the pair's middles at ${middle(0)} and ${middle(1)}: parted between rows 17 and 20`);
 });

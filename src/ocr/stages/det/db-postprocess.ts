@@ -94,16 +94,102 @@ export function boxScore(map: ProbabilityMap, q: Quad): number {
   return n === 0 ? 0 : sum / n;
 }
 
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
+const rectOf = (runs: readonly Run[]) =>
+  minAreaRect(
+    runs.flatMap((r): Point[] => [
+      [r.x0, r.y],
+      [r.x1, r.y],
+    ]),
+  );
+
+/** A region's pixels as a map of their own (zero elsewhere), in the frame of its bounding box. */
+function regionMap(map: ProbabilityMap, runs: readonly Run[]): { sub: ProbabilityMap; x0: number; y0: number } {
+  const x0 = Math.min(...runs.map((r) => r.x0)),
+    y0 = Math.min(...runs.map((r) => r.y));
+  const width = Math.max(...runs.map((r) => r.x1)) - x0 + 1,
+    height = Math.max(...runs.map((r) => r.y)) - y0 + 1;
+  const data = new Float32Array(width * height);
+  for (const r of runs) {
+    const from = r.y * map.width;
+    data.set(map.data.subarray(from + r.x0, from + r.x1 + 1), (r.y - y0) * width + r.x0 - x0);
+  }
+  return { sub: { data, width, height }, x0, y0 };
+}
+
+/**
+ * A region as tall as two lines or more (lines joined where a superscript, a descender or a display
+ * formula touches the line above, or two columns' lines meet over a narrow gutter) cut into its lines:
+ * the cores that stay apart at a higher threshold, each grown back over the region's pixels nearest to
+ * it (a breadth-first flood from all cores at once), so each line keeps the extent the usual threshold
+ * gives it. Undefined when no higher threshold parts it into line-sized cores.
+ */
+function splitJoinedLines(map: ProbabilityMap, runs: readonly Run[], params: DbParams, lineHeight: number): Run[][] | undefined {
+  const { sub, x0, y0 } = regionMap(map, runs);
+  for (const thresh of params.splitThresholds) {
+    const cores = textRegions(sub, thresh).filter((core) => {
+      const r = rectOf(core);
+      return Math.min(r.width, r.height) >= params.minSize && Math.max(r.width, r.height) >= lineHeight;
+    });
+    if (cores.length < 2) continue;
+    const label = new Int32Array(sub.width * sub.height).fill(-1);
+    let queue: number[] = [];
+    cores.forEach((core, k) => {
+      for (const r of core) for (let x = r.x0; x <= r.x1; x++) label[r.y * sub.width + x] = k;
+      for (const r of core) for (let x = r.x0; x <= r.x1; x++) queue.push(r.y * sub.width + x);
+    });
+    while (queue.length > 0) {
+      const next: number[] = [];
+      for (const at of queue) {
+        const x = at % sub.width,
+          y = (at - x) / sub.width;
+        for (const [dx, dy] of [
+          [1, 0],
+          [-1, 0],
+          [0, 1],
+          [0, -1],
+        ] as const) {
+          const nx = x + dx,
+            ny = y + dy;
+          if (nx < 0 || ny < 0 || nx >= sub.width || ny >= sub.height) continue;
+          const n = ny * sub.width + nx;
+          if (label[n] !== -1 || sub.data[n]! <= params.thresh) continue;
+          label[n] = label[at]!;
+          next.push(n);
+        }
+      }
+      queue = next;
+    }
+    const parts: Run[][] = cores.map(() => []);
+    for (let y = 0; y < sub.height; y++) {
+      let x = 0;
+      while (x < sub.width) {
+        const k = label[y * sub.width + x]!;
+        const start = x;
+        while (x < sub.width && label[y * sub.width + x] === k) x++;
+        if (k >= 0) parts[k]!.push({ y: y + y0, x0: start + x0, x1: x - 1 + x0, label: k });
+      }
+    }
+    return parts;
+  }
+  return undefined;
+}
+
 /** Text boxes in the coordinates of a destination image of size destWidth x destHeight. */
 export function dbPostprocess(map: ProbabilityMap, params: DbParams, destWidth: number, destHeight: number): DetectedBox[] {
   const sx = destWidth / map.width,
     sy = destHeight / map.height;
   const out: DetectedBox[] = [];
-  const regions = textRegions(map, params.thresh).slice(0, params.maxCandidates);
+  const found = textRegions(map, params.thresh)
+    .slice(0, params.maxCandidates)
+    .map((runs) => ({ runs, rect: rectOf(runs) }));
+  const lineHeight = median(found.map(({ rect }) => Math.min(rect.width, rect.height)).filter((h) => h >= params.minSize));
+  const regions = found.flatMap(({ runs, rect }) => {
+    const joined = Math.min(rect.width, rect.height) >= params.splitHeight * lineHeight && lineHeight > 0;
+    return (joined && splitJoinedLines(map, runs, params, lineHeight)) || [runs];
+  });
   for (const runs of regions) {
-    const points: Point[] = [];
-    for (const r of runs) points.push([r.x0, r.y], [r.x1, r.y]);
-    const rect = minAreaRect(points);
+    const rect = rectOf(runs);
     if (Math.min(rect.width, rect.height) < params.minSize) continue;
     const score = boxScore(map, rectCorners(rect));
     if (score < params.boxThresh) continue;
