@@ -319,15 +319,14 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
        */
       async ocrImage(this: GatewayThis, req: IncomingRequest, res: GatewayResponse): Promise<void> {
         try {
-          const scheduler = pageScheduler(this.broker);
-          admit(scheduler, this.settings.admission, 'sync');
+          admit(pageScheduler(this.broker), this.settings.admission, 'sync');
           const upload = await this.uploadSlots.read(() => readUpload(req, this.settings.uploads));
           checkKind(upload, 'image');
           await checkImageHeader(upload.data, this.settings.maxPixels);
           const { output, pdfa }: OutputOptions = parseOutputOptions(upload.fields);
           const language = parseLanguage(upload.fields.language);
           checkLanguage(this.broker, language);
-          const result = await ocrImageJob(req.$ctx, scheduler, upload.data, upload.filename, this.settings.pageCalls, language);
+          const result = await ocrImageJob(req.$ctx, this.broker, upload.data, upload.filename, this.settings.pageCalls, language);
           await sendFile(
             res,
             await this.writer.write(output, { result, input: { bytes: upload.data }, pdfa }),

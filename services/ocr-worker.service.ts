@@ -11,6 +11,7 @@ import { classifyError, toMoleculerError, withBrokerErrors } from '../src/broker
 import { MAX_EMBED_TEXTS } from '../src/broker/embed-call.ts';
 import { OCR_METRICS, observeStages } from '../src/broker/metrics.ts';
 import { jobTagOf } from '../src/broker/logging.ts';
+import { natsConnection } from '../src/broker/nats-connection.ts';
 import { readAll } from '../src/broker/streams.ts';
 import type { NodeConfig } from '../src/config/config.ts';
 import type { CallerMeta, EmbedParams, EmbedReply, PageOcr, PageResult, RecognizeParams, WorkerHealth } from '../src/contracts.ts';
@@ -45,11 +46,20 @@ interface CpuSample {
   usage: NodeJS.CpuUsage;
 }
 
+/** A page this worker holds: when its call arrived, when its sender stops waiting, its bytes. */
+interface HeldPage {
+  arrivedAt: number;
+  deadlineAt: number;
+  stream: Stream | null;
+}
+
 interface WorkerVars extends OcrEngineVars, Partial<EmbedderVars> {
   stats: WorkerStats;
   cpu: CpuSample;
   /** Decodes uploaded images in a child process: see src/isolation/image-decoder.ts. */
   decoder: IsolatedDecoder;
+  held: Set<HeldPage>;
+  stopWatching: () => void;
 }
 
 type WorkerThis = Service<OcrWorkerSettings> & WorkerVars;
@@ -108,9 +118,22 @@ export default function ocrWorkerService(config: NodeConfig): ServiceSchema<OcrW
       this.stats = { total_requests: 0, pages_done: 0, errors: 0 };
       this.cpu = { at: performance.now(), usage: process.cpuUsage() };
       this.decoder = new IsolatedDecoder(this.settings.decodeLimits);
+      this.held = new Set();
+      // After a NATS outage, a page that was still being received will not be whole (chunks were lost)
+      // and its sender sends it again: its slot is freed now rather than at its time limit.
+      const connection = natsConnection(this.broker);
+      this.stopWatching = connection.onReconnect(() => {
+        for (const page of this.held) {
+          const { stream } = page;
+          if (page.arrivedAt < connection.reconnectedAt && stream instanceof Readable && !stream.readableEnded) {
+            stream.destroy(new OcrError('WORKER_LOST', 'The connection to NATS was lost while the page was sent'));
+          }
+        }
+      });
     },
 
     stopped(this: WorkerThis) {
+      this.stopWatching();
       return this.decoder.close();
     },
 
@@ -135,11 +158,17 @@ export default function ocrWorkerService(config: NodeConfig): ServiceSchema<OcrW
           const { metrics } = this.broker;
           const language = ctx.params.language ?? 'default';
           const limit = ctx.options.timeout ?? 0;
+          const arrivedAt = performance.now() - waitedMs(ctx);
           // Its sender has stopped waiting for it (the page waited in this worker's queue past its time
-          // limit): reading it would only take the engine from pages someone waits for.
-          if (limit > 0 && waitedMs(ctx) >= limit)
+          // limit, or across a NATS reconnect, after which the sender sends it again): reading it
+          // would only take the engine from pages someone waits for.
+          if (limit > 0 && performance.now() - arrivedAt >= limit)
             throw toMoleculerError(new OcrError('PAGE_TIMEOUT', 'The page waited past its time limit: not read', ctx.params.page_number));
+          if (arrivedAt < natsConnection(this.broker).reconnectedAt)
+            throw toMoleculerError(new OcrError('WORKER_LOST', 'The page arrived before a NATS outage: not read', ctx.params.page_number));
           stats.total_requests += 1;
+          const held: HeldPage = { arrivedAt, deadlineAt: limit > 0 ? arrivedAt + limit : Infinity, stream: ctx.stream };
+          this.held.add(held);
           try {
             const page = await withBrokerErrors(async () => {
               try {
@@ -158,6 +187,8 @@ export default function ocrWorkerService(config: NodeConfig): ServiceSchema<OcrW
             stats.errors += 1;
             metrics.increment(OCR_METRICS.pages, { outcome: classifyError(err).code, language });
             throw err;
+          } finally {
+            this.held.delete(held);
           }
         },
       },
@@ -199,6 +230,7 @@ export default function ocrWorkerService(config: NodeConfig): ServiceSchema<OcrW
             memory_mb: Math.round(rss / 1048576),
             memory_percent: Math.round((rss / totalmem()) * 1000) / 10,
             ...this.stats,
+            stuck: [...this.held].filter((page) => page.deadlineAt < now).length,
             in_flight: gauge('moleculer.request.bulkhead.inflight'),
             queued: gauge('moleculer.request.bulkhead.queue.size'),
             slots: this.settings.slots,

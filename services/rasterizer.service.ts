@@ -215,6 +215,7 @@ export default function rasterizerService(config: NodeConfig): ServiceSchema<Ras
             const [read] = await Promise.all([
               recognizeWithRetries(
                 ctx,
+                this.broker,
                 { page_number: page, raster: { width, height, channels }, language },
                 data,
                 this.settings.pageCalls,

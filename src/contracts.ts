@@ -256,6 +256,8 @@ export interface WorkerHealth extends EngineInfo {
   pages_done: number;
   errors: number;
   slots: number;
+  /** Pages held past the time their senders stopped waiting (an engine that hangs): such a worker is listed `unhealthy`. */
+  stuck: number;
 }
 
 /** Whether pages go to a worker: `open` after its engine kept failing, `half_open` while one trial page tests it. */
@@ -265,7 +267,8 @@ export type WorkerCircuit = 'closed' | 'open' | 'half_open';
 export interface WorkersStatus {
   total_workers: number;
   healthy_workers: number;
-  workers: (Partial<WorkerHealth> & { node_id: string; status: 'healthy' | 'unreachable'; circuit: WorkerCircuit })[];
+  /** `unhealthy`: it answers, but holds pages past their time limit (`stuck`). */
+  workers: (Partial<WorkerHealth> & { node_id: string; status: 'healthy' | 'unhealthy' | 'unreachable'; circuit: WorkerCircuit })[];
 }
 
 // ---------------------------------------------------------------- actions: rasterizer

@@ -16,7 +16,7 @@ export async function workersStatus(broker: ServiceBroker, ctx?: Context): Promi
     nodes.map(async (nodeID): Promise<WorkersStatus['workers'][number]> => {
       try {
         const health = await caller.call<WorkerHealth, Record<string, never>>('ocr.health', {}, { nodeID, timeout: 3000, retries: 0 });
-        return { ...health, status: 'healthy', circuit: circuitOf(broker, nodeID) };
+        return { ...health, status: health.stuck > 0 ? 'unhealthy' : 'healthy', circuit: circuitOf(broker, nodeID) };
       } catch {
         return {
           node_id: nodeID,

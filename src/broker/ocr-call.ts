@@ -3,13 +3,18 @@
  * failure (worker lost, timeout, queue full, engine failure) is retried with backoff on another node
  * where there is one: the nodes that failed this page are passed to the balancer to avoid. An engine
  * failure is tried on one more node only: a page that breaks two engines is the page's fault, and
- * more tries would only trip circuit breakers on healthy nodes.
+ * more tries would only trip circuit breakers on healthy nodes. A page that was out while the NATS
+ * connection was down may have been lost with it: at the reconnect it fails WORKER_LOST and is sent
+ * again, instead of waiting for its time limit; no page is sent while the connection is down.
  */
-import type { CallingOptions } from 'moleculer';
+import type { CallingOptions, ServiceBroker } from 'moleculer';
 import { isNodeFault, isRetryable } from './broker-errors.ts';
+import { natsConnection, type NatsConnection } from './nats-connection.ts';
+import { whenSlotFree } from './page-scheduler.ts';
 import { withRetries, type RetryPolicy } from './retry.ts';
 import { streamOf } from './streams.ts';
 import type { PageResult, RecognizeParams } from '../contracts.ts';
+import { OcrError } from '../errors.ts';
 
 /** How a page is sent: the time one try may take, and the retries of a transient failure. */
 export interface PageCallPolicy {
@@ -29,19 +34,51 @@ function failedNode(err: unknown): string | undefined {
   return typeof node === 'string' ? node : undefined;
 }
 
+/** Resolves at the next reconnect, or after `ms` at most. */
+function reconnect(connection: NatsConnection, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    const stop = connection.onReconnect(done);
+    function done() {
+      clearTimeout(timer);
+      stop();
+      resolve();
+    }
+  });
+}
+
+/** The call's outcome, or WORKER_LOST at the next reconnect: what was out during an outage may be lost. */
+function unlessReconnected<T>(connection: NatsConnection, call: Promise<T>, page: number): Promise<T> {
+  call.catch(() => undefined); // once abandoned, its late failure is nobody's
+  let stop: () => void = () => undefined;
+  const lost = new Promise<never>((_, reject) => {
+    stop = connection.onReconnect(() =>
+      reject(new OcrError('WORKER_LOST', 'The connection to NATS was lost while the page was out', page)),
+    );
+  });
+  return Promise.race([call, lost]).finally(stop);
+}
+
+/** `caller` makes the call (a handler's Context joins its trace); `broker` is this node. */
 export function recognizeWithRetries(
   caller: Caller,
+  broker: ServiceBroker,
   params: RecognizeParams,
   bytes: Uint8Array,
   policy: PageCallPolicy,
 ): Promise<PageResult> {
+  const connection = natsConnection(broker);
   const avoidNodes: string[] = [];
   let engineFailures = 0;
   return withRetries(
     async () => {
-      const opts: CallingOptions = { stream: streamOf(bytes), timeout: policy.timeoutMs, avoidNodes: [...avoidNodes] };
+      if (!connection.connected) await reconnect(connection, policy.timeoutMs);
       try {
-        return await caller.call<PageResult, RecognizeParams>('ocr.recognize', params, opts);
+        // Sent only to a free slot: the time limit counts from when a worker can start the page.
+        return await whenSlotFree(broker, () => {
+          const opts: CallingOptions = { stream: streamOf(bytes), timeout: policy.timeoutMs, avoidNodes: [...avoidNodes] };
+          return unlessReconnected(connection, caller.call<PageResult, RecognizeParams>('ocr.recognize', params, opts), params.page_number);
+        });
       } catch (err) {
         const node = failedNode(err);
         if (node && !avoidNodes.includes(node)) avoidNodes.push(node);

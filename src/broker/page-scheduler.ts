@@ -2,13 +2,16 @@
  * The node's queue of pages. Every page this node wants read (a job's pages, an uploaded image)
  * waits here, in a lane per job, and is handed out only while the cluster has room for it: the
  * pages handed out and not yet done stay within the inference slots of the OCR workers this node
- * knows, plus one page per worker waiting beside its engine (so an engine does not idle while the
- * next page is rendered and sent). Workers' own queues therefore stay near empty, a page's time
- * limit starts at most one page before its worker takes it, and a page whose job is cancelled or
- * out of time is dropped here, never read. Lanes take turns (round robin): a job of 1,000 pages
- * holds at most one turn in each round, so a one-page request behind it waits one page, not 1,000.
+ * knows, plus one page per worker, rendered and waiting here for a free slot (so an engine does not
+ * idle while the next page is rendered). The call to a worker is made only when one of its slots is
+ * free (`whenSlotFree`): workers' own queues stay empty, a page's time limit starts when a worker
+ * can start it, and a page whose job is cancelled or out of time is dropped here, never read.
+ * Lanes take turns (round robin): a job of 1,000 pages holds at most one turn in each round, so a
+ * one-page request behind it waits about one page, not 1,000.
  */
+import { randomUUID } from 'node:crypto';
 import type { ServiceBroker } from 'moleculer';
+import { natsConnection } from './nats-connection.ts';
 
 export interface PageRun<T> {
   page: number;
@@ -21,15 +24,16 @@ interface Lane {
   start: (page: number) => void;
 }
 
-/** Pages handed out at once: every OCR worker's slots, plus one waiting at each. */
-export function clusterCapacity(broker: ServiceBroker): number {
-  let capacity = 0;
+/** The OCR workers this node knows, and their inference slots in all. */
+export function clusterSlots(broker: ServiceBroker): { workers: number; slots: number } {
+  const known = { workers: 0, slots: 0 };
   for (const service of broker.registry.getServiceList({ onlyAvailable: true, skipInternal: true })) {
     if (service.name !== 'ocr') continue;
     const slots = (service.metadata as { slots?: unknown } | undefined)?.slots;
-    capacity += (typeof slots === 'number' && slots > 0 ? slots : 1) + 1;
+    known.workers += 1;
+    known.slots += typeof slots === 'number' && slots > 0 ? slots : 1;
   }
-  return capacity;
+  return known;
 }
 
 /** A page's reading time before any was measured, for Retry-After. */
@@ -65,6 +69,14 @@ export class PageScheduler {
   /** About how long until `pages` more pages have been handed out, at the recent pace, in whole seconds. */
   drainSeconds(pages: number): number {
     return Math.max(1, Math.ceil((pages * this.secondsPerPage) / Math.max(1, this.capacity())));
+  }
+
+  /** Runs one task in a lane of its own when its turn comes; its result or its error. */
+  async one<T>(task: () => Promise<T>): Promise<T> {
+    let outcome: PageRun<T> = { page: 1 };
+    await this.run(randomUUID(), [1], task, (run) => (outcome = run), new AbortController().signal);
+    if (!('result' in outcome)) throw outcome.error;
+    return outcome.result as T;
   }
 
   /**
@@ -144,13 +156,35 @@ export class PageScheduler {
   }
 }
 
-const schedulers = new WeakMap<ServiceBroker, PageScheduler>();
+interface NodeQueues {
+  pages: PageScheduler;
+  sends: PageScheduler;
+}
+
+const queues = new WeakMap<ServiceBroker, NodeQueues>();
+
+function queuesOf(broker: ServiceBroker): NodeQueues {
+  let node = queues.get(broker);
+  if (!node) {
+    const connection = natsConnection(broker);
+    // Nothing goes out while the NATS connection is down. With no worker known, one page at a time
+    // goes out anyway: it fails NO_WORKERS after its retries rather than waiting for good.
+    const room = (extraPerWorker: number) => () => {
+      if (!connection.connected) return 0;
+      const { workers, slots } = clusterSlots(broker);
+      return Math.max(1, slots + extraPerWorker * workers);
+    };
+    queues.set(broker, (node = { pages: new PageScheduler(room(1)), sends: new PageScheduler(room(0)) }));
+  }
+  return node;
+}
 
 /** This node's page queue, shared by its aggregator (job pages) and its gateway and CLI (images). */
 export function pageScheduler(broker: ServiceBroker): PageScheduler {
-  let scheduler = schedulers.get(broker);
-  // With no worker known, one page at a time goes out anyway: it fails NO_WORKERS after its retries
-  // rather than waiting for good.
-  if (!scheduler) schedulers.set(broker, (scheduler = new PageScheduler(() => Math.max(1, clusterCapacity(broker)))));
-  return scheduler;
+  return queuesOf(broker).pages;
+}
+
+/** Runs `send` (a call to `ocr.recognize`) once a slot of the workers this node knows is free, in turn. */
+export function whenSlotFree<T>(broker: ServiceBroker, send: () => Promise<T>): Promise<T> {
+  return queuesOf(broker).sends.one(send);
 }

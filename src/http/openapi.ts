@@ -108,7 +108,10 @@ const SCHEMAS: Record<string, Schema> = {
   Worker: object(
     {
       node_id: str,
-      status: { enum: ['healthy', 'unreachable'] },
+      status: {
+        description: 'unhealthy: it answers, but holds pages past their time limit (stuck)',
+        enum: ['healthy', 'unhealthy', 'unreachable'],
+      },
       circuit: { enum: ['closed', 'open', 'half_open'] },
       host: str,
       pid: int,
@@ -122,6 +125,7 @@ const SCHEMAS: Record<string, Schema> = {
       in_flight: int,
       queued: int,
       slots: { description: 'Pages it reads at once (OCR_CONCURRENCY)', type: 'integer' },
+      stuck: { description: 'Pages it holds past the time their senders stopped waiting (an engine that hangs)', type: 'integer' },
       engines: { description: 'Engines reading pages side by side, each in a thread of its own', type: 'integer' },
       threads: { description: 'Intra-op threads of each inference', type: 'integer' },
       models: {
@@ -139,6 +143,7 @@ const SCHEMAS: Record<string, Schema> = {
       'in_flight',
       'queued',
       'slots',
+      'stuck',
       'engines',
       'threads',
       'models',

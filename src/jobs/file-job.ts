@@ -11,7 +11,6 @@ import type { ServiceBroker } from 'moleculer';
 import { OcrError } from '../errors.ts';
 import { ocrImageJob } from './image-job.ts';
 import { checkLanguage } from '../broker/languages.ts';
-import { pageScheduler } from '../broker/page-scheduler.ts';
 import { readHead, sniffMedia } from './media.ts';
 import type { PageCallPolicy } from '../broker/ocr-call.ts';
 import type { JobOptions, JobProgress, JobResult, ResultParams, SubmitParams } from '../contracts.ts';
@@ -70,5 +69,5 @@ export async function ocrFileJob(
   }
   if (kind === undefined) throw new OcrError('UNSUPPORTED_MEDIA', 'Not a PDF, PNG, JPEG, WebP or TIFF file');
   checkLanguage(broker, options.language);
-  return ocrImageJob(broker, pageScheduler(broker), await readFile(path), basename(path), limits.pageCalls, options.language);
+  return ocrImageJob(broker, broker, await readFile(path), basename(path), limits.pageCalls, options.language);
 }

@@ -4,29 +4,26 @@
  * shaped into the job contract. For `POST /ocr/image` and the REPL.
  */
 import { randomUUID } from 'node:crypto';
+import type { ServiceBroker } from 'moleculer';
 import { recognizeWithRetries, type Caller, type PageCallPolicy } from '../broker/ocr-call.ts';
-import type { PageScheduler } from '../broker/page-scheduler.ts';
+import { pageScheduler } from '../broker/page-scheduler.ts';
 import { buildJobResult } from './results.ts';
-import type { JobResult, PageResult } from '../contracts.ts';
+import type { JobResult } from '../contracts.ts';
 
+/** `caller` makes the call (the request's Context, so it joins its trace); `broker` is its node. */
 export async function ocrImageJob(
   caller: Caller,
-  scheduler: PageScheduler,
+  broker: ServiceBroker,
   image: Uint8Array,
   filename: string,
   policy: PageCallPolicy,
   language: string | undefined,
 ): Promise<JobResult> {
   const start = new Date();
-  const id = randomUUID();
-  let read: { result?: PageResult; error?: unknown } = {};
-  await scheduler.run(
-    id,
-    [1],
-    () => recognizeWithRetries(caller, { page_number: 1, language }, image, policy),
-    (run) => (read = run),
-    new AbortController().signal,
+  const page = await pageScheduler(broker).one(() => recognizeWithRetries(caller, broker, { page_number: 1, language }, image, policy));
+  return buildJobResult(
+    { job_id: randomUUID(), filename, file_size_bytes: image.length, total_pages: 1, start, end: new Date() },
+    [page],
+    [],
   );
-  if (!read.result) throw read.error;
-  return buildJobResult({ job_id: id, filename, file_size_bytes: image.length, total_pages: 1, start, end: new Date() }, [read.result], []);
 }
