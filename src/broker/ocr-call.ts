@@ -1,6 +1,6 @@
 /**
  * Sending one page to `ocr.recognize`: the page's bytes go as the call's stream, and a transient
- * failure (worker lost, timeout, queue full, engine failure) is retried with backoff on another node
+ * failure (worker lost, timeout, engine failure) is retried with backoff on another node
  * where there is one: the nodes that failed this page are passed to the balancer to avoid. An engine
  * failure is tried on one more node only: a page that breaks two engines is the page's fault, and
  * more tries would only trip circuit breakers on healthy nodes. A page that was out while the NATS

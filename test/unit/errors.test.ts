@@ -14,6 +14,16 @@ test('an OcrError keeps its code and status through Moleculer and back to HTTP',
   assert.equal(toMoleculerError(new OcrError('PAGE_TIMEOUT', 'slow')).retryable, true);
 });
 
+test('a refusal carries its Retry-After; a full worker queue is not retried', () => {
+  expect(errorResponse(new OcrError('BUSY', 'later', undefined, 7))).toEqual({
+    status: 503,
+    body: { error: { code: 'BUSY', message: 'later' } },
+    retryAfterSeconds: 7,
+  });
+  assert.equal(errorResponse(new Errors.QueueIsFullError({ action: 'ocr.recognize', nodeID: 'n1' })).body.error.code, 'WORKER_BUSY');
+  assert.equal(toMoleculerError(new OcrError('WORKER_BUSY', 'full')).retryable, false);
+});
+
 test("Moleculer's own errors map to the taxonomy; unknown errors hide their message", () => {
   assert.equal(errorResponse(new Errors.ValidationError('bad params', 'VALIDATION_ERROR', [])).body.error.code, 'INVALID_PARAMS');
   assert.equal(errorResponse(new Errors.ServiceNotFoundError({ action: 'ocr.recognize' })).status, 503);
