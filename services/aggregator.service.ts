@@ -254,6 +254,19 @@ export default function aggregatorService(config: NodeConfig): ServiceSchema<Agg
         const limit = setTimeout(() => store.expire(id, timeoutMs / 1000), timeoutMs);
         this.publish(store.progress(id));
         const pages = Array.from({ length: opened.pages }, (_, i) => i + 1);
+        // Closed as soon as the job is cancelled or out of time: its pages rendered and waiting for a
+        // slot are then not sent (the rasterizer sends only pages of open documents).
+        let closing: Promise<unknown> | undefined;
+        const close = () =>
+          (closing ??= this.broker
+            .call<CloseReply, CloseParams>(
+              'rasterizer.close',
+              { doc_id: opened.doc_id, keep_upload: params.keep_upload },
+              { nodeID: opened.node_id },
+            )
+            .catch((err) => this.logger.warn(tag, `Closing the document of job ${id}:`, err)));
+        const closeAtAbort = () => void close();
+        signal.addEventListener('abort', closeAtAbort, { once: true });
         const readPage = (page: number) =>
           this.broker.call<PageResult, PageParams>(
             'rasterizer.page',
@@ -267,6 +280,8 @@ export default function aggregatorService(config: NodeConfig): ServiceSchema<Agg
             readPage,
             (run) => {
               if (run.result) store.addPage(id, run.result);
+              else if (signal.aborted)
+                return; // not read because the job ended (a timed-out job lists it as JOB_TIMEOUT)
               else {
                 const err = classifyError(run.error);
                 if (err.code === 'INTERNAL') this.logger.error(tag, `Job ${id} page ${run.page}:`, run.error);
@@ -278,15 +293,12 @@ export default function aggregatorService(config: NodeConfig): ServiceSchema<Agg
           );
         } finally {
           clearTimeout(limit);
-          const keep = params.keep_upload;
-          if (keep) {
+          signal.removeEventListener('abort', closeAtAbort);
+          if (params.keep_upload) {
             this.kept.set(id, opened);
             await this.journal.kept(record);
           } else await this.journal.end(id);
-          const close: CloseParams = { doc_id: opened.doc_id, keep_upload: keep };
-          await this.broker
-            .call<CloseReply, CloseParams>('rasterizer.close', close, { nodeID: opened.node_id })
-            .catch((err) => this.logger.warn(tag, `Closing the document of job ${id}:`, err));
+          await close();
           const end = store.finish(id);
           this.logger.info(tag, `Job ${id} ended ${end.status}: ${end.pages_done} pages read, ${end.pages_failed} failed`);
           this.publish(end);

@@ -211,6 +211,11 @@ export default function rasterizerService(config: NodeConfig): ServiceSchema<Ras
             const { data, width, height, channels } = rendered.raster;
             const renderMs = performance.now() - t0;
             this.broker.metrics.observe(OCR_METRICS.stageSeconds, renderMs / 1000, { stage: 'render' });
+            // Sent only while the document is open: a job cancelled or out of time closes it at once.
+            const stillOpen = () => {
+              const doc = this.docs.get(ctx.params.doc_id);
+              return doc !== undefined && !doc.kept;
+            };
             // A worker lost or timed out mid-page: the pixels are still here, send them again.
             const [read] = await Promise.all([
               recognizeWithRetries(
@@ -219,6 +224,7 @@ export default function rasterizerService(config: NodeConfig): ServiceSchema<Ras
                 { page_number: page, raster: { width, height, channels }, language },
                 data,
                 this.settings.pageCalls,
+                stillOpen,
               ),
               this.keepImage(ctx, () => Promise.resolve(rendered.raster)),
             ]);

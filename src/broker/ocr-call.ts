@@ -59,13 +59,18 @@ function unlessReconnected<T>(connection: NatsConnection, call: Promise<T>, page
   return Promise.race([call, lost]).finally(stop);
 }
 
-/** `caller` makes the call (a handler's Context joins its trace); `broker` is this node. */
+/**
+ * `caller` makes the call (a handler's Context joins its trace); `broker` is this node. A page no
+ * longer `wanted` when its slot comes (its job ended meanwhile) is not sent: NOT_FOUND, as for a page
+ * asked of a closed document.
+ */
 export function recognizeWithRetries(
   caller: Caller,
   broker: ServiceBroker,
   params: RecognizeParams,
   bytes: Uint8Array,
   policy: PageCallPolicy,
+  wanted = () => true,
 ): Promise<PageResult> {
   const connection = natsConnection(broker);
   const avoidNodes: string[] = [];
@@ -76,6 +81,8 @@ export function recognizeWithRetries(
       try {
         // Sent only to a free slot: the time limit counts from when a worker can start the page.
         return await whenSlotFree(broker, () => {
+          if (!wanted())
+            throw new OcrError('NOT_FOUND', "The page's document was closed (its job ended) before a worker was free", params.page_number);
           const opts: CallingOptions = { stream: streamOf(bytes), timeout: policy.timeoutMs, avoidNodes: [...avoidNodes] };
           return unlessReconnected(connection, caller.call<PageResult, RecognizeParams>('ocr.recognize', params, opts), params.page_number);
         });

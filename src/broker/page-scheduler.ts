@@ -98,7 +98,8 @@ export class PageScheduler {
         start: (page) => {
           running += 1;
           const t0 = performance.now();
-          read(page)
+          // A task that throws at once fails its page like one that rejects.
+          new Promise<T>((resolve) => resolve(read(page)))
             .then(
               (result) => onDone({ page, result }),
               (error: unknown) => onDone({ page, error }),
