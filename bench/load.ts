@@ -94,7 +94,11 @@ try {
           method: 'POST',
           body,
           signal: AbortSignal.timeout(1_800_000),
-        });
+        }).catch(() => undefined);
+        if (!res) {
+          statuses.set('no answer', (statuses.get('no answer') ?? 0) + 1); // the connection was closed or refused
+          continue;
+        }
         const json = (await res.json()) as JobResult & { error?: { code: string } };
         const key = res.status === 200 ? `200 ${json.metrics.status}` : `${res.status} ${json.error?.code}`;
         statuses.set(key, (statuses.get(key) ?? 0) + 1);
