@@ -106,12 +106,13 @@ export default function ocrWorkerService(config: NodeConfig): ServiceSchema<OcrW
     decodeLimits: config.isolation.decode,
   };
   const bulkhead = { enabled: true, concurrency: settings.slots, maxQueueSize: settings.queueSize };
+  const languages = readLanguages(config.ocr);
   return {
     name: 'ocr',
     settings,
     // Read by the balancer on other nodes: a node with more slots takes more pages, and a page in a
     // language goes only to nodes that read it (src/broker/languages.ts); with a model, `embed` (see embedderMixin).
-    metadata: { slots: settings.slots, languages: readLanguages(config.ocr) },
+    metadata: { slots: settings.slots, languages },
     mixins: [ocrEngineMixin({ ocr: config.ocr, engines: settings.slots }), ...(config.embed ? [embedderMixin(config.embed)] : [])],
 
     created(this: WorkerThis) {
@@ -171,6 +172,10 @@ export default function ocrWorkerService(config: NodeConfig): ServiceSchema<OcrW
           this.held.add(held);
           try {
             const page = await withBrokerErrors(async () => {
+              // The balancer sends a page to a worker that reads its language; a lone worker gets every page.
+              if (ctx.params.language !== undefined && !languages.includes(ctx.params.language)) {
+                throw new OcrError('NO_WORKERS', `No OCR worker that reads language "${ctx.params.language}" is available`);
+              }
               try {
                 return await readPage(this.engine, this.decoder, ctx.params, ctx.stream, this.settings);
               } catch (err) {

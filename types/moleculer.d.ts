@@ -11,6 +11,8 @@ declare module 'moleculer' {
      * already failed this page. Read by LeastOutstandingStrategy (src/broker/balancing.ts).
      */
     avoidNodes?: string[];
+    /** The page's language: only nodes whose `ocr` service advertises it may take the call (balancing.ts). */
+    language?: string;
   }
 
   interface ServiceBroker {

@@ -6,8 +6,11 @@
  * with twice the slots takes twice the count before it looks as busy.
  * Services without slots keep Moleculer's usual preference for a local endpoint. A retry names the
  * nodes that already failed its page (`avoidNodes`); they are skipped while any other node is there.
+ * A page in a language (`language`) goes only to nodes that advertise it.
  */
 import { Strategies, type ActionEndpoint, type Context, type Middleware, type ServiceBroker } from 'moleculer';
+import { OcrError } from '../errors.ts';
+import { advertisedLanguages } from './languages.ts';
 
 const outstandingByBroker = new WeakMap<ServiceBroker, Map<string, number>>();
 
@@ -46,14 +49,20 @@ function slotsOf(endpoint: Candidate): number | undefined {
   return typeof slots === 'number' ? slots : undefined;
 }
 
-/** The endpoint for the next call, given the calls outstanding per node and the nodes to avoid. */
+/**
+ * The endpoint for the next call, given the calls outstanding per node, the nodes to avoid and the
+ * page's language: only endpoints that advertise it may take it (NO_WORKERS naming it when none does).
+ */
 export function leastOutstanding<E extends Candidate>(
   all: readonly E[],
   outstanding: ReadonlyMap<string, number>,
   avoidNodes: readonly string[],
+  language?: string,
 ): E {
-  const others = avoidNodes.length ? all.filter((e) => !avoidNodes.includes(e.id)) : all;
-  const list = others.length ? others : all;
+  const readers = language === undefined ? all : all.filter((e) => advertisedLanguages(e.service.metadata)?.includes(language));
+  if (readers.length === 0) throw new OcrError('NO_WORKERS', `No OCR worker that reads language "${language}" is available`);
+  const others = avoidNodes.length ? readers.filter((e) => !avoidNodes.includes(e.id)) : readers;
+  const list = others.length ? others : readers;
   // Only services that declare inference slots (the OCR workers) are spread by capacity; any other
   // call stays on this node when it can (a job's aggregator is the one beside its upload).
   if (!list.some((e) => slotsOf(e) !== undefined)) {
@@ -75,6 +84,6 @@ export function leastOutstanding<E extends Candidate>(
 
 export class LeastOutstandingStrategy extends Strategies.Base {
   select(all: ActionEndpoint[], ctx?: Context): ActionEndpoint {
-    return leastOutstanding(all, outstandingCalls(this.broker), ctx?.options.avoidNodes ?? []);
+    return leastOutstanding(all, outstandingCalls(this.broker), ctx?.options.avoidNodes ?? [], ctx?.options.language);
   }
 }

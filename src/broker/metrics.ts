@@ -15,6 +15,8 @@ export const OCR_METRICS = {
   pages: 'ocr.pages.total',
   /** Seconds each stage of a page took: `render` on the rasterizer's node, the pipeline's stages on the worker's. */
   stageSeconds: 'ocr.page.stage.seconds',
+  /** Tries of a page after its first, on the node that sends it, by the error that caused them. */
+  retries: 'ocr.page.retries.total',
   /** Jobs an aggregator holds, by status. */
   jobs: 'ocr.jobs',
 } as const;
@@ -82,6 +84,12 @@ export const OcrMetrics: Middleware = {
       buckets: STAGE_BUCKETS,
       unit: 'seconds',
       description: 'Seconds a page spent in each stage (render on the rasterizer, the OCR stages on the worker)',
+    });
+    metrics.register({
+      type: METRIC.TYPE_COUNTER,
+      name: OCR_METRICS.retries,
+      labelNames: ['code'],
+      description: 'Pages sent again after a transient failure, by its code',
     });
     metrics.register({ type: METRIC.TYPE_GAUGE, name: OCR_METRICS.jobs, labelNames: ['status'], description: 'Jobs held, by status' });
   },

@@ -8,7 +8,8 @@
  * again, instead of waiting for its time limit; no page is sent while the connection is down.
  */
 import type { CallingOptions, ServiceBroker } from 'moleculer';
-import { isNodeFault, isRetryable } from './broker-errors.ts';
+import { classifyError, isNodeFault, isRetryable } from './broker-errors.ts';
+import { OCR_METRICS } from './metrics.ts';
 import { natsConnection, type NatsConnection } from './nats-connection.ts';
 import { whenSlotFree } from './page-scheduler.ts';
 import { withRetries, type RetryPolicy } from './retry.ts';
@@ -75,18 +76,27 @@ export function recognizeWithRetries(
   const connection = natsConnection(broker);
   const avoidNodes: string[] = [];
   let engineFailures = 0;
+  let failure: unknown;
   return withRetries(
-    async () => {
+    async (n) => {
+      if (n > 0) broker.metrics.increment(OCR_METRICS.retries, { code: classifyError(failure).code });
       if (!connection.connected) await reconnect(connection, policy.timeoutMs);
       try {
         // Sent only to a free slot: the time limit counts from when a worker can start the page.
         return await whenSlotFree(broker, () => {
           if (!wanted())
             throw new OcrError('NOT_FOUND', "The page's document was closed (its job ended) before a worker was free", params.page_number);
-          const opts: CallingOptions = { stream: streamOf(bytes), timeout: policy.timeoutMs, avoidNodes: [...avoidNodes] };
+          // The balancer sends a page in a language only to workers that read it (balancing.ts).
+          const opts: CallingOptions = {
+            stream: streamOf(bytes),
+            timeout: policy.timeoutMs,
+            avoidNodes: [...avoidNodes],
+            language: params.language,
+          };
           return unlessReconnected(connection, caller.call<PageResult, RecognizeParams>('ocr.recognize', params, opts), params.page_number);
         });
       } catch (err) {
+        failure = err;
         const node = failedNode(err);
         if (node && !avoidNodes.includes(node)) avoidNodes.push(node);
         if (isNodeFault(err)) engineFailures += 1;

@@ -2,6 +2,10 @@ import assert from 'node:assert/strict';
 import { expect, test } from '@jest/globals';
 import { ServiceBroker } from 'moleculer';
 import { leastOutstanding, outstandingCalls, OutstandingRequests } from '../../src/broker/balancing.ts';
+import { toMoleculerError } from '../../src/broker/broker-errors.ts';
+import { OcrMetrics, prometheusText } from '../../src/broker/metrics.ts';
+import { recognizeWithRetries } from '../../src/broker/ocr-call.ts';
+import { OcrError } from '../../src/errors.ts';
 
 const endpoint = (id: string, slots?: number, local = false) => ({
   id,
@@ -50,6 +54,41 @@ test('the broker counts its calls in flight per node until they settle', async (
     releases.forEach((r) => r());
     await Promise.all(calls);
     assert.equal(outstandingCalls(broker).get('here'), 0);
+  } finally {
+    await broker.stop();
+  }
+});
+
+test('a page in a language goes only to nodes that advertise it; none is NO_WORKERS naming it', () => {
+  const reads = (id: string, languages: string[]) => ({ id, local: false, service: { metadata: { slots: 1, languages } } });
+  const all = [reads('zh-only', ['zh']), reads('both', ['en', 'zh'])];
+  const picks = new Set(Array.from({ length: 20 }, () => leastOutstanding(all, counts({ both: 5 }), [], 'en').id));
+  expect([...picks]).toEqual(['both']); // busier, but the only one that reads English
+  assert.equal(leastOutstanding(all, counts({ both: 5 }), [], 'zh').id, 'zh-only');
+  assert.throws(() => leastOutstanding(all, counts({}), [], 'fr'), { code: 'NO_WORKERS', message: /language "fr"/ });
+});
+
+test('a page sent again after a transient failure is counted by the code that caused it', async () => {
+  const broker = new ServiceBroker({ nodeID: 'here', logger: false, metrics: { enabled: true, reporter: [] }, middlewares: [OcrMetrics] });
+  let calls = 0;
+  broker.createService({
+    name: 'ocr',
+    actions: {
+      recognize: () => {
+        calls += 1;
+        if (calls === 1) throw toMoleculerError(new OcrError('WORKER_LOST', 'lost'));
+        return { page_number: 1 };
+      },
+    },
+  });
+  await broker.start();
+  try {
+    await recognizeWithRetries(broker, broker, { page_number: 1 }, new Uint8Array(1), {
+      timeoutMs: 5000,
+      retry: { retries: 3, delayMs: 1 },
+    });
+    assert.equal(calls, 2);
+    assert.match(prometheusText(broker), /^ocr_page_retries_total\{nodeID="here",code="WORKER_LOST"\} 1$/m);
   } finally {
     await broker.stop();
   }
