@@ -7,14 +7,8 @@ import { Viewer } from './viewer.js';
 const $ = (id) => document.getElementById(id);
 const viewer = new Viewer();
 
-const FORMATS = {
-  json: { label: 'JSON', ext: 'json' },
-  txt: { label: 'Text', ext: 'txt' },
-  md: { label: 'Markdown', ext: 'md' },
-  pdf: { label: 'Searchable PDF', ext: 'pdf' },
-  hocr: { label: 'hOCR', ext: 'hocr.html' },
-  alto: { label: 'ALTO', ext: 'alto.xml' },
-};
+/** What the download buttons call each format; the file's name comes from the server (Content-Disposition). */
+const FORMAT_LABELS = { json: 'JSON', txt: 'Text', md: 'Markdown', pdf: 'Searchable PDF', hocr: 'hOCR', alto: 'ALTO' };
 
 // ---------------------------------------------------------------- the API key
 
@@ -175,8 +169,8 @@ async function finished(job) {
     ...job.formats.map((format) =>
       element(
         'button',
-        { type: 'button', class: 'download', 'data-format': format, onclick: (event) => download(job, format, event.currentTarget) },
-        `Download ${FORMATS[format].label}`,
+        { type: 'button', class: 'download', 'data-format': format, onclick: () => download(job, format) },
+        `Download ${FORMAT_LABELS[format]}`,
       ),
     ),
   );
@@ -184,28 +178,16 @@ async function finished(job) {
 
 const stem = (filename) => filename.replace(/\.[A-Za-z0-9]+$/, '') || 'result';
 
-/** Saves `format` of the job's result as a file; a format this server does not offer yet falls back or says so. */
-async function download(job, format, button) {
+/** Saves `format` of the job's result as a file, under the name the server gives it. */
+async function download(job, format) {
   job.card.message.textContent = '';
   let blob;
-  let filename = `${stem(job.filename)}.${FORMATS[format].ext}`;
+  let filename = `${stem(job.filename)}.${format}`;
   try {
     const res = await request(`/jobs/${encodeURIComponent(job.id)}/result?format=${format}`);
-    const type = res.headers.get('Content-Type') ?? '';
     const named = /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(res.headers.get('Content-Disposition') ?? '');
     if (named) filename = decodeURIComponent(named[1]);
-    if (format === 'json' || !type.startsWith('application/json')) blob = await res.blob();
-    else {
-      // A server without ?format= answers the JSON result: text and Markdown are in it; the others are not.
-      const result = await res.json();
-      if (format === 'txt') blob = new Blob([result.combined_text], { type: 'text/plain;charset=utf-8' });
-      else if (format === 'md') blob = new Blob([result.combined_markdown], { type: 'text/markdown;charset=utf-8' });
-      else {
-        button.disabled = true;
-        job.card.message.textContent = `This server does not offer ${FORMATS[format].label} yet`;
-        return;
-      }
-    }
+    blob = await res.blob();
   } catch (err) {
     job.card.message.textContent = `${err.message} (${err.code})`;
     return;

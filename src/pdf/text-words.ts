@@ -6,6 +6,7 @@
  */
 import { createCanvas, type SKRSContext2D } from '@napi-rs/canvas';
 import type { OcrWord } from '../contracts.ts';
+import { boundsQuad } from '../ocr/image/geometry.ts';
 import type { ReadLine } from '../ocr/stages/layout/assemble.ts';
 
 /** A run of text on the page, in pixels. */
@@ -71,12 +72,7 @@ export function textLayerLine(runs: readonly TextRun[]): ReadLine | undefined {
     words.push({
       text: word.map((c) => c.char).join(''),
       confidence: 1,
-      box: [
-        [x0, y0],
-        [x1, y0],
-        [x1, y1],
-        [x0, y1],
-      ],
+      box: boundsQuad({ x0, y0, x1, y1 }),
     });
     word = [];
   };
@@ -93,12 +89,7 @@ export function textLayerLine(runs: readonly TextRun[]): ReadLine | undefined {
   return {
     text: words.map((w) => w.text).join(' '),
     confidence: 1,
-    box: [
-      [x0, y0],
-      [x1, y0],
-      [x1, y1],
-      [x0, y1],
-    ],
+    box: boundsQuad({ x0, y0, x1, y1 }),
     words,
   };
 }

@@ -133,6 +133,16 @@ export function quadBounds(q: Quad): Bounds {
   return pointsBounds(q);
 }
 
+/** The upright quad of bounds: top-left, top-right, bottom-right, bottom-left. */
+export function boundsQuad(b: Bounds): Quad {
+  return [
+    [b.x0, b.y0],
+    [b.x1, b.y0],
+    [b.x1, b.y1],
+    [b.x0, b.y1],
+  ];
+}
+
 /** Whether p lies inside the convex quad (either winding). */
 export function insideConvexQuad(q: Quad, x: number, y: number): boolean {
   let sign = 0;

@@ -1,7 +1,7 @@
 /** Turns read lines with their boxes into a page's reading order: ordered lines, paragraphs and text. */
 import type { Box, OcrBlock, OcrLine, OcrParagraph, OcrWord } from '../../../contracts.ts';
 import type { LayoutParams } from '../../config.ts';
-import { deskewedBounds, lerp, medianSkew, pointsBounds, type Bounds, type Quad } from '../../image/geometry.ts';
+import { boundsQuad, deskewedBounds, lerp, medianSkew, pointsBounds, type Bounds, type Quad } from '../../image/geometry.ts';
 import { typeBlocks } from './blocks.ts';
 import { layoutPage, type LayoutBox } from './layout.ts';
 
@@ -26,13 +26,7 @@ const round4 = (v: number) => Math.round(v * 10000) / 10000;
 const pixelBox = (q: Quad): Box => q.map(([x, y]) => [Math.round(x), Math.round(y)]) as Box;
 
 function boundsBox(lines: readonly OcrLine[], indices: readonly number[]): Box {
-  const b = pointsBounds(indices.flatMap((i) => lines[i]!.box));
-  return [
-    [b.x0, b.y0],
-    [b.x1, b.y0],
-    [b.x1, b.y1],
-    [b.x0, b.y1],
-  ];
+  return boundsQuad(pointsBounds(indices.flatMap((i) => lines[i]!.box)));
 }
 
 /** A line's box for the layout: deskewed, and as wide as its words' ink where it has words (the detector's box reaches past it). */
