@@ -30,6 +30,7 @@ import { search } from '../src/search/search.ts';
 import { pageScheduler } from '../src/broker/page-scheduler.ts';
 import { workersStatus } from '../src/broker/cluster-status.ts';
 import { joinPrometheusTexts } from '../src/broker/metrics.ts';
+import { stopSignal } from '../src/broker/stopping.ts';
 import type { NodeConfig } from '../src/config/config.ts';
 import type {
   ApiCaller,
@@ -320,7 +321,7 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
       async ocrImage(this: GatewayThis, req: IncomingRequest, res: GatewayResponse): Promise<void> {
         try {
           admit(pageScheduler(this.broker), this.settings.admission, 'sync');
-          const upload = await this.uploadSlots.read(() => readUpload(req, this.settings.uploads));
+          const upload = await this.uploadSlots.read(() => readUpload(req, this.settings.uploads, stopSignal(this.broker)));
           checkKind(upload, 'image');
           await checkImageHeader(upload.data, this.settings.maxPixels);
           const { output, pdfa }: OutputOptions = parseOutputOptions(upload.fields);
@@ -340,7 +341,9 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
       /** Streams an upload to TEMP_DIR and starts its job (unless the node is too busy for it); the upload is removed if it cannot start. */
       async submitFile(this: GatewayThis, req: IncomingRequest, accept: 'pdf' | 'document', kind: 'sync' | 'job'): Promise<JobProgress> {
         admit(pageScheduler(this.broker), this.settings.admission, kind);
-        const upload = await this.uploadSlots.read(() => saveUpload(req, this.settings.uploads, this.settings.tempDir));
+        const upload = await this.uploadSlots.read(() =>
+          saveUpload(req, this.settings.uploads, this.settings.tempDir, stopSignal(this.broker)),
+        );
         try {
           // An image's header is checked here, as for POST /ocr/image, before its job is queued.
           if (checkKind(upload, accept) !== 'pdf') await checkImageHeader(upload.path, this.settings.maxPixels);

@@ -8,6 +8,7 @@ import { LeastOutstandingStrategy, OutstandingRequests } from './balancing.ts';
 import { isNodeFault } from './broker-errors.ts';
 import { OcrMetrics, prometheusText } from './metrics.ts';
 import { loggerOptions, type LogFormat } from './logging.ts';
+import { StopSignal } from './stopping.ts';
 import { WatchNatsConnection } from './nats-connection.ts';
 import type { PageCallPolicy } from './ocr-call.ts';
 
@@ -63,7 +64,7 @@ export function brokerOptions(broker: BrokerConfig, pageCalls: PageCallPolicy): 
     // the strategy itself keeps other calls local, so a local OCR worker gets no unfair preference.
     registry: { strategy: LeastOutstandingStrategy, preferLocal: false },
     // WatchNatsConnection: pages out during a NATS outage are sent again at the reconnect (nats-connection.ts).
-    middlewares: [OutstandingRequests, OcrMetrics, WatchNatsConnection],
+    middlewares: [OutstandingRequests, OcrMetrics, WatchNatsConnection, StopSignal],
     // A worker whose engine keeps failing is left alone for a while: at least half of 3 or more calls
     // in a minute failed -> no pages for CIRCUIT_HALF_OPEN_SECONDS, then one trial page. Timeouts and
     // lost nodes don't count: a NATS outage times out every node at once, and the retry covers them.

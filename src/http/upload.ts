@@ -48,6 +48,7 @@ function parseUpload<T>(
   req: IncomingMessage,
   limits: UploadLimits,
   consume: (file: Readable) => Promise<T>,
+  stop: AbortSignal | undefined,
 ): Promise<UploadInfo & { stored: T }> {
   return new Promise((resolve, reject) => {
     const { maxBytes } = limits;
@@ -80,6 +81,7 @@ function parseUpload<T>(
     const stopWaiting = () => {
       clearTimeout(idle);
       req.off('data', waitForMore);
+      stop?.removeEventListener('abort', stopping);
     };
     // Stops reading: the request is left unread, and the answer closes the connection.
     const fail = (err: OcrError) => {
@@ -99,6 +101,12 @@ function parseUpload<T>(
         limits.idleTimeoutMs,
       );
     };
+    // The node is stopping: it would wait for this upload up to a page's time limit, for a job it cannot run.
+    function stopping() {
+      fail(new OcrError('SERVICE_UNAVAILABLE', 'This node is stopping: send the file again (to another node)', undefined, 5));
+    }
+    if (stop?.aborted) return stopping();
+    stop?.addEventListener('abort', stopping);
     waitForMore();
     req.on('data', waitForMore);
     req.once('end', stopWaiting);
@@ -159,21 +167,31 @@ function parseUpload<T>(
 }
 
 /** The upload with the file in memory. */
-export async function readUpload(req: IncomingMessage, limits: UploadLimits): Promise<UploadInfo & { data: Buffer }> {
-  const upload = await parseUpload(req, limits, async (file) => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of file) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks);
-  });
+export async function readUpload(req: IncomingMessage, limits: UploadLimits, stop?: AbortSignal): Promise<UploadInfo & { data: Buffer }> {
+  const upload = await parseUpload(
+    req,
+    limits,
+    async (file) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of file) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks);
+    },
+    stop,
+  );
   return { ...upload, data: upload.stored };
 }
 
 /** The upload with the file written to a new file in `dir` (removed again if the upload fails). */
-export async function saveUpload(req: IncomingMessage, limits: UploadLimits, dir: string): Promise<UploadInfo & { path: string }> {
+export async function saveUpload(
+  req: IncomingMessage,
+  limits: UploadLimits,
+  dir: string,
+  stop?: AbortSignal,
+): Promise<UploadInfo & { path: string }> {
   await mkdir(dir, { recursive: true });
   const path = join(dir, `${randomUUID()}.upload`);
   try {
-    const upload = await parseUpload(req, limits, (file) => pipeline(file, createWriteStream(path)));
+    const upload = await parseUpload(req, limits, (file) => pipeline(file, createWriteStream(path)), stop);
     return { ...upload, path };
   } catch (err) {
     await rm(path, { force: true });

@@ -42,9 +42,10 @@ function rawPost(
   contentLength: number,
   send: (socket: Socket, sent: (n: number) => void) => void,
   waitMs = 10_000,
+  to = port,
 ): Promise<RawAnswer> {
   return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
+    const socket = connect(to, '127.0.0.1');
     let answer = '';
     let sent = 0;
     let closed = false;
@@ -150,4 +151,23 @@ test('a form with more than 20 fields, or a second file, is refused 400 with its
   const { error } = await files.json();
   assert.equal(error.code, 'TOO_MANY_FILES');
   assert.match(error.message, /one file, in the field "file"; this request has files in "image" and "file"/);
+});
+
+test('SIGTERM while an upload stalls: the upload is answered 503 at once and the node stops, instead of waiting for it', async () => {
+  const { server: stopping, base: other } = await startServer({ UPLOAD_IDLE_TIMEOUT: '120' });
+  const exited = new Promise<number | null>((r) => stopping.once('exit', r));
+  const answer = await rawPost(
+    '/jobs',
+    100_000,
+    (socket) => {
+      socket.write(partHead('file', 'slow.pdf') + '%PDF-1.7 and then nothing more');
+      setTimeout(() => stopping.kill('SIGTERM'), 500);
+    },
+    60_000,
+    Number(new URL(other).port),
+  );
+  assert.equal(answer.status, 503, answer.headers);
+  assert.match(answer.body, /"SERVICE_UNAVAILABLE".*stopping/);
+  assert.match(answer.headers, /retry-after: 5/);
+  assert.equal(await exited, 0, stopping.output.join(''));
 });
