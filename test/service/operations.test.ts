@@ -89,3 +89,29 @@ test('GET /metrics shows pages and stage latencies moving during a 20-page job, 
   ]);
   for (const r of aboutJob) assert.equal(r.job_id, job.job_id);
 });
+
+test('DELETE /jobs/:id: only the page in the engine is read after the cancel (pages go out only to a free slot)', async () => {
+  const read = async () => sample(await scrape(), 'ocr_pages_total', { outcome: 'read' });
+  const before = await read();
+  const pages = Array.from({ length: 8 }, (_, i) => ({
+    lines: [`Page ${i + 1} of the cancelled job`],
+    size: [320, 100] as [number, number],
+  }));
+  const body = new FormData();
+  body.append('file', new Blob([new Uint8Array(await buildPdf(pages))]), 'eight.pdf');
+  const job = await (await fetch(`${base}/jobs`, { method: 'POST', body })).json();
+  while ((await (await fetch(`${base}/jobs/${job.job_id}`)).json()).pages_done < 1) await new Promise((r) => setTimeout(r, 20));
+  const cancelled = await (await fetch(`${base}/jobs/${job.job_id}`, { method: 'DELETE' })).json();
+  // Settled: nothing in flight or waiting at the worker.
+  for (;;) {
+    const text = await scrape();
+    const busy =
+      sample(text, 'moleculer_request_bulkhead_inflight', { action: 'ocr.recognize' }) +
+      sample(text, 'moleculer_request_bulkhead_queue_size', { action: 'ocr.recognize' });
+    if (busy === 0) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  // The page being read when the job was cancelled finishes; none other was handed out.
+  const readAfter = (await read()) - before - cancelled.pages_done;
+  assert.ok(readAfter <= 1, `${readAfter} pages were read after the cancel`);
+});
