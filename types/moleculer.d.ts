@@ -21,5 +21,8 @@ declare module 'moleculer' {
      * CircuitBreaker middleware when it is enabled; GET /workers/status reports it.
      */
     CircuitBreakerStore?: Map<string, { state: 'close' | 'half_open' | 'half_open_wait' | 'open' }>;
+
+    /** Starts moleculer-repl and returns its Node REPL server (Moleculer's types say void; undefined without moleculer-repl). */
+    repl(): import('node:repl').REPLServer | undefined;
   }
 }

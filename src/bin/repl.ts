@@ -89,14 +89,20 @@ const commands: NonNullable<ReplOptions['customCommands']> = [
       const seconds = Number(watch ?? 0);
       if (!Number.isFinite(seconds) || seconds < 0) return console.log(`--watch takes a number of seconds, not "${watch}"`);
       const until = Date.now() + seconds * 1000;
-      for (;;) {
+      const stop = new AbortController();
+      stopWatching = () => stop.abort();
+      for (; !stop.signal.aborted;) {
         const status = await workersStatus(broker);
         if (watch) process.stdout.write('\x1b[2J\x1b[H');
         console.log(workersTable(status));
         if (status.total_workers === 0) console.log(clustered ? 'No OCR worker has joined this cluster.' : STANDALONE);
-        if (Date.now() >= until) return;
-        await new Promise((r) => setTimeout(r, 2000));
+        if (Date.now() >= until) break;
+        await new Promise((r) => {
+          const timer = setTimeout(r, 2000);
+          stop.signal.addEventListener('abort', () => (clearTimeout(timer), r(undefined)), { once: true });
+        });
       }
+      stopWatching = undefined;
     },
   },
   {
@@ -154,6 +160,9 @@ const commands: NonNullable<ReplOptions['customCommands']> = [
   },
 ];
 
+/** Ends `workers --watch` early (Ctrl-C while it runs). */
+let stopWatching: (() => void) | undefined;
+
 /** The job `ocr <file>` waits for: its progress is printed as pages are read, every 2 s at most. */
 let following: string | undefined;
 let lastPrinted = 0;
@@ -171,4 +180,4 @@ broker.createService({ name: 'repl', events: { 'job.progress': (ctx: Context<Job
 // at once would reach an aggregator that cannot open the file yet.
 if (clustered) await broker.registry.discoverer.sendLocalNodeInfo();
 else console.log(STANDALONE);
-broker.repl();
+broker.repl()?.on('SIGINT', () => stopWatching?.());
