@@ -5,21 +5,46 @@
  * `ocr-cluster batch`; the reply is the `/ocr/pdf` contract.
  */
 import { randomUUID } from 'node:crypto';
-import { copyFile, mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { ServiceBroker } from 'moleculer';
 import { OcrError } from '../errors.ts';
 import { ocrImageJob } from './image-job.ts';
 import { checkLanguage } from '../broker/languages.ts';
+import { deadStart } from './job-journal.ts';
 import { readHead, sniffMedia } from './media.ts';
 import type { PageCallPolicy } from '../broker/ocr-call.ts';
 import type { JobOptions, JobProgress, JobResult, ResultParams, SubmitParams } from '../contracts.ts';
 
 export interface FileJobLimits {
   maxUploadBytes: number;
-  /** Where a PDF is copied for the rasterizer, which deletes the copy when the job ends. */
+  /** Where a PDF is copied for the rasterizer (under `files/`), which deletes the copy when the job ends. */
   tempDir: string;
   pageCalls: PageCallPolicy;
+}
+
+/** Copies left by dead processes (killed between the copy and their job), removed once per process and TEMP_DIR. */
+const swept = new Map<string, Promise<void>>();
+
+/**
+ * Where this process copies its files: `files/<pid>-<instance>/` in TEMP_DIR, as the job journal names
+ * its folders, so that what a killed process left is found and removed by the next.
+ */
+async function copiesFolder(broker: ServiceBroker, tempDir: string): Promise<string> {
+  const root = join(tempDir, 'files');
+  const name = `${process.pid}-${broker.instanceID}`;
+  let sweep = swept.get(root);
+  if (!sweep) {
+    sweep = (async () => {
+      const entries = await readdir(root, { withFileTypes: true }).catch(() => []);
+      for (const e of entries)
+        if (e.isDirectory() && e.name !== name && deadStart(e.name)) await rm(join(root, e.name), { recursive: true, force: true });
+    })();
+    swept.set(root, sweep);
+  }
+  await sweep;
+  await mkdir(join(root, name), { recursive: true });
+  return join(root, name);
 }
 
 /** The aggregator a file job goes to: the balancer keeps it on this node when this node runs one. */
@@ -44,8 +69,7 @@ export async function ocrFileJob(
   const kind = sniffMedia(await readHead(path));
   if (kind === 'pdf') {
     // The rasterizer deletes its copy when the job ends; the user's file stays.
-    await mkdir(limits.tempDir, { recursive: true });
-    const copy = join(limits.tempDir, `${randomUUID()}.upload`);
+    const copy = join(await copiesFolder(broker, limits.tempDir), `${randomUUID()}.upload`);
     await copyFile(path, copy);
     const aggregator = { nodeID: aggregatorNode(broker) };
     // The caller writes any other output from its own file: the copy need not outlive the job.

@@ -37,8 +37,8 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Whether the start that journaled in directory `name` (`<pid>-<instance>`, or `<pid>` from older versions) is dead. */
-function deadStart(name: string): boolean {
+/** Whether the start that wrote in directory `name` (`<pid>-<instance>`, or `<pid>` from older versions) is dead. */
+export function deadStart(name: string): boolean {
   const pid = Number(/^(\d+)(-[\w-]+)?$/.exec(name)?.[1]);
   return Number.isInteger(pid) && (pid === process.pid || !alive(pid));
 }

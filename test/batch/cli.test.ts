@@ -50,7 +50,7 @@ test('an unreadable PDF fails alone and leaves no copy in TEMP_DIR', async () =>
   const run = cli(['batch', input, '--out', join(dir, 'broken-out')], { TEMP_DIR: temp });
   assert.equal((await run.done).code, 1, run.output.join(''));
   assert.match(run.output.join(''), /PDF_UNREADABLE/);
-  expect((await readdir(temp)).filter((f) => f.endsWith('.upload'))).toEqual([]);
+  expect((await readdir(temp, { recursive: true })).filter((f) => f.endsWith('.upload'))).toEqual([]);
 });
 
 test('a second Ctrl-C leaves at once without a native abort', async () => {
@@ -97,4 +97,7 @@ test('the rerun after a killed run reads the documents again without a warning a
   assert.equal((await rerun.done).code, 0, rerun.output.join(''));
   assert.doesNotMatch(rerun.output.join(''), /WARN|JOB_INTERRUPTED/);
   assert.match(rerun.output.join(''), /2 done/);
+  // The copies the killed run made (one may not have been journaled yet) are gone.
+  const left = (await readdir(env.TEMP_DIR, { recursive: true })).filter((f) => f.endsWith('.upload'));
+  expect(left).toEqual([]);
 });
