@@ -8,6 +8,7 @@
  */
 import { MetricReporters, METRIC, type Middleware, type MetricRegistry, MetricTypes, type ServiceBroker } from 'moleculer';
 import type { JobStatus, PageTimings } from '../contracts.ts';
+import { pageQueueOf } from './page-scheduler.ts';
 
 /** The project's metrics, by Moleculer name (Prometheus writes the dots as underscores). */
 export const OCR_METRICS = {
@@ -17,6 +18,9 @@ export const OCR_METRICS = {
   stageSeconds: 'ocr.page.stage.seconds',
   /** Tries of a page after its first, on the node that sends it, by the error that caused them. */
   retries: 'ocr.page.retries.total',
+  /** Pages waiting in this node's page queue to be handed out to a worker, and the jobs with pages in it. */
+  queuedPages: 'ocr.queue.pages',
+  queuedJobs: 'ocr.queue.jobs',
   /** Jobs an aggregator holds, by status. */
   jobs: 'ocr.jobs',
 } as const;
@@ -57,8 +61,13 @@ class PrometheusText extends MetricReporters.Prometheus {
 
 const reporters = new WeakMap<ServiceBroker, PrometheusText>();
 
-/** This node's metrics as Prometheus text. */
+/** This node's metrics as Prometheus text; the page queue's gauges are read now. */
 export function prometheusText(broker: ServiceBroker): string {
+  const queue = pageQueueOf(broker);
+  if (queue && broker.isMetricsEnabled()) {
+    broker.metrics.set(OCR_METRICS.queuedPages, queue.queuedPages);
+    broker.metrics.set(OCR_METRICS.queuedJobs, queue.activeJobs);
+  }
   return reporters.get(broker)?.generatePrometheusResponse() ?? '';
 }
 
@@ -91,6 +100,12 @@ export const OcrMetrics: Middleware = {
       labelNames: ['code'],
       description: 'Pages sent again after a transient failure, by its code',
     });
+    metrics.register({
+      type: METRIC.TYPE_GAUGE,
+      name: OCR_METRICS.queuedPages,
+      description: "Pages waiting in this node's queue for a worker",
+    });
+    metrics.register({ type: METRIC.TYPE_GAUGE, name: OCR_METRICS.queuedJobs, description: "Jobs with pages in this node's queue" });
     metrics.register({ type: METRIC.TYPE_GAUGE, name: OCR_METRICS.jobs, labelNames: ['status'], description: 'Jobs held, by status' });
   },
 };

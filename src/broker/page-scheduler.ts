@@ -185,6 +185,11 @@ export function pageScheduler(broker: ServiceBroker): PageScheduler {
   return queuesOf(broker).pages;
 }
 
+/** This node's page queue if it has used one (a worker-only node has none). */
+export function pageQueueOf(broker: ServiceBroker): PageScheduler | undefined {
+  return queues.get(broker)?.pages;
+}
+
 /** Runs `send` (a call to `ocr.recognize`) once a slot of the workers this node knows is free, in turn. */
 export function whenSlotFree<T>(broker: ServiceBroker, send: () => Promise<T>): Promise<T> {
   return queuesOf(broker).sends.one(send);

@@ -47,11 +47,13 @@ test('GET /metrics shows pages and stage latencies moving during a 20-page job, 
   const before = await scrape();
   const job = await (await fetch(`${base}/jobs`, { method: 'POST', body })).json();
   const during: number[] = [];
+  const queued: number[] = [];
   for (;;) {
     const text = await scrape();
     const status = await (await fetch(`${base}/jobs/${job.job_id}`)).json();
     if (status.finished) break;
     during.push(sample(text, 'ocr_pages_total', { outcome: 'read' }));
+    queued.push(sample(text, 'ocr_queue_pages'));
     await new Promise((r) => setTimeout(r, 200));
   }
   const after = await scrape();
@@ -62,6 +64,12 @@ test('GET /metrics shows pages and stage latencies moving during a 20-page job, 
     `pages read while the job ran: ${during.join(', ')}`,
   );
   assert.equal(sample(after, 'ocr_pages_total', { outcome: 'read', language: 'default' }), 20);
+  // The node's page queue: pages waiting for a worker while the job ran, none after.
+  assert.ok(
+    queued.some((n) => n > 0),
+    `pages queued while the job ran: ${queued.join(', ')}`,
+  );
+  assert.equal(sample(after, 'ocr_queue_pages'), 0);
   for (const stage of ['render', 'det', 'rec', 'layout', 'ocr_total']) {
     assert.equal(sample(after, 'ocr_page_stage_seconds_count', { stage }), 20, stage);
     assert.ok(sample(after, 'ocr_page_stage_seconds_sum', { stage }) > 0, stage);
