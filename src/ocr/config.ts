@@ -83,6 +83,11 @@ export interface ClsParams {
   flipThreshold: number;
   /** Share of a page's text (by line length) that must read as turned before the whole page is turned. */
   pageFlipShare: number;
+  /**
+   * Classifier windows spent on a page's widest lines to settle its orientation; the other lines are
+   * classified only when one of those reads the other way from the page.
+   */
+  sampleWindows: number;
 }
 
 export interface RecParams {
@@ -164,7 +169,13 @@ export const DEFAULT_DET: DetParams = {
   splitThresholds: [0.5, 0.7],
   speckShare: 0.35,
 };
-export const DEFAULT_CLS: ClsParams = { enabled: true, windowsPerLine: 3, flipThreshold: 0.9, pageFlipShare: 0.5 };
+export const DEFAULT_CLS: ClsParams = {
+  enabled: true,
+  windowsPerLine: 3,
+  flipThreshold: 0.9,
+  pageFlipShare: 0.5,
+  sampleWindows: 2 * CLS_BATCH,
+};
 export const DEFAULT_REC: RecParams = {
   batchColumns: 2400,
   batchWidthSpread: 1.25,

@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { EngineInfo, PageOcr } from '../contracts.ts';
 import { OcrError } from '../errors.ts';
-import { classifyLines, type LineOrientation } from './stages/cls/cls.ts';
+import { classifyLines, pageOrientation, type LineOrientation, type PageOrientation } from './stages/cls/cls.ts';
 import { REC_HEIGHT, type OcrConfig } from './config.ts';
 import { cropLine, flipLine, greyPage, lineAspect, lineFrame, splitLineAtGaps, type LineImage, type LinePiece } from './image/crop.ts';
 import { ctcAlphabet } from './stages/rec/ctc.ts';
@@ -31,10 +31,6 @@ function mostlyVertical(boxes: DetectedBox[]): boolean {
     else if (width >= 1.5 * height) horizontal += width;
   }
   return vertical > 2 * horizontal;
-}
-
-function turnedProbability(o: LineOrientation): number {
-  return o.turned ? o.score : 1 - o.score;
 }
 
 /**
@@ -182,21 +178,26 @@ export class OcrEngine implements PageReader {
       boxes = await detect();
     }
     let lines = this.cutLines(page, boxes);
-    let orientations = await this.classify(lines);
-    clsMs += orientations.ms;
-    if (this.pageIsUpsideDown(lines, orientations.lines)) {
+    const orientation = await this.orientation(lines);
+    clsMs += orientation.ms;
+    let orientations = orientation.lines;
+    if (orientation.upsideDown) {
       // Read it again the right way up: boxes found on the upright page fit its text best.
       turn = ((turn + 180) % 360) as Turn;
       page = turnRaster(page, 180);
       lines = this.cutLines(page, await detect());
-      orientations = await this.classify(lines);
-      clsMs += orientations.ms;
+      // Lines of a page of mixed orientation are all classified again, now the page is upright.
+      if (orientations) {
+        const again = await this.classify(lines);
+        clsMs += again.ms;
+        orientations = again.lines;
+      }
     }
     // A line the classifier calls turned is read both ways and keeps the likelier reading: on short
     // pieces (one word cut from a justified line) the classifier is often wrong, the recogniser rarely.
     const { flipThreshold } = this.config.cls;
     const upright = lines.map((l) => l.image);
-    const turned = orientations.lines.flatMap((o, i) => (o.turned && o.score >= flipThreshold ? [i] : []));
+    const turned = (orientations ?? []).flatMap((o, i) => (o.turned && o.score >= flipThreshold ? [i] : []));
     const flipped = turned.map((i) => flipLine(upright[i]!));
     const both = await recognizeLines(rec.session, [...upright, ...flipped], rec.alphabet, this.config.rec);
     const crops = [...upright];
@@ -266,11 +267,13 @@ export class OcrEngine implements PageReader {
     return { lines: orientations, ms };
   }
 
-  /** The page's vote: every line weighed by its width and the classifier's probability that it is turned. */
-  private pageIsUpsideDown(lines: readonly LinePiece[], orientations: readonly LineOrientation[]): boolean {
-    if (orientations.length === 0) return false;
-    const total = lines.reduce((s, l) => s + l.image.width, 0);
-    const turned = lines.reduce((s, l, i) => s + l.image.width * turnedProbability(orientations[i]!), 0);
-    return turned > this.config.cls.pageFlipShare * total;
+  /** The page's orientation (upright when the classifier is off), and each line's where its lines disagree. */
+  private async orientation(lines: readonly LinePiece[]): Promise<PageOrientation> {
+    if (!this.cls) return { upsideDown: false, lines: undefined, ms: 0 };
+    return pageOrientation(
+      this.cls,
+      lines.map((l) => l.image),
+      this.config.cls,
+    );
   }
 }

@@ -104,6 +104,30 @@ export function renderPage(spec: PageSpec): { image: Buffer; truth: string; word
   return { image, truth: spec.paragraphs.map((p) => p.join('\n')).join('\n\n'), words };
 }
 
+/**
+ * One line of text as the recogniser and classifier read it: grey, 48 rows, as wide as the text with
+ * a little margin; `turned` gives it turned 180 degrees (the pixels in reverse order).
+ */
+export function renderLine(text: string, turned = false): { data: Uint8Array; width: number; height: number } {
+  const family = ensureFont('sans');
+  const height = 48,
+    size = 30;
+  const probe = createCanvas(1, 1).getContext('2d');
+  probe.font = `${size}px ${family}`;
+  const width = Math.ceil(probe.measureText(text).width) + 12;
+  const canvas = createCanvas(width, height);
+  const g = canvas.getContext('2d');
+  g.fillStyle = '#fff';
+  g.fillRect(0, 0, width, height);
+  g.fillStyle = '#111';
+  g.font = `${size}px ${family}`;
+  g.textBaseline = 'middle';
+  g.fillText(text, 6, height / 2);
+  const rgba = g.getImageData(0, 0, width, height).data;
+  const data = Uint8Array.from({ length: width * height }, (_, i) => rgba[i * 4]!);
+  return { data: turned ? data.reverse() : data, width, height };
+}
+
 export { cer } from '../../bench/cer.ts';
 
 export const ENGLISH_PARAGRAPHS: string[][] = [

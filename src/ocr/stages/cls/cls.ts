@@ -1,9 +1,10 @@
 /**
  * Line orientation: the PP-OCR mobile classifier tells upright lines from lines turned 180 degrees.
  * It reads a 192-column input; a long line squeezed into that is unreadable and misjudged, so a long
- * line is judged by a few windows of its own scale, and their probabilities averaged.
+ * line is judged by a few windows of its own scale, and their probabilities averaged. A page's
+ * orientation is settled by its widest lines; the others are classified only when those disagree.
  */
-import { CLS_BATCH, CLS_WIDTH, REC_HEIGHT } from '../../config.ts';
+import { CLS_BATCH, CLS_WIDTH, REC_HEIGHT, type ClsParams } from '../../config.ts';
 import type { LineImage } from '../../image/crop.ts';
 import { packLines } from '../../image/line-tensor.ts';
 import { runModel, type Session } from '../../model/onnx.ts';
@@ -59,4 +60,80 @@ export async function classifyLines(session: Session, lines: readonly LineImage[
     return { turned: turned > 0.5, score: Math.max(turned, 1 - turned) };
   });
   return { orientations, ms: performance.now() - t0 };
+}
+
+/** The probability that a line is turned 180 degrees. */
+export function turnedProbability(o: LineOrientation): number {
+  return o.turned ? o.score : 1 - o.score;
+}
+
+/** How a page reads: upside down or not, and the lines that read the other way from the page. */
+export interface PageOrientation {
+  upsideDown: boolean;
+  /**
+   * Every line's orientation when the page's lines disagree (each was classified), else undefined:
+   * the page's lines all read its way, and none was classified beyond the sample.
+   */
+  lines: LineOrientation[] | undefined;
+  ms: number;
+}
+
+/**
+ * The page's widest lines, as many as `windows` classifier windows hold (at least one line): wide
+ * lines give the classifier the most text to judge (one-word lines are often misjudged).
+ */
+export function orientationSample(lines: readonly LineImage[], windowsPerLine: number, windows: number): number[] {
+  const order = lines.map((_, i) => i).sort((a, b) => lines[b]!.width - lines[a]!.width);
+  const sample: number[] = [];
+  let used = 0;
+  for (const i of order) {
+    const n = lineWindows(lines[i]!, windowsPerLine).length;
+    if (sample.length > 0 && used + n > windows) break;
+    sample.push(i);
+    used += n;
+  }
+  return sample;
+}
+
+/** Whether lines weighed by their width and the probability that each is turned read upside down. */
+function voteUpsideDown(lines: readonly LineImage[], orientations: readonly LineOrientation[], share: number): boolean {
+  const total = lines.reduce((s, l) => s + l.width, 0);
+  const turned = lines.reduce((s, l, i) => s + l.width * turnedProbability(orientations[i]!), 0);
+  return turned > share * total;
+}
+
+/**
+ * Settles a page's orientation once: its widest lines (`orientationSample`) vote, each weighed by its
+ * width. When they agree (none reads the other way from the vote) the page's lines are taken to read
+ * as the page and no other line is classified; when one disagrees, the page is of mixed orientation:
+ * every line is classified, and the vote is taken over all of them.
+ */
+export async function pageOrientation(
+  session: Session,
+  lines: readonly LineImage[],
+  params: Pick<ClsParams, 'windowsPerLine' | 'sampleWindows' | 'pageFlipShare'>,
+): Promise<PageOrientation> {
+  if (lines.length === 0) return { upsideDown: false, lines: undefined, ms: 0 };
+  const sample = orientationSample(lines, params.windowsPerLine, params.sampleWindows);
+  const first = await classifyLines(
+    session,
+    sample.map((i) => lines[i]!),
+    params.windowsPerLine,
+  );
+  const upsideDown = voteUpsideDown(
+    sample.map((i) => lines[i]!),
+    first.orientations,
+    params.pageFlipShare,
+  );
+  if (first.orientations.every((o) => o.turned === upsideDown)) return { upsideDown, lines: undefined, ms: first.ms };
+  const known = new Map(sample.map((lineIndex, k) => [lineIndex, first.orientations[k]!]));
+  const rest = lines.flatMap((_, i) => (known.has(i) ? [] : [i]));
+  const second = await classifyLines(
+    session,
+    rest.map((i) => lines[i]!),
+    params.windowsPerLine,
+  );
+  rest.forEach((lineIndex, k) => known.set(lineIndex, second.orientations[k]!));
+  const all = lines.map((_, i) => known.get(i)!);
+  return { upsideDown: voteUpsideDown(lines, all, params.pageFlipShare), lines: all, ms: first.ms + second.ms };
 }
