@@ -65,6 +65,8 @@ export interface DbParams {
   splitHeight: number;
   /** The higher thresholds tried, in order, to part a joined region into its lines' cores. */
   splitThresholds: number[];
+  /** Failing those, a joined region one line thick whose two ends lie this many line heights apart in height is cut at the step. */
+  splitStep: number;
 }
 
 export interface DetParams extends DbParams {
@@ -167,6 +169,7 @@ export const DEFAULT_DET: DetParams = {
   minSize: 3,
   splitHeight: 1.6,
   splitThresholds: [0.5, 0.7],
+  splitStep: 0.4,
   speckShare: 0.35,
 };
 export const DEFAULT_CLS: ClsParams = {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { expect, test } from '@jest/globals';
-import { boxScore, dbPostprocess, textRegions, type ProbabilityMap } from '../../src/ocr/stages/det/db-postprocess.ts';
+import { boxScore, dbPostprocess, textRegions, type DetectedBox, type ProbabilityMap } from '../../src/ocr/stages/det/db-postprocess.ts';
 import { quadSize } from '../../src/ocr/image/geometry.ts';
 
 const params = {
@@ -11,6 +11,7 @@ const params = {
   minSize: 3,
   splitHeight: 1.6,
   splitThresholds: [0.5, 0.7],
+  splitStep: 0.4,
 };
 
 function map(width: number, height: number, fill: (x: number, y: number) => number): ProbabilityMap {
@@ -97,4 +98,26 @@ test('two lines joined by fainter text between them (a superscript touching the 
   assert.ok(heights[0]! < 1.5 * heights[4]! && heights[1]! < 1.5 * heights[4]!, `heights ${heights.join(', ')}`);
   const middle = (k: number) => (boxes[k]!.box[0][1] + boxes[k]!.box[2][1]) / 2;
   assert.ok(middle(0) < 18 && middle(1) > 19, `the pair's middles at ${middle(0)} and ${middle(1)}: parted between rows 17 and 20`);
+});
+
+test("a left column's line joined over a narrow gutter to a right column's line set lower comes out as two boxes, cut at the gutter", () => {
+  // Two 7-pixel lines: x 10-69 at rows 10-16 and x 72-130 at rows 14-20, touching across a 2-pixel
+  // gutter (x 70-71) where a formula joins them at rows 12-18 as solidly as the lines are read; more
+  // lines below set the line height.
+  const m = map(140, 80, (x, y) => {
+    if (x >= 10 && x < 70 && y >= 10 && y < 17) return 0.9;
+    if (x >= 70 && x < 72 && y >= 12 && y < 19) return 0.9;
+    if (x >= 72 && x < 131 && y >= 14 && y < 21) return 0.9;
+    if (x >= 10 && x < 131 && ((y >= 35 && y < 42) || (y >= 50 && y < 57) || (y >= 65 && y < 72))) return 0.9;
+    return 0.05;
+  });
+  const boxes = dbPostprocess(m, params, 140, 80).sort((a, b) => a.box[0][1] - b.box[0][1] || a.box[0][0] - b.box[0][0]);
+  expect(boxes.length).toBe(5);
+  const [left, right] = [boxes[0]!, boxes[1]!].sort((a, b) => a.box[0][0] - b.box[0][0]);
+  const bounds = (q: DetectedBox) => ({ x0: Math.min(...q.box.map((p) => p[0])), x1: Math.max(...q.box.map((p) => p[0])) });
+  assert.ok(
+    bounds(left!).x1 < 78 && bounds(right!).x0 > 64,
+    `left ${JSON.stringify(bounds(left!))}, right ${JSON.stringify(bounds(right!))}`,
+  );
+  assert.ok(quadSize(left!.box).height < 1.5 * quadSize(boxes[4]!.box).height, 'the left line no taller than a line');
 });

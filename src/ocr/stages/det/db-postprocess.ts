@@ -117,15 +117,14 @@ function regionMap(map: ProbabilityMap, runs: readonly Run[]): { sub: Probabilit
   return { sub: { data, width, height }, x0, y0 };
 }
 
-/**
- * A region as tall as two lines or more (lines joined where a superscript, a descender or a display
- * formula touches the line above, or two columns' lines meet over a narrow gutter) cut into its lines:
- * the cores that stay apart at a higher threshold, each grown back over the region's pixels nearest to
- * it (a breadth-first flood from all cores at once), so each line keeps the extent the usual threshold
- * gives it. Undefined when no higher threshold parts it into line-sized cores.
- */
-function splitJoinedLines(map: ProbabilityMap, runs: readonly Run[], params: DbParams, lineHeight: number): Run[][] | undefined {
-  const { sub, x0, y0 } = regionMap(map, runs);
+/** Labels of a region's pixels (-1: none yet) and how many parts they name. */
+interface Cores {
+  label: Int32Array;
+  count: number;
+}
+
+/** The cores of the first higher threshold that parts the region into two or more line-sized ones. */
+function coresByThreshold(sub: ProbabilityMap, params: DbParams, lineHeight: number): Cores | undefined {
   for (const thresh of params.splitThresholds) {
     const cores = textRegions(sub, thresh).filter((core) => {
       const r = rectOf(core);
@@ -133,46 +132,103 @@ function splitJoinedLines(map: ProbabilityMap, runs: readonly Run[], params: DbP
     });
     if (cores.length < 2) continue;
     const label = new Int32Array(sub.width * sub.height).fill(-1);
-    let queue: number[] = [];
     cores.forEach((core, k) => {
-      for (const r of core) for (let x = r.x0; x <= r.x1; x++) label[r.y * sub.width + x] = k;
-      for (const r of core) for (let x = r.x0; x <= r.x1; x++) queue.push(r.y * sub.width + x);
+      for (const r of core) label.fill(k, r.y * sub.width + r.x0, r.y * sub.width + r.x1 + 1);
     });
-    while (queue.length > 0) {
-      const next: number[] = [];
-      for (const at of queue) {
-        const x = at % sub.width,
-          y = (at - x) / sub.width;
-        for (const [dx, dy] of [
-          [1, 0],
-          [-1, 0],
-          [0, 1],
-          [0, -1],
-        ] as const) {
-          const nx = x + dx,
-            ny = y + dy;
-          if (nx < 0 || ny < 0 || nx >= sub.width || ny >= sub.height) continue;
-          const n = ny * sub.width + nx;
-          if (label[n] !== -1 || sub.data[n]! <= params.thresh) continue;
-          label[n] = label[at]!;
-          next.push(n);
-        }
-      }
-      queue = next;
-    }
-    const parts: Run[][] = cores.map(() => []);
-    for (let y = 0; y < sub.height; y++) {
-      let x = 0;
-      while (x < sub.width) {
-        const k = label[y * sub.width + x]!;
-        const start = x;
-        while (x < sub.width && label[y * sub.width + x] === k) x++;
-        if (k >= 0) parts[k]!.push({ y: y + y0, x0: start + x0, x1: x - 1 + x0, label: k });
-      }
-    }
-    return parts;
+    return { label, count: cores.length };
   }
   return undefined;
+}
+
+/**
+ * A band one line thick that steps up or down part way along (a left column's line joined over a
+ * narrow gutter to a right column's line set half a line lower): the two sides of the step, cut at
+ * the thinnest column near it. The step is where the mean height of the pixels left of a column and
+ * right of it differ most; it counts from `splitStep` line heights, with two line heights or more on
+ * each side.
+ */
+function coresByStep(sub: ProbabilityMap, params: DbParams, lineHeight: number): Cores | undefined {
+  const count = new Float64Array(sub.width),
+    sumY = new Float64Array(sub.width);
+  for (let y = 0; y < sub.height; y++)
+    for (let x = 0; x < sub.width; x++)
+      if (sub.data[y * sub.width + x]! > params.thresh) {
+        count[x] = count[x]! + 1;
+        sumY[x] = sumY[x]! + y;
+      }
+  const total = count.reduce((a, b) => a + b, 0),
+    totalY = sumY.reduce((a, b) => a + b, 0);
+  let best = { x: -1, step: 0 };
+  let leftN = 0,
+    leftY = 0;
+  const side = Math.ceil(2 * lineHeight);
+  for (let x = 0; x < sub.width; x++) {
+    leftN += count[x]!;
+    leftY += sumY[x]!;
+    if (x + 1 < side || sub.width - x - 1 < side || leftN === 0 || total === leftN) continue;
+    const step = Math.abs(leftY / leftN - (totalY - leftY) / (total - leftN));
+    if (step > best.step) best = { x, step };
+  }
+  if (best.x < 0 || best.step < params.splitStep * lineHeight) return undefined;
+  let cut = best.x;
+  for (let x = Math.max(side, best.x - Math.ceil(lineHeight)); x <= Math.min(sub.width - side, best.x + Math.ceil(lineHeight)); x++)
+    if (count[x]! < count[cut]!) cut = x;
+  const label = new Int32Array(sub.width * sub.height).fill(-1);
+  for (let y = 0; y < sub.height; y++)
+    for (let x = 0; x < sub.width; x++)
+      if (x !== cut && sub.data[y * sub.width + x]! > params.thresh) label[y * sub.width + x] = x < cut ? 0 : 1;
+  return { label, count: 2 };
+}
+
+/** Every pixel of the region not yet labelled given to the core nearest it: a breadth-first flood from all cores at once. */
+function growCores(sub: ProbabilityMap, label: Int32Array, thresh: number): void {
+  let queue: number[] = [];
+  for (let at = 0; at < label.length; at++) if (label[at]! >= 0) queue.push(at);
+  while (queue.length > 0) {
+    const next: number[] = [];
+    for (const at of queue) {
+      const x = at % sub.width,
+        y = (at - x) / sub.width;
+      for (const [nx, ny] of [
+        [x + 1, y],
+        [x - 1, y],
+        [x, y + 1],
+        [x, y - 1],
+      ] as const) {
+        if (nx < 0 || ny < 0 || nx >= sub.width || ny >= sub.height) continue;
+        const n = ny * sub.width + nx;
+        if (label[n] !== -1 || sub.data[n]! <= thresh) continue;
+        label[n] = label[at]!;
+        next.push(n);
+      }
+    }
+    queue = next;
+  }
+}
+
+/**
+ * A region as tall as two lines or more cut into its lines: lines joined where a superscript, a
+ * descender or a display formula touches the line above (the cores a higher threshold parts), or two
+ * columns' lines meeting over a narrow gutter at different heights (the two sides of the step). Each
+ * core is grown back over the region's pixels nearest it, so each line keeps the extent the usual
+ * threshold gives it. Undefined when neither parts it (a single line of large print).
+ */
+function splitJoinedLines(map: ProbabilityMap, runs: readonly Run[], params: DbParams, lineHeight: number): Run[][] | undefined {
+  const { sub, x0, y0 } = regionMap(map, runs);
+  const cores = coresByThreshold(sub, params, lineHeight) ?? coresByStep(sub, params, lineHeight);
+  if (!cores) return undefined;
+  growCores(sub, cores.label, params.thresh);
+  const parts: Run[][] = Array.from({ length: cores.count }, () => []);
+  for (let y = 0; y < sub.height; y++) {
+    let x = 0;
+    while (x < sub.width) {
+      const k = cores.label[y * sub.width + x]!;
+      const start = x;
+      while (x < sub.width && cores.label[y * sub.width + x] === k) x++;
+      if (k >= 0) parts[k]!.push({ y: y + y0, x0: start + x0, x1: x - 1 + x0, label: k });
+    }
+  }
+  return parts.filter((p) => p.length > 0);
 }
 
 /** Text boxes in the coordinates of a destination image of size destWidth x destHeight. */
