@@ -1,6 +1,6 @@
 /** Test fixtures made in the test: pages of known text rendered with @napi-rs/canvas. */
 import { existsSync } from 'node:fs';
-import { createCanvas, GlobalFonts } from '@napi-rs/canvas';
+import { createCanvas, GlobalFonts, type SKRSContext2D } from '@napi-rs/canvas';
 import type { Box } from '../../src/contracts.ts';
 import { rotateQuad } from '../../src/ocr/image/geometry.ts';
 
@@ -40,6 +40,17 @@ export interface DrawnWord {
   box: Box;
 }
 
+/** A white canvas set to draw dark text in `font`. */
+function blankCanvas(width: number, height: number, font: string, baseline: 'top' | 'middle'): SKRSContext2D {
+  const g = createCanvas(width, height).getContext('2d');
+  g.fillStyle = '#fff';
+  g.fillRect(0, 0, width, height);
+  g.fillStyle = '#111';
+  g.font = font;
+  g.textBaseline = baseline;
+  return g;
+}
+
 /**
  * Renders the page and returns the encoded image, its truth (lines joined by \n, paragraphs by \n\n)
  * and every word with the box of its ink.
@@ -49,13 +60,8 @@ export function renderPage(spec: PageSpec): { image: Buffer; truth: string; word
   const width = spec.width ?? 1200,
     height = spec.height ?? 900,
     size = spec.fontSize ?? 28;
-  const page = createCanvas(width, height);
-  const g = page.getContext('2d');
-  g.fillStyle = '#fff';
-  g.fillRect(0, 0, width, height);
-  g.fillStyle = '#111';
-  g.font = `${size}px ${family}`;
-  g.textBaseline = 'top';
+  const g = blankCanvas(width, height, `${size}px ${family}`, 'top');
+  const page = g.canvas;
   const columns = spec.columns ?? 1;
   const margin = 60,
     gutter = 80;
@@ -115,13 +121,7 @@ export function renderLine(text: string, turned = false): { data: Uint8Array; wi
   const probe = createCanvas(1, 1).getContext('2d');
   probe.font = `${size}px ${family}`;
   const width = Math.ceil(probe.measureText(text).width) + 12;
-  const canvas = createCanvas(width, height);
-  const g = canvas.getContext('2d');
-  g.fillStyle = '#fff';
-  g.fillRect(0, 0, width, height);
-  g.fillStyle = '#111';
-  g.font = `${size}px ${family}`;
-  g.textBaseline = 'middle';
+  const g = blankCanvas(width, height, `${size}px ${family}`, 'middle');
   g.fillText(text, 6, height / 2);
   const rgba = g.getImageData(0, 0, width, height).data;
   const data = Uint8Array.from({ length: width * height }, (_, i) => rgba[i * 4]!);

@@ -2,17 +2,10 @@ import assert from 'node:assert/strict';
 import { expect, test } from '@jest/globals';
 import { boxScore, dbPostprocess, textRegions, type DetectedBox, type ProbabilityMap } from '../../src/ocr/stages/det/db-postprocess.ts';
 import { quadSize } from '../../src/ocr/image/geometry.ts';
+import { DEFAULT_DET } from '../../src/ocr/config.ts';
 
-const params = {
-  thresh: 0.3,
-  boxThresh: 0.6,
-  unclipRatio: 1.5,
-  maxCandidates: 1000,
-  minSize: 3,
-  splitHeight: 1.6,
-  splitThresholds: [0.5, 0.7],
-  splitStep: 0.4,
-};
+/** The shipped settings with Paddle's box threshold, which the score tests below are written against. */
+const params = { ...DEFAULT_DET, boxThresh: 0.6 };
 
 function map(width: number, height: number, fill: (x: number, y: number) => number): ProbabilityMap {
   const data = new Float32Array(width * height);
