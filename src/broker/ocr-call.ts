@@ -83,18 +83,30 @@ export function recognizeWithRetries(
       if (!connection.connected) await reconnect(connection, policy.timeoutMs);
       try {
         // Sent only to a free slot: the time limit counts from when a worker can start the page.
-        return await whenSlotFree(broker, () => {
-          if (!wanted())
-            throw new OcrError('NOT_FOUND', "The page's document was closed (its job ended) before a worker was free", params.page_number);
-          // The balancer sends a page in a language only to workers that read it (balancing.ts).
-          const opts: CallingOptions = {
-            stream: streamOf(bytes),
-            timeout: policy.timeoutMs,
-            avoidNodes: [...avoidNodes],
-            language: params.language,
-          };
-          return unlessReconnected(connection, caller.call<PageResult, RecognizeParams>('ocr.recognize', params, opts), params.page_number);
-        });
+        return await whenSlotFree(
+          broker,
+          () => {
+            if (!wanted())
+              throw new OcrError(
+                'NOT_FOUND',
+                "The page's document was closed (its job ended) before a worker was free",
+                params.page_number,
+              );
+            // The balancer sends a page in a language only to workers that read it (balancing.ts).
+            const opts: CallingOptions = {
+              stream: streamOf(bytes),
+              timeout: policy.timeoutMs,
+              avoidNodes: [...avoidNodes],
+              language: params.language,
+            };
+            return unlessReconnected(
+              connection,
+              caller.call<PageResult, RecognizeParams>('ocr.recognize', params, opts),
+              params.page_number,
+            );
+          },
+          params.language,
+        );
       } catch (err) {
         failure = err;
         const node = failedNode(err);

@@ -11,6 +11,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { ServiceBroker } from 'moleculer';
+import { advertisedLanguages } from './languages.ts';
 import { natsConnection } from './nats-connection.ts';
 
 export interface PageRun<T> {
@@ -24,11 +25,12 @@ interface Lane {
   start: (page: number) => void;
 }
 
-/** The OCR workers this node knows, and their inference slots in all. */
-export function clusterSlots(broker: ServiceBroker): { workers: number; slots: number } {
+/** The OCR workers this node knows (those that read `language`, when one is given), and their inference slots in all. */
+export function clusterSlots(broker: ServiceBroker, language?: string): { workers: number; slots: number } {
   const known = { workers: 0, slots: 0 };
   for (const service of broker.registry.getServiceList({ onlyAvailable: true, skipInternal: true })) {
     if (service.name !== 'ocr') continue;
+    if (language !== undefined && !advertisedLanguages(service.metadata ?? {})?.includes(language)) continue;
     const slots = (service.metadata as { slots?: unknown } | undefined)?.slots;
     known.workers += 1;
     known.slots += typeof slots === 'number' && slots > 0 ? slots : 1;
@@ -159,7 +161,9 @@ export class PageScheduler {
 
 interface NodeQueues {
   pages: PageScheduler;
-  sends: PageScheduler;
+  /** Calls waiting for a free slot, per page language ('' for pages any worker reads). */
+  sends: Map<string, PageScheduler>;
+  room: (extraPerWorker: number, language?: string) => () => number;
 }
 
 const queues = new WeakMap<ServiceBroker, NodeQueues>();
@@ -170,12 +174,12 @@ function queuesOf(broker: ServiceBroker): NodeQueues {
     const connection = natsConnection(broker);
     // Nothing goes out while the NATS connection is down. With no worker known, one page at a time
     // goes out anyway: it fails NO_WORKERS after its retries rather than waiting for good.
-    const room = (extraPerWorker: number) => () => {
+    const room = (extraPerWorker: number, language?: string) => () => {
       if (!connection.connected) return 0;
-      const { workers, slots } = clusterSlots(broker);
+      const { workers, slots } = clusterSlots(broker, language);
       return Math.max(1, slots + extraPerWorker * workers);
     };
-    queues.set(broker, (node = { pages: new PageScheduler(room(1)), sends: new PageScheduler(room(0)) }));
+    queues.set(broker, (node = { pages: new PageScheduler(room(1)), sends: new Map(), room }));
   }
   return node;
 }
@@ -190,7 +194,16 @@ export function pageQueueOf(broker: ServiceBroker): PageScheduler | undefined {
   return queues.get(broker)?.pages;
 }
 
-/** Runs `send` (a call to `ocr.recognize`) once a slot of the workers this node knows is free, in turn. */
-export function whenSlotFree<T>(broker: ServiceBroker, send: () => Promise<T>): Promise<T> {
-  return queuesOf(broker).sends.one(send);
+/**
+ * Runs `send` (a call to `ocr.recognize`) once a slot is free, in turn. A page in a `language` waits
+ * for a slot of the workers that read it: counted against every worker's slots, it would be sent to a
+ * busy reader of its language and wait in that worker's queue with its time limit running. (A worker
+ * reading several languages can then hold one call per language queue beyond its slots, at most.)
+ */
+export function whenSlotFree<T>(broker: ServiceBroker, send: () => Promise<T>, language?: string): Promise<T> {
+  const node = queuesOf(broker);
+  const key = language ?? '';
+  let sends = node.sends.get(key);
+  if (!sends) node.sends.set(key, (sends = new PageScheduler(node.room(0, language))));
+  return sends.one(send);
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { expect, test } from '@jest/globals';
-import { PageScheduler } from '../../src/broker/page-scheduler.ts';
+import { ServiceBroker } from 'moleculer';
+import { clusterSlots, PageScheduler, whenSlotFree } from '../../src/broker/page-scheduler.ts';
 
 const tick = (ms = 2) => new Promise((r) => setTimeout(r, ms));
 
@@ -95,4 +96,40 @@ test('pages wait while there is no room, and go out once capacity appears', asyn
   await job;
   clearTimeout(alive);
   expect(read).toEqual([1, 2]);
+});
+
+test("a page in a language waits for a slot of the workers that read it, not for any worker's slot", async () => {
+  // One worker reads English and Chinese with one slot, another Chinese only with two: two English
+  // pages must go out one after the other (counted against every slot they would both go to the first).
+  const namespace = `langs-${process.pid}-${Date.now()}`;
+  const node = (nodeID: string) => new ServiceBroker({ nodeID, namespace, transporter: 'Fake', logger: false });
+  const [sender, both, chineseOnly] = [node('sender'), node('en-zh'), node('zh')];
+  both.createService({ name: 'ocr', metadata: { slots: 1, languages: ['en', 'zh'] } });
+  chineseOnly.createService({ name: 'ocr', metadata: { slots: 2, languages: ['zh'] } });
+  await Promise.all([sender, both, chineseOnly].map((b) => b.start()));
+  try {
+    while (clusterSlots(sender).workers < 2) await tick(20);
+    expect([clusterSlots(sender, 'en'), clusterSlots(sender, 'zh'), clusterSlots(sender)]).toEqual([
+      { workers: 1, slots: 1 },
+      { workers: 2, slots: 3 },
+      { workers: 2, slots: 3 },
+    ]);
+    let out = 0;
+    const most = { en: 0, zh: 0 };
+    const send = (language: 'en' | 'zh') => () =>
+      whenSlotFree(
+        sender,
+        async () => {
+          most[language] = Math.max(most[language], ++out);
+          await tick(20);
+          out--;
+        },
+        language,
+      );
+    await Promise.all(Array.from({ length: 4 }, send('en')));
+    await Promise.all(Array.from({ length: 6 }, send('zh')));
+    expect(most).toEqual({ en: 1, zh: 3 });
+  } finally {
+    await Promise.all([sender, both, chineseOnly].map((b) => b.stop()));
+  }
 });
