@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { expect, test } from '@jest/globals';
+import { packLines } from '../../src/ocr/image/line-tensor.ts';
 import { pieceRanges, widthBatches } from '../../src/ocr/stages/rec/rec.ts';
 
 /** A 48-high line of ink blocks ("words") separated by blank runs of the given widths. */
@@ -51,4 +52,12 @@ test('lines are batched narrowest first within the column budget and width sprea
     [0, 2, 3],
     [4, 1],
   ]);
+});
+
+test('a batch packed into a buffer that held an earlier batch is the batch packed afresh: the padding is written too', () => {
+  const lines = [line([30, 40], [10]), line([20], [])];
+  const fresh = packLines(lines, 48, 96);
+  const reused = packLines(lines, 48, 96, new Float32Array(fresh.length).fill(Number.NaN));
+  expect(reused).toEqual(fresh);
+  assert.equal(fresh[47 * 96 + 95], 0, 'the padding right of the narrower line');
 });

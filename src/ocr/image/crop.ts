@@ -73,6 +73,9 @@ export function cropLine(src: GreyRaster, box: Quad, outHeight: number, widthSca
   const samples = Math.min(4, Math.max(1, Math.ceil(scale - 0.25)));
   const sums = new Float64Array(outWidth);
   const data = new Uint8Array(outWidth * outHeight);
+  // The darkest and lightest values written: the line's ink threshold, known without another pass.
+  let lo = 255,
+    hi = 0;
   for (let v = 0; v < outHeight; v++) {
     sums.fill(0);
     for (let sv = 0; sv < samples; sv++) {
@@ -90,8 +93,14 @@ export function cropLine(src: GreyRaster, box: Quad, outHeight: number, widthSca
       }
     }
     const norm = 1 / (samples * samples);
-    for (let u = 0; u < outWidth; u++) data[v * outWidth + u] = Math.round(sums[u]! * norm);
+    for (let u = 0; u < outWidth; u++) {
+      const value = Math.round(sums[u]! * norm);
+      data[v * outWidth + u] = value;
+      if (value < lo) lo = value;
+      if (value > hi) hi = value;
+    }
   }
+  inkAnalyses.set(data, { cut: threshold(lo, hi) });
   return { data, width: outWidth, height: outHeight };
 }
 
@@ -100,30 +109,53 @@ export function flipLine(line: LineImage): LineImage {
   return { ...line, data: line.data.slice().reverse() };
 }
 
-/** The grey level midway between paper and ink, or undefined when the line has no contrast (no ink). */
-export function inkThreshold(line: LineImage): number | undefined {
-  let lo = 255,
-    hi = 0;
-  for (const v of line.data) {
-    if (v < lo) lo = v;
-    if (v > hi) hi = v;
-  }
+/**
+ * The ink analysis of each line image, kept with its pixels: cutting the line at gutters, cutting it in
+ * pieces for the recogniser, finding word spaces and word boxes all ask it of the same images.
+ */
+const inkAnalyses = new WeakMap<Uint8Array, { cut: number | undefined; blank?: Uint8Array }>();
+
+function threshold(lo: number, hi: number): number | undefined {
   return hi - lo < 40 ? undefined : (lo + hi) / 2;
 }
 
-/** Columns of the line image that hold no ink: nothing darker than midway between paper and ink. */
+/** The grey level midway between paper and ink, or undefined when the line has no contrast (no ink). */
+export function inkThreshold(line: LineImage): number | undefined {
+  const known = inkAnalyses.get(line.data);
+  if (known) return known.cut;
+  let lo = 255,
+    hi = 0;
+  const { data } = line;
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i]!;
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  const cut = threshold(lo, hi);
+  inkAnalyses.set(data, { cut });
+  return cut;
+}
+
+/**
+ * Columns of the line image that hold no ink: nothing darker than `cut`, by default midway between
+ * paper and ink. Shared with every other caller for the same image and cut: not to be written to.
+ */
 export function blankColumns(line: LineImage, cut = inkThreshold(line)): Uint8Array {
   const { data, width, height } = line;
+  const known = inkAnalyses.get(data);
+  if (known?.blank && known.cut === cut) return known.blank;
   const blank = new Uint8Array(width).fill(1);
-  if (cut === undefined) return blank;
-  for (let x = 0; x < width; x++) {
-    for (let y = 0; y < height; y++) {
-      if (data[y * width + x]! < cut) {
-        blank[x] = 0;
-        break;
+  if (cut !== undefined) {
+    for (let x = 0; x < width; x++) {
+      for (let y = 0; y < height; y++) {
+        if (data[y * width + x]! < cut) {
+          blank[x] = 0;
+          break;
+        }
       }
     }
   }
+  if (known && known.cut === cut) known.blank = blank;
   return blank;
 }
 
@@ -194,7 +226,7 @@ export interface LinePiece {
  */
 export function splitLineAtGaps(line: LineImage, box: Quad, minGap: number, margin: number): LinePiece[] {
   const cut = inkThreshold(line);
-  const blank = blankColumns(line, cut);
+  const blank = blankColumns(line, cut).slice();
   clearSpecks(line, blank, cut);
   const spans: [number, number][] = [];
   let start = -1,

@@ -3,22 +3,28 @@ import type { LineImage } from './crop.ts';
 
 /**
  * Lines left-aligned in a batch `width` wide, scaled to [-1, 1] as Paddle's resize_norm_img does;
- * the columns right of a line stay 0, the padding Paddle uses.
+ * the columns right of a line are 0, the padding Paddle uses. Every value of `out` (lines x 3 x
+ * height x width) is written, so it may be a buffer that held an earlier batch.
  */
-export function packLines(lines: readonly LineImage[], height: number, width: number): Float32Array {
+export function packLines(
+  lines: readonly LineImage[],
+  height: number,
+  width: number,
+  out = new Float32Array(lines.length * 3 * height * width),
+): Float32Array {
   const plane = height * width;
-  const out = new Float32Array(lines.length * 3 * plane);
   lines.forEach((line, n) => {
     const base = n * 3 * plane;
     const w = Math.min(width, line.width);
     for (let y = 0; y < height; y++) {
+      const row = base + y * width;
       for (let x = 0; x < w; x++) {
         const v = line.data[y * line.width + x]! / 127.5 - 1;
-        const i = base + y * width + x;
-        out[i] = v;
-        out[i + plane] = v;
-        out[i + 2 * plane] = v;
+        out[row + x] = v;
+        out[row + x + plane] = v;
+        out[row + x + 2 * plane] = v;
       }
+      for (let c = 0; c < 3; c++) out.fill(0, row + c * plane + w, row + c * plane + width);
     }
   });
   return out;

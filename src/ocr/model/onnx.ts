@@ -56,6 +56,38 @@ export interface TensorOut {
   dims: readonly number[];
 }
 
+/**
+ * Buffers of input tensors, kept for the next run: a page's inputs come to about 60 MB (the
+ * detector's 15 MB, the recogniser's batches 40 MB), which allocated anew for every run kept the
+ * garbage collector busy and the C heap, which the models' activations share, fragmented.
+ */
+const spareInputs: Float32Array<ArrayBuffer>[] = [];
+const ownInputs = new WeakSet<ArrayBuffer>();
+/** Spare buffers kept: a detector input and the recogniser's batch sizes. */
+const MAX_SPARE_INPUTS = 4;
+
+/**
+ * A buffer for a model's input of `length` values, to be filled entirely by the caller (it may hold an
+ * earlier run's values) and handed to runModel or runModelOutputs, which keep it for the next input.
+ */
+export function inputBuffer(length: number): Float32Array<ArrayBuffer> {
+  let best: Float32Array<ArrayBuffer> | undefined;
+  for (const spare of spareInputs) if (spare.length >= length && (!best || spare.length < best.length)) best = spare;
+  if (best) spareInputs.splice(spareInputs.indexOf(best), 1);
+  const buffer = best ?? new Float32Array(length);
+  ownInputs.add(buffer.buffer);
+  return buffer.subarray(0, length);
+}
+
+function keepInput(input: Float32Array): void {
+  const buffer = input.buffer as ArrayBuffer;
+  if (!ownInputs.has(buffer)) return;
+  spareInputs.push(new Float32Array(buffer));
+  // Over the limit, the smallest goes: the large ones are the costly ones to allocate again.
+  if (spareInputs.length > MAX_SPARE_INPUTS)
+    spareInputs.splice(spareInputs.indexOf(spareInputs.reduce((a, b) => (b.length < a.length ? b : a))), 1);
+}
+
 /** Milliseconds each session spent in `run`: the model's own time, the floor the pipeline is measured against. */
 const inferenceMs = new WeakMap<Session, number>();
 
@@ -67,9 +99,12 @@ export function inferenceTime(session: Session): number {
 export async function runModelOutputs(session: Session, input: Float32Array, dims: number[]): Promise<InferenceSession.ReturnType> {
   const feeds = { [session.inputNames[0]!]: new ort.Tensor('float32', input, dims) };
   const t0 = performance.now();
-  const result = await session.run(feeds);
-  inferenceMs.set(session, inferenceTime(session) + performance.now() - t0);
-  return result;
+  try {
+    return await session.run(feeds);
+  } finally {
+    inferenceMs.set(session, inferenceTime(session) + performance.now() - t0);
+    keepInput(input);
+  }
 }
 
 /** Runs a model on its one input; its first output, a float tensor. */

@@ -7,7 +7,7 @@
 import { CLS_BATCH, CLS_WIDTH, REC_HEIGHT, type ClsParams } from '../../config.ts';
 import type { LineImage } from '../../image/crop.ts';
 import { packLines } from '../../image/line-tensor.ts';
-import { runModel, type Session } from '../../model/onnx.ts';
+import { inputBuffer, runModel, type Session } from '../../model/onnx.ts';
 
 export interface LineOrientation {
   turned: boolean;
@@ -47,6 +47,7 @@ export async function classifyLines(session: Session, lines: readonly LineImage[
         batch.map((w) => w.image),
         REC_HEIGHT,
         CLS_WIDTH,
+        inputBuffer(batch.length * 3 * REC_HEIGHT * CLS_WIDTH),
       ),
       [batch.length, 3, REC_HEIGHT, CLS_WIDTH],
     );

@@ -2,7 +2,7 @@
 import { DET_MEAN, DET_STD, type DetParams } from '../../config.ts';
 import { dbPostprocess, type DetectedBox } from './db-postprocess.ts';
 import { quadSize } from '../../image/geometry.ts';
-import { runModel, type Session } from '../../model/onnx.ts';
+import { inputBuffer, runModel, type Session } from '../../model/onnx.ts';
 import { resizeRaster, type Raster } from '../../image/raster.ts';
 
 export interface DetectionResult {
@@ -34,7 +34,7 @@ export async function detInput(page: Raster, params: DetParams): Promise<{ input
   const size = detInputSize(page.width, page.height, params.limitSideLen);
   const small = await resizeRaster(page, size.width, size.height);
   const plane = size.width * size.height;
-  const input = new Float32Array(3 * plane);
+  const input = inputBuffer(3 * plane);
   for (let c = 0; c < 3; c++) {
     const src = small.channels === 1 ? 0 : c;
     const k = 1 / (255 * DET_STD[c]!),

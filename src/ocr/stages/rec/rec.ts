@@ -3,7 +3,7 @@ import { CUT_WINDOW, REC_HEIGHT, REC_STRIDE, WORD_SPACE, type RecParams } from '
 import { blankColumns, type LineImage } from '../../image/crop.ts';
 import { ctcGreedyDecode, stepMaxima, type CtcResult, type StepMaxima } from './ctc.ts';
 import { packLines } from '../../image/line-tensor.ts';
-import { runModelOutputs, type Session } from '../../model/onnx.ts';
+import { inputBuffer, runModelOutputs, type Session } from '../../model/onnx.ts';
 
 /**
  * Column ranges [x0, x1) that a line is read in: the whole line, or, when it is wider than `maxWidth`,
@@ -128,6 +128,7 @@ export async function recognizeLines(
         batch.map((i) => pieces[i]!.image),
         REC_HEIGHT,
         width,
+        inputBuffer(batch.length * 3 * REC_HEIGHT * width),
       ),
       [batch.length, 3, REC_HEIGHT, width],
     );
