@@ -10,8 +10,9 @@ import { isErrorCode, OcrError } from '../errors.ts';
 import type { EngineInfo, PageOcr } from '../contracts.ts';
 import type { OcrConfig } from './config.ts';
 import { readEncodedPage, type PageReader } from './engine.ts';
-import type { ThreadMessage, ThreadTask } from './engine-thread.ts';
+import type { ThreadData, ThreadMessage, ThreadTask } from './engine-thread.ts';
 import { decodeImage, type Raster } from './image/raster.ts';
+import { ThreadLock } from './thread-lock.ts';
 
 interface Job {
   raster: Raster;
@@ -34,6 +35,11 @@ export class EnginePool implements PageReader {
   private readonly entry: URL;
   private readonly threads: EngineThread[] = [];
   private readonly queue: Job[] = [];
+  /**
+   * The engines detect one at a time: a detector run holds some 190 MB at its peak, and two at once
+   * (every job's first pages) held both; detection is a seventh of a page's time, so they rarely wait.
+   */
+  private readonly detectionLock = new ThreadLock();
   private engineInfo: EngineInfo | undefined;
   private inferenceTotal = 0;
   private closed = false;
@@ -91,7 +97,10 @@ export class EnginePool implements PageReader {
   }
 
   private startThread(): Promise<void> {
-    const worker = new Worker(this.entry, { workerData: this.config });
+    const worker = new Worker(this.entry, {
+      workerData: { config: this.config, detectionLock: this.detectionLock.buffer } satisfies ThreadData,
+    });
+    const { threadId } = worker;
     const thread: EngineThread = { worker, job: undefined };
     return new Promise((resolve, reject) => {
       let ready = false;
@@ -120,6 +129,8 @@ export class EnginePool implements PageReader {
         thread.job = undefined;
       });
       worker.on('exit', (code) => {
+        // A thread that died detecting would otherwise keep the others from ever detecting again.
+        this.detectionLock.release(threadId);
         const index = this.threads.indexOf(thread);
         if (index >= 0) this.threads.splice(index, 1);
         thread.job?.reject(new Error(`The engine thread exited with code ${code}`));

@@ -1,9 +1,16 @@
 /** One OcrEngine in a worker thread of an EnginePool: loads the models once, then reads the pages it is sent. */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { OcrError } from '../errors.ts';
 import type { OcrConfig } from './config.ts';
 import { OcrEngine } from './engine.ts';
 import type { Raster } from './image/raster.ts';
+import { ThreadLock } from './thread-lock.ts';
+
+/** What a thread is started with: the engine's configuration and the lock its pool's engines detect under. */
+export interface ThreadData {
+  config: OcrConfig;
+  detectionLock: SharedArrayBuffer;
+}
 
 /** What the pool sends a thread: a page to read, or the order to stop. A thread reads one page at a time, so a reply needs no id. */
 export type ThreadTask = { type: 'page'; raster: Raster; language: string | undefined } | { type: 'close' };
@@ -14,7 +21,8 @@ export type ThreadMessage =
   | { type: 'failed'; code: string | undefined; message: string };
 
 const port = parentPort!;
-const engine = await OcrEngine.load(workerData as OcrConfig);
+const { config, detectionLock } = workerData as ThreadData;
+const engine = await OcrEngine.load(config, { lock: new ThreadLock(detectionLock), holder: threadId });
 const send = (message: ThreadMessage) => port.postMessage(message);
 send({ type: 'ready', info: engine.info });
 

@@ -19,6 +19,7 @@ import { inferenceTime, loadSession, sessionPrecision, type Session } from './mo
 import { decodeImage, turnRaster, type Raster, type Turn } from './image/raster.ts';
 import { linePieces, recognizeLines } from './stages/rec/rec.ts';
 import { recoverSpaces } from './stages/rec/spaces.ts';
+import type { ThreadLock } from './thread-lock.ts';
 import { wordBoxes } from './stages/rec/words.ts';
 
 /** Whether most of the page's text runs vertically: the page is turned a quarter. */
@@ -61,6 +62,13 @@ export async function readEncodedPage(
   return { ...page, timings: { ...page.timings, decode_ms: decodeMs, total_ms: performance.now() - t0 } };
 }
 
+/** Detection shared with other engines of the process: one detects at a time (thread-lock.ts). */
+export interface SharedDetection {
+  lock: ThreadLock;
+  /** This engine's thread id, which holds the lock while it detects. */
+  holder: number;
+}
+
 /** A recogniser with its dictionary's classes. */
 interface Recognizer {
   path: string;
@@ -76,10 +84,18 @@ export class OcrEngine implements PageReader {
   /** The recogniser of each language read. */
   private readonly byLanguage: ReadonlyMap<string, Recognizer>;
   private readonly cls: Session | undefined;
+  private readonly sharedDetection: SharedDetection | undefined;
 
-  private constructor(config: OcrConfig, det: Session, recognizers: Recognizer[], cls: Session | undefined) {
+  private constructor(
+    config: OcrConfig,
+    det: Session,
+    recognizers: Recognizer[],
+    cls: Session | undefined,
+    sharedDetection: SharedDetection | undefined,
+  ) {
     this.config = config;
     this.det = det;
+    this.sharedDetection = sharedDetection;
     this.rec = recognizers[0]!;
     this.cls = cls;
     // The added recognisers come after the default one, so theirs wins a language both name.
@@ -87,7 +103,8 @@ export class OcrEngine implements PageReader {
     this.byLanguage = new Map(recognizers.flatMap((r, i) => named[i]!.map((language) => [language, r] as const)));
   }
 
-  static async load(config: OcrConfig): Promise<OcrEngine> {
+  /** Loads the models; `sharedDetection` makes the engine detect only while no other engine of the process does. */
+  static async load(config: OcrConfig, sharedDetection?: SharedDetection): Promise<OcrEngine> {
     const { models, threads, rewriteGraphs, int8 } = config;
     const options = (rewrite: { argmaxOutputs?: boolean }) => ({ rewrite: rewriteGraphs ? rewrite : undefined, int8 });
     const recognizer = async (path: string, dict: string): Promise<Recognizer> => {
@@ -102,7 +119,7 @@ export class OcrEngine implements PageReader {
       recognizer(models.rec, models.dict),
       ...config.languageModels.map((m) => recognizer(m.rec, m.dict)),
     ]);
-    const engine = new OcrEngine(config, det, recognizers, cls);
+    const engine = new OcrEngine(config, det, recognizers, cls, sharedDetection);
     await engine.warmUp();
     return engine;
   }
@@ -167,7 +184,9 @@ export class OcrEngine implements PageReader {
     let detMs = 0,
       clsMs = 0;
     const detect = async () => {
-      const detected = await detectText(this.det, page, this.config.det);
+      const run = () => detectText(this.det, page, this.config.det);
+      const shared = this.sharedDetection;
+      const detected = await (shared ? shared.lock.hold(shared.holder, run) : run());
       detMs += detected.ms;
       return detected.boxes;
     };
