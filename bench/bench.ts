@@ -135,9 +135,13 @@ function median(xs: number[]): number {
  * (total_ms less decode_ms, which holds the rendering done elsewhere) summed, over readers x wall.
  * The rest is time a reader waited for a page: rendering, transport, the end of the job.
  */
-function busyNote(pages: PageResult[], readers: number, wall_s: number): string {
-  const busy = pages.reduce((sum, p) => sum + p.timings.total_ms - p.timings.decode_ms, 0) / 1000;
-  return `readers busy ${Math.round((busy / (readers * wall_s)) * 100)} %`;
+function busyNote(pages: Pick<PageResult, 'timings'>[], readers: number, wall_s: number): string {
+  return `readers busy ${Math.round((readingSeconds(pages) / (readers * wall_s)) * 100)} %`;
+}
+
+/** The pages' reading time (total_ms less decode_ms), summed, in seconds. */
+function readingSeconds(pages: Pick<PageResult, 'timings'>[]): number {
+  return pages.reduce((sum, p) => sum + p.timings.total_ms - p.timings.decode_ms, 0) / 1000;
 }
 
 /** A server's engines as its first worker reports them. */
@@ -188,9 +192,16 @@ async function floorAndEngine(rasters: Awaited<ReturnType<typeof renderPages>>):
     models ??= reader.info.models;
     const rss = { bench: vmHwmMb(process.pid) };
     const note = `${SERVER_ENGINES} engine${SERVER_ENGINES > 1 ? 's' : ''} x ${reader.info.threads} thread${reader.info.threads > 1 ? 's' : ''}`;
+    // The pipeline's own share of the reading time, apart from the engines' idle time at the end of the job.
+    const outside = 1 - (inference * SERVER_ENGINES) / 1000 / readingSeconds(pages);
     return [
       { wall_s: inference / 1000, peak_rss_mb: rss, texts, note },
-      { wall_s: total / 1000, peak_rss_mb: rss, texts, note },
+      {
+        wall_s: total / 1000,
+        peak_rss_mb: rss,
+        texts,
+        note: `${note}, ${busyNote(pages, SERVER_ENGINES, total / 1000)}, outside the models ${Math.round(outside * 100)} % of reading`,
+      },
     ];
   } finally {
     if (reader instanceof EnginePool) await reader.close();

@@ -1,6 +1,7 @@
 /**
- * Sends one PDF through a fresh one-process server as a job and reports pages per minute and the
- * server's memory over the run (sampled from /proc), optionally scoring the text against the corpus.
+ * Sends one PDF through a fresh one-process server as a job and reports pages per minute, the
+ * server's memory over the run (sampled from /proc) and the CPU seconds it spent on the job (which a
+ * shared machine's load changes far less than the wall time), optionally scoring the text against the corpus.
  * Usage: node bench/pdf-job.ts FILE.pdf [--repeat N] [--pages N] [--dpi 200] [--output pdf] [--manifest corpus/manifest.tsv]
  * --repeat builds a longer PDF from N copies of the file's pages (to show memory does not grow with pages);
  * --pages takes the first N pages only; --output then asks for the finished job's result in that
@@ -42,6 +43,11 @@ if (repeat > 1 || values.pages) {
 
 const { server, base } = await startServer({ MAX_UPLOAD_MB: '2000', MAX_PAGES: '100000' }, 120_000);
 const rss = () => procMemoryMb(server.pid);
+/** The server's user + system CPU seconds so far (/proc/PID/stat, in clock ticks of 1/100 s). */
+const cpuSeconds = () => {
+  const fields = readFileSync(`/proc/${server.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+};
 const idle = rss();
 let peak = idle;
 const sampler = setInterval(() => (peak = Math.max(peak, rss())), 250);
@@ -50,6 +56,7 @@ const body = new FormData();
 body.append('file', new Blob([new Uint8Array(pdf)]), `${name}.pdf`);
 body.append('dpi', values.dpi ?? '200');
 const t0 = performance.now();
+const cpu0 = cpuSeconds();
 const job = await (await fetch(`${base}/jobs`, { method: 'POST', body })).json();
 const samples: string[] = [];
 let sampledAt = -1;
@@ -64,6 +71,7 @@ for (;;) {
   if (p.finished) break;
 }
 const wall = (performance.now() - t0) / 1000;
+const cpu = cpuSeconds() - cpu0;
 clearInterval(sampler);
 const result = await (await fetch(`${base}/jobs/${job.job_id}/result`)).json();
 const written: string[] = [];
@@ -87,7 +95,8 @@ writeFileSync(join(out, `${name}.json`), JSON.stringify(result));
 
 const pages = result.metrics.total_pages;
 console.log(
-  `${name}: ${pages} pages in ${wall.toFixed(1)} s = ${((pages / wall) * 60).toFixed(1)} pages/min (${(wall / pages).toFixed(2)} s/page), status ${result.metrics.status}`,
+  `${name}: ${pages} pages in ${wall.toFixed(1)} s = ${((pages / wall) * 60).toFixed(1)} pages/min (${(wall / pages).toFixed(2)} s/page), ` +
+    `server CPU ${cpu.toFixed(1)} s (${(cpu / pages).toFixed(2)} s/page), status ${result.metrics.status}`,
 );
 console.log(`server RSS: ${idle.toFixed(0)} MB after start, peak ${peak.toFixed(0)} MB; ${samples.join(', ')}`);
 for (const line of written) console.log(line);
