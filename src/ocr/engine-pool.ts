@@ -3,15 +3,17 @@
  * time. onnxruntime's `run` blocks the thread that calls it (measured: two recogniser runs started
  * together on one thread took 182 ms, one alone 86 ms), so pages read in parallel need threads. With
  * the int8 models one intra-op thread per engine is also the efficient split of a machine's cores:
- * a second thread made a recogniser run only 1.6x faster.
+ * a second thread made a recogniser run only 1.6x faster. An engine left without a page while another
+ * reads one (the end of a job) reads some of that page's recognition batches.
  */
 import { Worker } from 'node:worker_threads';
 import { isErrorCode, OcrError } from '../errors.ts';
 import type { EngineInfo, PageOcr } from '../contracts.ts';
 import type { OcrConfig } from './config.ts';
 import { readEncodedPage, type PageReader } from './engine.ts';
-import type { ThreadData, ThreadMessage, ThreadTask } from './engine-thread.ts';
+import type { Batch, ThreadData, ThreadMessage, ThreadTask } from './engine-thread.ts';
 import { decodeImage, type Raster } from './image/raster.ts';
+import type { StepMaxima } from './stages/rec/ctc.ts';
 import { ThreadLock } from './thread-lock.ts';
 
 interface Job {
@@ -24,6 +26,8 @@ interface Job {
 interface EngineThread {
   worker: Worker;
   job: Job | undefined;
+  /** The engine whose batch this one reads, and the batch's id there. */
+  helping: { engine: EngineThread; id: number } | undefined;
 }
 
 const ENGINE_THREAD = new URL('./engine-thread.ts', import.meta.url);
@@ -40,6 +44,9 @@ export class EnginePool implements PageReader {
    * (every job's first pages) held both; detection is a seventh of a page's time, so they rarely wait.
    */
   private readonly detectionLock = new ThreadLock();
+  /** Engines with neither a page nor a batch while no page waits: the engines reading a page lend it batches while this is above 0. */
+  private readonly idleEngines = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
+  private batchesLent = 0;
   private engineInfo: EngineInfo | undefined;
   private inferenceTotal = 0;
   private closed = false;
@@ -63,6 +70,11 @@ export class EnginePool implements PageReader {
 
   get info(): EngineInfo {
     return { ...this.engineInfo!, engines: this.threads.length };
+  }
+
+  /** Recognition batches an engine read for another one's page. */
+  get lentBatches(): number {
+    return this.batchesLent;
   }
 
   /** Milliseconds the engines spent inside the models, summed over threads. */
@@ -98,10 +110,14 @@ export class EnginePool implements PageReader {
 
   private startThread(): Promise<void> {
     const worker = new Worker(this.entry, {
-      workerData: { config: this.config, detectionLock: this.detectionLock.buffer } satisfies ThreadData,
+      workerData: {
+        config: this.config,
+        detectionLock: this.detectionLock.buffer,
+        idleEngines: this.idleEngines.buffer,
+      } satisfies ThreadData,
     });
     const { threadId } = worker;
-    const thread: EngineThread = { worker, job: undefined };
+    const thread: EngineThread = { worker, job: undefined, helping: undefined };
     return new Promise((resolve, reject) => {
       let ready = false;
       worker.on('message', (message: ThreadMessage) => {
@@ -112,6 +128,13 @@ export class EnginePool implements PageReader {
           resolve();
           this.dispatch();
           return;
+        }
+        if (message.type === 'help') return this.lend(thread, message);
+        if (message.type === 'batch') {
+          this.inferenceTotal += message.inferenceMs;
+          if (message.maxima) this.batchesLent++;
+          this.answerLender(thread, message.maxima);
+          return this.dispatch();
         }
         const job = thread.job!;
         thread.job = undefined;
@@ -135,6 +158,8 @@ export class EnginePool implements PageReader {
         if (index >= 0) this.threads.splice(index, 1);
         thread.job?.reject(new Error(`The engine thread exited with code ${code}`));
         thread.job = undefined;
+        // The engine that lent it a batch reads it itself.
+        this.answerLender(thread, undefined);
         if (!ready) reject(new Error(`The engine thread exited with code ${code} while loading the models`));
         // A thread that dies mid-page (a native crash in a model) is replaced; the page it held was failed above.
         else if (!this.closed) this.startThread().catch(() => undefined);
@@ -144,10 +169,32 @@ export class EnginePool implements PageReader {
 
   private dispatch(): void {
     for (const thread of this.threads) {
-      if (thread.job || this.queue.length === 0) continue;
+      if (thread.job || thread.helping || this.queue.length === 0) continue;
       const job = this.queue.shift()!;
       thread.job = job;
       thread.worker.postMessage({ type: 'page', raster: job.raster, language: job.language } satisfies ThreadTask);
     }
+    const idle = this.queue.length > 0 ? 0 : this.threads.filter((t) => !t.job && !t.helping).length;
+    Atomics.store(this.idleEngines, 0, idle);
+  }
+
+  /** Hands a batch of `lender`'s page to an idle engine, or answers at once that none is (pages come first). */
+  private lend(lender: EngineThread, batch: Batch): void {
+    const helper = this.closed || this.queue.length > 0 ? undefined : this.threads.find((t) => t !== lender && !t.job && !t.helping);
+    if (!helper) {
+      lender.worker.postMessage({ type: 'helped', id: batch.id, maxima: undefined } satisfies ThreadTask);
+      return;
+    }
+    helper.helping = { engine: lender, id: batch.id };
+    helper.worker.postMessage({ ...batch, type: 'batch' } satisfies ThreadTask, [batch.input.buffer]);
+    this.dispatch();
+  }
+
+  /** Gives the engine that lent `helper` its batch the batch's step maxima (undefined: it reads the batch itself). */
+  private answerLender(helper: EngineThread, maxima: StepMaxima | undefined): void {
+    const lent = helper.helping;
+    helper.helping = undefined;
+    if (lent && this.threads.includes(lent.engine))
+      lent.engine.worker.postMessage({ type: 'helped', id: lent.id, maxima } satisfies ThreadTask);
   }
 }

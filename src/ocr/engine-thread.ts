@@ -1,36 +1,83 @@
-/** One OcrEngine in a worker thread of an EnginePool: loads the models once, then reads the pages it is sent. */
+/**
+ * One OcrEngine in a worker thread of an EnginePool: loads the models once, then reads the pages it is
+ * sent, and, while idle, recognition batches of another engine's page (recognizeLines' BatchHelper).
+ */
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { OcrError } from '../errors.ts';
 import type { OcrConfig } from './config.ts';
 import { OcrEngine } from './engine.ts';
 import type { Raster } from './image/raster.ts';
+import type { StepMaxima } from './stages/rec/ctc.ts';
+import type { BatchHelper } from './stages/rec/rec.ts';
 import { ThreadLock } from './thread-lock.ts';
 
-/** What a thread is started with: the engine's configuration and the lock its pool's engines detect under. */
+/** What a thread is started with: the engine's configuration, and what the pool's engines share. */
 export interface ThreadData {
   config: OcrConfig;
+  /** The lock its pool's engines detect under (thread-lock.ts). */
   detectionLock: SharedArrayBuffer;
+  /** One Int32: how many engines of the pool are idle with no page waiting, kept by the pool. */
+  idleEngines: SharedArrayBuffer;
 }
 
-/** What the pool sends a thread: a page to read, or the order to stop. A thread reads one page at a time, so a reply needs no id. */
-export type ThreadTask = { type: 'page'; raster: Raster; language: string | undefined } | { type: 'close' };
+/** A recognition batch packed by one engine for another to read. */
+export interface Batch {
+  id: number;
+  input: Float32Array<ArrayBuffer>;
+  dims: number[];
+  language: string | undefined;
+}
+
+/**
+ * What the pool sends a thread: a page to read (one at a time, so its reply needs no id), another
+ * engine's batch to read, the answer to a batch this thread asked to be read elsewhere (undefined when
+ * it was not), or the order to stop.
+ */
+export type ThreadTask =
+  | { type: 'page'; raster: Raster; language: string | undefined }
+  | ({ type: 'batch' } & Batch)
+  | { type: 'helped'; id: number; maxima: StepMaxima | undefined }
+  | { type: 'close' };
 
 export type ThreadMessage =
   | { type: 'ready'; info: OcrEngine['info'] }
   | { type: 'page'; page: Awaited<ReturnType<OcrEngine['recognizeRaster']>>; inferenceMs: number }
-  | { type: 'failed'; code: string | undefined; message: string };
+  | { type: 'failed'; code: string | undefined; message: string }
+  | ({ type: 'help' } & Batch)
+  | { type: 'batch'; id: number; maxima: StepMaxima | undefined; inferenceMs: number };
 
 const port = parentPort!;
-const { config, detectionLock } = workerData as ThreadData;
-const engine = await OcrEngine.load(config, { lock: new ThreadLock(detectionLock), holder: threadId });
-const send = (message: ThreadMessage) => port.postMessage(message);
+const { config, detectionLock, idleEngines } = workerData as ThreadData;
+const idle = new Int32Array(idleEngines);
+const send = (message: ThreadMessage, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
+
+/** Batches of this thread's page being read elsewhere, by id. */
+const lent = new Map<number, (maxima: StepMaxima | undefined) => void>();
+let lastLent = 0;
+const recognitionHelper = (language: string | undefined): BatchHelper => ({
+  free: () => Atomics.load(idle, 0) > 0,
+  read: (input, dims) =>
+    new Promise((resolve) => {
+      const id = ++lastLent;
+      lent.set(id, resolve);
+      send({ type: 'help', id, input, dims, language }, [input.buffer]);
+    }),
+});
+
+const engine = await OcrEngine.load(config, { detectionLock: new ThreadLock(detectionLock), holder: threadId, recognitionHelper });
 send({ type: 'ready', info: engine.info });
 
-async function run(task: ThreadTask): Promise<void> {
+async function run(task: Exclude<ThreadTask, { type: 'helped' }>): Promise<void> {
   // Exiting from this thread's own JavaScript is safe: no inference is under way then. A terminate()
   // from outside can land inside onnxruntime's run and abort the whole process.
   if (task.type === 'close') process.exit(0);
   const before = engine.inferenceMs;
+  if (task.type === 'batch') {
+    // A batch that fails here is read again by the engine that lent it.
+    const maxima = await engine.readBatch(task.input, task.dims, task.language).catch(() => undefined);
+    send({ type: 'batch', id: task.id, maxima, inferenceMs: engine.inferenceMs - before });
+    return;
+  }
   try {
     const page = await engine.recognizeRaster(task.raster, task.language);
     send({ type: 'page', page, inferenceMs: engine.inferenceMs - before });
@@ -39,4 +86,8 @@ async function run(task: ThreadTask): Promise<void> {
   }
 }
 
-port.on('message', (task: ThreadTask) => void run(task));
+port.on('message', (task: ThreadTask) => {
+  if (task.type !== 'helped') return void run(task);
+  lent.get(task.id)?.(task.maxima);
+  lent.delete(task.id);
+});

@@ -17,7 +17,8 @@ import { assemblePage, type ReadLine } from './stages/layout/assemble.ts';
 import { cpuInfo } from './model/cpu.ts';
 import { inferenceTime, loadSession, sessionPrecision, type Session } from './model/onnx.ts';
 import { decodeImage, turnRaster, type Raster, type Turn } from './image/raster.ts';
-import { linePieces, recognizeLines } from './stages/rec/rec.ts';
+import { linePieces, readSteps, recognizeLines, type BatchHelper } from './stages/rec/rec.ts';
+import type { StepMaxima } from './stages/rec/ctc.ts';
 import { recoverSpaces } from './stages/rec/spaces.ts';
 import type { ThreadLock } from './thread-lock.ts';
 import { wordBoxes } from './stages/rec/words.ts';
@@ -62,11 +63,14 @@ export async function readEncodedPage(
   return { ...page, timings: { ...page.timings, decode_ms: decodeMs, total_ms: performance.now() - t0 } };
 }
 
-/** Detection shared with other engines of the process: one detects at a time (thread-lock.ts). */
-export interface SharedDetection {
-  lock: ThreadLock;
-  /** This engine's thread id, which holds the lock while it detects. */
+/** What an engine of a pool (engine-pool.ts) shares with the others of its process. */
+export interface PoolSharing {
+  /** One engine detects at a time (thread-lock.ts)... */
+  detectionLock: ThreadLock;
+  /** ...holding the lock with its thread id. */
   holder: number;
+  /** Idle engines that read recognition batches for a page in `language` (recognizeLines). */
+  recognitionHelper(language: string | undefined): BatchHelper;
 }
 
 /** A recogniser with its dictionary's classes. */
@@ -84,18 +88,18 @@ export class OcrEngine implements PageReader {
   /** The recogniser of each language read. */
   private readonly byLanguage: ReadonlyMap<string, Recognizer>;
   private readonly cls: Session | undefined;
-  private readonly sharedDetection: SharedDetection | undefined;
+  private readonly sharing: PoolSharing | undefined;
 
   private constructor(
     config: OcrConfig,
     det: Session,
     recognizers: Recognizer[],
     cls: Session | undefined,
-    sharedDetection: SharedDetection | undefined,
+    sharing: PoolSharing | undefined,
   ) {
     this.config = config;
     this.det = det;
-    this.sharedDetection = sharedDetection;
+    this.sharing = sharing;
     this.rec = recognizers[0]!;
     this.cls = cls;
     // The added recognisers come after the default one, so theirs wins a language both name.
@@ -103,8 +107,8 @@ export class OcrEngine implements PageReader {
     this.byLanguage = new Map(recognizers.flatMap((r, i) => named[i]!.map((language) => [language, r] as const)));
   }
 
-  /** Loads the models; `sharedDetection` makes the engine detect only while no other engine of the process does. */
-  static async load(config: OcrConfig, sharedDetection?: SharedDetection): Promise<OcrEngine> {
+  /** Loads the models; an engine of a pool gets what it shares with the others (`sharing`). */
+  static async load(config: OcrConfig, sharing?: PoolSharing): Promise<OcrEngine> {
     const { models, threads, rewriteGraphs, int8 } = config;
     const options = (rewrite: { argmaxOutputs?: boolean }) => ({ rewrite: rewriteGraphs ? rewrite : undefined, int8 });
     const recognizer = async (path: string, dict: string): Promise<Recognizer> => {
@@ -119,7 +123,7 @@ export class OcrEngine implements PageReader {
       recognizer(models.rec, models.dict),
       ...config.languageModels.map((m) => recognizer(m.rec, m.dict)),
     ]);
-    const engine = new OcrEngine(config, det, recognizers, cls, sharedDetection);
+    const engine = new OcrEngine(config, det, recognizers, cls, sharing);
     await engine.warmUp();
     return engine;
   }
@@ -185,8 +189,8 @@ export class OcrEngine implements PageReader {
       clsMs = 0;
     const detect = async () => {
       const run = () => detectText(this.det, page, this.config.det);
-      const shared = this.sharedDetection;
-      const detected = await (shared ? shared.lock.hold(shared.holder, run) : run());
+      const shared = this.sharing;
+      const detected = await (shared ? shared.detectionLock.hold(shared.holder, run) : run());
       detMs += detected.ms;
       return detected.boxes;
     };
@@ -218,7 +222,13 @@ export class OcrEngine implements PageReader {
     const upright = lines.map((l) => l.image);
     const turned = (orientations ?? []).flatMap((o, i) => (o.turned && o.score >= flipThreshold ? [i] : []));
     const flipped = turned.map((i) => flipLine(upright[i]!));
-    const both = await recognizeLines(rec.session, [...upright, ...flipped], rec.alphabet, this.config.rec);
+    const both = await recognizeLines(
+      rec.session,
+      [...upright, ...flipped],
+      rec.alphabet,
+      this.config.rec,
+      this.sharing?.recognitionHelper(language),
+    );
     const crops = [...upright];
     const readFlipped = new Set<number>();
     const recognized = { lines: both.lines.slice(0, upright.length), ms: both.ms };
@@ -254,6 +264,11 @@ export class OcrEngine implements PageReader {
       ...assembled,
       timings: { decode_ms: 0, det_ms: detMs, cls_ms: clsMs, rec_ms: recognized.ms, layout_ms: layoutMs, total_ms: performance.now() - t0 },
     };
+  }
+
+  /** Reads a batch packed by another engine of the pool for a page in `language` (recognizeLines). */
+  readBatch(input: Float32Array, dims: number[], language: string | undefined): Promise<StepMaxima> {
+    return readSteps(this.recognizerFor(language).session, input, dims);
   }
 
   /** The upright line images the recogniser reads on a page: what int8 calibration (bench/calibrate.ts) records. */

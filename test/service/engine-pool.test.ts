@@ -42,3 +42,15 @@ test('a thread that dies on a page fails that page only; a new thread takes its 
   const both = await Promise.all([pool.recognizeImage(image, MAX_PIXELS), pool.recognizeImage(image, MAX_PIXELS)]);
   for (const page of both) expect(words(page.text)).toEqual(words(truth));
 });
+
+test('an engine without a page reads recognition batches of the page the other is reading, and the text is the same', async () => {
+  const paragraphs = [...ENGLISH_PARAGRAPHS, ...ENGLISH_PARAGRAPHS, ...ENGLISH_PARAGRAPHS];
+  const { image, truth } = renderPage({ paragraphs, height: 1500 });
+  const before = pool.lentBatches;
+  const page = await pool.recognizeImage(image, MAX_PIXELS);
+  expect(words(page.text)).toEqual(words(truth));
+  assert.ok(pool.lentBatches > before, 'the idle engine read some of its batches');
+  // Read again beside another page, its batches lent or not as the other engine happens to be free: the same text.
+  const two = await Promise.all([pool.recognizeImage(image, MAX_PIXELS), pool.recognizeImage(image, MAX_PIXELS)]);
+  for (const p of two) expect(p.text).toEqual(page.text);
+});

@@ -10,8 +10,8 @@ export function packLines(
   lines: readonly LineImage[],
   height: number,
   width: number,
-  out = new Float32Array(lines.length * 3 * height * width),
-): Float32Array {
+  out: Float32Array<ArrayBuffer> = new Float32Array(lines.length * 3 * height * width),
+): Float32Array<ArrayBuffer> {
   const plane = height * width;
   lines.forEach((line, n) => {
     const base = n * 3 * plane;

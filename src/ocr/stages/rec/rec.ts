@@ -92,8 +92,8 @@ export function widthBatches(widths: readonly number[], params: Pick<RecParams, 
   return batches;
 }
 
-/** Runs the recogniser: step maxima from its argmax outputs (graph-rewrite.ts), else from its class probabilities. */
-async function readSteps(session: Session, input: Float32Array, dims: number[]): Promise<StepMaxima> {
+/** Runs the recogniser on a packed batch: step maxima from its argmax outputs (graph-rewrite.ts), else from its class probabilities. */
+export async function readSteps(session: Session, input: Float32Array, dims: number[]): Promise<StepMaxima> {
   const outputs = await runModelOutputs(session, input, dims);
   const [first, second] = session.outputNames.map((name) => outputs[name]!);
   if (second) return { best: Int32Array.from(first!.data as BigInt64Array, Number), prob: second.data as Float32Array };
@@ -107,38 +107,67 @@ export function linePieces(lines: readonly LineImage[], maxPieceWidth: number): 
   );
 }
 
+/** Another engine with the same recogniser that can read a batch: an idle one of the pool. */
+export interface BatchHelper {
+  /** Whether an engine is free to take a batch now. */
+  free(): boolean;
+  /** Reads a packed batch there; undefined when it could not after all. The input is handed over (transferred). */
+  read(input: Float32Array<ArrayBuffer>, dims: number[]): Promise<StepMaxima | undefined>;
+}
+
+/**
+ * Reads the lines in batches of similar width. With a `helper`, batches are handed from the end of
+ * the list to idle engines while this one reads from the front: a page's recognition is shared at the
+ * end of a job instead of one engine reading alone. The batches are the same either way, so is the text.
+ */
 export async function recognizeLines(
   session: Session,
   lines: readonly LineImage[],
   alphabet: readonly string[],
   params: RecParams,
+  helper?: BatchHelper,
 ): Promise<RecognizeResult> {
   const t0 = performance.now();
   const pieces = linePieces(lines, params.maxPieceWidth);
   const results = new Array<CtcResult>(pieces.length);
-  for (const batch of widthBatches(
+  const batches = widthBatches(
     pieces.map((p) => p.image.width),
     params,
-  )) {
-    const maxWidth = Math.max(...batch.map((i) => pieces[i]!.image.width));
-    const width = Math.ceil(maxWidth / REC_STRIDE) * REC_STRIDE;
-    const maxima = await readSteps(
-      session,
-      packLines(
-        batch.map((i) => pieces[i]!.image),
-        REC_HEIGHT,
-        width,
-        inputBuffer(batch.length * 3 * REC_HEIGHT * width),
-      ),
-      [batch.length, 3, REC_HEIGHT, width],
-    );
+  );
+  const pack = (batch: number[], out?: (length: number) => Float32Array<ArrayBuffer>) => {
+    const width = Math.ceil(Math.max(...batch.map((i) => pieces[i]!.image.width)) / REC_STRIDE) * REC_STRIDE;
+    const length = batch.length * 3 * REC_HEIGHT * width;
+    const images = batch.map((i) => pieces[i]!.image);
+    return {
+      input: packLines(images, REC_HEIGHT, width, out ? out(length) : new Float32Array(length)),
+      dims: [batch.length, 3, REC_HEIGHT, width],
+    };
+  };
+  const decode = (batch: number[], maxima: StepMaxima) => {
     const steps = maxima.best.length / batch.length;
     batch.forEach((pieceIndex, n) => {
       // Read only the steps over the piece itself, not over the padding.
       const own = Math.min(steps, Math.ceil(pieces[pieceIndex]!.image.width / REC_STRIDE) + 1);
       results[pieceIndex] = ctcGreedyDecode(maxima, n * steps, own, alphabet);
     });
+  };
+  const readHere = async (batch: number[]) => {
+    const { input, dims } = pack(batch, inputBuffer);
+    decode(batch, await readSteps(session, input, dims));
+  };
+  const handedOver: Promise<void>[] = [];
+  let first = 0,
+    last = batches.length - 1;
+  while (first <= last) {
+    // One batch at most is offered per batch read here: the pool learns of it before the next offer.
+    if (helper && last > first && helper.free()) {
+      const batch = batches[last--]!;
+      const { input, dims } = pack(batch);
+      handedOver.push(helper.read(input, dims).then((maxima) => (maxima ? decode(batch, maxima) : readHere(batch))));
+    }
+    await readHere(batches[first++]!);
   }
+  await Promise.all(handedOver);
   const perLine = lines.map((): { result: CtcResult; x0: number }[] => []);
   pieces.forEach((p, i) => perLine[p.lineIndex]!.push({ result: results[i]!, x0: p.x0 }));
   return { lines: perLine.map(joinPieces), ms: performance.now() - t0 };
