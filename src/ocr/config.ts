@@ -72,6 +72,13 @@ export interface DbParams {
 export interface DetParams extends DbParams {
   /** Longest side, in pixels, that a page is scaled down to for detection (rounded to a multiple of 32). */
   limitSideLen: number;
+  /**
+   * A page of large print is scaled further down for detection while its text lines stay this many
+   * pixels high at the default limit of 1280 (proportionally more under a larger limit)...
+   */
+  linePixels: number;
+  /** ...but its long side not under this many pixels. */
+  minSideLen: number;
   /** Boxes whose longest side is under this share of the page's median line height are specks, not text. */
   speckShare: number;
 }
@@ -162,6 +169,8 @@ export interface OcrConfig {
 
 export const DEFAULT_DET: DetParams = {
   limitSideLen: 1280,
+  linePixels: 13,
+  minSideLen: 640,
   thresh: 0.3,
   boxThresh: 0.5,
   unclipRatio: 1.5,

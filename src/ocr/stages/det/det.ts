@@ -1,5 +1,8 @@
-/** Text detection: PP-OCRv4 det on the page scaled under a long-side limit, then DB post-processing. */
-import { DET_MEAN, DET_STD, type DetParams } from '../../config.ts';
+/**
+ * Text detection: PP-OCRv4 det on the page scaled under a long-side limit (further down for large
+ * print), then DB post-processing.
+ */
+import { DEFAULT_DET, DET_MEAN, DET_STD, type DetParams } from '../../config.ts';
 import { dbPostprocess, type DetectedBox } from './db-postprocess.ts';
 import { quadSize } from '../../image/geometry.ts';
 import { inputBuffer, runModel, type Session } from '../../model/onnx.ts';
@@ -29,10 +32,62 @@ export function withoutSpecks(boxes: DetectedBox[], speckShare: number): Detecte
   return boxes.filter((_, i) => Math.max(sizes[i]!.width, sizes[i]!.height) >= limit);
 }
 
-/** The detector's input tensor for a page: scaled (`detInputSize`), normalised, NCHW. */
-export async function detInput(page: Raster, params: DetParams): Promise<{ input: Float32Array; dims: number[] }> {
+/**
+ * The height of the page's text lines in pixels: the median run of rows holding ink (darker than mid
+ * grey) in each of a dozen vertical strips, so that columns and a slight skew do not merge lines.
+ * Undefined without text lines to measure (a blank or dark page).
+ */
+export function textLineHeight(page: Raster): number | undefined {
+  const { width, height, channels, data } = page;
+  const strips = 12;
+  const stripWidth = Math.floor(width / strips);
+  const runs: number[] = [];
+  for (let s = 0; s < strips; s++) {
+    let run = 0;
+    for (let y = 0; y <= height; y++) {
+      let ink = 0;
+      for (
+        let i = (y * width + s * stripWidth) * channels, end = i + stripWidth * channels;
+        y < height && i < end && ink < 2;
+        i += channels
+      )
+        if (data[i]! < 128) ink++;
+      if (ink >= 2) run++;
+      else {
+        // Runs of one or two rows are rules and noise; runs an eighth of the page tall, figures.
+        if (run >= 3 && run < height / 8) runs.push(run);
+        run = 0;
+      }
+    }
+  }
+  if (runs.length === 0) return undefined;
+  return runs.sort((a, b) => a - b)[Math.floor(runs.length / 2)];
+}
+
+/**
+ * The page scaled for the detector: its long side at most `limitSideLen`, and further down (not under
+ * `minSideLen`) while its text lines stay `linePixels` high at the default limit of 1280, and as much
+ * higher as a larger limit is larger (a larger limit asks for more detail). Body text of 8-12 points
+ * on a letter or A4 page measures 9-13 pixels at 1280 and keeps it: 1024 lost characters on blurred
+ * scans (s10 of the corpus, 0.24 -> 1.18 % CER). Large print (Chinese at 11 points, 17 pixels) reads
+ * as well smaller.
+ */
+export async function detectionPage(page: Raster, params: DetParams): Promise<Raster> {
   const size = detInputSize(page.width, page.height, params.limitSideLen);
-  const small = await resizeRaster(page, size.width, size.height);
+  const scaled = await resizeRaster(page, size.width, size.height);
+  const lineHeight = textLineHeight(scaled);
+  const linePixels = (params.linePixels * params.limitSideLen) / DEFAULT_DET.limitSideLen;
+  if (lineHeight === undefined || lineHeight <= linePixels) return scaled;
+  const side = Math.max(params.minSideLen, (Math.max(size.width, size.height) * linePixels) / lineHeight);
+  const smaller = detInputSize(page.width, page.height, side);
+  if (smaller.width >= size.width && smaller.height >= size.height) return scaled;
+  return resizeRaster(page, smaller.width, smaller.height);
+}
+
+/** The detector's input tensor for a page: scaled (`detectionPage`), normalised, NCHW. */
+export async function detInput(page: Raster, params: DetParams): Promise<{ input: Float32Array; dims: number[] }> {
+  const small = await detectionPage(page, params);
+  const size = { width: small.width, height: small.height };
   const plane = size.width * size.height;
   const input = inputBuffer(3 * plane);
   for (let c = 0; c < 3; c++) {
