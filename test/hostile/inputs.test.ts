@@ -205,8 +205,14 @@ test('a PNG header claiming 65535x65535 gets its 413 at the upload, before any w
       0,
     );
   const before = await requests();
+  // Small print in many lines: the detector reads it at full size and the recogniser has work.
   const page = renderPage({
-    paragraphs: [['A page that keeps an engine busy for a while'], ['with a second paragraph of ordinary text']],
+    paragraphs: Array.from({ length: 12 }, (_, i) => [
+      `Paragraph ${i + 1} of a page that keeps an engine busy for a while,`,
+      'with a second line of ordinary text',
+    ]),
+    fontSize: 14,
+    height: 1400,
   }).image;
   const answered: string[] = [];
   const busy = Array.from({ length: 4 }, (_, i) =>
