@@ -143,21 +143,6 @@ export function boundsQuad(b: Bounds): Quad {
   ];
 }
 
-/** Whether p lies inside the convex quad (either winding). */
-export function insideConvexQuad(q: Quad, x: number, y: number): boolean {
-  let sign = 0;
-  for (let i = 0; i < 4; i++) {
-    const a = q[i]!,
-      b = q[(i + 1) % 4]!;
-    const c = (b[0] - a[0]) * (y - a[1]) - (b[1] - a[1]) * (x - a[0]);
-    if (c === 0) continue;
-    const s = c > 0 ? 1 : -1;
-    if (sign === 0) sign = s;
-    else if (s !== sign) return false;
-  }
-  return true;
-}
-
 /** Maps a quad in an image of size w x h to the same content after turning the image by `degrees` clockwise. */
 export function rotateQuad(q: Quad, degrees: 0 | 90 | 180 | 270, w: number, h: number): Quad {
   const f = (p: Point): Point => {

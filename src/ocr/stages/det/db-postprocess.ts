@@ -4,7 +4,7 @@
  * by the mean probability inside, grow it back ("unclip") and map it to the source image.
  */
 import type { DbParams } from '../../config.ts';
-import { insideConvexQuad, minAreaRect, quadBounds, rectCorners, unclipRect, type Point, type Quad } from '../../image/geometry.ts';
+import { minAreaRect, rectCorners, unclipRect, type Point, type Quad } from '../../image/geometry.ts';
 
 export interface ProbabilityMap {
   data: Float32Array;
@@ -75,21 +75,23 @@ export function textRegions(map: ProbabilityMap, thresh: number): Run[][] {
   return [...regions.values()];
 }
 
-/** Mean probability inside a quad (Paddle's box_score_fast). */
-export function boxScore(map: ProbabilityMap, q: Quad): number {
-  const b = quadBounds(q);
-  const x0 = Math.max(0, Math.floor(b.x0)),
-    x1 = Math.min(map.width - 1, Math.ceil(b.x1));
-  const y0 = Math.max(0, Math.floor(b.y0)),
-    y1 = Math.min(map.height - 1, Math.ceil(b.y1));
+/**
+ * Mean probability over a region's own outline, each row filled from its leftmost to its rightmost
+ * pixel (Paddle's box_score_slow fills the contour likewise): a line with stacked scripts is a
+ * short, wide region with a taller part, and its bounding rectangle holds as much paper as text.
+ */
+export function regionScore(map: ProbabilityMap, runs: readonly Run[]): number {
+  const spans = new Map<number, [number, number]>();
+  for (const { y, x0, x1 } of runs) {
+    const span = spans.get(y);
+    if (!span) spans.set(y, [x0, x1]);
+    else spans.set(y, [Math.min(span[0], x0), Math.max(span[1], x1)]);
+  }
   let sum = 0,
     n = 0;
-  for (let y = y0; y <= y1; y++) {
-    for (let x = x0; x <= x1; x++) {
-      if (!insideConvexQuad(q, x, y)) continue;
-      sum += map.data[y * map.width + x]!;
-      n++;
-    }
+  for (const [y, [x0, x1]] of spans) {
+    for (let x = x0; x <= x1; x++) sum += map.data[y * map.width + x]!;
+    n += x1 - x0 + 1;
   }
   return n === 0 ? 0 : sum / n;
 }
@@ -247,7 +249,7 @@ export function dbPostprocess(map: ProbabilityMap, params: DbParams, destWidth: 
   for (const runs of regions) {
     const rect = rectOf(runs);
     if (Math.min(rect.width, rect.height) < params.minSize) continue;
-    const score = boxScore(map, rectCorners(rect));
+    const score = regionScore(map, runs);
     if (score < params.boxThresh) continue;
     const grown = unclipRect(rect, params.unclipRatio);
     if (Math.min(grown.width, grown.height) < params.minSize + 2) continue;
