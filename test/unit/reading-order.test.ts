@@ -191,3 +191,86 @@ test("a column's last line set a little lower than the other column's last line 
   const page = assemblePage(lines, DEFAULT_LAYOUT);
   expect(columnOrder(page.text)).toEqual(leftThenRight(21, 20));
 });
+
+/** One line of one word in the given box. */
+function boxLine(text: string, x0: number, y0: number, x1: number, y1: number): ReadLine {
+  const box = rect(x0, y0, x1, y1);
+  return { text, confidence: 0.95, box, words: [{ text, box, confidence: 0.95 }] };
+}
+
+test('a table set above two columns, its cells ending near the gutter or crossing it, is read row by row before the columns', () => {
+  // The detector's boxes of Table V on real-dev's 01_final_report (1700 x 2200 px): twelve rows of three
+  // centred cells, those of the middle column ending near the page's gutter (x 836-867) or crossing
+  // it; two line heights below, the page's two columns.
+  const cells: [number, number, number, number][][] = [
+    [
+      [395, 213, 550, 244],
+      [694, 212, 875, 245],
+      [1049, 215, 1266, 244],
+    ],
+    [
+      [384, 246, 563, 277],
+      [751, 246, 815, 276],
+      [1126, 247, 1188, 274],
+    ],
+    [
+      [382, 273, 565, 302],
+      [751, 270, 814, 302],
+      [1146, 273, 1173, 300],
+    ],
+    [
+      [403, 299, 541, 328],
+      [752, 299, 814, 325],
+      [1147, 301, 1172, 323],
+    ],
+    [
+      [370, 329, 574, 360],
+      [693, 327, 875, 362],
+      [1049, 329, 1268, 360],
+    ],
+    [
+      [385, 364, 561, 389],
+      [754, 362, 814, 389],
+      [1126, 362, 1188, 389],
+    ],
+    [
+      [382, 387, 564, 418],
+      [752, 388, 814, 415],
+      [1146, 388, 1169, 416],
+    ],
+    [
+      [405, 415, 541, 443],
+      [748, 414, 818, 441],
+      [1149, 415, 1168, 438],
+    ],
+    [
+      [411, 447, 537, 471],
+      [694, 444, 874, 474],
+      [1052, 445, 1267, 473],
+    ],
+    [
+      [385, 478, 561, 506],
+      [611, 479, 814, 504],
+      [985, 479, 1279, 504],
+    ],
+    [
+      [382, 504, 565, 533],
+      [613, 505, 814, 530],
+      [1043, 505, 1184, 530],
+    ],
+    [
+      [405, 530, 541, 558],
+      [609, 530, 962, 556],
+      [1044, 532, 1271, 553],
+    ],
+  ];
+  const lines = cells.flatMap((row, r) => row.map(([x0, y0, x1, y1], c) => boxLine(`T${r}${'abc'[c]}`, x0, y0, x1, y1)));
+  for (let k = 0; k < 20; k++) {
+    const y = 624 + 33 * k;
+    lines.push(boxLine(`L${k}`, 133, y, 836, y + 30), boxLine(`R${k}`, 867, y, 1570, y + 30));
+  }
+  const page = assemblePage(lines, DEFAULT_LAYOUT);
+  const order = [...page.text.matchAll(/\b(T\d+[abc]|[LR]\d+)\b/g)].map((m) => m[1]);
+  const table = cells.flatMap((_, r) => [`T${r}a`, `T${r}b`, `T${r}c`]);
+  expect(order).toEqual([...table, ...Array.from({ length: 20 }, (_, k) => `L${k}`), ...Array.from({ length: 20 }, (_, k) => `R${k}`)]);
+});

@@ -183,10 +183,18 @@ function findGutter(ctx: Context, ids: number[], nested = false): Gutter | undef
       // The columns are where their rows keep meeting the gutter: the band is cut down to the longest run
       // of lines (three line heights wide or more: not a page number) reaching within a line height and a
       // half of the strip on either side (gaps of up to eight
-      // line heights: a figure or equation in a column), and the rows just above and below it.
-      const meets = (i: number) =>
-        boxes[i]!.x1 - boxes[i]!.x0 >= 3 * lineHeight &&
-        (boxes[i]!.x1 <= s0 + tab ? s0 - boxes[i]!.x1 : boxes[i]!.x0 - s1) <= 1.5 * lineHeight;
+      // line heights: a figure or equation in a column), and the rows just above and below it. A box
+      // across the whole strip is no column's line, nor is one under half as wide as its side's other
+      // lines there: a table set above two columns, its cells crossing the gutter or ending near it.
+      const nearStrip = (i: number) => {
+        const b = boxes[i]!;
+        if (b.x0 < s0 && b.x1 > s1) return false;
+        return b.x1 - b.x0 >= 3 * lineHeight && (b.x1 <= s0 + tab ? s0 - b.x1 : b.x0 - s1) <= 1.5 * lineHeight;
+      };
+      const halfWidth = (side: number[]) => 0.5 * median(side.filter(nearStrip).map((i) => boxes[i]!.x1 - boxes[i]!.x0));
+      const [leftMin, rightMin] = [halfWidth(left), halfWidth(right)];
+      const leftSide = new Set(left);
+      const meets = (i: number) => nearStrip(i) && boxes[i]!.x1 - boxes[i]!.x0 >= (leftSide.has(i) ? leftMin : rightMin);
       const [y0c, y1c] = alignedRun(boxes, [...left, ...right], meets, lineHeight);
       const within = (i: number) => cy(boxes[i]!) >= y0c && cy(boxes[i]!) <= y1c;
       const [l, r, g] = [left.filter(within), right.filter(within), inGutter.filter(within)];
