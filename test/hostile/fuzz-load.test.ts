@@ -166,13 +166,16 @@ test('load: 12 clients for 20 s, good and bad files; no 5xx, no lost page', asyn
   loadRss = [start, afterFirst, afterSecond];
 });
 
-// With the int8 models (the default) the settled RSS rose by at most 7 MB from one burst to the
-// next in four runs of ten bursts (one with both cores busy elsewhere, one with a single engine).
+// Settled readings swing from burst to burst by up to 180 MB either way, with no trend: ten runs on the
+// 2-core VNNI EPYC, quiet, 2026-11-30 (start -> first -> second, MB): 653-657-660, 673-703-745,
+// 701-749-707, 645-687-757, 632-812-683, 767-766-673, 801-753-757, and at 240b3d6 618-658-661,
+// 687-756-701, 728-836-759. So this catches a leak of a few hundred MB a burst, not a slow creep: a
+// burst may end at most 200 MB above the higher reading before it.
 // Float models (OCR_INT8=false) creep, 749 -> 1124 MB over ten bursts: their larger activations
 // raise glibc's dynamic mmap threshold, later ones come from the heap and fragment it
 // (MALLOC_MMAP_THRESHOLD_=8388608 held the same run flat, 558 -> 492 MB).
 test('memory is flat from one burst of load to the next', () => {
   assert.ok(loadRss, 'the load test ran');
   const [start, afterFirst, afterSecond] = loadRss;
-  assert.ok(afterSecond < afterFirst + 50 && afterSecond < 1500, `RSS ${start} -> ${afterFirst} -> ${afterSecond} MB`);
+  assert.ok(afterSecond < Math.max(start, afterFirst) + 200 && afterSecond < 1500, `RSS ${start} -> ${afterFirst} -> ${afterSecond} MB`);
 });
