@@ -92,22 +92,28 @@ interface InkRange {
 }
 
 /**
+ * Where a sample row at `t` (0 at the frame's top edge, 1 at its bottom) starts in page pixel
+ * coordinates, and its step per output column: along one sample row the box's bilinear map is linear.
+ */
+function sampleRow([tl, tr, br, bl]: Quad, t: number, outWidth: number): [number, number, number, number] {
+  const lx = tl[0] + (bl[0] - tl[0]) * t - 0.5,
+    ly = tl[1] + (bl[1] - tl[1]) * t - 0.5;
+  return [lx, ly, (tr[0] + (br[0] - tr[0]) * t - 0.5 - lx) / outWidth, (tr[1] + (br[1] - tr[1]) * t - 0.5 - ly) / outWidth];
+}
+
+/**
  * One bilinear sample per output pixel with no border to replicate: most lines of a page, and the
  * crop's inner loop (a third of the JavaScript around the models before it had this path). The same
  * arithmetic as sampleWithBorder, so the same pixels.
  */
-function sampleInside(src: GreyRaster, [tl, tr, br, bl]: Quad, outHeight: number, data: Uint8Array): InkRange {
+function sampleInside(src: GreyRaster, frame: Quad, outHeight: number, data: Uint8Array): InkRange {
   const d = src.data,
     w = src.width;
   const outWidth = data.length / outHeight;
   let lo = 255,
     hi = 0;
   for (let v = 0; v < outHeight; v++) {
-    const t = (v + 0.5) / outHeight;
-    const lx = tl[0] + (bl[0] - tl[0]) * t - 0.5,
-      ly = tl[1] + (bl[1] - tl[1]) * t - 0.5;
-    const dx = (tr[0] + (br[0] - tr[0]) * t - 0.5 - lx) / outWidth,
-      dy = (tr[1] + (br[1] - tr[1]) * t - 0.5 - ly) / outWidth;
+    const [lx, ly, dx, dy] = sampleRow(frame, (v + 0.5) / outHeight, outWidth);
     const row = v * outWidth;
     for (let u = 0; u < outWidth; u++) {
       const s = u + 0.5;
@@ -132,7 +138,7 @@ function sampleInside(src: GreyRaster, [tl, tr, br, bl]: Quad, outHeight: number
 }
 
 /** `samples` x `samples` bilinear samples averaged per output pixel, the page's border replicated where a sample falls off it. */
-function sampleWithBorder(src: GreyRaster, [tl, tr, br, bl]: Quad, outHeight: number, samples: number, data: Uint8Array): InkRange {
+function sampleWithBorder(src: GreyRaster, frame: Quad, outHeight: number, samples: number, data: Uint8Array): InkRange {
   const outWidth = data.length / outHeight;
   const sums = new Float64Array(outWidth);
   let lo = 255,
@@ -140,12 +146,7 @@ function sampleWithBorder(src: GreyRaster, [tl, tr, br, bl]: Quad, outHeight: nu
   for (let v = 0; v < outHeight; v++) {
     sums.fill(0);
     for (let sv = 0; sv < samples; sv++) {
-      // Along one sample row the box's bilinear map is linear: step from its left edge to its right.
-      const t = (v + (sv + 0.5) / samples) / outHeight;
-      const lx = tl[0] + (bl[0] - tl[0]) * t - 0.5,
-        ly = tl[1] + (bl[1] - tl[1]) * t - 0.5;
-      const dx = (tr[0] + (br[0] - tr[0]) * t - 0.5 - lx) / outWidth,
-        dy = (tr[1] + (br[1] - tr[1]) * t - 0.5 - ly) / outWidth;
+      const [lx, ly, dx, dy] = sampleRow(frame, (v + (sv + 0.5) / samples) / outHeight, outWidth);
       for (let u = 0; u < outWidth; u++) {
         for (let su = 0; su < samples; su++) {
           const s = u + (su + 0.5) / samples;
