@@ -186,16 +186,20 @@ function findGutter(ctx: Context, ids: number[], nested = false): Gutter | undef
       // line heights: a figure or equation in a column), and the rows just above and below it. A box
       // across the whole strip is no column's line, nor is one under half as wide as its side's other
       // lines there: a table set above two columns, its cells crossing the gutter or ending near it.
+      const boxWidth = (i: number) => boxes[i]!.x1 - boxes[i]!.x0;
       const nearStrip = (i: number) => {
         const b = boxes[i]!;
         if (b.x0 < s0 && b.x1 > s1) return false;
-        return b.x1 - b.x0 >= 3 * lineHeight && (b.x1 <= s0 + tab ? s0 - b.x1 : b.x0 - s1) <= 1.5 * lineHeight;
+        return boxWidth(i) >= 3 * lineHeight && (b.x1 <= s0 + tab ? s0 - b.x1 : b.x0 - s1) <= 1.5 * lineHeight;
       };
-      const halfWidth = (side: number[]) => 0.5 * median(side.filter(nearStrip).map((i) => boxes[i]!.x1 - boxes[i]!.x0));
-      const [leftMin, rightMin] = [halfWidth(left), halfWidth(right)];
-      const leftSide = new Set(left);
-      const meets = (i: number) => nearStrip(i) && boxes[i]!.x1 - boxes[i]!.x0 >= (leftSide.has(i) ? leftMin : rightMin);
-      const [y0c, y1c] = alignedRun(boxes, [...left, ...right], meets, lineHeight);
+      const meeting = new Set(
+        [left, right].flatMap((side) => {
+          const near = side.filter(nearStrip);
+          const halfWidth = 0.5 * median(near.map(boxWidth));
+          return near.filter((i) => boxWidth(i) >= halfWidth);
+        }),
+      );
+      const [y0c, y1c] = alignedRun(boxes, [...left, ...right], (i) => meeting.has(i), lineHeight);
       const within = (i: number) => cy(boxes[i]!) >= y0c && cy(boxes[i]!) <= y1c;
       const [l, r, g] = [left.filter(within), right.filter(within), inGutter.filter(within)];
       if (l.length === 0 || r.length === 0) continue;
