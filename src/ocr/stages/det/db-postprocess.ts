@@ -1,7 +1,7 @@
 /**
  * DB (differentiable binarization) post-processing, after PaddleOCR's db_postprocess.py in "box" mode:
  * threshold the probability map, take each connected region, fit its minimum-area rectangle, score it
- * by the mean probability inside, grow it back ("unclip") and map it to the source image.
+ * by the mean probability over its outline (regionScore), grow it back ("unclip") and map it to the source image.
  */
 import type { DbParams } from '../../config.ts';
 import { minAreaRect, rectCorners, unclipRect, type Point, type Quad } from '../../image/geometry.ts';
