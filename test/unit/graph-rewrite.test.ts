@@ -192,7 +192,7 @@ test('the recogniser can hand over the best class and its probability per step i
   const session = await ort.InferenceSession.create(bytes, { logSeverityLevel: 3 });
   const out = await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', input, dims) });
   const [best, prob] = session.outputNames.map((n) => out[n]!);
-  expect(best!.dims).toEqual([2, 40]);
+  expect(best!.dims).toEqual([2, 40, 1]);
   const classes = probs.length / 80;
   for (let t = 0; t < 80; t++) {
     const row = probs.subarray(t * classes, (t + 1) * classes);

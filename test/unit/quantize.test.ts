@@ -116,31 +116,45 @@ async function outputs(s: InferenceSession, input: Float32Array): Promise<Infere
 
 const inputs = Array.from({ length: 20 }, (_, i) => seededValues(4 * 64, 100 + i).map((v) => v * 3));
 
-test('a conv trunk runs in int8 kernels and computes what the float model does, to the quantization step', async () => {
-  const model = trunkModel();
-  // Calibrate on 20 inputs, the way bench/calibrate.ts does.
+/** Calibrates `model` on `samples` the way bench/calibrate.ts does; the tensors it records, and the options for this CPU. */
+async function calibrate(
+  model: Uint8Array,
+  samples: Float32Array[],
+  dims = DIMS,
+): Promise<{ tensors: string[]; options: QuantizeOptions }> {
   const calibrated = new OnnxModel(model);
   const tensors = calibrationModel(calibrated);
   const probe = await session(calibrated.encode());
   const recorder = new RangeRecorder();
   for (const pass of ['extent', 'histogram']) {
-    for (const input of inputs) {
-      const out = await outputs(probe, input);
+    for (const input of samples) {
+      const out = await probe.run({ x: new ort.Tensor('float32', input, dims) });
       for (const t of tensors) {
         if (pass === 'extent') recorder.recordExtent(t, out[t]!.data as Float32Array);
         else recorder.recordHistogram(t, out[t]!.data as Float32Array);
       }
     }
   }
+  return { tensors, options: { ranges: recorder.ranges(1), weightBits: cpuWeightBits() } };
+}
+
+/** The op types onnxruntime runs for `bytes`, from the model it optimized. */
+async function kernelsOf(bytes: Uint8Array): Promise<{ kernels: string[]; session: InferenceSession }> {
+  const optimized = join(mkdtempSync(join(tmpdir(), 'int8-')), 'optimized.onnx');
+  const s = await session(bytes, optimized);
+  return { kernels: new OnnxModel(readFileSync(optimized)).graph.nodes.map((n) => n.opType), session: s };
+}
+
+test('a conv trunk runs in int8 kernels and computes what the float model does, to the quantization step', async () => {
+  const model = trunkModel();
+  const { tensors, options } = await calibrate(model, inputs);
   // Every conv and elementwise node but the squeeze-and-excite branch's (one value per channel).
   expect(tensors).toEqual(['x', 'c1', 'h1', 'a1', 'c2', 'h2', 'se4', 'h3', 'c3']);
-  const options: QuantizeOptions = { ranges: recorder.ranges(1), weightBits: cpuWeightBits() };
   const { bytes, report } = rewriteModel(model, { int8: options });
   expect(report.int8).toEqual({ nodes: 10 });
 
-  const optimized = join(mkdtempSync(join(tmpdir(), 'int8-')), 'optimized.onnx');
-  const [float, int8] = [await session(model), await session(bytes, optimized)];
-  const kernels = new OnnxModel(readFileSync(optimized)).graph.nodes.map((n) => n.opType);
+  const float = await session(model);
+  const { kernels, session: int8 } = await kernelsOf(bytes);
   for (const op of ['QLinearConv', 'QLinearAdd', 'QLinearMul', 'QLinearSigmoid'])
     assert.ok(kernels.includes(op), `${op} in ${kernels.join(' ')}`);
   assert.ok(!kernels.includes('Conv') || kernels.filter((k) => k === 'Conv').length === 2, 'only the squeeze-and-excite convs stay float');
@@ -152,6 +166,59 @@ test('a conv trunk runs in int8 kernels and computes what the float model does, 
     // Sigmoid outputs in [0, 1]: a few steps of 1/255 through four quantized layers.
     assert.ok(difference < 0.03, `max difference ${difference}`);
   }
+});
+
+test('class scores read by a softmax run as an int8 matrix product; the best class per step stays the same', async () => {
+  // A recogniser's shape in small: a conv over a one-row image, its columns as timesteps, scores for
+  // 40 classes, softmax; handing over the best class and its probability (argmaxOutputs).
+  const [channels, steps, classes] = [8, 16, 40];
+  const model = onnxModel(
+    [
+      constantNode('W', [channels, 4, 1, 3], seededValues(channels * 12, 11)),
+      constantNode('S', [channels, classes], seededValues(channels * classes, 12)),
+      constantNode('b', [classes], seededValues(classes, 13)),
+      opNode({
+        op: 'Conv',
+        inputs: ['x', 'W'],
+        output: 'c',
+        attributes: [
+          { name: 'kernel_shape', ints: [1, 3] },
+          { name: 'pads', ints: [0, 1, 0, 1] },
+        ],
+      }),
+      opNode({ op: 'Squeeze', inputs: ['c'], output: 'q', attributes: [{ name: 'axes', ints: [2] }] }),
+      opNode({ op: 'Transpose', inputs: ['q'], output: 't', attributes: [{ name: 'perm', ints: [0, 2, 1] }] }),
+      opNode({ op: 'MatMul', inputs: ['t', 'S'], output: 'm' }),
+      opNode({ op: 'Add', inputs: ['m', 'b'], output: 'a' }),
+      opNode({ op: 'Softmax', inputs: ['a'], output: 'y', attributes: [{ name: 'axis', i: 2 }] }),
+    ],
+    [1, 4, 1, steps],
+    [1, steps, classes],
+  );
+  const dims = [1, 4, 1, steps];
+  const samples = Array.from({ length: 20 }, (_, i) => seededValues(4 * steps, 200 + i).map((v) => v * 3));
+  const { options } = await calibrate(model, samples, dims);
+  const { bytes, report } = rewriteModel(model, { argmaxOutputs: true, int8: options });
+  expect(report).toMatchObject({ argmaxOutputs: true, int8: { nodes: 2 } }); // the conv and the class scores
+  const { kernels, session: int8 } = await kernelsOf(bytes);
+  assert.ok(kernels.includes('DynamicQuantizeMatMul') && !kernels.includes('MatMul'), kernels.join(' '));
+  const float = await session(model);
+  let same = 0,
+    worst = 0;
+  for (const input of samples) {
+    const probs = (await float.run({ x: new ort.Tensor('float32', input, dims) })).y!.data as Float32Array;
+    const out = await int8.run({ x: new ort.Tensor('float32', input, dims) });
+    const [best, prob] = int8.outputNames.map((n) => out[n]!.data);
+    for (let t = 0; t < steps; t++) {
+      const row = probs.subarray(t * classes, (t + 1) * classes);
+      const top = row.indexOf(Math.max(...row));
+      if (Number((best as BigInt64Array)[t]) === top) same++;
+      worst = Math.max(worst, Math.abs((prob as Float32Array)[t]! - row[top]!));
+    }
+  }
+  // Near ties may swap; the rest may not. A probability moves by a few quantization steps of the scores.
+  assert.ok(same >= 0.95 * samples.length * steps, `${same} of ${samples.length * steps} steps keep their best class`);
+  assert.ok(worst < 0.1, `a best class's probability moved by ${worst}`);
 });
 
 test('ranges for another model leave it in float, and say why', () => {
