@@ -26,13 +26,17 @@ export interface WordSource {
 /** Rows [y0, y1) of the image holding ink in columns [x0, x1); all rows when none do. */
 function inkRows(image: LineImage, x0: number, x1: number, cut: number | undefined): [number, number] {
   if (cut === undefined) return [0, image.height];
+  const { data, width } = image;
   let y0 = image.height,
     y1 = 0;
   for (let y = 0; y < image.height; y++) {
-    const row = image.data.subarray(y * image.width + x0, y * image.width + x1);
-    if (row.some((v) => v < cut)) {
-      y0 = Math.min(y0, y);
-      y1 = y + 1;
+    // A plain loop, not `some` with a callback: this runs for every row of every word.
+    for (let i = y * width + x0, end = y * width + x1; i < end; i++) {
+      if (data[i]! < cut) {
+        y0 = Math.min(y0, y);
+        y1 = y + 1;
+        break;
+      }
     }
   }
   return y1 > y0 ? [y0, y1] : [0, image.height];
