@@ -36,9 +36,11 @@ export class IsolatedProcess {
   private readonly entry: string;
   private readonly limits: IsolationLimits;
   private child: ChildProcess | undefined;
-  private readonly pending = new Map<number, { resolve: (value: unknown) => void; reject: (err: Error) => void }>();
+  /** Requests waiting for their reply, each with the child it was sent to. */
+  private readonly pending = new Map<number, { child: ChildProcess; resolve: (value: unknown) => void; reject: (err: Error) => void }>();
   private nextId = 1;
-  private killedFor: { reason: FailureReason; why: string } | undefined;
+  /** Why a child was killed, when this process killed it. */
+  private readonly killedFor = new WeakMap<ChildProcess, { reason: FailureReason; why: string }>();
 
   constructor(entry: string, limits: IsolationLimits) {
     this.entry = entry;
@@ -55,7 +57,7 @@ export class IsolatedProcess {
     const id = this.nextId++;
     return new Promise<unknown>((resolve, reject) => {
       const kill = (reason: FailureReason, why: string) => {
-        this.killedFor = { reason, why };
+        this.killedFor.set(child, { reason, why });
         child.kill('SIGKILL');
       };
       const deadline = setTimeout(() => kill('deadline', `took longer than ${this.limits.deadlineMs / 1000} s`), this.limits.deadlineMs);
@@ -69,7 +71,7 @@ export class IsolatedProcess {
           clearInterval(memory);
           fn(v);
         };
-      this.pending.set(id, { resolve: settle(resolve), reject: settle(reject) });
+      this.pending.set(id, { child, resolve: settle(resolve), reject: settle(reject) });
       child.send({ ...message, id });
     });
   }
@@ -87,7 +89,6 @@ export class IsolatedProcess {
 
   private spawn(): ChildProcess {
     const child = fork(this.entry, [], { execArgv: [], serialization: 'advanced', stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-    this.killedFor = undefined;
     child.on('message', (reply: ChildReply) => {
       const waiting = this.pending.get(reply.id);
       if (!waiting) return;
@@ -97,10 +98,11 @@ export class IsolatedProcess {
     });
     child.on('exit', () => {
       if (this.child === child) this.child = undefined;
-      const failure = this.killedFor
-        ? new ChildFailure(this.killedFor.reason, this.killedFor.why)
-        : new ChildFailure('crash', 'the process crashed');
+      const killed = this.killedFor.get(child);
+      const failure = killed ? new ChildFailure(killed.reason, killed.why) : new ChildFailure('crash', 'the process crashed');
+      // Only this child's requests: a child stopped while idle may exit after its successor took one.
       for (const [id, waiting] of this.pending) {
+        if (waiting.child !== child) continue;
         this.pending.delete(id);
         waiting.reject(failure);
       }

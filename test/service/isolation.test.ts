@@ -117,6 +117,19 @@ test('a decoder that crashes on one image fails that image as IMAGE_UNREADABLE; 
   await decoder.close();
 });
 
+test('a child stopped while idle does not fail the request its successor took in the meantime', async () => {
+  // The render pool stops an idle child; a job posted just then went to a new child, and the old one's
+  // exit failed it as PDF_UNREADABLE (a flaky 422 in test/cluster/cluster.test.ts).
+  const decoder = new IsolatedDecoder({ memoryMb: 1024, deadlineMs: 30_000 });
+  const png = renderPage({ paragraphs: [['decoded again']], width: 300, height: 80 }).image;
+  expect([(await decoder.decode(png, 1e8)).width]).toEqual([300]);
+  const stopping = decoder.close();
+  const next = await decoder.decode(png, 1e8);
+  expect([next.width, next.height]).toEqual([300, 80]);
+  await stopping;
+  await decoder.close();
+});
+
 test('a PDF writer that crashes or hangs fails that PDF as PDF_UNREADABLE within the limits; the next one is written', async () => {
   const named = (filename: string) =>
     buildJobResult({ job_id: 'j', filename, file_size_bytes: pdf.length, total_pages: 3, start: new Date(0), end: new Date(1) }, [], []);
