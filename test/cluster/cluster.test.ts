@@ -80,8 +80,9 @@ async function postJob(pdf: Buffer, fields: Record<string, string> = {}): Promis
   body.append('file', new Blob([new Uint8Array(pdf)]), 'cluster.pdf');
   for (const [k, v] of Object.entries(fields)) body.append(k, v);
   const res = await fetch(`${base}/jobs`, { method: 'POST', body });
-  assert.equal(res.status, 202);
-  return (await res.json()).job_id;
+  const answer = await res.json();
+  assert.equal(res.status, 202, JSON.stringify(answer));
+  return answer.job_id;
 }
 
 async function progress(id: string): Promise<JobProgress> {
