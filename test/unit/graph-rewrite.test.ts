@@ -112,6 +112,7 @@ test('PP-LCNet blocks are rewritten to fewer nodes that compute the same functio
     scaleShiftAfterConv: 2,
     hardSwish: 1,
     scaleShiftBeforeConv: 2,
+    biasAdd: 0,
     batchNorm: 1,
     argmaxOutputs: false,
     nodesBefore: 0,
@@ -120,6 +121,48 @@ test('PP-LCNet blocks are rewritten to fewer nodes that compute the same functio
   const before = await run(model, input, [1, 4, 6, 6]);
   const after = await run(bytes, input, [1, 4, 6, 6]);
   assert.ok(maxDifference(before, after) < 1e-5, `max difference ${maxDifference(before, after)}`);
+});
+
+test("the detector's head: each transposed convolution's bias and batch norm go into its weights", async () => {
+  // ConvTranspose -> Add(bias) -> BatchNormalization -> Relu -> ConvTranspose -> Add(bias) -> Sigmoid, as
+  // Paddle2ONNX exports DBNet's head; then the same head with a bias along the width, which must stay.
+  const head = (bias2Dims: number[]) => [
+    constantNode('W1', [4, 4, 2, 2], seededValues(64, 11)),
+    constantNode('b1', [1, 4, 1, 1], seededValues(4, 12)),
+    constantNode('gamma', [4], Float32Array.of(1.5, 0.5, -1, 2)),
+    constantNode('beta', [4], Float32Array.of(0.1, 0, -0.2, 0.3)),
+    constantNode('mean', [4], Float32Array.of(0.2, -0.1, 0, 0.5)),
+    constantNode('variance', [4], Float32Array.of(1, 0.25, 4, 0.5)),
+    constantNode('W2', [4, 1, 2, 2], seededValues(16, 13)),
+    constantNode(
+      'b2',
+      bias2Dims,
+      seededValues(
+        bias2Dims.reduce((a, b) => a * b),
+        14,
+      ),
+    ),
+    opNode({ op: 'ConvTranspose', inputs: ['x', 'W1'], output: 't1', attributes: [{ name: 'strides', ints: [2, 2] }] }),
+    opNode({ op: 'Add', inputs: ['t1', 'b1'], output: 'a1' }),
+    opNode({ op: 'BatchNormalization', inputs: ['a1', 'gamma', 'beta', 'mean', 'variance'], output: 'n1' }),
+    opNode({ op: 'Relu', inputs: ['n1'], output: 'r1' }),
+    opNode({ op: 'ConvTranspose', inputs: ['r1', 'W2'], output: 't2', attributes: [{ name: 'strides', ints: [2, 2] }] }),
+    opNode({ op: 'Add', inputs: ['b2', 't2'], output: 'a2' }),
+    opNode({ op: 'Sigmoid', inputs: ['a2'], output: 'y' }),
+  ];
+  const input = seededValues(4 * 36, 15).map((v) => v * 3);
+  const model = onnxModel(head([1, 1, 1, 1]), [1, 4, 6, 6], [1, 1, 24, 24]);
+  const { bytes, report } = rewriteModel(model);
+  expect(ops(bytes)).toEqual(['ConvTranspose', 'Relu', 'ConvTranspose', 'Sigmoid']);
+  expect([report.biasAdd, report.batchNorm]).toEqual([2, 1]);
+  const difference = maxDifference(await run(model, input, [1, 4, 6, 6]), await run(bytes, input, [1, 4, 6, 6]));
+  assert.ok(difference < 1e-6, `max difference ${difference}`);
+
+  const alongWidth = onnxModel(head([24]), [1, 4, 6, 6], [1, 1, 24, 24]);
+  const kept = rewriteModel(alongWidth);
+  expect(ops(kept.bytes)).toEqual(['ConvTranspose', 'Relu', 'ConvTranspose', 'Add', 'Sigmoid']);
+  const keptDifference = maxDifference(await run(alongWidth, input, [1, 4, 6, 6]), await run(kept.bytes, input, [1, 4, 6, 6]));
+  assert.ok(keptDifference < 1e-6, `max difference ${keptDifference}`);
 });
 
 test('a chain that only looks like hard-swish is left alone', async () => {
@@ -151,17 +194,17 @@ test('the shipped PaddleOCR models: rewritten, same outputs', async () => {
     {
       path: models.det,
       dims: [1, 3, 320, 256],
-      expect: { scaleShiftAfterConv: 28, hardSwish: 24, scaleShiftBeforeConv: 20, batchNorm: 2, argmaxOutputs: false },
+      expect: { scaleShiftAfterConv: 28, hardSwish: 24, scaleShiftBeforeConv: 20, biasAdd: 2, batchNorm: 3, argmaxOutputs: false },
     },
     {
       path: models.rec,
       dims: [2, 3, 48, 320],
-      expect: { scaleShiftAfterConv: 28, hardSwish: 28, scaleShiftBeforeConv: 25, batchNorm: 6, argmaxOutputs: false },
+      expect: { scaleShiftAfterConv: 28, hardSwish: 28, scaleShiftBeforeConv: 25, biasAdd: 0, batchNorm: 6, argmaxOutputs: false },
     },
     {
       path: models.cls,
       dims: [2, 3, 48, 192],
-      expect: { scaleShiftAfterConv: 0, hardSwish: 18, scaleShiftBeforeConv: 0, batchNorm: 35, argmaxOutputs: false },
+      expect: { scaleShiftAfterConv: 0, hardSwish: 18, scaleShiftBeforeConv: 0, biasAdd: 0, batchNorm: 35, argmaxOutputs: false },
     },
   ];
   for (const c of cases) {

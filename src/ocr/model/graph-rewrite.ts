@@ -34,7 +34,9 @@ export interface RewriteReport {
   hardSwish: number;
   /** Mul(scalar) -> Add(scalar) -> Conv folded into the convolution (a shift stays where the conv pads). */
   scaleShiftBeforeConv: number;
-  /** Conv -> BatchNormalization folded into the convolution. */
+  /** Conv or ConvTranspose -> Add(a constant per output channel) folded into the bias. */
+  biasAdd: number;
+  /** Conv or ConvTranspose [-> Add] -> BatchNormalization folded into the convolution. */
   batchNorm: number;
   /** The class-probability output replaced by the best class and its probability per step. */
   argmaxOutputs: boolean;
@@ -187,25 +189,84 @@ function argmaxOutputs(g: ModelGraph, opset: number): boolean {
   return true;
 }
 
-/** Conv -> BatchNormalization  =>  Conv with weights W*g/sqrt(v+e) and bias (B-m)*g/sqrt(v+e) + b. */
+/**
+ * The axis of a convolution's weights that runs over its output channels: 0 for Conv ([out, in/group,
+ * kh, kw]), 1 for an ungrouped ConvTranspose ([in, out, kh, kw]); undefined for anything else.
+ */
+function outputChannelAxis(node: GraphNode): 0 | 1 | undefined {
+  if (node.opType === 'Conv') return 0;
+  if (node.opType !== 'ConvTranspose') return undefined;
+  const group = attribute(node, 'group');
+  return group === undefined || varintOf(group, ATTR_I) === 1n ? 1 : undefined;
+}
+
+/** The output channel each weight of a convolution belongs to, by its index in the weights. */
+function outputChannelOf(weights: FloatTensor, axis: 0 | 1): (index: number) => number {
+  const inner = weights.dims.slice(axis + 1).reduce((a, b) => a * b, 1);
+  const channels = weights.dims[axis]!;
+  return (index) => Math.floor(index / inner) % channels;
+}
+
+/** The convolutions whose weights and bias are constants, with the axis of their output channels. */
+function foldableConvolutions(g: ModelGraph) {
+  return g.nodes.flatMap((conv) => {
+    const axis = outputChannelAxis(conv);
+    const parameters = axis === undefined ? undefined : convParameters(g, conv);
+    return parameters ? [{ conv, axis: axis!, ...parameters }] : [];
+  });
+}
+
+/**
+ * Whether a constant added to an NCHW tensor of `channels` channels adds one value per channel: one
+ * value for all, or C values along the axis third from the end ([C, 1, 1], [1, C, 1, 1]). A plain [C]
+ * would be added along the width instead.
+ */
+function alongChannels(t: FloatTensor, channels: number): boolean {
+  if (t.data.length === 1) return true;
+  const axis = t.dims.length - 3;
+  return axis >= 0 && t.dims[axis] === channels && t.data.length === channels;
+}
+
+/**
+ * Conv or ConvTranspose -> Add(a constant of one value per output channel, or one for all)  =>  the
+ * convolution with that constant added to its bias. Paddle2ONNX writes a transposed convolution's
+ * bias so; in the detector's head it is a full pass over a 29 MB tensor at half the page's resolution.
+ */
+function foldBiasAdd(g: ModelGraph): number {
+  let folded = 0;
+  for (const { conv, axis, weights, bias } of foldableConvolutions(g)) {
+    const add = g.soleConsumer(conv.outputs[0]!, 'Add');
+    const operand = add?.inputs.find((name) => name !== conv.outputs[0]);
+    const shift = g.constant(operand);
+    const channels = weights.dims[axis]!;
+    if (!add || add.inputs.length !== 2 || !shift || !alongChannels(shift, channels)) continue;
+    const base = conv.outputs[0]!;
+    const newBias = new Float32Array(channels).map((_, c) => (bias?.data[c] ?? 0) + shift.data[shift.data.length === 1 ? 0 : c]!);
+    conv.inputs[2] = g.addConstant(`${base}/B`, { dims: [channels], data: newBias });
+    conv.outputs[0] = add.outputs[0]!;
+    g.remove(add);
+    folded++;
+  }
+  return folded;
+}
+
+/** Conv or ConvTranspose -> BatchNormalization  =>  the convolution with weights W*g/sqrt(v+e) and bias (B-m)*g/sqrt(v+e) + b. */
 function foldBatchNorm(g: ModelGraph): number {
   let folded = 0;
-  for (const conv of g.nodes.filter((n) => n.opType === 'Conv')) {
-    const parameters = convParameters(g, conv);
+  for (const { conv, axis, weights, bias } of foldableConvolutions(g)) {
     const bn = g.soleConsumer(conv.outputs[0]!, 'BatchNormalization');
-    if (!parameters || !bn || bn.outputs.length !== 1) continue;
+    if (!bn || bn.outputs.length !== 1) continue;
     const [gamma, beta, mean, variance] = bn.inputs.slice(1).map((name) => g.constant(name));
     if (!gamma || !beta || !mean || !variance) continue;
     const epsilonAttribute = attribute(bn, 'epsilon');
     const epsilon = (epsilonAttribute && floatOf(epsilonAttribute, ATTR_F)) ?? 1e-5;
-    const { weights, bias } = parameters;
-    const channels = weights.dims[0]!;
-    const perChannel = weights.data.length / channels;
+    const channels = weights.dims[axis]!;
+    const channelOf = outputChannelOf(weights, axis);
     const factor = gamma.data.map((v, c) => v / Math.sqrt(variance.data[c]! + epsilon));
     const base = conv.outputs[0]!;
     conv.inputs[1] = g.addConstant(`${base}/W`, {
       dims: weights.dims,
-      data: weights.data.map((v, i) => v * factor[Math.floor(i / perChannel)]!),
+      data: weights.data.map((v, i) => v * factor[channelOf(i)]!),
     });
     conv.inputs[2] = g.addConstant(`${base}/B`, {
       dims: [channels],
@@ -234,6 +295,7 @@ export function rewriteModel(bytes: Uint8Array, options: RewriteOptions = {}): {
     scaleShiftAfterConv: foldScaleShiftAfterConv(graph),
     hardSwish: rewriteHardSwish(graph),
     scaleShiftBeforeConv: foldScaleShiftBeforeConv(graph),
+    biasAdd: foldBiasAdd(graph),
     batchNorm: foldBatchNorm(graph),
     argmaxOutputs: options.argmaxOutputs === true && argmaxOutputs(graph, model.opset()),
     ...(options.int8 ? { int8: quantizeModel(model, options.int8) } : {}),
