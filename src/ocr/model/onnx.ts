@@ -65,7 +65,7 @@ export interface TensorOut {
 /**
  * Buffers of input tensors, kept for the next run: a page's inputs come to about 60 MB (the
  * detector's 15 MB, the recogniser's batches 40 MB), which allocated anew for every run kept the
- * garbage collector busy and the C heap, which the models' activations share, fragmented.
+ * garbage collector busy and the C heap fragmented.
  */
 const spareInputs: Float32Array<ArrayBuffer>[] = [];
 const ownInputs = new WeakSet<ArrayBuffer>();
