@@ -217,13 +217,15 @@ function foldableConvolutions(g: ModelGraph) {
 }
 
 /**
- * Whether a constant added to an NCHW tensor of `channels` channels adds one value per channel: one
- * value for all, or C values along the axis third from the end ([C, 1, 1], [1, C, 1, 1]). A plain [C]
+ * Whether a constant added to a convolution's output (rank `rank`, channels on axis 1) adds one value
+ * per channel and leaves the shape as it is: one value for all, or C values on the channel axis once
+ * the shapes are aligned from the end ([C, 1, 1] or [1, C, 1, 1] for a 2-D convolution). A plain [C]
  * would be added along the width instead.
  */
-function alongChannels(t: FloatTensor, channels: number): boolean {
+function alongChannels(t: FloatTensor, channels: number, rank: number): boolean {
+  if (t.dims.length > rank) return false;
   if (t.data.length === 1) return true;
-  const axis = t.dims.length - 3;
+  const axis = t.dims.length - (rank - 1);
   return axis >= 0 && t.dims[axis] === channels && t.data.length === channels;
 }
 
@@ -239,7 +241,7 @@ function foldBiasAdd(g: ModelGraph): number {
     const operand = add?.inputs.find((name) => name !== conv.outputs[0]);
     const shift = g.constant(operand);
     const channels = weights.dims[axis]!;
-    if (!add || add.inputs.length !== 2 || !shift || !alongChannels(shift, channels)) continue;
+    if (!add || add.inputs.length !== 2 || !shift || !alongChannels(shift, channels, weights.dims.length)) continue;
     const base = conv.outputs[0]!;
     const newBias = new Float32Array(channels).map((_, c) => (bias?.data[c] ?? 0) + shift.data[shift.data.length === 1 ? 0 : c]!);
     conv.inputs[2] = g.addConstant(`${base}/B`, { dims: [channels], data: newBias });
