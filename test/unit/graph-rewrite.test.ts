@@ -163,6 +163,10 @@ test("the detector's head: each transposed convolution's bias and batch norm go 
   expect(ops(kept.bytes)).toEqual(['ConvTranspose', 'Relu', 'ConvTranspose', 'Add', 'Sigmoid']);
   const keptDifference = maxDifference(await run(alongWidth, input, [1, 4, 6, 6]), await run(kept.bytes, input, [1, 4, 6, 6]));
   assert.ok(keptDifference < 1e-6, `max difference ${keptDifference}`);
+
+  // One value, but of a higher rank than the output: adding it makes the output 5-D, so it stays.
+  const higherRank = rewriteModel(onnxModel(head([1, 1, 1, 1, 1]), [1, 4, 6, 6], [1, 1, 1, 24, 24]));
+  expect(ops(higherRank.bytes)).toEqual(['ConvTranspose', 'Relu', 'ConvTranspose', 'Add', 'Sigmoid']);
 });
 
 test('a chain that only looks like hard-swish is left alone', async () => {
