@@ -22,6 +22,7 @@ import { parseJobOptions, parseOutputFormats } from '../jobs/job-options.ts';
 import { IsolatedOutputWriter } from '../outputs/isolated-writer.ts';
 import { IndexStore } from '../search/index-store.ts';
 import type { ServiceBroker } from 'moleculer';
+import { useOneMallocArena } from './malloc-arena.ts';
 import { fileJobLimits, startNode } from './node.ts';
 import { searchCommand, SEARCH_USAGE } from './search-command.ts';
 import { usageError } from './usage.ts';
@@ -236,6 +237,7 @@ async function indexEmbedder(
 const USAGE_ALL = `${USAGE}\n\n${SEARCH_USAGE}`;
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = { batch, search: searchCommand };
 
+useOneMallocArena(process.env);
 const [command, ...rest] = process.argv.slice(2);
 if (command === '--help' || command === '-h' || command === 'help') {
   console.log(USAGE_ALL);

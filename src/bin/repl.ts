@@ -19,7 +19,10 @@ import type { JobProgress, WorkersStatus } from '../contracts.ts';
 import { ocrFileJob } from '../jobs/file-job.ts';
 import { outputFormatOfFile, parseJobOptions } from '../jobs/job-options.ts';
 import { IsolatedOutputWriter } from '../outputs/isolated-writer.ts';
+import { useOneMallocArena } from './malloc-arena.ts';
 import { fileJobLimits, startNode } from './node.ts';
+
+useOneMallocArena(process.env);
 
 // In a cluster the REPL is a client: its own aggregator would answer `call aggregator.list` with its empty copy.
 const clustered = Boolean(process.env.TRANSPORTER);

@@ -1,9 +1,10 @@
 /**
  * What an operator watches: Prometheus metrics at GET /metrics while a job runs, and JSON log lines
- * (LOG_FORMAT=json) that carry the job's id.
+ * (LOG_FORMAT=json) that carry the job's id. And how the server process runs: one glibc malloc arena.
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { startServer, stopProcess } from '../../harness/processes.ts';
 import { buildPdf } from '../helpers/pdf.ts';
@@ -122,4 +123,28 @@ test('DELETE /jobs/:id: only the page in the engine is read after the cancel (pa
   // The page being read when the job was cancelled finishes; none other was handed out.
   const readAfter = (await read()) - before - cancelled.pages_done;
   assert.ok(readAfter <= 1, `${readAfter} pages were read after the cancel`);
+});
+
+/** The MALLOC_ARENA_MAX glibc read when process `pid` started: its environment as it was executed. */
+function mallocArenaMax(pid: number): string | undefined {
+  const entry = readFileSync(`/proc/${pid}/environ`, 'utf8')
+    .split('\0')
+    .find((e) => e.startsWith('MALLOC_ARENA_MAX='));
+  return entry?.slice('MALLOC_ARENA_MAX='.length);
+}
+
+test('the server runs with one malloc arena in the process that was started, and keeps a MALLOC_ARENA_MAX it is given', async () => {
+  // Started with no MALLOC_ARENA_MAX (the harness passes none): the same process id answers, its logs still come.
+  assert.equal(process.env.MALLOC_ARENA_MAX, undefined);
+  assert.equal(mallocArenaMax(server.pid!), '1');
+  assert.equal((await fetch(`${base}/health`)).status, 200);
+  assert.match(server.output.join(''), /"level":"info"/);
+
+  const given = await startServer({ MALLOC_ARENA_MAX: '2', OCR_CONCURRENCY: '1' });
+  try {
+    assert.equal(mallocArenaMax(given.server.pid!), '2');
+    assert.equal((await fetch(`${given.base}/health`)).status, 200);
+  } finally {
+    await stopProcess(given.server);
+  }
 });
