@@ -10,6 +10,7 @@ import { Worker } from 'node:worker_threads';
 import { isErrorCode, OcrError } from '../errors.ts';
 import type { EngineInfo, PageOcr } from '../contracts.ts';
 import type { OcrConfig } from './config.ts';
+import { prepareModelsApart, type EngineModels } from './engine-models.ts';
 import { readEncodedPage, type PageReader } from './engine.ts';
 import type { Batch, ThreadData, ThreadMessage, ThreadTask } from './engine-thread.ts';
 import { decodeImage, type Raster } from './image/raster.ts';
@@ -44,6 +45,8 @@ const CLOSE_GRACE_MS = 30_000;
 export class EnginePool implements PageReader {
   private readonly config: OcrConfig;
   private readonly entry: URL;
+  /** Prepared once here, for every thread the pool starts (a thread that dies is replaced). */
+  private readonly models: EngineModels;
   private readonly threads: EngineThread[] = [];
   private readonly queue: Job[] = [];
   /**
@@ -58,14 +61,15 @@ export class EnginePool implements PageReader {
   private inferenceTotal = 0;
   private closed = false;
 
-  private constructor(config: OcrConfig, entry: URL) {
+  private constructor(config: OcrConfig, entry: URL, models: EngineModels) {
     this.config = config;
     this.entry = entry;
+    this.models = models;
   }
 
   /** Starts `engines` threads and resolves when every one has loaded its models; `entry` replaces the thread's code (tests inject a crashing one). */
   static async start(config: OcrConfig, engines: number, entry = ENGINE_THREAD): Promise<EnginePool> {
-    const pool = new EnginePool(config, entry);
+    const pool = new EnginePool(config, entry, await prepareModelsApart(config));
     try {
       await Promise.all(Array.from({ length: engines }, () => pool.startThread()));
     } catch (err) {
@@ -119,6 +123,7 @@ export class EnginePool implements PageReader {
     const worker = new Worker(this.entry, {
       workerData: {
         config: this.config,
+        models: this.models,
         detectionLock: this.detectionLock.buffer,
         idleEngines: this.idleEngines.buffer,
       } satisfies ThreadData,

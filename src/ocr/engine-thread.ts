@@ -5,6 +5,7 @@
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { OcrError } from '../errors.ts';
 import type { OcrConfig } from './config.ts';
+import type { EngineModels } from './engine-models.ts';
 import { OcrEngine } from './engine.ts';
 import type { Raster } from './image/raster.ts';
 import type { StepMaxima } from './stages/rec/ctc.ts';
@@ -14,6 +15,8 @@ import { ThreadLock } from './thread-lock.ts';
 /** What a thread is started with: the engine's configuration, and what the pool's engines share. */
 export interface ThreadData {
   config: OcrConfig;
+  /** The models, prepared by the pool (a copy each thread). */
+  models: EngineModels;
   /** The lock its pool's engines detect under (thread-lock.ts). */
   detectionLock: SharedArrayBuffer;
   /** One Int32: how many engines of the pool are idle with no page waiting, kept by the pool. */
@@ -47,7 +50,7 @@ export type ThreadMessage =
   | { type: 'batch'; id: number; maxima: StepMaxima | undefined; inferenceMs: number };
 
 const port = parentPort!;
-const { config, detectionLock, idleEngines } = workerData as ThreadData;
+const { config, models, detectionLock, idleEngines } = workerData as ThreadData;
 const idle = new Int32Array(idleEngines);
 const send = (message: ThreadMessage, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
 
@@ -64,7 +67,7 @@ const recognitionHelper = (language: string | undefined): BatchHelper => ({
     }),
 });
 
-const engine = await OcrEngine.load(config, { detectionLock: new ThreadLock(detectionLock), holder: threadId, recognitionHelper });
+const engine = await OcrEngine.load(config, { detectionLock: new ThreadLock(detectionLock), holder: threadId, recognitionHelper, models });
 send({ type: 'ready', info: engine.info });
 
 async function run(task: Exclude<ThreadTask, { type: 'helped' }>): Promise<void> {

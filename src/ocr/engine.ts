@@ -16,7 +16,8 @@ import { detectText } from './stages/det/det.ts';
 import { quadSize, rotateQuad } from './image/geometry.ts';
 import { assemblePage, type ReadLine } from './stages/layout/assemble.ts';
 import { cpuInfo } from './model/cpu.ts';
-import { inferenceTime, loadSession, sessionPrecision, type Session } from './model/onnx.ts';
+import { createSession, inferenceTime, sessionPrecision, type PreparedModel, type Session } from './model/onnx.ts';
+import { prepareModelsApart, type EngineModels } from './engine-models.ts';
 import { decodeImage, turnRaster, type Raster, type Turn } from './image/raster.ts';
 import { linePieces, readSteps, recognizeLines, type BatchHelper } from './stages/rec/rec.ts';
 import type { StepMaxima } from './stages/rec/ctc.ts';
@@ -72,6 +73,8 @@ export interface PoolSharing {
   holder: number;
   /** Idle engines that read recognition batches for a page in `language` (recognizeLines). */
   recognitionHelper(language: string | undefined): BatchHelper;
+  /** The models, prepared once by the pool. */
+  models: EngineModels;
 }
 
 /** A recogniser with its dictionary's classes. */
@@ -118,24 +121,17 @@ export class OcrEngine implements PageReader {
     this.byLanguage = new Map(recognizers.flatMap((r, i) => named[i]!.map((language) => [language, r] as const)));
   }
 
-  /** Loads the models; an engine of a pool gets what it shares with the others (`sharing`). */
+  /** Loads the models; an engine of a pool gets what it shares with the others (`sharing`), its models prepared. */
   static async load(config: OcrConfig, sharing?: PoolSharing): Promise<OcrEngine> {
     setFlagsFromString(V8_TIERING);
-    const { models, threads, rewriteGraphs, int8 } = config;
-    const options = (rewrite: { argmaxOutputs?: boolean }) => ({ rewrite: rewriteGraphs ? rewrite : undefined, int8 });
-    const recognizer = async (path: string, dict: string): Promise<Recognizer> => {
-      const [session, classes] = await Promise.all([loadSession(path, threads, options({ argmaxOutputs: true })), readFile(dict, 'utf8')]);
-      return { path, session, alphabet: ctcAlphabet(classes) };
-    };
-    const [det, cls, ...recognizers] = await Promise.all([
-      // With 8-bit weights (VNNI CPUs) the detector's boxes end short of a line's last period
-      // (test/service/word-boxes.test.ts); its 7-bit weights keep the edges the float model finds.
-      loadSession(models.det, threads, { ...options({}), maxWeightBits: 7 }),
-      config.cls.enabled ? loadSession(models.cls, threads, options({})) : undefined,
-      recognizer(models.rec, models.dict),
-      ...config.languageModels.map((m) => recognizer(m.rec, m.dict)),
-    ]);
-    const engine = new OcrEngine(config, det, recognizers, cls, sharing);
+    const models = sharing?.models ?? (await prepareModelsApart(config));
+    const session = (model: PreparedModel) => createSession(model, config.threads);
+    const recognizers = [config.models, ...config.languageModels].map(async ({ rec, dict }, i): Promise<Recognizer> => {
+      const [recSession, classes] = await Promise.all([session(models.rec[i]!), readFile(dict, 'utf8')]);
+      return { path: rec, session: recSession, alphabet: ctcAlphabet(classes) };
+    });
+    const [det, cls, ...loaded] = await Promise.all([session(models.det), models.cls && session(models.cls), ...recognizers]);
+    const engine = new OcrEngine(config, det, loaded, cls, sharing);
     await engine.warmUp();
     return engine;
   }

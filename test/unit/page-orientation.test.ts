@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { beforeAll, expect, test } from '@jest/globals';
 import { DEFAULT_CLS, defaultModelPaths } from '../../src/ocr/config.ts';
-import { loadSession, type Session } from '../../src/ocr/model/onnx.ts';
+import { createSession, prepareModel, type Session } from '../../src/ocr/model/onnx.ts';
 import { lineWindows, pageOrientation } from '../../src/ocr/stages/cls/cls.ts';
 import { renderLine } from '../helpers/render.ts';
 
@@ -30,7 +30,7 @@ let classifier: Session;
 let windows = 0;
 
 beforeAll(async () => {
-  const session = await loadSession(defaultModelPaths().cls, 1, { rewrite: {}, int8: false });
+  const session = await createSession(await prepareModel(defaultModelPaths().cls, { rewrite: {}, int8: false }), 1);
   // The real session, counting the windows of each batch it is given.
   classifier = new Proxy(session, {
     get(target, key) {

@@ -25,20 +25,29 @@ export function sessionPrecision(session: Session): string {
   return precisions.get(session) ?? 'float32';
 }
 
-/** Loads a model once, rewritten and quantized as `options` ask. */
-export async function loadSession(path: string, threads: number, options: LoadOptions): Promise<Session> {
+/** A model as onnxruntime loads it: its bytes, rewritten and quantized as asked, and how it computes. */
+export interface PreparedModel {
+  bytes: Uint8Array;
+  /** What sessionPrecision says of a session made from it. */
+  precision: string;
+}
+
+/** Reads a model and rewrites and quantizes it as `options` ask. */
+export async function prepareModel(path: string, options: LoadOptions): Promise<PreparedModel> {
   const file = await readFile(path);
-  let model: Uint8Array = file;
+  if (!options.rewrite) return { bytes: file, precision: 'float32' };
+  const int8 = options.int8 ? await int8Options(path, file, options.maxWeightBits) : undefined;
+  const quantize = int8 && 'ranges' in int8 ? int8 : undefined;
+  const { bytes, report } = rewriteModel(file, { ...options.rewrite, ...(quantize ? { int8: quantize } : {}) });
   let precision = 'float32';
-  if (options.rewrite) {
-    const int8 = options.int8 ? await int8Options(path, file, options.maxWeightBits) : undefined;
-    const quantize = int8 && 'ranges' in int8 ? int8 : undefined;
-    const { bytes, report } = rewriteModel(file, { ...options.rewrite, ...(quantize ? { int8: quantize } : {}) });
-    model = bytes;
-    if (report.int8?.nodes && quantize) precision = `int8 (${quantize.weightBits}-bit weights)`;
-    else if (options.int8) precision = `float32 (${report.int8?.skipped ?? (int8 && 'unavailable' in int8 ? int8.unavailable : '')})`;
-  }
-  const session = await ort.InferenceSession.create(model, {
+  if (report.int8?.nodes && quantize) precision = `int8 (${quantize.weightBits}-bit weights)`;
+  else if (options.int8) precision = `float32 (${report.int8?.skipped ?? (int8 && 'unavailable' in int8 ? int8.unavailable : '')})`;
+  return { bytes, precision };
+}
+
+/** A session of a prepared model, computing in `threads` threads. */
+export async function createSession(model: PreparedModel, threads: number): Promise<Session> {
+  const session = await ort.InferenceSession.create(model.bytes, {
     executionProviders: ['cpu'],
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
@@ -53,7 +62,7 @@ export async function loadSession(path: string, threads: number, options: LoadOp
     enableCpuMemArena: true,
     enableMemPattern: false,
   });
-  precisions.set(session, precision);
+  precisions.set(session, model.precision);
   return session;
 }
 
