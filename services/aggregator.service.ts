@@ -10,7 +10,7 @@ import { rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from 'moleculer';
 import { classifyError, withBrokerErrors } from '../src/broker/broker-errors.ts';
-import { streamOf } from '../src/broker/streams.ts';
+import { streamOf, streamOfPieces } from '../src/broker/streams.ts';
 import { checkLanguage, trackLanguages } from '../src/broker/languages.ts';
 import { setJobCounts } from '../src/broker/metrics.ts';
 import { JobTag } from '../src/broker/logging.ts';
@@ -40,6 +40,7 @@ import type {
 import type { DpiLimits } from '../src/jobs/job-options.ts';
 import { JobStore } from '../src/jobs/job-store.ts';
 import { OUTPUT_FORMATS, writeOutput } from '../src/outputs/index.ts';
+import { jsonPieces } from '../src/outputs/json.ts';
 
 export interface AggregatorSettings extends ServiceSettingSchema {
   jobs: JobsConfig;
@@ -205,13 +206,14 @@ export default function aggregatorService(config: NodeConfig): ServiceSchema<Agg
             const { id, format } = ctx.params;
             if (ctx.params.wait) await this.store.ended(id, ctx.meta.user);
             const result = this.store.result(id, ctx.meta.user);
+            if (format === 'json') return streamOfPieces(jsonPieces(result));
             if (format !== 'pdf') return streamOf(Buffer.from(await writeOutput(format, { result })));
             const input = this.kept.get(id);
             if (!input) throw new OcrError('NOT_FOUND', `The input of job ${id} is not kept: submit the file again`);
             const params: PdfParams = { doc_id: input.doc_id, pdfa: ctx.params.pdfa ?? this.store.spec(id).pdfa };
             return ctx.call<Readable, PdfParams>('rasterizer.pdf', params, {
               nodeID: input.node_id,
-              stream: streamOf(Buffer.from(JSON.stringify(result))),
+              stream: streamOfPieces(jsonPieces(result)),
             });
           });
         },

@@ -6,6 +6,16 @@ export function streamOf(bytes: Uint8Array): Readable {
   return Readable.from([Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)], { objectMode: false });
 }
 
+/** A text sent as it is made, piece by piece, in UTF-8. */
+export function streamOfPieces(pieces: Iterable<string>): Readable {
+  return Readable.from(
+    (function* () {
+      for (const piece of pieces) yield Buffer.from(piece);
+    })(),
+    { objectMode: false },
+  );
+}
+
 /** Reads a whole stream, refusing more than `maxBytes`. */
 export async function readAll(stream: AsyncIterable<Buffer | Uint8Array>, maxBytes: number): Promise<Buffer> {
   const chunks: Buffer[] = [];

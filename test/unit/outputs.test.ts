@@ -12,6 +12,7 @@ import { assemblePage, type ReadLine } from '../../src/ocr/stages/layout/assembl
 import { writeAlto } from '../../src/outputs/alto.ts';
 import { writeHocr } from '../../src/outputs/hocr.ts';
 import { isOutputFormat, writeOutput } from '../../src/outputs/index.ts';
+import { jsonPieces } from '../../src/outputs/json.ts';
 import { glyphlessTrueType } from '../../src/outputs/pdf/glyphless-font.ts';
 import { parsePdfDate } from '../../src/outputs/pdf/pdfa.ts';
 import { srgbProfile } from '../../src/outputs/pdf/srgb-icc.ts';
@@ -141,6 +142,17 @@ test('the writers sit behind one seam: txt and md are the combined text and mark
   assert.equal(await writeOutput('hocr', { result: RESULT }), writeHocr(RESULT));
   assert.ok(isOutputFormat('alto') && !isOutputFormat('docx'));
   await assert.rejects(writeOutput('pdf', { result: RESULT }), { code: 'INVALID_PARAMS' });
+});
+
+test('the JSON sent a page at a time is the text of JSON.stringify, with no pages and with a property left undefined', () => {
+  const pieces = [...jsonPieces(RESULT)];
+  assert.ok(pieces.length >= RESULT.results.length + 2);
+  assert.equal(pieces.join(''), JSON.stringify(RESULT));
+  const empty: JobResult = { ...RESULT, results: [] };
+  assert.equal([...jsonPieces(empty)].join(''), JSON.stringify(empty));
+  // A property left undefined is left out, first or not, as JSON.stringify leaves it out.
+  const unset: JobResult & { note?: string } = { note: undefined, ...RESULT };
+  assert.equal([...jsonPieces(unset)].join(''), JSON.stringify(unset));
 });
 
 test('the glyphless font is a well-formed TrueType font of two empty glyphs, half an em wide, under a kilobyte', () => {
