@@ -45,8 +45,6 @@ const CLOSE_GRACE_MS = 30_000;
 export class EnginePool implements PageReader {
   private readonly config: OcrConfig;
   private readonly entry: URL;
-  /** Prepared once here, for every thread the pool starts (a thread that dies is replaced). */
-  private readonly models: EngineModels;
   private readonly threads: EngineThread[] = [];
   private readonly queue: Job[] = [];
   /**
@@ -61,17 +59,18 @@ export class EnginePool implements PageReader {
   private inferenceTotal = 0;
   private closed = false;
 
-  private constructor(config: OcrConfig, entry: URL, models: EngineModels) {
+  private constructor(config: OcrConfig, entry: URL) {
     this.config = config;
     this.entry = entry;
-    this.models = models;
   }
 
   /** Starts `engines` threads and resolves when every one has loaded its models; `entry` replaces the thread's code (tests inject a crashing one). */
   static async start(config: OcrConfig, engines: number, entry = ENGINE_THREAD): Promise<EnginePool> {
-    const pool = new EnginePool(config, entry, await prepareModelsApart(config));
+    const pool = new EnginePool(config, entry);
     try {
-      await Promise.all(Array.from({ length: engines }, () => pool.startThread()));
+      // Prepared once for all, and not kept: a thread that dies is replaced with models prepared again.
+      const models = await prepareModelsApart(config);
+      await Promise.all(Array.from({ length: engines }, () => pool.startThread(models)));
     } catch (err) {
       await pool.close();
       throw err;
@@ -119,11 +118,11 @@ export class EnginePool implements PageReader {
     );
   }
 
-  private startThread(): Promise<void> {
+  private startThread(models: EngineModels): Promise<void> {
     const worker = new Worker(this.entry, {
       workerData: {
         config: this.config,
-        models: this.models,
+        models,
         detectionLock: this.detectionLock.buffer,
         idleEngines: this.idleEngines.buffer,
       } satisfies ThreadData,
@@ -175,7 +174,10 @@ export class EnginePool implements PageReader {
         this.answerLender(thread, undefined);
         if (!ready) reject(new Error(`The engine thread exited with code ${code} while loading the models`));
         // A thread that dies mid-page (a native crash in a model) is replaced; the page it held was failed above.
-        else if (!this.closed) this.startThread().catch(() => undefined);
+        else if (!this.closed)
+          prepareModelsApart(this.config)
+            .then((models) => this.startThread(models))
+            .catch(() => undefined);
       });
     });
   }

@@ -15,8 +15,8 @@ import { ThreadLock } from './thread-lock.ts';
 /** What a thread is started with: the engine's configuration, and what the pool's engines share. */
 export interface ThreadData {
   config: OcrConfig;
-  /** The models, prepared by the pool (a copy each thread). */
-  models: EngineModels;
+  /** The models, prepared by the pool (a copy each thread, let go once loaded). */
+  models?: EngineModels;
   /** The lock its pool's engines detect under (thread-lock.ts). */
   detectionLock: SharedArrayBuffer;
   /** One Int32: how many engines of the pool are idle with no page waiting, kept by the pool. */
@@ -50,7 +50,8 @@ export type ThreadMessage =
   | { type: 'batch'; id: number; maxima: StepMaxima | undefined; inferenceMs: number };
 
 const port = parentPort!;
-const { config, models, detectionLock, idleEngines } = workerData as ThreadData;
+const data = workerData as ThreadData;
+const { config, detectionLock, idleEngines } = data;
 const idle = new Int32Array(idleEngines);
 const send = (message: ThreadMessage, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
 
@@ -67,7 +68,13 @@ const recognitionHelper = (language: string | undefined): BatchHelper => ({
     }),
 });
 
-const engine = await OcrEngine.load(config, { detectionLock: new ThreadLock(detectionLock), holder: threadId, recognitionHelper, models });
+const engine = await OcrEngine.load(
+  config,
+  { detectionLock: new ThreadLock(detectionLock), holder: threadId, recognitionHelper },
+  data.models,
+);
+// onnxruntime holds the models now; the thread's copy of their bytes (7 MB) would stay with workerData.
+delete data.models;
 send({ type: 'ready', info: engine.info });
 
 async function run(task: Exclude<ThreadTask, { type: 'helped' }>): Promise<void> {

@@ -73,8 +73,6 @@ export interface PoolSharing {
   holder: number;
   /** Idle engines that read recognition batches for a page in `language` (recognizeLines). */
   recognitionHelper(language: string | undefined): BatchHelper;
-  /** The models, prepared once by the pool. */
-  models: EngineModels;
 }
 
 /** A recogniser with its dictionary's classes. */
@@ -121,10 +119,14 @@ export class OcrEngine implements PageReader {
     this.byLanguage = new Map(recognizers.flatMap((r, i) => named[i]!.map((language) => [language, r] as const)));
   }
 
-  /** Loads the models; an engine of a pool gets what it shares with the others (`sharing`), its models prepared. */
-  static async load(config: OcrConfig, sharing?: PoolSharing): Promise<OcrEngine> {
+  /**
+   * Loads the models, prepared here or, for an engine of a pool, by the pool (`prepared`: not kept, as
+   * onnxruntime keeps what it needs of them); an engine of a pool also gets what it shares with the
+   * others (`sharing`).
+   */
+  static async load(config: OcrConfig, sharing?: PoolSharing, prepared?: EngineModels): Promise<OcrEngine> {
     setFlagsFromString(V8_TIERING);
-    const models = sharing?.models ?? (await prepareModelsApart(config));
+    const models = prepared ?? (await prepareModelsApart(config));
     const session = (model: PreparedModel) => createSession(model, config.threads);
     const recognizers = [config.models, ...config.languageModels].map(async ({ rec, dict }, i): Promise<Recognizer> => {
       const [recSession, classes] = await Promise.all([session(models.rec[i]!), readFile(dict, 'utf8')]);
