@@ -78,6 +78,38 @@ test('ten documents read at once share a pool of two render children, never more
   assert.equal(pool.running, 0);
 });
 
+/** Renders `pages` of `doc` all at once; the most render children running meanwhile. */
+async function renderAtOnce(doc: IsolatedPdf, pool: RenderPool, pages: number[]): Promise<{ widths: number[]; most: number }> {
+  let most = pool.running;
+  const watch = setInterval(() => (most = Math.max(most, pool.running)), 5);
+  try {
+    const widths = await Promise.all(pages.map(async (n) => (await doc.render(n, 100, 1e8)).raster.width));
+    return { widths, most: Math.max(most, pool.running) };
+  } finally {
+    clearInterval(watch);
+  }
+}
+
+test('a document whose pages render quickly is read by the child that has it open, not opened in another', async () => {
+  const pool = new RenderPool(2, { memoryMb: 1024, deadlineMs: 30_000 });
+  const doc = await IsolatedPdf.open(path, undefined, pool);
+  const { widths, most } = await renderAtOnce(doc, pool, [1, 2, 3, 1, 2, 3]);
+  expect(widths).toEqual(Array(6).fill(Math.floor((300 * 100) / 72)));
+  assert.equal(most, 1, 'a render takes milliseconds, starting a child and opening the document in it far longer');
+  doc.close();
+  await pool.close();
+});
+
+test('a document whose pages render slowly spreads over the render children', async () => {
+  const pool = new RenderPool(2, { memoryMb: 1024, deadlineMs: 30_000 }, await faultyEntry('slow'));
+  const doc = await IsolatedPdf.open(path, undefined, pool);
+  const { widths, most } = await renderAtOnce(doc, pool, [1, 2, 3]);
+  expect(widths).toEqual(Array(3).fill(Math.floor((300 * 100) / 72)));
+  assert.equal(most, 2);
+  doc.close();
+  await pool.close();
+});
+
 for (const [fault, what, limits, message] of [
   ['crash', 'crashes', { memoryMb: 1024, deadlineMs: 30_000 }, /crashed/],
   // The deadline also covers starting a child and opening the document in it (the first request, and the one after
