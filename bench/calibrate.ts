@@ -14,11 +14,10 @@ import { calibrationPath, RangeRecorder, sha256, type Calibration } from '../src
 import { lineWindows } from '../src/ocr/stages/cls/cls.ts';
 import { loadOcrConfig } from '../src/config/ocr.ts';
 import { CLS_WIDTH, REC_HEIGHT, REC_STRIDE } from '../src/ocr/config.ts';
-import type { LineImage } from '../src/ocr/image/crop.ts';
 import { detInput } from '../src/ocr/stages/det/det.ts';
 import { OcrEngine } from '../src/ocr/engine.ts';
 import { rewriteModel } from '../src/ocr/model/graph-rewrite.ts';
-import { packLines } from '../src/ocr/image/line-tensor.ts';
+import { packLines, type LineSpan } from '../src/ocr/image/line-tensor.ts';
 import { OnnxModel } from '../src/ocr/model/onnx-graph.ts';
 import { calibrationModel } from '../src/ocr/model/quantize.ts';
 import { decodeImage, type Raster } from '../src/ocr/image/raster.ts';
@@ -46,10 +45,10 @@ const config = { ...loadOcrConfig(process.env), int8: false };
 const engine = await OcrEngine.load(config);
 const pages: Raster[] = [];
 for (const page of positionals) pages.push(await decodeImage(readFileSync(page), 100_000_000));
-const lines: LineImage[] = [];
+const lines: LineSpan[] = [];
 for (const page of pages) lines.push(...(await engine.recognizerInputs(page)).filter((_, i) => i % Number(values.every) === 0));
 
-const one = (line: LineImage, width: number): Sample => ({ input: packLines([line], REC_HEIGHT, width), dims: [1, 3, REC_HEIGHT, width] });
+const one = (span: LineSpan, width: number): Sample => ({ input: packLines([span], REC_HEIGHT, width), dims: [1, 3, REC_HEIGHT, width] });
 const samplers: Record<string, { path: string; argmaxOutputs: boolean; samples: () => Promise<Sample[]> }> = {
   det: { path: config.models.det, argmaxOutputs: false, samples: () => Promise.all(pages.map((p) => detInput(p, config.det))) },
   cls: {

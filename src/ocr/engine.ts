@@ -9,7 +9,7 @@ import type { EngineInfo, PageOcr } from '../contracts.ts';
 import { OcrError } from '../errors.ts';
 import { classifyLines, pageOrientation, type LineOrientation, type PageOrientation } from './stages/cls/cls.ts';
 import { REC_HEIGHT, type OcrConfig } from './config.ts';
-import { cropLine, flipLine, greyPage, lineAspect, lineFrame, splitLineAtGaps, type LineImage, type LinePiece } from './image/crop.ts';
+import { cropLine, flipLine, greyPage, lineAspect, lineFrame, splitLineAtGaps, type LinePiece } from './image/crop.ts';
 import { ctcAlphabet } from './stages/rec/ctc.ts';
 import type { DetectedBox } from './stages/det/db-postprocess.ts';
 import { detectText } from './stages/det/det.ts';
@@ -19,6 +19,7 @@ import { cpuInfo } from './model/cpu.ts';
 import { createSession, inferenceTime, sessionPrecision, type PreparedModel, type Session } from './model/onnx.ts';
 import { prepareModelsApart, type EngineModels } from './engine-models.ts';
 import { decodeImage, turnRaster, type Raster, type Turn } from './image/raster.ts';
+import type { LineSpan } from './image/line-tensor.ts';
 import { linePieces, readSteps, recognizeLines, type BatchHelper } from './stages/rec/rec.ts';
 import type { StepMaxima } from './stages/rec/ctc.ts';
 import { recoverSpaces } from './stages/rec/spaces.ts';
@@ -281,13 +282,13 @@ export class OcrEngine implements PageReader {
     return readSteps(this.recognizerFor(language).session, input, dims);
   }
 
-  /** The upright line images the recogniser reads on a page: what int8 calibration (bench/calibrate.ts) records. */
-  async recognizerInputs(page: Raster): Promise<LineImage[]> {
+  /** The upright line pieces the recogniser reads on a page: what int8 calibration (bench/calibrate.ts) records. */
+  async recognizerInputs(page: Raster): Promise<LineSpan[]> {
     const { boxes } = await detectText(this.det, page, this.config.det);
     return linePieces(
       this.cutLines(page, boxes).map((l) => l.image),
       this.config.rec.maxPieceWidth,
-    ).map((p) => p.image);
+    ).map((p) => p.span);
   }
 
   /** Each detected box straightened at the recogniser's height, cut at column gutters. */

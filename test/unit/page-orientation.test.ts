@@ -4,6 +4,7 @@ import { beforeAll, expect, test } from '@jest/globals';
 import { DEFAULT_CLS, defaultModelPaths } from '../../src/ocr/config.ts';
 import { createSession, prepareModel, type Session } from '../../src/ocr/model/onnx.ts';
 import { lineWindows, pageOrientation } from '../../src/ocr/stages/cls/cls.ts';
+import { wholeLine } from '../../src/ocr/image/line-tensor.ts';
 import { renderLine } from '../helpers/render.ts';
 
 const TEXTS = [
@@ -46,7 +47,8 @@ beforeAll(async () => {
 });
 
 const lines = (turned: (i: number) => boolean) => TEXTS.map((t, i) => renderLine(t, turned(i)));
-const allWindows = (ls: ReturnType<typeof lines>) => ls.reduce((n, l) => n + lineWindows(l, DEFAULT_CLS.windowsPerLine).length, 0);
+const allWindows = (ls: ReturnType<typeof lines>) =>
+  ls.reduce((n, l) => n + lineWindows(wholeLine(l), DEFAULT_CLS.windowsPerLine).length, 0);
 
 test('an upright page is settled by its widest lines: the others are not classified', async () => {
   const page = lines(() => false);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { expect, test } from '@jest/globals';
-import { packLines } from '../../src/ocr/image/line-tensor.ts';
+import { packLines, wholeLine } from '../../src/ocr/image/line-tensor.ts';
 import { pieceRanges, widthBatches } from '../../src/ocr/stages/rec/rec.ts';
 
 /** A 48-high line of ink blocks ("words") separated by blank runs of the given widths. */
@@ -55,9 +55,17 @@ test('lines are batched narrowest first within the column budget and width sprea
 });
 
 test('a batch packed into a buffer that held an earlier batch is the batch packed afresh: the padding is written too', () => {
-  const lines = [line([30, 40], [10]), line([20], [])];
+  const lines = [line([30, 40], [10]), line([20], [])].map(wholeLine);
   const fresh = packLines(lines, 48, 96);
   const reused = packLines(lines, 48, 96, new Float32Array(fresh.length).fill(Number.NaN));
   expect(reused).toEqual(fresh);
   assert.equal(fresh[47 * 96 + 95], 0, 'the padding right of the narrower line');
+});
+
+test("a piece of a line is packed from the line's own pixels, as the piece cut out would be", () => {
+  const whole = line([30, 12, 40], [10, 6]);
+  const [x0, x1] = [40, 98];
+  const cut = { data: new Uint8Array(48 * (x1 - x0)), width: x1 - x0, height: 48 };
+  for (let y = 0; y < 48; y++) cut.data.set(whole.data.subarray(y * whole.width + x0, y * whole.width + x1), y * cut.width);
+  expect(packLines([{ image: whole, x0, width: x1 - x0 }], 48, 64)).toEqual(packLines([wholeLine(cut)], 48, 64));
 });

@@ -6,7 +6,7 @@
  */
 import { CLS_BATCH, CLS_WIDTH, REC_HEIGHT, type ClsParams } from '../../config.ts';
 import type { LineImage } from '../../image/crop.ts';
-import { packLines } from '../../image/line-tensor.ts';
+import { packLines, wholeLine, type LineSpan } from '../../image/line-tensor.ts';
 import { inputBuffer, runModel, type Session } from '../../model/onnx.ts';
 
 export interface LineOrientation {
@@ -20,23 +20,20 @@ export interface ClassifyResult {
   ms: number;
 }
 
-/** Up to `count` windows of `CLS_WIDTH` columns spread evenly along the line (the line itself when narrower). */
-export function lineWindows(line: LineImage, count: number): LineImage[] {
-  if (line.width <= CLS_WIDTH) return [line];
-  const n = Math.min(count, Math.ceil(line.width / CLS_WIDTH));
-  const windows: LineImage[] = [];
-  for (let k = 0; k < n; k++) {
-    const x0 = Math.round(((line.width - CLS_WIDTH) * k) / Math.max(1, n - 1));
-    const data = new Uint8Array(CLS_WIDTH * line.height);
-    for (let y = 0; y < line.height; y++) data.set(line.data.subarray(y * line.width + x0, y * line.width + x0 + CLS_WIDTH), y * CLS_WIDTH);
-    windows.push({ data, width: CLS_WIDTH, height: line.height });
-  }
-  return windows;
+/** Up to `count` windows of `CLS_WIDTH` columns spread evenly along the span (the span itself when narrower). */
+export function lineWindows(span: LineSpan, count: number): LineSpan[] {
+  if (span.width <= CLS_WIDTH) return [span];
+  const n = Math.min(count, Math.ceil(span.width / CLS_WIDTH));
+  return Array.from({ length: n }, (_, k) => ({
+    image: span.image,
+    x0: span.x0 + Math.round(((span.width - CLS_WIDTH) * k) / Math.max(1, n - 1)),
+    width: CLS_WIDTH,
+  }));
 }
 
 export async function classifyLines(session: Session, lines: readonly LineImage[], windowsPerLine: number): Promise<ClassifyResult> {
   const t0 = performance.now();
-  const windows = lines.flatMap((line, i) => lineWindows(line, windowsPerLine).map((w) => ({ line: i, image: w })));
+  const windows = lines.flatMap((line, i) => lineWindows(wholeLine(line), windowsPerLine).map((w) => ({ line: i, span: w })));
   const turnedSum = new Float64Array(lines.length);
   const count = new Uint16Array(lines.length);
   for (let i = 0; i < windows.length; i += CLS_BATCH) {
@@ -44,7 +41,7 @@ export async function classifyLines(session: Session, lines: readonly LineImage[
     const out = await runModel(
       session,
       packLines(
-        batch.map((w) => w.image),
+        batch.map((w) => w.span),
         REC_HEIGHT,
         CLS_WIDTH,
         inputBuffer(batch.length * 3 * REC_HEIGHT * CLS_WIDTH),
@@ -88,7 +85,7 @@ export function orientationSample(lines: readonly LineImage[], windowsPerLine: n
   const sample: number[] = [];
   let used = 0;
   for (const i of order) {
-    const n = lineWindows(lines[i]!, windowsPerLine).length;
+    const n = lineWindows(wholeLine(lines[i]!), windowsPerLine).length;
     if (sample.length > 0 && used + n > windows) break;
     sample.push(i);
     used += n;

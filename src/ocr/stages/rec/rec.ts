@@ -2,7 +2,7 @@
 import { CUT_WINDOW, REC_HEIGHT, REC_STRIDE, WORD_SPACE, type RecParams } from '../../config.ts';
 import { blankColumns, type LineImage } from '../../image/crop.ts';
 import { ctcGreedyDecode, stepMaxima, type CtcResult, type StepMaxima } from './ctc.ts';
-import { packLines } from '../../image/line-tensor.ts';
+import { packLines, type LineSpan } from '../../image/line-tensor.ts';
 import { inputBuffer, runModelOutputs, type Session } from '../../model/onnx.ts';
 
 /**
@@ -51,14 +51,6 @@ export function pieceRanges(line: LineImage, maxWidth: number): [number, number]
   return ranges;
 }
 
-function columnsOf(line: LineImage, x0: number, x1: number): LineImage {
-  if (x0 === 0 && x1 === line.width) return line;
-  const width = x1 - x0;
-  const data = new Uint8Array(width * line.height);
-  for (let y = 0; y < line.height; y++) data.set(line.data.subarray(y * line.width + x0, y * line.width + x1), y * width);
-  return { data, width, height: line.height };
-}
-
 /** One line's result from the results of its pieces, with every character placed on the whole line's timeline. */
 function joinPieces(pieces: { result: CtcResult; x0: number }[]): CtcResult {
   if (pieces.length === 1) return pieces[0]!.result;
@@ -100,10 +92,10 @@ export async function readSteps(session: Session, input: Float32Array, dims: num
   return stepMaxima(first!.data as Float32Array, first!.dims[2]!);
 }
 
-/** The images the recogniser reads: every line, or its pieces (`pieceRanges`), with where each piece starts. */
-export function linePieces(lines: readonly LineImage[], maxPieceWidth: number): { lineIndex: number; x0: number; image: LineImage }[] {
-  return lines.flatMap((line, lineIndex) =>
-    pieceRanges(line, maxPieceWidth).map(([x0, x1]) => ({ lineIndex, x0, image: columnsOf(line, x0, x1) })),
+/** What the recogniser reads: every line, or its pieces (`pieceRanges`), each with the line it is of. */
+export function linePieces(lines: readonly LineImage[], maxPieceWidth: number): { lineIndex: number; span: LineSpan }[] {
+  return lines.flatMap((image, lineIndex) =>
+    pieceRanges(image, maxPieceWidth).map(([x0, x1]) => ({ lineIndex, span: { image, x0, width: x1 - x0 } })),
   );
 }
 
@@ -131,15 +123,15 @@ export async function recognizeLines(
   const pieces = linePieces(lines, params.maxPieceWidth);
   const results = new Array<CtcResult>(pieces.length);
   const batches = widthBatches(
-    pieces.map((p) => p.image.width),
+    pieces.map((p) => p.span.width),
     params,
   );
   const pack = (batch: number[], out?: (length: number) => Float32Array<ArrayBuffer>) => {
-    const width = Math.ceil(Math.max(...batch.map((i) => pieces[i]!.image.width)) / REC_STRIDE) * REC_STRIDE;
+    const width = Math.ceil(Math.max(...batch.map((i) => pieces[i]!.span.width)) / REC_STRIDE) * REC_STRIDE;
     const length = batch.length * 3 * REC_HEIGHT * width;
-    const images = batch.map((i) => pieces[i]!.image);
+    const spans = batch.map((i) => pieces[i]!.span);
     return {
-      input: packLines(images, REC_HEIGHT, width, out ? out(length) : new Float32Array(length)),
+      input: packLines(spans, REC_HEIGHT, width, out ? out(length) : new Float32Array(length)),
       dims: [batch.length, 3, REC_HEIGHT, width],
     };
   };
@@ -147,7 +139,7 @@ export async function recognizeLines(
     const steps = maxima.best.length / batch.length;
     batch.forEach((pieceIndex, n) => {
       // Read only the steps over the piece itself, not over the padding.
-      const own = Math.min(steps, Math.ceil(pieces[pieceIndex]!.image.width / REC_STRIDE) + 1);
+      const own = Math.min(steps, Math.ceil(pieces[pieceIndex]!.span.width / REC_STRIDE) + 1);
       results[pieceIndex] = ctcGreedyDecode(maxima, n * steps, own, alphabet);
     });
   };
@@ -169,6 +161,6 @@ export async function recognizeLines(
   }
   await Promise.all(handedOver);
   const perLine = lines.map((): { result: CtcResult; x0: number }[] => []);
-  pieces.forEach((p, i) => perLine[p.lineIndex]!.push({ result: results[i]!, x0: p.x0 }));
+  pieces.forEach((p, i) => perLine[p.lineIndex]!.push({ result: results[i]!, x0: p.span.x0 }));
   return { lines: perLine.map(joinPieces), ms: performance.now() - t0 };
 }
