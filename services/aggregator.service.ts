@@ -27,6 +27,7 @@ import type {
   JobPageParams,
   JobProgress,
   JobResult,
+  JobStoppedEvent,
   OpenedDocument,
   OpenParams,
   OutputParams,
@@ -257,7 +258,8 @@ export default function aggregatorService(config: NodeConfig): ServiceSchema<Agg
         this.publish(store.progress(id));
         const pages = Array.from({ length: opened.pages }, (_, i) => i + 1);
         // Closed as soon as the job is cancelled or out of time: its pages rendered and waiting for a
-        // slot are then not sent (the rasterizer sends only pages of open documents).
+        // slot are then not sent (the rasterizer sends only pages of open documents), and the workers
+        // drop those waiting for an engine there (job.stopped).
         let closing: Promise<unknown> | undefined;
         const close = () =>
           (closing ??= this.broker
@@ -267,8 +269,12 @@ export default function aggregatorService(config: NodeConfig): ServiceSchema<Agg
               { nodeID: opened.node_id },
             )
             .catch((err) => this.logger.warn(tag, `Closing the document of job ${id}:`, err)));
-        const closeAtAbort = () => void close();
-        signal.addEventListener('abort', closeAtAbort, { once: true });
+        const stopAtAbort = () => {
+          void close();
+          // Best effort, as progress: a page that still reaches an engine is read and its result dropped.
+          void this.broker.broadcast('job.stopped', { job_id: id } satisfies JobStoppedEvent);
+        };
+        signal.addEventListener('abort', stopAtAbort, { once: true });
         const readPage = (page: number) =>
           this.broker.call<PageResult, PageParams>(
             'rasterizer.page',
@@ -295,7 +301,7 @@ export default function aggregatorService(config: NodeConfig): ServiceSchema<Agg
           );
         } finally {
           clearTimeout(limit);
-          signal.removeEventListener('abort', closeAtAbort);
+          signal.removeEventListener('abort', stopAtAbort);
           if (params.keep_upload) {
             this.kept.set(id, opened);
             await this.journal.kept(record);

@@ -14,7 +14,16 @@ import { jobTagOf } from '../src/broker/logging.ts';
 import { natsConnection } from '../src/broker/nats-connection.ts';
 import { readAll } from '../src/broker/streams.ts';
 import type { NodeConfig } from '../src/config/config.ts';
-import type { CallerMeta, EmbedParams, EmbedReply, PageOcr, PageResult, RecognizeParams, WorkerHealth } from '../src/contracts.ts';
+import type {
+  CallerMeta,
+  EmbedParams,
+  EmbedReply,
+  JobStoppedEvent,
+  PageOcr,
+  PageResult,
+  RecognizeParams,
+  WorkerHealth,
+} from '../src/contracts.ts';
 import { OcrError } from '../src/errors.ts';
 import { IsolatedDecoder } from '../src/isolation/image-decoder.ts';
 import type { IsolationLimits } from '../src/isolation/isolated-process.ts';
@@ -41,6 +50,9 @@ interface WorkerStats {
 
 const BULKHEAD_LABELS = { action: 'ocr.recognize', service: 'ocr' };
 
+/** Stopped jobs remembered (job.stopped), the newest kept: far more than can have pages waiting here. */
+const STOPPED_JOBS_KEPT = 1000;
+
 interface CpuSample {
   at: number;
   usage: NodeJS.CpuUsage;
@@ -60,6 +72,8 @@ interface WorkerVars extends OcrEngineVars, Partial<EmbedderVars> {
   decoder: IsolatedDecoder;
   held: Set<HeldPage>;
   stopWatching: () => void;
+  /** Jobs cancelled or out of time, oldest first: their pages waiting here are not read. */
+  stoppedJobs: Set<string>;
 }
 
 type WorkerThis = Service<OcrWorkerSettings> & WorkerVars;
@@ -120,6 +134,7 @@ export default function ocrWorkerService(config: NodeConfig): ServiceSchema<OcrW
       this.cpu = { at: performance.now(), usage: process.cpuUsage() };
       this.decoder = new IsolatedDecoder(this.settings.decodeLimits);
       this.held = new Set();
+      this.stoppedJobs = new Set();
       // After a NATS outage, a page that was still being received will not be whole (chunks were lost)
       // and its sender sends it again: its slot is freed now rather than at its time limit.
       const connection = natsConnection(this.broker);
@@ -136,6 +151,17 @@ export default function ocrWorkerService(config: NodeConfig): ServiceSchema<OcrW
     stopped(this: WorkerThis) {
       this.stopWatching();
       return this.decoder.close();
+    },
+
+    events: {
+      'job.stopped'(this: WorkerThis, ctx: Context<JobStoppedEvent>) {
+        const { stoppedJobs } = this;
+        stoppedJobs.add(ctx.params.job_id);
+        for (const oldest of stoppedJobs) {
+          if (stoppedJobs.size <= STOPPED_JOBS_KEPT) break;
+          stoppedJobs.delete(oldest);
+        }
+      },
     },
 
     actions: {
@@ -167,6 +193,11 @@ export default function ocrWorkerService(config: NodeConfig): ServiceSchema<OcrW
             throw toMoleculerError(new OcrError('PAGE_TIMEOUT', 'The page waited past its time limit: not read', ctx.params.page_number));
           if (arrivedAt < natsConnection(this.broker).reconnectedAt)
             throw toMoleculerError(new OcrError('WORKER_LOST', 'The page arrived before a NATS outage: not read', ctx.params.page_number));
+          // Pages wait here for an engine (page-scheduler.ts): one whose job has stopped meanwhile is dropped.
+          if (ctx.meta.job_id !== undefined && this.stoppedJobs.has(ctx.meta.job_id))
+            throw toMoleculerError(
+              new OcrError('NOT_FOUND', "The page's job was cancelled or ran out of time: not read", ctx.params.page_number),
+            );
           stats.total_requests += 1;
           const held: HeldPage = { arrivedAt, deadlineAt: limit > 0 ? arrivedAt + limit : Infinity, stream: ctx.stream };
           this.held.add(held);

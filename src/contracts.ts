@@ -121,6 +121,14 @@ export interface PageError {
   message: string;
 }
 
+/**
+ * The `job.stopped` event: a job was cancelled or ran out of time. Its pages already sent to a worker
+ * and waiting there for an engine are dropped, not read (see src/broker/page-scheduler.ts).
+ */
+export interface JobStoppedEvent {
+  job_id: string;
+}
+
 /** A job's progress: the reply of `POST /jobs`, `GET /jobs/:id`, the `job.progress` event. */
 export interface JobProgress {
   job_id: string;

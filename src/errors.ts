@@ -46,7 +46,7 @@ export const ERROR_CODES = {
   NO_WORKERS: { status: 503, retryable: true },
   // This node's queue holds more pages than MAX_QUEUED_PAGES (or jobs than MAX_QUEUED_JOBS): refused up front, with Retry-After.
   BUSY: { status: 503, retryable: false },
-  // A worker's own queue is full: not retried, as pages are only sent where a slot is free (src/broker/page-scheduler.ts).
+  // A worker's own queue is full: not retried, as pages are only sent where a worker has room (src/broker/page-scheduler.ts).
   WORKER_BUSY: { status: 503, retryable: false },
   WORKER_LOST: { status: 503, retryable: true },
   // MAX_CONCURRENT_UPLOADS uploads are being read by this node already (with Retry-After).

@@ -11,7 +11,7 @@ import type { CallingOptions, ServiceBroker } from 'moleculer';
 import { classifyError, isNodeFault, isRetryable } from './broker-errors.ts';
 import { OCR_METRICS } from './metrics.ts';
 import { natsConnection, type NatsConnection } from './nats-connection.ts';
-import { whenSlotFree } from './page-scheduler.ts';
+import { whenWorkerHasRoom } from './page-scheduler.ts';
 import { withRetries, type RetryPolicy } from './retry.ts';
 import { streamOf } from './streams.ts';
 import type { PageResult, RecognizeParams } from '../contracts.ts';
@@ -82,8 +82,8 @@ export function recognizeWithRetries(
       if (n > 0) broker.metrics.increment(OCR_METRICS.retries, { code: classifyError(failure).code });
       if (!connection.connected) await reconnect(connection, policy.timeoutMs);
       try {
-        // Sent only to a free slot: the time limit counts from when a worker can start the page.
-        return await whenSlotFree(
+        // Sent only where a worker has room: the time limit counts from at most a page before it can start this one.
+        return await whenWorkerHasRoom(
           broker,
           () => {
             if (!wanted())

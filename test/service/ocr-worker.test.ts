@@ -7,7 +7,7 @@ import ocrWorkerService from '../../services/ocr-worker.service.ts';
 import { errorResponse } from '../../src/broker/broker-errors.ts';
 import { streamOf } from '../../src/broker/streams.ts';
 import { loadConfig } from '../../src/config/config.ts';
-import type { PageResult } from '../../src/contracts.ts';
+import type { JobStoppedEvent, PageResult } from '../../src/contracts.ts';
 import { OcrEngine } from '../../src/ocr/engine.ts';
 import { ENGLISH_PARAGRAPHS, renderPage } from '../helpers/render.ts';
 
@@ -42,6 +42,20 @@ test('the models are loaded once per process, not per request', async () => {
   const health = await broker.call<{ pages_done: number; total_requests: number; in_flight: number }, object>('ocr.health', {});
   assert.ok(health.pages_done >= 4 && health.total_requests >= 4);
   assert.equal(health.in_flight, 0);
+});
+
+test("a page waiting for the engine is dropped as NOT_FOUND once its job has stopped (job.stopped); other jobs' pages are read", async () => {
+  const { image } = renderPage({ paragraphs: ENGLISH_PARAGRAPHS });
+  const page = (job: string) =>
+    broker.call<PageResult, object>('ocr.recognize', { page_number: 1 }, { stream: streamOf(image), meta: { job_id: job } });
+  // One slot: the first page is read while the others wait in the worker's queue.
+  const [reading, ofStoppedJob, ofRunningJob] = [page('running'), page('stopped'), page('running')];
+  await broker.broadcast('job.stopped', { job_id: 'stopped' } satisfies JobStoppedEvent);
+  await assert.rejects(ofStoppedJob, (err) => {
+    assert.equal(errorResponse(err).body.error.code, 'NOT_FOUND');
+    return true;
+  });
+  for (const read of await Promise.all([reading, ofRunningJob])) assert.match(read.text, /^The quick brown fox/);
 });
 
 test('bad params are refused as INVALID_PARAMS', async () => {

@@ -99,7 +99,7 @@ test('GET /metrics shows pages and stage latencies moving during a 20-page job, 
   for (const r of aboutJob) assert.equal(r.job_id, job.job_id);
 });
 
-test('DELETE /jobs/:id: only the page in the engine is read after the cancel (pages go out only to a free slot)', async () => {
+test('DELETE /jobs/:id: only the page in the engine is read after the cancel (none is sent after it; one already at the worker is dropped there)', async () => {
   const read = async () => sample(await scrape(), 'ocr_pages_total', { outcome: 'read' });
   const before = await read();
   const pages = Array.from({ length: 8 }, (_, i) => ({
@@ -120,7 +120,7 @@ test('DELETE /jobs/:id: only the page in the engine is read after the cancel (pa
     if (busy === 0) break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  // The page being read when the job was cancelled finishes; none other was handed out.
+  // The page being read when the job was cancelled finishes; none other is read.
   const readAfter = (await read()) - before - cancelled.pages_done;
   assert.ok(readAfter <= 1, `${readAfter} pages were read after the cancel`);
 });

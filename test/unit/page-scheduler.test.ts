@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { expect, test } from '@jest/globals';
 import { ServiceBroker } from 'moleculer';
-import { clusterSlots, PageScheduler, whenSlotFree } from '../../src/broker/page-scheduler.ts';
+import { clusterSlots, PageScheduler, whenWorkerHasRoom } from '../../src/broker/page-scheduler.ts';
 
 const tick = (ms = 2) => new Promise((r) => setTimeout(r, ms));
 
@@ -98,9 +98,10 @@ test('pages wait while there is no room, and go out once capacity appears', asyn
   expect(read).toEqual([1, 2]);
 });
 
-test("a page in a language waits for a slot of the workers that read it, not for any worker's slot", async () => {
-  // One worker reads English and Chinese with one slot, another Chinese only with two: two English
-  // pages must go out one after the other (counted against every slot they would both go to the first).
+test('a page in a language waits for room at the workers that read it, not at any worker', async () => {
+  // One worker reads English and Chinese with one slot, another Chinese only with two; each has room
+  // for one page more, waiting in its queue. English pages go out two at a time (counted against
+  // every worker's room, four would go to the first worker and three wait in its queue).
   const namespace = `langs-${process.pid}-${Date.now()}`;
   const node = (nodeID: string) => new ServiceBroker({ nodeID, namespace, transporter: 'Fake', logger: false });
   const [sender, both, chineseOnly] = [node('sender'), node('en-zh'), node('zh')];
@@ -117,7 +118,7 @@ test("a page in a language waits for a slot of the workers that read it, not for
     let out = 0;
     const most = { en: 0, zh: 0 };
     const send = (language: 'en' | 'zh') => () =>
-      whenSlotFree(
+      whenWorkerHasRoom(
         sender,
         async () => {
           most[language] = Math.max(most[language], ++out);
@@ -128,7 +129,7 @@ test("a page in a language waits for a slot of the workers that read it, not for
       );
     await Promise.all(Array.from({ length: 4 }, send('en')));
     await Promise.all(Array.from({ length: 6 }, send('zh')));
-    expect(most).toEqual({ en: 1, zh: 3 });
+    expect(most).toEqual({ en: 2, zh: 5 });
   } finally {
     await Promise.all([sender, both, chineseOnly].map((b) => b.stop()));
   }
