@@ -124,7 +124,7 @@ export class RenderPool {
     const free = this.renderers.filter((r) => !r.busy);
     const holder = free.find((r) => r.docs.includes(doc));
     if (holder) return Promise.resolve(this.take(holder));
-    const other = free.find((r) => r.process.running) ?? free[0];
+    const other = this.freeRenderer();
     const wait = other !== undefined && this.holderIsWorthWaitingFor(doc);
     if (other && !wait) return Promise.resolve(this.take(other));
     return new Promise((resolve) => {
@@ -136,7 +136,7 @@ export class RenderPool {
         () => {
           waiter.holderOnly = false;
           const index = this.waiting.indexOf(waiter);
-          const idle = this.renderers.find((r) => !r.busy);
+          const idle = this.freeRenderer();
           if (index < 0 || !idle) return;
           this.waiting.splice(index, 1);
           waiter.take(idle);
@@ -144,6 +144,12 @@ export class RenderPool {
         this.costs.get(doc)?.openMs ?? 0,
       ).unref();
     });
+  }
+
+  /** A free child, one already running before one that would have to start. */
+  private freeRenderer(): Renderer | undefined {
+    const free = this.renderers.filter((r) => !r.busy);
+    return free.find((r) => r.process.running) ?? free[0];
   }
 
   /**
