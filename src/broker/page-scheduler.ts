@@ -43,8 +43,8 @@ export function clusterSlots(broker: ServiceBroker, language?: string): { worker
 /**
  * Pages sent to each worker beyond its slots. With none, the next page was sent only when a slot freed,
  * and the engine idled while a 200-dpi page (3.7 MB) crossed NATS: two single-thread workers were busy
- * 92-93 % of a 100-page job, against 96 % with one waiting, which took 91-97 s instead of 98-104 (npm
- * run bench, cluster row, alternated runs, the VNNI EPYC).
+ * 92-93 % of a 100-page job, against 96 % with one waiting (npm run bench, cluster row, alternated
+ * runs, the VNNI EPYC; the walls in docs/performance.md).
  */
 const WAITING_AT_WORKER = 1;
 
