@@ -12,7 +12,7 @@ import { REC_HEIGHT, type OcrConfig } from './config.ts';
 import { cropLine, flipLine, greyPage, lineAspect, lineFrame, splitLineAtGaps, type LinePiece } from './image/crop.ts';
 import { ctcAlphabet } from './stages/rec/ctc.ts';
 import type { DetectedBox } from './stages/det/db-postprocess.ts';
-import { detectText } from './stages/det/det.ts';
+import { detectText, type Exclusive } from './stages/det/det.ts';
 import { quadSize, rotateQuad } from './image/geometry.ts';
 import { assemblePage, type ReadLine } from './stages/layout/assemble.ts';
 import { cpuInfo } from './model/cpu.ts';
@@ -68,7 +68,7 @@ export async function readEncodedPage(
 
 /** What an engine of a pool (engine-pool.ts) shares with the others of its process. */
 export interface PoolSharing {
-  /** One engine detects at a time (thread-lock.ts)... */
+  /** One engine runs the detector at a time (thread-lock.ts)... */
   detectionLock: ThreadLock;
   /** ...holding the lock with its thread id. */
   holder: number;
@@ -198,10 +198,10 @@ export class OcrEngine implements PageReader {
     let turn: Turn = 0;
     let detMs = 0,
       clsMs = 0;
+    const shared = this.sharing;
+    const exclusive: Exclusive | undefined = shared && ((work) => shared.detectionLock.hold(shared.holder, work));
     const detect = async () => {
-      const run = () => detectText(this.det, page, this.config.det);
-      const shared = this.sharing;
-      const detected = await (shared ? shared.detectionLock.hold(shared.holder, run) : run());
+      const detected = await detectText(this.det, page, this.config.det, exclusive);
       detMs += detected.ms;
       return detected.boxes;
     };
