@@ -341,8 +341,10 @@ export default function gatewayService(config: NodeConfig): ServiceSchema<Gatewa
       /** Streams an upload to TEMP_DIR and starts its job (unless the node is too busy for it); the upload is removed if it cannot start. */
       async submitFile(this: GatewayThis, req: IncomingRequest, accept: 'pdf' | 'document', kind: 'sync' | 'job'): Promise<JobProgress> {
         admit(pageScheduler(this.broker), this.settings.admission, kind);
+        // This node's rasterizer, which opens what is uploaded here, starts a render child while the rest of a PDF arrives.
+        const started = (head: Buffer) => void (sniffMedia(head) === 'pdf' && this.broker.broadcastLocal('pdf.arriving'));
         const upload = await this.uploadSlots.read(() =>
-          saveUpload(req, this.settings.uploads, this.settings.tempDir, stopSignal(this.broker)),
+          saveUpload(req, this.settings.uploads, this.settings.tempDir, stopSignal(this.broker), started),
         );
         try {
           // An image's header is checked here, as for POST /ocr/image, before its job is queued.

@@ -150,6 +150,13 @@ export default function rasterizerService(config: NodeConfig): ServiceSchema<Ras
       await Promise.all([this.decoder.close(), this.writer.close(), this.pool.close()]);
     },
 
+    events: {
+      /** A PDF upload has begun arriving on this node (the gateway's, local only): a render child starts meanwhile. */
+      'pdf.arriving'(this: RasterizerThis) {
+        this.pool.warm();
+      },
+    },
+
     actions: {
       /** Opens an uploaded PDF (checks its page count is within MAX_PAGES) or image (one page). */
       open: {

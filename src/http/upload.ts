@@ -181,17 +181,25 @@ export async function readUpload(req: IncomingMessage, limits: UploadLimits, sto
   return { ...upload, data: upload.stored };
 }
 
-/** The upload with the file written to a new file in `dir` (removed again if the upload fails). */
+/**
+ * The upload with the file written to a new file in `dir` (removed again if the upload fails).
+ * `started` is told the file's first bytes as they arrive, while the rest is still on its way.
+ */
 export async function saveUpload(
   req: IncomingMessage,
   limits: UploadLimits,
   dir: string,
   stop?: AbortSignal,
+  started?: (head: Buffer) => void,
 ): Promise<UploadInfo & { path: string }> {
   await mkdir(dir, { recursive: true });
   const path = join(dir, `${randomUUID()}.upload`);
+  const consume = (file: Readable) => {
+    if (started) file.once('data', started);
+    return pipeline(file, createWriteStream(path));
+  };
   try {
-    const upload = await parseUpload(req, limits, (file) => pipeline(file, createWriteStream(path)), stop);
+    const upload = await parseUpload(req, limits, consume, stop);
     return { ...upload, path };
   } catch (err) {
     await rm(path, { force: true });

@@ -52,6 +52,11 @@ export class IsolatedProcess {
     return this.child !== undefined;
   }
 
+  /** Starts the child ahead of its first request, when it is not running. */
+  start(): void {
+    this.child ??= this.spawn();
+  }
+
   request(message: object): Promise<unknown> {
     const child = (this.child ??= this.spawn());
     const id = this.nextId++;

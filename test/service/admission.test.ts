@@ -3,7 +3,6 @@
  * slot is free, jobs take turns, and past MAX_QUEUED_PAGES synchronous work is refused up front.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +11,7 @@ import type { JobProgress, JobResult, WorkersStatus } from '../../src/contracts.
 import { startServer, stopProcess } from '../../harness/processes.ts';
 import { buildPdf } from '../helpers/pdf.ts';
 import { renderPage } from '../helpers/render.ts';
+import { renderChildren } from '../helpers/render-children.ts';
 
 let tempDir: string;
 /** Six small pages of short text: cheap to read, so the test is about scheduling. */
@@ -30,24 +30,6 @@ function form(data: Uint8Array, filename: string, fields: Record<string, string>
   body.append('file', new Blob([new Uint8Array(data)]), filename);
   for (const [k, v] of Object.entries(fields)) body.append(k, v);
   return body;
-}
-
-/** The server's PDF render children now, from /proc (the children of each of its threads). */
-function renderChildren(pid: number): number {
-  const read = (path: string) => {
-    try {
-      return readFileSync(path, 'utf8');
-    } catch {
-      return ''; // gone meanwhile
-    }
-  };
-  let n = 0;
-  for (const task of readdirSync(`/proc/${pid}/task`)) {
-    for (const child of read(`/proc/${pid}/task/${task}/children`).split(' ').filter(Boolean)) {
-      if (read(`/proc/${child}/cmdline`).includes('render-process')) n += 1;
-    }
-  }
-  return n;
 }
 
 /** Pages the engines were given to read, over every worker (`total_requests` of `GET /workers/status`). */

@@ -9,6 +9,8 @@ import type { ChildProcess } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, test } from '@jest/globals';
 import { startServer, stopProcess } from '../../harness/processes.ts';
+import { buildPdf } from '../helpers/pdf.ts';
+import { renderChildren } from '../helpers/render-children.ts';
 
 let server: ChildProcess & { output: string[] };
 let base: string;
@@ -170,4 +172,31 @@ test('SIGTERM while an upload stalls: the upload is answered 503 at once and the
   assert.match(answer.body, /"SERVICE_UNAVAILABLE".*stopping/);
   assert.match(answer.headers, /retry-after: 5/);
   assert.equal(await exited, 0, stopping.output.join(''));
+});
+
+test('a PDF starts its render child while it is still arriving, and its job reads it', async () => {
+  const pdf = await buildPdf([{ lines: ['Started while uploading'], size: [400, 120] }]);
+  const head = partHead('file', 'arriving.pdf');
+  const tail = `\r\n--${BOUNDARY}--\r\n`;
+  assert.equal(renderChildren(server.pid!), 0, 'no render child before the upload');
+  const socket = connect(port, '127.0.0.1');
+  let answer = '';
+  socket.on('data', (d) => (answer += d.toString()));
+  const closed = new Promise((r) => socket.once('close', r));
+  socket.write(
+    `POST /ocr/pdf HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: multipart/form-data; boundary=${BOUNDARY}\r\nContent-Length: ${head.length + pdf.length + tail.length}\r\n\r\n`,
+  );
+  socket.write(head);
+  socket.write(pdf.subarray(0, 1024));
+  // Well within UPLOAD_IDLE_TIMEOUT (1 s) of this server: the rest of the file is still to come.
+  let children = 0;
+  for (let waited = 0; waited < 600 && children === 0; waited += 50) {
+    await new Promise((r) => setTimeout(r, 50));
+    children = renderChildren(server.pid!);
+  }
+  socket.write(Buffer.concat([pdf.subarray(1024), Buffer.from(tail)]));
+  await closed;
+  assert.equal(children, 1, 'a render child was running before the upload ended');
+  assert.match(answer, /^HTTP\/1.1 200/);
+  assert.match(answer, /Started while uploading/);
 });
