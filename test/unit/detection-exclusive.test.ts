@@ -9,6 +9,7 @@ import { decodeImage } from '../../src/ocr/image/raster.ts';
 import { createSession, prepareModel, type Session } from '../../src/ocr/model/onnx.ts';
 import { detectText } from '../../src/ocr/stages/det/det.ts';
 import { ENGLISH_PARAGRAPHS, renderPage } from '../helpers/render.ts';
+import { watchedSession } from '../helpers/session.ts';
 
 let detector: Session;
 /** Detector runs so far. */
@@ -17,17 +18,7 @@ let runs = 0;
 beforeAll(async () => {
   const session = await createSession(await prepareModel(defaultModelPaths().det, { rewrite: {}, int8: false }), 1);
   // The real session, counting its runs.
-  detector = new Proxy(session, {
-    get(target, key) {
-      if (key === 'run')
-        return (feeds: never) => {
-          runs++;
-          return target.run(feeds);
-        };
-      const value: unknown = Reflect.get(target, key);
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-    },
-  });
+  detector = watchedSession(session, () => runs++);
 });
 
 test('the exclusive part of detection is the detector run alone: the page is scaled before it and boxed after it', async () => {

@@ -6,6 +6,7 @@ import { createSession, prepareModel, type Session } from '../../src/ocr/model/o
 import { lineWindows, pageOrientation } from '../../src/ocr/stages/cls/cls.ts';
 import { wholeLine } from '../../src/ocr/image/line-tensor.ts';
 import { renderLine } from '../helpers/render.ts';
+import { watchedSession } from '../helpers/session.ts';
 
 const TEXTS = [
   'The committee met on Tuesday to review the budget for the coming year.',
@@ -33,17 +34,7 @@ let windows = 0;
 beforeAll(async () => {
   const session = await createSession(await prepareModel(defaultModelPaths().cls, { rewrite: {}, int8: false }), 1);
   // The real session, counting the windows of each batch it is given.
-  classifier = new Proxy(session, {
-    get(target, key) {
-      if (key === 'run')
-        return (feeds: Record<string, { dims: readonly number[] }>) => {
-          windows += Object.values(feeds)[0]!.dims[0]!;
-          return target.run(feeds as never);
-        };
-      const value: unknown = Reflect.get(target, key);
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-    },
-  });
+  classifier = watchedSession(session, (feeds) => (windows += Object.values(feeds)[0]!.dims[0]!));
 });
 
 const lines = (turned: (i: number) => boolean) => TEXTS.map((t, i) => renderLine(t, turned(i)));
