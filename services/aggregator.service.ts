@@ -166,7 +166,7 @@ export default function aggregatorService(config: NodeConfig): ServiceSchema<Agg
       page: {
         params: { id: 'string', page: { type: 'number', integer: true, positive: true, convert: true } },
         handler(this: AggregatorThis, ctx: Context<JobPageParams, CallerMeta>): PageResult {
-          return this.store.page(ctx.params.id, ctx.params.page, ctx.meta.user).result;
+          return this.store.page(ctx.params.id, ctx.params.page, ctx.meta.user);
         },
       },
 
@@ -180,7 +180,7 @@ export default function aggregatorService(config: NodeConfig): ServiceSchema<Agg
         },
         handler(this: AggregatorThis, ctx: Context<JobPageImageParams, CallerMeta>): Promise<Buffer> {
           const { id, page, width, format } = ctx.params;
-          const doc = this.store.page(id, page, ctx.meta.user).document;
+          const doc = this.store.pageDocument(id, page, ctx.meta.user);
           if (!doc) throw new OcrError('NOT_FOUND', `Job ${id} keeps no page images`);
           return ctx.call<Buffer, PageImageParams>(
             'rasterizer.pageImage',

@@ -27,8 +27,8 @@ interface StoredPage {
   json: string;
 }
 
-const storedPage = (page: PageResult): StoredPage => ({ page_number: page.page_number, json: JSON.stringify(page) });
-const readPage = (stored: StoredPage): PageResult => JSON.parse(stored.json) as PageResult;
+const pageAsText = (page: PageResult): StoredPage => ({ page_number: page.page_number, json: JSON.stringify(page) });
+const parsedPage = (stored: StoredPage): PageResult => JSON.parse(stored.json) as PageResult;
 
 interface Job {
   id: string;
@@ -95,15 +95,26 @@ export class JobStore {
     this.job(id).document = document;
   }
 
-  /** Page `page` of the job once it was read, with the document that keeps its image. */
-  page(id: string, page: number, caller?: ApiCaller | null): { result: PageResult; document?: OpenedDocument } {
+  /** Page `page` of the job once it was read. */
+  page(id: string, page: number, caller?: ApiCaller | null): PageResult {
+    return parsedPage(this.storedPage(this.job(id, caller), page));
+  }
+
+  /** The document that keeps the image of page `page`, once the page was read (its text is not parsed). */
+  pageDocument(id: string, page: number, caller?: ApiCaller | null): OpenedDocument | undefined {
     const job = this.job(id, caller);
+    this.storedPage(job, page);
+    return job.document;
+  }
+
+  /** Page `page` of `job` as stored; NOT_FOUND until it was read. */
+  private storedPage(job: Job, page: number): StoredPage {
     const stored = job.results.find((r) => r.page_number === page);
     if (!stored) {
       const why = page > job.spec.total_pages ? `the job has ${job.spec.total_pages} pages` : 'it has not been read (yet), or it failed';
-      throw new OcrError('NOT_FOUND', `No page ${page} in job ${id}: ${why}`);
+      throw new OcrError('NOT_FOUND', `No page ${page} in job ${job.id}: ${why}`);
     }
-    return { result: readPage(stored), document: job.document };
+    return stored;
   }
 
   started(id: string): void {
@@ -112,7 +123,7 @@ export class JobStore {
   }
 
   addPage(id: string, page: PageResult): void {
-    this.job(id).results.push(storedPage(page));
+    this.job(id).results.push(pageAsText(page));
   }
 
   addError(id: string, error: PageError & { worker?: string }): void {
@@ -190,7 +201,7 @@ export class JobStore {
         'JOB_NOT_FINISHED',
         `Job ${id} is ${job.status}: ${job.results.length + job.errors.length} of ${job.spec.total_pages} pages done`,
       );
-    const result = buildJobResult(this.facts(job, job.end), job.results.map(readPage), job.errors);
+    const result = buildJobResult(this.facts(job, job.end), job.results.map(parsedPage), job.errors);
     result.metrics.status = job.status;
     return result;
   }
