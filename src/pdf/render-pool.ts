@@ -134,8 +134,7 @@ export class RenderPool {
   }
 
   private acquire(doc: string): Promise<Renderer> {
-    const free = this.renderers.filter((r) => !r.busy);
-    const holder = free.find((r) => r.docs.includes(doc));
+    const holder = this.renderers.find((r) => !r.busy && r.docs.includes(doc));
     if (holder) return Promise.resolve(this.take(holder));
     const other = this.freeRenderer();
     const wait = other !== undefined && this.holderIsWorthWaitingFor(doc);
