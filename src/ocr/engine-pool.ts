@@ -4,7 +4,9 @@
  * together on one thread took 182 ms, one alone 86 ms), so pages read in parallel need threads. With
  * the int8 models one intra-op thread per engine is also the efficient split of a machine's cores:
  * a second thread made a recogniser run only 1.6x faster. An engine left without a page while another
- * reads one (the end of a job) reads some of that page's recognition batches.
+ * reads one (the end of a job) reads some of that page's recognition batches. The engines detect
+ * whenever their pages need it: each session keeps its activations in an arena of its own (onnx.ts),
+ * so two detector runs at once hold no more memory than two in turn.
  */
 import { Worker } from 'node:worker_threads';
 import { isErrorCode, OcrError } from '../errors.ts';
@@ -15,7 +17,6 @@ import { readEncodedPage, type PageReader } from './engine.ts';
 import type { Batch, ThreadData, ThreadMessage, ThreadTask } from './engine-thread.ts';
 import { decodeImage, type Raster } from './image/raster.ts';
 import type { StepMaxima } from './stages/rec/ctc.ts';
-import { ThreadLock } from './thread-lock.ts';
 
 interface Job {
   raster: Raster;
@@ -47,12 +48,6 @@ export class EnginePool implements PageReader {
   private readonly entry: URL;
   private readonly threads: EngineThread[] = [];
   private readonly queue: Job[] = [];
-  /**
-   * The engines run the detector one at a time: a detector run holds some 190 MB at its peak, and two
-   * at once (every job's first pages) held both. Only the run: scaling the page and finding the boxes in
-   * the map are done outside the lock, where waiting for it had idled an engine 1-2 % of its reading.
-   */
-  private readonly detectionLock = new ThreadLock();
   /** Engines with neither a page nor a batch while no page waits: the engines reading a page lend it batches while this is above 0. */
   private readonly idleEngines = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
   private batchesLent = 0;
@@ -124,12 +119,10 @@ export class EnginePool implements PageReader {
       workerData: {
         config: this.config,
         models,
-        detectionLock: this.detectionLock.buffer,
         idleEngines: this.idleEngines.buffer,
       } satisfies ThreadData,
       resourceLimits: { maxYoungGenerationSizeMb: ENGINE_YOUNG_GENERATION_MB },
     });
-    const { threadId } = worker;
     const thread: EngineThread = { worker, job: undefined, helping: undefined };
     return new Promise((resolve, reject) => {
       let ready = false;
@@ -165,8 +158,6 @@ export class EnginePool implements PageReader {
         thread.job = undefined;
       });
       worker.on('exit', (code) => {
-        // A thread that died detecting would otherwise keep the others from ever detecting again.
-        this.detectionLock.release(threadId);
         const index = this.threads.indexOf(thread);
         if (index >= 0) this.threads.splice(index, 1);
         thread.job?.reject(new Error(`The engine thread exited with code ${code}`));

@@ -2,7 +2,7 @@
  * One OcrEngine in a worker thread of an EnginePool: loads the models once, then reads the pages it is
  * sent, and, while idle, recognition batches of another engine's page (recognizeLines' BatchHelper).
  */
-import { parentPort, threadId, workerData } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { OcrError } from '../errors.ts';
 import type { OcrConfig } from './config.ts';
 import type { EngineModels } from './engine-models.ts';
@@ -10,15 +10,12 @@ import { OcrEngine } from './engine.ts';
 import type { Raster } from './image/raster.ts';
 import type { StepMaxima } from './stages/rec/ctc.ts';
 import type { BatchHelper } from './stages/rec/rec.ts';
-import { ThreadLock } from './thread-lock.ts';
 
 /** What a thread is started with: the engine's configuration, and what the pool's engines share. */
 export interface ThreadData {
   config: OcrConfig;
   /** The models, prepared by the pool (a copy each thread, let go once loaded). */
   models?: EngineModels;
-  /** The lock its pool's engines detect under (thread-lock.ts). */
-  detectionLock: SharedArrayBuffer;
   /** One Int32: how many engines of the pool are idle with no page waiting, kept by the pool. */
   idleEngines: SharedArrayBuffer;
 }
@@ -51,7 +48,7 @@ export type ThreadMessage =
 
 const port = parentPort!;
 const data = workerData as ThreadData;
-const { config, detectionLock, idleEngines } = data;
+const { config, idleEngines } = data;
 const idle = new Int32Array(idleEngines);
 const send = (message: ThreadMessage, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
 
@@ -68,11 +65,7 @@ const recognitionHelper = (language: string | undefined): BatchHelper => ({
     }),
 });
 
-const engine = await OcrEngine.load(
-  config,
-  { detectionLock: new ThreadLock(detectionLock), holder: threadId, recognitionHelper },
-  data.models,
-);
+const engine = await OcrEngine.load(config, { recognitionHelper }, data.models);
 // onnxruntime holds the models now; the thread's copy of their bytes (7 MB) would stay with workerData.
 delete data.models;
 send({ type: 'ready', info: engine.info });

@@ -12,7 +12,7 @@ import { REC_HEIGHT, type OcrConfig } from './config.ts';
 import { cropLine, flipLine, greyPage, lineAspect, lineFrame, splitLineAtGaps, type LinePiece } from './image/crop.ts';
 import { ctcAlphabet } from './stages/rec/ctc.ts';
 import type { DetectedBox } from './stages/det/db-postprocess.ts';
-import { detectText, type Exclusive } from './stages/det/det.ts';
+import { detectText } from './stages/det/det.ts';
 import { quadSize, rotateQuad } from './image/geometry.ts';
 import { assemblePage, type ReadLine } from './stages/layout/assemble.ts';
 import { cpuInfo } from './model/cpu.ts';
@@ -23,7 +23,6 @@ import type { LineSpan } from './image/line-tensor.ts';
 import { linePieces, readSteps, recognizeLines, type BatchHelper } from './stages/rec/rec.ts';
 import type { StepMaxima } from './stages/rec/ctc.ts';
 import { recoverSpaces } from './stages/rec/spaces.ts';
-import type { ThreadLock } from './thread-lock.ts';
 import { wordBoxes } from './stages/rec/words.ts';
 
 /** Whether most of the page's text runs vertically: the page is turned a quarter. */
@@ -68,10 +67,6 @@ export async function readEncodedPage(
 
 /** What an engine of a pool (engine-pool.ts) shares with the others of its process. */
 export interface PoolSharing {
-  /** One engine runs the detector at a time (thread-lock.ts)... */
-  detectionLock: ThreadLock;
-  /** ...holding the lock with its thread id. */
-  holder: number;
   /** Idle engines that read recognition batches for a page in `language` (recognizeLines). */
   recognitionHelper(language: string | undefined): BatchHelper;
 }
@@ -198,10 +193,8 @@ export class OcrEngine implements PageReader {
     let turn: Turn = 0;
     let detMs = 0,
       clsMs = 0;
-    const shared = this.sharing;
-    const exclusive: Exclusive | undefined = shared && ((work) => shared.detectionLock.hold(shared.holder, work));
     const detect = async () => {
-      const detected = await detectText(this.det, page, this.config.det, exclusive);
+      const detected = await detectText(this.det, page, this.config.det);
       detMs += detected.ms;
       return detected.boxes;
     };

@@ -99,14 +99,10 @@ export async function detInput(page: Raster, params: DetParams): Promise<{ input
   return { input, dims: [1, 3, size.height, size.width] };
 }
 
-/** Runs the detector alone where engines take turns at it (engine-pool.ts); scaling and box-finding stay outside. */
-export type Exclusive = <T>(work: () => Promise<T>) => Promise<T>;
-
-export async function detectText(session: Session, page: Raster, params: DetParams, exclusive?: Exclusive): Promise<DetectionResult> {
+export async function detectText(session: Session, page: Raster, params: DetParams): Promise<DetectionResult> {
   const t0 = performance.now();
   const { input, dims } = await detInput(page, params);
-  const run = () => runModel(session, input, dims);
-  const out = await (exclusive ? exclusive(run) : run());
+  const out = await runModel(session, input, dims);
   const map = { data: out.data, width: out.dims[3]!, height: out.dims[2]! };
   const boxes = withoutSpecks(dbPostprocess(map, params, page.width, page.height), params.speckShare);
   return { boxes, ms: performance.now() - t0 };
