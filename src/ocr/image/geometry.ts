@@ -124,9 +124,17 @@ export interface Bounds {
 }
 
 export function pointsBounds(points: readonly Point[]): Bounds {
-  const xs = points.map((p) => p[0]);
-  const ys = points.map((p) => p[1]);
-  return { x0: Math.min(...xs), y0: Math.min(...ys), x1: Math.max(...xs), y1: Math.max(...ys) };
+  let x0 = Infinity,
+    y0 = Infinity,
+    x1 = -Infinity,
+    y1 = -Infinity;
+  for (const [x, y] of points) {
+    if (x < x0) x0 = x;
+    if (x > x1) x1 = x;
+    if (y < y0) y0 = y;
+    if (y > y1) y1 = y;
+  }
+  return { x0, y0, x1, y1 };
 }
 
 export function quadBounds(q: Quad): Bounds {
@@ -176,5 +184,17 @@ export function medianSkew(quads: readonly Quad[]): number {
 export function deskewedBounds(q: Quad, angle: number): Bounds {
   const c = Math.cos(-angle),
     s = Math.sin(-angle);
-  return quadBounds(q.map(([x, y]): Point => [x * c - y * s, x * s + y * c]) as Quad);
+  let x0 = Infinity,
+    y0 = Infinity,
+    x1 = -Infinity,
+    y1 = -Infinity;
+  for (const [x, y] of q) {
+    const u = x * c - y * s,
+      v = x * s + y * c;
+    if (u < x0) x0 = u;
+    if (u > x1) x1 = u;
+    if (v < y0) y0 = v;
+    if (v > y1) y1 = v;
+  }
+  return { x0, y0, x1, y1 };
 }
