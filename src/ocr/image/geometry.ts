@@ -184,17 +184,5 @@ export function medianSkew(quads: readonly Quad[]): number {
 export function deskewedBounds(q: Quad, angle: number): Bounds {
   const c = Math.cos(-angle),
     s = Math.sin(-angle);
-  let x0 = Infinity,
-    y0 = Infinity,
-    x1 = -Infinity,
-    y1 = -Infinity;
-  for (const [x, y] of q) {
-    const u = x * c - y * s,
-      v = x * s + y * c;
-    if (u < x0) x0 = u;
-    if (u > x1) x1 = u;
-    if (v < y0) y0 = v;
-    if (v > y1) y1 = v;
-  }
-  return { x0, y0, x1, y1 };
+  return pointsBounds(q.map(([x, y]): Point => [x * c - y * s, x * s + y * c]));
 }
