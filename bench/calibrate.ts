@@ -48,7 +48,10 @@ for (const page of positionals) pages.push(await decodeImage(readFileSync(page),
 const lines: LineSpan[] = [];
 for (const page of pages) lines.push(...(await engine.recognizerInputs(page)).filter((_, i) => i % Number(values.every) === 0));
 
-const one = (span: LineSpan, width: number): Sample => ({ input: packLines([span], REC_HEIGHT, width), dims: [1, 3, REC_HEIGHT, width] });
+const one = (span: LineSpan, width: number): Sample => ({
+  input: packLines([span], REC_HEIGHT, width, 3),
+  dims: [1, 3, REC_HEIGHT, width],
+});
 const samplers: Record<string, { path: string; argmaxOutputs: boolean; samples: () => Promise<Sample[]> }> = {
   det: { path: config.models.det, argmaxOutputs: false, samples: () => Promise.all(pages.map((p) => detInput(p, config.det))) },
   cls: {

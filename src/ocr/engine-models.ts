@@ -18,13 +18,13 @@ export interface EngineModels {
 /** Prepares the models in this thread. */
 export async function prepareModels(config: OcrConfig): Promise<EngineModels> {
   const { models, rewriteGraphs, int8 } = config;
-  const options = (rewrite: { argmaxOutputs?: boolean }) => ({ rewrite: rewriteGraphs ? rewrite : undefined, int8 });
+  const options = (rewrite: { argmaxOutputs?: boolean; greyInput?: boolean }) => ({ rewrite: rewriteGraphs ? rewrite : undefined, int8 });
   const [det, cls, rec] = await Promise.all([
     // With 8-bit weights (VNNI CPUs) the detector's boxes end short of a line's last period
     // (test/service/word-boxes.test.ts); its 7-bit weights keep the edges the float model finds.
     prepareModel(models.det, { ...options({}), maxWeightBits: 7 }),
-    config.cls.enabled ? prepareModel(models.cls, options({})) : undefined,
-    Promise.all([models, ...config.languageModels].map(({ rec }) => prepareModel(rec, options({ argmaxOutputs: true })))),
+    config.cls.enabled ? prepareModel(models.cls, options({ greyInput: true })) : undefined,
+    Promise.all([models, ...config.languageModels].map(({ rec }) => prepareModel(rec, options({ argmaxOutputs: true, greyInput: true })))),
   ]);
   return { det, cls, rec };
 }

@@ -115,6 +115,7 @@ test('PP-LCNet blocks are rewritten to fewer nodes that compute the same functio
     biasAdd: 0,
     batchNorm: 1,
     argmaxOutputs: false,
+    greyInput: false,
     nodesBefore: 0,
     nodesAfter: 0,
   });
@@ -198,17 +199,41 @@ test('the shipped PaddleOCR models: rewritten, same outputs', async () => {
     {
       path: models.det,
       dims: [1, 3, 320, 256],
-      expect: { scaleShiftAfterConv: 28, hardSwish: 24, scaleShiftBeforeConv: 20, biasAdd: 2, batchNorm: 3, argmaxOutputs: false },
+      expect: {
+        scaleShiftAfterConv: 28,
+        hardSwish: 24,
+        scaleShiftBeforeConv: 20,
+        biasAdd: 2,
+        batchNorm: 3,
+        argmaxOutputs: false,
+        greyInput: false,
+      },
     },
     {
       path: models.rec,
       dims: [2, 3, 48, 320],
-      expect: { scaleShiftAfterConv: 28, hardSwish: 28, scaleShiftBeforeConv: 25, biasAdd: 0, batchNorm: 6, argmaxOutputs: false },
+      expect: {
+        scaleShiftAfterConv: 28,
+        hardSwish: 28,
+        scaleShiftBeforeConv: 25,
+        biasAdd: 0,
+        batchNorm: 6,
+        argmaxOutputs: false,
+        greyInput: false,
+      },
     },
     {
       path: models.cls,
       dims: [2, 3, 48, 192],
-      expect: { scaleShiftAfterConv: 0, hardSwish: 18, scaleShiftBeforeConv: 0, biasAdd: 0, batchNorm: 35, argmaxOutputs: false },
+      expect: {
+        scaleShiftAfterConv: 0,
+        hardSwish: 18,
+        scaleShiftBeforeConv: 0,
+        biasAdd: 0,
+        batchNorm: 35,
+        argmaxOutputs: false,
+        greyInput: false,
+      },
     },
   ];
   for (const c of cases) {
@@ -224,6 +249,36 @@ test('the shipped PaddleOCR models: rewritten, same outputs', async () => {
     const difference = maxDifference(await run(original, input, c.dims), await run(bytes, input, c.dims));
     assert.ok(difference < 1e-4, `${c.path}: max difference ${difference}`);
   }
+});
+
+test('the line models read one grey channel and compute what they computed from three equal ones', async () => {
+  const models = defaultModelPaths();
+  for (const [path, width] of [
+    [models.rec, 320],
+    [models.cls, 192],
+  ] as const) {
+    const original = readFileSync(path);
+    const { bytes, report } = rewriteModel(original, { greyInput: true });
+    assert.equal(report.greyInput, true, path);
+    const grey = seededValues(2 * 48 * width, 5);
+    const plane = 48 * width;
+    const threeEqual = new Float32Array(3 * grey.length);
+    for (let n = 0; n < 2; n++) for (let c = 0; c < 3; c++) threeEqual.set(grey.subarray(n * plane, (n + 1) * plane), (n * 3 + c) * plane);
+    const difference = maxDifference(await run(original, threeEqual, [2, 3, 48, width]), await run(bytes, grey, [2, 1, 48, width]));
+    assert.ok(difference < 1e-4, `${path}: max difference ${difference}`);
+  }
+});
+
+test('an input read by anything but convolutions over three channels is left as it is', () => {
+  const nodes = [
+    constantNode('W', [4, 3, 1, 1], seededValues(12, 6)),
+    opNode({ op: 'Conv', inputs: ['x', 'W'], output: 'c' }),
+    opNode({ op: 'Relu', inputs: ['x'], output: 'r' }),
+  ];
+  const model = onnxModel(nodes, [1, 3, 2, 2], [1, 4, 2, 2]);
+  const { bytes, report } = rewriteModel(model, { greyInput: true });
+  assert.equal(report.greyInput, false);
+  expect(ops(bytes)).toEqual(['Conv', 'Relu']);
 });
 
 test('the recogniser can hand over the best class and its probability per step instead of every class', async () => {

@@ -56,10 +56,23 @@ test('lines are batched narrowest first within the column budget and width sprea
 
 test('a batch packed into a buffer that held an earlier batch is the batch packed afresh: the padding is written too', () => {
   const lines = [line([30, 40], [10]), line([20], [])].map(wholeLine);
-  const fresh = packLines(lines, 48, 96);
-  const reused = packLines(lines, 48, 96, new Float32Array(fresh.length).fill(Number.NaN));
-  expect(reused).toEqual(fresh);
-  assert.equal(fresh[47 * 96 + 95], 0, 'the padding right of the narrower line');
+  for (const channels of [1, 3] as const) {
+    const fresh = packLines(lines, 48, 96, channels);
+    const reused = packLines(lines, 48, 96, channels, new Float32Array(fresh.length).fill(Number.NaN));
+    expect(reused).toEqual(fresh);
+    assert.equal(fresh.length, 2 * channels * 48 * 96);
+    assert.equal(fresh[(2 * channels - 1) * 48 * 96 - 1], 0, 'the padding right of the narrower line');
+  }
+});
+
+test('three packed channels are the one grey channel three times over', () => {
+  const lines = [line([30, 40], [10]), line([20], [])].map(wholeLine);
+  const grey = packLines(lines, 48, 96, 1);
+  const rgb = packLines(lines, 48, 96, 3);
+  const plane = 48 * 96;
+  for (let n = 0; n < 2; n++)
+    for (let c = 0; c < 3; c++)
+      expect(rgb.subarray((n * 3 + c) * plane, (n * 3 + c + 1) * plane)).toEqual(grey.subarray(n * plane, (n + 1) * plane));
 });
 
 test("a piece of a line is packed from the line's own pixels, as the piece cut out would be", () => {
@@ -67,5 +80,5 @@ test("a piece of a line is packed from the line's own pixels, as the piece cut o
   const [x0, x1] = [40, 98];
   const cut = { data: new Uint8Array(48 * (x1 - x0)), width: x1 - x0, height: 48 };
   for (let y = 0; y < 48; y++) cut.data.set(whole.data.subarray(y * whole.width + x0, y * whole.width + x1), y * cut.width);
-  expect(packLines([{ image: whole, x0, width: x1 - x0 }], 48, 64)).toEqual(packLines([wholeLine(cut)], 48, 64));
+  expect(packLines([{ image: whole, x0, width: x1 - x0 }], 48, 64, 3)).toEqual(packLines([wholeLine(cut)], 48, 64, 3));
 });

@@ -18,31 +18,30 @@ export function wholeLine(image: LineImage): LineSpan {
 }
 
 /**
- * Spans left-aligned in a batch `width` wide, scaled to [-1, 1] as Paddle's resize_norm_img does;
- * the columns right of a span are 0, the padding Paddle uses. Every value of `out` (spans x 3 x
+ * Spans left-aligned in a batch `width` wide, scaled to [-1, 1] as Paddle's resize_norm_img does, in
+ * `channels` equal channels (1 for a model rewritten to read grey, model/graph-rewrite.ts); the
+ * columns right of a span are 0, the padding Paddle uses. Every value of `out` (spans x channels x
  * height x width) is written, so it may be a buffer that held an earlier batch.
  */
 export function packLines(
   spans: readonly LineSpan[],
   height: number,
   width: number,
-  out: Float32Array<ArrayBuffer> = new Float32Array(spans.length * 3 * height * width),
+  channels: 1 | 3,
+  out: Float32Array<ArrayBuffer> = new Float32Array(spans.length * channels * height * width),
 ): Float32Array<ArrayBuffer> {
   const plane = height * width;
   for (let n = 0; n < spans.length; n++) {
     const { image, x0 } = spans[n]!;
-    const base = n * 3 * plane;
+    const base = n * channels * plane;
     const w = Math.min(width, spans[n]!.width);
     for (let y = 0; y < height; y++) {
       const row = base + y * width;
-      for (let x = 0, i = y * image.width + x0; x < w; x++, i++) {
-        const v = SCALED[image.data[i]!]!;
-        out[row + x] = v;
-        out[row + x + plane] = v;
-        out[row + x + 2 * plane] = v;
-      }
-      for (let c = 0; c < 3; c++) out.fill(0, row + c * plane + w, row + c * plane + width);
+      for (let x = 0, i = y * image.width + x0; x < w; x++, i++) out[row + x] = SCALED[image.data[i]!]!;
+      out.fill(0, row + w, row + width);
     }
+    // The other channels are copies of the first, plane by plane.
+    for (let c = 1; c < channels; c++) out.copyWithin(base + c * plane, base, base + plane);
   }
   return out;
 }

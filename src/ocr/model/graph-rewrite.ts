@@ -40,6 +40,8 @@ export interface RewriteReport {
   batchNorm: number;
   /** The class-probability output replaced by the best class and its probability per step. */
   argmaxOutputs: boolean;
+  /** The image input read as one grey channel instead of three equal ones. */
+  greyInput: boolean;
   /** What ran in int8, when asked for. */
   int8?: QuantizeReport;
   nodesBefore: number;
@@ -281,9 +283,41 @@ function foldBatchNorm(g: ModelGraph): number {
   return folded;
 }
 
+/**
+ * Image input [N, 3, H, W] read only by convolutions  =>  input [N, 1, H, W], each convolution's
+ * weights summed over the three input channels. PaddleOCR's line models read a grey line as three
+ * equal channels, on which the two compute the same; the pipeline then packs a third of the values
+ * and the first layer reads a third (the recogniser's batches were 12 bytes a pixel, now 4).
+ */
+function greyInput(g: ModelGraph): boolean {
+  const input = g.inputs.find((name) => g.constant(name) === undefined);
+  const readers = input === undefined ? [] : g.consumers(input);
+  const convolutions = readers.map((conv) => {
+    const group = attribute(conv, 'group');
+    const weights = conv.opType === 'Conv' && conv.inputs[0] === input ? g.constant(conv.inputs[1]) : undefined;
+    const ungrouped = group === undefined || varintOf(group, ATTR_I) === 1n;
+    return ungrouped && weights?.dims.length === 4 && weights.dims[1] === 3 ? { conv, weights } : undefined;
+  });
+  if (input === undefined || readers.length === 0 || convolutions.some((c) => c === undefined)) return false;
+  for (const { conv, weights } of convolutions as { conv: GraphNode; weights: FloatTensor }[]) {
+    const [out, , kh, kw] = weights.dims as [number, number, number, number];
+    const plane = kh * kw;
+    const summed = new Float32Array(out * plane);
+    for (let o = 0; o < out; o++)
+      for (let k = 0; k < plane; k++)
+        summed[o * plane + k] =
+          weights.data[o * 3 * plane + k]! + weights.data[(o * 3 + 1) * plane + k]! + weights.data[(o * 3 + 2) * plane + k]!;
+    conv.inputs[1] = g.addConstant(`${conv.outputs[0]}/W`, { dims: [out, 1, kh, kw], data: summed });
+  }
+  g.setInputDim(input, 1, 1);
+  return true;
+}
+
 export interface RewriteOptions {
   /** Replace a class-probability output by the best class and its probability (for the recogniser). */
   argmaxOutputs?: boolean;
+  /** Read the image input as one grey channel where the model reads it only through convolutions (the line models). */
+  greyInput?: boolean;
   /** Run the convolutional trunk in int8 with these calibrated activation ranges (quantize.ts). */
   int8?: QuantizeOptions;
 }
@@ -300,6 +334,7 @@ export function rewriteModel(bytes: Uint8Array, options: RewriteOptions = {}): {
     biasAdd: foldBiasAdd(graph),
     batchNorm: foldBatchNorm(graph),
     argmaxOutputs: options.argmaxOutputs === true && argmaxOutputs(graph, model.opset()),
+    greyInput: options.greyInput === true && greyInput(graph),
     ...(options.int8 ? { int8: quantizeModel(model, options.int8) } : {}),
   };
   return { bytes: model.encode(), report: { ...report, nodesBefore, nodesAfter: graph.liveNodes().length } };

@@ -53,7 +53,10 @@ const TENSOR_DIMS = 1,
 const VALUE_INFO_NAME = 1,
   VALUE_INFO_TYPE = 2,
   TYPE_TENSOR = 1,
-  TENSOR_TYPE_ELEM = 1;
+  TENSOR_TYPE_ELEM = 1,
+  TENSOR_TYPE_SHAPE = 2,
+  SHAPE_DIM = 1,
+  DIM_VALUE = 1;
 
 /** TensorProto.DataType values used here. */
 export const DataType = { Float: 1, Uint8: 2, Int8: 3, Int32: 6, Int64: 7 } as const;
@@ -228,6 +231,24 @@ export class ModelGraph {
 
   get outputs(): string[] {
     return this.outputNames;
+  }
+
+  /** Declares axis `axis` of graph input `name` to be `size` long (the graph's readers must already read it so). */
+  setInputDim(name: string, axis: number, size: number): void {
+    const field = fieldsOf(this.graph, GRAPH_INPUT).find((f) => valueInfoName(decodeMessage(f.value as Uint8Array)) === name);
+    if (!field) throw new Error(`ONNX graph has no input ${name}`);
+    const edit = (message: Message, no: number, change: (inner: Message) => Message): Message =>
+      message.map((f) => (f.no === no ? messageField(no, change(decodeMessage(f.value as Uint8Array))) : f));
+    const info = edit(decodeMessage(field.value as Uint8Array), VALUE_INFO_TYPE, (type) =>
+      edit(type, TYPE_TENSOR, (tensor) =>
+        edit(tensor, TENSOR_TYPE_SHAPE, (shape) => {
+          const dims = fieldsOf(shape, SHAPE_DIM);
+          if (!dims[axis]) throw new Error(`ONNX graph input ${name} has no axis ${axis}`);
+          return shape.map((f) => (f === dims[axis] ? messageField(SHAPE_DIM, [varintField(DIM_VALUE, size)]) : f));
+        }),
+      ),
+    );
+    field.value = encodeMessage(info);
   }
 
   /** The graph outputs' ValueInfoProtos. */

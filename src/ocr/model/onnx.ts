@@ -66,6 +66,12 @@ export async function createSession(model: PreparedModel, threads: number): Prom
   return session;
 }
 
+/** Channels of the session's image input: 1 where the graph rewrite made a line model read grey lines, else 3. */
+export function inputChannels(session: Session): 1 | 3 {
+  const input = session.inputMetadata[0];
+  return input?.isTensor && input.shape[1] === 1 ? 1 : 3;
+}
+
 export interface TensorOut {
   data: Float32Array;
   dims: readonly number[];
@@ -73,7 +79,7 @@ export interface TensorOut {
 
 /**
  * Buffers of input tensors, kept for the next run: a page's inputs come to about 60 MB (the
- * detector's 15 MB, the recogniser's batches 40 MB), which allocated anew for every run kept the
+ * detector's 15 MB, the recogniser's batches 40 MB in three channels, 13 in one), which allocated anew for every run kept the
  * garbage collector busy and the C heap fragmented.
  */
 const spareInputs: Float32Array<ArrayBuffer>[] = [];

@@ -7,7 +7,7 @@
 import { CLS_BATCH, CLS_WIDTH, REC_HEIGHT, type ClsParams } from '../../config.ts';
 import type { LineImage } from '../../image/crop.ts';
 import { packLines, wholeLine, type LineSpan } from '../../image/line-tensor.ts';
-import { inputBuffer, runModel, type Session } from '../../model/onnx.ts';
+import { inputBuffer, inputChannels, runModel, type Session } from '../../model/onnx.ts';
 
 export interface LineOrientation {
   turned: boolean;
@@ -36,6 +36,7 @@ export async function classifyLines(session: Session, lines: readonly LineImage[
   const windows = lines.flatMap((line, i) => lineWindows(wholeLine(line), windowsPerLine).map((w) => ({ line: i, span: w })));
   const turnedSum = new Float64Array(lines.length);
   const count = new Uint16Array(lines.length);
+  const channels = inputChannels(session);
   for (let i = 0; i < windows.length; i += CLS_BATCH) {
     const batch = windows.slice(i, i + CLS_BATCH);
     const out = await runModel(
@@ -44,9 +45,10 @@ export async function classifyLines(session: Session, lines: readonly LineImage[
         batch.map((w) => w.span),
         REC_HEIGHT,
         CLS_WIDTH,
-        inputBuffer(batch.length * 3 * REC_HEIGHT * CLS_WIDTH),
+        channels,
+        inputBuffer(batch.length * channels * REC_HEIGHT * CLS_WIDTH),
       ),
-      [batch.length, 3, REC_HEIGHT, CLS_WIDTH],
+      [batch.length, channels, REC_HEIGHT, CLS_WIDTH],
     );
     batch.forEach((w, n) => {
       turnedSum[w.line]! += out.data[n * 2 + 1]!;

@@ -3,7 +3,7 @@ import { CUT_WINDOW, REC_HEIGHT, REC_STRIDE, WORD_SPACE, type RecParams } from '
 import { blankColumns, type LineImage } from '../../image/crop.ts';
 import { ctcGreedyDecode, stepMaxima, type CtcResult, type StepMaxima } from './ctc.ts';
 import { packLines, type LineSpan } from '../../image/line-tensor.ts';
-import { inputBuffer, runModelOutputs, type Session } from '../../model/onnx.ts';
+import { inputBuffer, inputChannels, runModelOutputs, type Session } from '../../model/onnx.ts';
 
 /**
  * Column ranges [x0, x1) that a line is read in: the whole line, or, when it is wider than `maxWidth`,
@@ -126,13 +126,14 @@ export async function recognizeLines(
     pieces.map((p) => p.span.width),
     params,
   );
+  const channels = inputChannels(session);
   const pack = (batch: number[], out?: (length: number) => Float32Array<ArrayBuffer>) => {
     const width = Math.ceil(Math.max(...batch.map((i) => pieces[i]!.span.width)) / REC_STRIDE) * REC_STRIDE;
-    const length = batch.length * 3 * REC_HEIGHT * width;
+    const length = batch.length * channels * REC_HEIGHT * width;
     const spans = batch.map((i) => pieces[i]!.span);
     return {
-      input: packLines(spans, REC_HEIGHT, width, out ? out(length) : new Float32Array(length)),
-      dims: [batch.length, 3, REC_HEIGHT, width],
+      input: packLines(spans, REC_HEIGHT, width, channels, out ? out(length) : new Float32Array(length)),
+      dims: [batch.length, channels, REC_HEIGHT, width],
     };
   };
   const decode = (batch: number[], maxima: StepMaxima) => {
