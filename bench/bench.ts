@@ -414,7 +414,7 @@ console.log(
   `${pages} pages at ${DPI} dpi, ${values.corpus ? 'big_100p.pdf of the eval corpus' : 'generated vector-text pages'}; median of ${RUNS} run(s); ${machine}`,
 );
 console.log(`CPU: ${describeCpu(cpu)}`);
-console.log(`models: ${modelsLine}\n`);
+console.log(`models: ${modelsLine}; recogniser batches of at most ${SERVER.ocr.rec.batchColumns} columns\n`);
 console.log(table(rows));
 const out = resolve(values.out ?? 'bench/out');
 await mkdir(out, { recursive: true });

@@ -1,5 +1,6 @@
 /** The OCR pipeline's section of the configuration: the shipped defaults with the OCR_* overrides. */
-import { defaultOcrConfig, type LanguageModel, type OcrConfig } from '../ocr/config.ts';
+import { defaultBatchColumns, defaultOcrConfig, type LanguageModel, type OcrConfig } from '../ocr/config.ts';
+import { cpuInfo } from '../ocr/model/cpu.ts';
 import { flag, list, optionalText, positiveCount, positiveNumber, type Env } from './env.ts';
 
 const LANGUAGE_CODE = /^[a-z][a-z0-9_-]*$/;
@@ -46,6 +47,7 @@ export function loadOcrConfig(env: Env, slots = 1): OcrConfig {
     cls: { ...config.cls, enabled: flag(env, 'OCR_USE_CLS', config.cls.enabled) },
     rec: {
       ...config.rec,
+      batchColumns: positiveCount(env, 'OCR_REC_BATCH_COLUMNS', defaultBatchColumns(cpuInfo().features)),
       maxPieceWidth: positiveNumber(env, 'OCR_REC_MAX_PIECE', config.rec.maxPieceWidth),
       widthScale: positiveNumber(env, 'OCR_REC_WIDTH_SCALE', config.rec.widthScale),
     },

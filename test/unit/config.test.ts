@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from '@jest/globals';
 import { loadConfig } from '../../src/config/config.ts';
+import { defaultBatchColumns } from '../../src/ocr/config.ts';
+import { cpuInfo } from '../../src/ocr/model/cpu.ts';
 
 test('unset or empty variables take their defaults, NAMESPACE included', () => {
   for (const env of [{}, { NAMESPACE: '', DEFAULT_DPI: '', MAX_QUEUED_PAGES: '', OCR_CONCURRENCY: '' }]) {
@@ -32,6 +34,15 @@ test('counts are rounded down from 1 up, and refused below 1 rather than becomin
       assert.throws(() => loadConfig({ [name]: value }), { message: `${name} must be a count (1 or more), got "${value}"` });
     }
   }
+});
+
+test("the recogniser's batch size: set by OCR_REC_BATCH_COLUMNS, else chosen by the CPU's features", () => {
+  assert.equal(loadConfig({ OCR_REC_BATCH_COLUMNS: '3000' }).ocr.rec.batchColumns, 3000);
+  assert.equal(loadConfig({}).ocr.rec.batchColumns, defaultBatchColumns(cpuInfo().features));
+  assert.equal(defaultBatchColumns(['avx2', 'avx512f', 'avx512_vnni', 'amx_int8']), 1200);
+  assert.equal(defaultBatchColumns(['avx2', 'avx512f', 'avx512_vnni', 'avx_vnni']), 2400);
+  assert.equal(defaultBatchColumns(['avx2']), 2400);
+  assert.throws(() => loadConfig({ OCR_REC_BATCH_COLUMNS: '0' }), /OCR_REC_BATCH_COLUMNS must be a count/);
 });
 
 test('DEFAULT_DPI outside what a request may ask stops the node instead of failing every PDF later', () => {
