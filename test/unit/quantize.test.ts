@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { expect, test } from '@jest/globals';
 import ort, { type InferenceSession } from '../../src/onnxruntime.ts';
 import { int8Options, RangeRecorder } from '../../src/ocr/model/calibration.ts';
-import { cpuWeightBits, describeCpu, parseCpuInfo } from '../../src/ocr/model/cpu.ts';
+import { cpuPointwiseGemm, cpuWeightBits, describeCpu, parseCpuInfo } from '../../src/ocr/model/cpu.ts';
 import { defaultModelPaths } from '../../src/ocr/config.ts';
 import { rewriteModel } from '../../src/ocr/model/graph-rewrite.ts';
 import { OnnxModel } from '../../src/ocr/model/onnx-graph.ts';
@@ -135,7 +135,7 @@ async function calibrate(
       }
     }
   }
-  return { tensors, options: { ranges: recorder.ranges(1), weightBits: cpuWeightBits() } };
+  return { tensors, options: { ranges: recorder.ranges(1), weightBits: cpuWeightBits(), pointwiseGemm: false } };
 }
 
 /** The op types onnxruntime runs for `bytes`, from the model it optimized. */
@@ -221,8 +221,48 @@ test('class scores read by a softmax run as an int8 matrix product; the best cla
   assert.ok(worst < 0.1, `a best class's probability moved by ${worst}`);
 });
 
+test('wide pointwise convolutions written for the GEMM compute what the symmetric ones do; narrower ones and 3x3 stay', async () => {
+  // 256 -> 256 pointwise (wide), then 3x3 and 256 -> 16 pointwise (neither is rewritten).
+  const dims = [1, 256, 4, 4];
+  const model = onnxModel(
+    [
+      constantNode('W1', [256, 256, 1, 1], seededValues(256 * 256, 21)),
+      constantNode('W2', [256, 256, 3, 3], seededValues(256 * 256 * 9, 22)),
+      constantNode('W3', [16, 256, 1, 1], seededValues(16 * 256, 23)),
+      opNode({ op: 'Conv', inputs: ['x', 'W1'], output: 'c1', attributes: [{ name: 'kernel_shape', ints: [1, 1] }] }),
+      opNode({
+        op: 'Conv',
+        inputs: ['c1', 'W2'],
+        output: 'c2',
+        attributes: [
+          { name: 'kernel_shape', ints: [3, 3] },
+          { name: 'pads', ints: [1, 1, 1, 1] },
+        ],
+      }),
+      opNode({ op: 'Conv', inputs: ['c2', 'W3'], output: 'c3', attributes: [{ name: 'kernel_shape', ints: [1, 1] }] }),
+      opNode({ op: 'Sigmoid', inputs: ['c3'], output: 'y' }),
+    ],
+    dims,
+    [1, 16, 4, 4],
+  );
+  const samples = Array.from({ length: 8 }, (_, i) => seededValues(256 * 16, 300 + i));
+  const { options } = await calibrate(model, samples, dims);
+  const symmetric = rewriteModel(model, { int8: options });
+  const gemm = rewriteModel(model, { int8: { ...options, pointwiseGemm: true } });
+  expect(symmetric.report.int8).toEqual({ nodes: 3 }); // the three convs; the sigmoid writes the output, in float
+  expect(gemm.report.int8).toEqual({ nodes: 3, gemmConvolutions: 1 });
+  const [a, b] = [await session(symmetric.bytes), await session(gemm.bytes)];
+  for (const input of samples.slice(0, 3)) {
+    const feeds = { x: new ort.Tensor('float32', input, dims) };
+    const [ya, yb] = [(await a.run(feeds)).y!.data as Float32Array, (await b.run(feeds)).y!.data as Float32Array];
+    // The same integer products; the kernels may round the requantization differently, by a step at most.
+    const difference = ya.reduce((m, v, i) => Math.max(m, Math.abs(v - yb[i]!)), 0);
+    assert.ok(difference <= 1.01 / 255, `max difference ${difference}`);
+  }
+});
+
 test('ranges for another model leave it in float, and say why', () => {
-  const { bytes, report } = rewriteModel(trunkModel(), { int8: { ranges: { x: [-1, 1] }, weightBits: 8 } });
+  const { bytes, report } = rewriteModel(trunkModel(), { int8: { ranges: { x: [-1, 1] }, weightBits: 8, pointwiseGemm: false } });
   assert.match(report.int8!.skipped!, /no calibrated range for c1/);
   expect(bytes).toEqual(rewriteModel(trunkModel()).bytes);
 });
@@ -248,7 +288,7 @@ test('the shipped recogniser has calibrated ranges; a different file does not ge
   assert.match((other as { unavailable: string }).unavailable, /another ch_PP-OCRv4_rec_infer.onnx/);
 });
 
-test('the weights take 8 bits where the CPU has VNNI, AMX or ARM dot products, 7 on a CPU with AVX2 alone', () => {
+test('the weights take 8 bits where the CPU has VNNI, AMX or ARM dot products, 7 on a CPU with AVX2 alone; AMX takes the GEMM', () => {
   const avx2Only = parseCpuInfo('processor\t: 0\nflags\t\t: fpu sse2 avx fma avx2 bmi2\n', 'AMD EPYC 7B12');
   expect(avx2Only).toEqual({ model: 'AMD EPYC 7B12', features: ['avx2'] });
   assert.equal(cpuWeightBits(avx2Only, 'x64'), 7);
@@ -259,6 +299,10 @@ test('the weights take 8 bits where the CPU has VNNI, AMX or ARM dot products, 7
   const arm = parseCpuInfo('Features\t: fp asimd asimddp i8mm\n', 'Neoverse-N1');
   expect(arm.features).toEqual(['asimddp', 'i8mm']);
   assert.equal(cpuWeightBits(arm, 'arm64'), 8);
+  // Wide pointwise convolutions go through the GEMM only where AMX is (measured there).
+  const amx = parseCpuInfo('flags\t\t: avx2 avx512f avx512_vnni avx_vnni amx_tile amx_int8\n', 'Intel(R) Xeon(R) Processor');
+  expect(amx.features).toEqual(['avx2', 'avx512f', 'avx512_vnni', 'avx_vnni', 'amx_int8']);
+  expect([cpuPointwiseGemm(amx, 'x64'), cpuPointwiseGemm(vnni, 'x64'), cpuPointwiseGemm(arm, 'arm64')]).toEqual([true, false, false]);
   // No /proc/cpuinfo: nothing to show, and the weights keep the bits that never saturate.
   assert.equal(cpuWeightBits(parseCpuInfo('', 'unknown CPU'), 'x64'), 7);
   assert.equal(describeCpu(parseCpuInfo('', 'unknown CPU')), 'unknown CPU: none of avx2, avx512f, vnni');

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { cpuWeightBits } from './cpu.ts';
+import { cpuPointwiseGemm, cpuWeightBits } from './cpu.ts';
 import type { QuantizeOptions } from './quantize.ts';
 
 export interface Calibration {
@@ -46,7 +46,7 @@ export async function int8Options(
     return { unavailable: `no calibrated ranges for ${basename(modelPath)}` };
   }
   if (calibration.sha256 !== sha256(model)) return { unavailable: `the ranges were recorded on another ${calibration.model}` };
-  return { ranges: calibration.ranges, weightBits: Math.min(cpuWeightBits(), maxWeightBits) as 7 | 8 };
+  return { ranges: calibration.ranges, weightBits: Math.min(cpuWeightBits(), maxWeightBits) as 7 | 8, pointwiseGemm: cpuPointwiseGemm() };
 }
 
 /**

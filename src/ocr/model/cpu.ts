@@ -40,6 +40,15 @@ export function cpuWeightBits(cpu: CpuInfo = cpuInfo(), architecture = arch()): 
   return cpu.features.some((f) => f === 'avx512_vnni' || f === 'avx_vnni' || f === 'amx_int8') ? 8 : 7;
 }
 
+/**
+ * Whether wide pointwise convolutions run faster through onnxruntime's int8 GEMM than through its
+ * symmetric convolution kernels (QuantizeOptions.pointwiseGemm): measured on an Intel Xeon with AMX,
+ * whose tile unit the GEMM uses; elsewhere the convolution kernels stay.
+ */
+export function cpuPointwiseGemm(cpu: CpuInfo = cpuInfo(), architecture = arch()): boolean {
+  return architecture === 'x64' && cpu.features.includes('amx_int8');
+}
+
 /** One line for people: "AMD EPYC: avx2 avx512f avx512_vnni avx_vnni". */
 export function describeCpu(cpu: CpuInfo): string {
   return `${cpu.model}: ${cpu.features.length > 0 ? cpu.features.join(' ') : 'none of avx2, avx512f, vnni'}`;

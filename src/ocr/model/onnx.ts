@@ -40,7 +40,8 @@ export async function prepareModel(path: string, options: LoadOptions): Promise<
   const quantize = int8 && 'ranges' in int8 ? int8 : undefined;
   const { bytes, report } = rewriteModel(file, { ...options.rewrite, ...(quantize ? { int8: quantize } : {}) });
   let precision = 'float32';
-  if (report.int8?.nodes && quantize) precision = `int8 (${quantize.weightBits}-bit weights)`;
+  const gemm = report.int8?.gemmConvolutions ? `, ${report.int8.gemmConvolutions} wide 1x1 convolutions as GEMM` : '';
+  if (report.int8?.nodes && quantize) precision = `int8 (${quantize.weightBits}-bit weights${gemm})`;
   else if (options.int8) precision = `float32 (${report.int8?.skipped ?? (int8 && 'unavailable' in int8 ? int8.unavailable : '')})`;
   return { bytes, precision };
 }
