@@ -26,9 +26,12 @@ test('the bench names the CPU features and each model with its weight bits, in i
   const vnni = has('avx512_vnni') || has('avx_vnni') || has('amx_int8');
   const models = /^models: (.*)$/m.exec(stdout)?.[1];
   assert.ok(models, stdout);
-  // The detector keeps 7-bit weights everywhere; the recogniser takes 8 where VNNI multiplies without saturating.
-  assert.match(models, /det ch_PP-OCRv4_det_infer\.onnx int8 \(7-bit weights\)/);
-  assert.match(models, new RegExp(`rec ch_PP-OCRv4_rec_infer\\.onnx int8 \\(${vnni ? 8 : 7}-bit weights\\)`));
+  // The detector keeps 7-bit weights everywhere; the recogniser takes 8 where VNNI multiplies without
+  // saturating. With AMX, wide pointwise convolutions run as GEMM and batches are narrower.
+  const gemm = (n: number) => (has('amx_int8') ? `, ${n} wide 1x1 convolutions as GEMM` : '');
+  assert.ok(models.includes(`det ch_PP-OCRv4_det_infer.onnx int8 (7-bit weights${gemm(4)})`), models);
+  assert.ok(models.includes(`rec ch_PP-OCRv4_rec_infer.onnx int8 (${vnni ? 8 : 7}-bit weights${gemm(8)})`), models);
+  assert.ok(models.endsWith(`recogniser batches of at most ${has('amx_int8') ? 1200 : 2400} columns`), models);
   assert.match(models, /cls ch_ppocr_mobile_v2\.0_cls_infer\.onnx float32/);
   assert.match(stdout, /\| model floor +\| 1 /);
   const [file] = readdirSync(out);

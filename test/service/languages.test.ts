@@ -82,11 +82,14 @@ test('GET /workers/status names the recogniser of each language, the weight bits
   const [worker] = status.workers;
   expect(Object.keys(worker.languages)).toEqual(['en', 'zh']);
   assert.match(worker.languages.en, /^en_PP-OCRv4_rec\.onnx float32/);
-  assert.match(worker.languages.zh, /^ch_PP-OCRv4_rec_infer\.onnx int8 \([78]-bit weights\)$/);
-  // The CPU is shown with the flags that decide the weights' bits: 8 with VNNI, 7 without.
+  // The CPU is shown with the flags that decide the weights' bits (8 with VNNI, 7 without) and, with
+  // AMX, the wide pointwise convolutions that run as onnxruntime's int8 GEMM.
   const flags = /^flags\s*:(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))![1]!.trim().split(/\s+/);
   expect(worker.cpu.features).toEqual(['avx2', 'avx512f', 'avx512_vnni', 'avx_vnni', 'amx_int8'].filter((f) => flags.includes(f)));
-  const vnni = (worker.cpu.features as string[]).some((f) => /vnni|amx/.test(f));
-  assert.match(worker.models.rec, new RegExp(`int8 \\(${vnni ? 8 : 7}-bit weights\\)$`));
-  assert.match(worker.models.det, /int8 \(7-bit weights\)$/);
+  const features = worker.cpu.features as string[];
+  const bits = features.some((f) => /vnni|amx/.test(f)) ? 8 : 7;
+  const gemm = (n: number) => (features.includes('amx_int8') ? `, ${n} wide 1x1 convolutions as GEMM` : '');
+  assert.equal(worker.languages.zh, `ch_PP-OCRv4_rec_infer.onnx int8 (${bits}-bit weights${gemm(8)})`);
+  assert.equal(worker.models.rec, worker.languages.zh);
+  assert.equal(worker.models.det, `ch_PP-OCRv4_det_infer.onnx int8 (7-bit weights${gemm(4)})`);
 });
