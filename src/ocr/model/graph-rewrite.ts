@@ -21,6 +21,7 @@ import {
   newNode,
   OnnxModel,
   outputInfo,
+  ungrouped,
   type FloatTensor,
   type GraphNode,
 } from './onnx-graph.ts';
@@ -198,8 +199,7 @@ function argmaxOutputs(g: ModelGraph, opset: number): boolean {
 function outputChannelAxis(node: GraphNode): 0 | 1 | undefined {
   if (node.opType === 'Conv') return 0;
   if (node.opType !== 'ConvTranspose') return undefined;
-  const group = attribute(node, 'group');
-  return group === undefined || varintOf(group, ATTR_I) === 1n ? 1 : undefined;
+  return ungrouped(node) ? 1 : undefined;
 }
 
 /** The output channel each weight of a convolution belongs to, by its index in the weights. */
@@ -293,10 +293,8 @@ function greyInput(g: ModelGraph): boolean {
   const input = g.inputs.find((name) => g.constant(name) === undefined);
   const readers = input === undefined ? [] : g.consumers(input);
   const convolutions = readers.map((conv) => {
-    const group = attribute(conv, 'group');
     const weights = conv.opType === 'Conv' && conv.inputs[0] === input ? g.constant(conv.inputs[1]) : undefined;
-    const ungrouped = group === undefined || varintOf(group, ATTR_I) === 1n;
-    return ungrouped && weights?.dims.length === 4 && weights.dims[1] === 3 ? { conv, weights } : undefined;
+    return ungrouped(conv) && weights?.dims.length === 4 && weights.dims[1] === 3 ? { conv, weights } : undefined;
   });
   if (input === undefined || readers.length === 0 || convolutions.some((c) => c === undefined)) return false;
   for (const { conv, weights } of convolutions as { conv: GraphNode; weights: FloatTensor }[]) {

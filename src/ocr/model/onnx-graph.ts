@@ -124,6 +124,12 @@ export function tensorMessage(name: string, type: DataType, dims: readonly numbe
 
 export const attribute = (node: GraphNode, name: string) => node.attributes.find((a) => stringOf(a, ATTR_NAME) === name);
 
+/** Whether a convolution has a single group (no `group` attribute, or 1): every output channel reads every input channel. */
+export function ungrouped(node: GraphNode): boolean {
+  const group = attribute(node, 'group');
+  return group === undefined || varintOf(group, ATTR_I) === 1n;
+}
+
 export function floatAttribute(name: string, value: number): Message {
   return [stringField(ATTR_NAME, name), floatField(ATTR_F, value), varintField(ATTR_TYPE, ATTR_TYPE_FLOAT)];
 }

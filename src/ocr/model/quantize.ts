@@ -17,6 +17,7 @@ import {
   intAttribute,
   newNode,
   outputInfo,
+  ungrouped,
   type GraphNode,
   type ModelGraph,
   type OnnxModel,
@@ -260,15 +261,8 @@ class QdqWriter {
     const channels = weights.dims[0]!;
     const perChannel = weights.data.length / channels;
     const { scales, values } = int8Weights(weights.data, channels, (i) => Math.floor(i / perChannel), weightBits);
-    const group = attribute(conv, 'group');
     const [, inputChannels, kh, kw] = weights.dims;
-    const wide =
-      pointwiseGemm &&
-      (group === undefined || varintOf(group, ATTR_I) === 1n) &&
-      kh === 1 &&
-      kw === 1 &&
-      inputChannels! >= GEMM_CHANNELS &&
-      channels >= GEMM_CHANNELS;
+    const wide = pointwiseGemm && ungrouped(conv) && kh === 1 && kw === 1 && inputChannels! >= GEMM_CHANNELS && channels >= GEMM_CHANNELS;
     // int8Weights keeps the values within [-127, 127]: shifted by the zero point they still fit, in [-128, 126].
     const zero = wide ? -1 : 0;
     if (wide) this.gemmConvolutions++;
