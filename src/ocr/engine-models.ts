@@ -21,8 +21,9 @@ export async function prepareModels(config: OcrConfig): Promise<EngineModels> {
   const options = (rewrite: { argmaxOutputs?: boolean; greyInput?: boolean }) => ({ rewrite: rewriteGraphs ? rewrite : undefined, int8 });
   const [det, cls, rec] = await Promise.all([
     // With 8-bit weights (VNNI CPUs) the detector's boxes end short of a line's last period
-    // (test/service/word-boxes.test.ts); its 7-bit weights keep the edges the float model finds.
-    prepareModel(models.det, { ...options({}), maxWeightBits: 7 }),
+    // (test/service/word-boxes.test.ts); its 7-bit weights keep the edges the float model finds. Its
+    // squeeze-and-excite pools in int8 did the same to a line of test/service/engine-pool.test.ts.
+    prepareModel(models.det, { ...options({}), maxWeightBits: 7, floatPools: true }),
     config.cls.enabled ? prepareModel(models.cls, options({ greyInput: true })) : undefined,
     Promise.all([models, ...config.languageModels].map(({ rec }) => prepareModel(rec, options({ argmaxOutputs: true, greyInput: true })))),
   ]);

@@ -135,7 +135,7 @@ async function calibrate(
       }
     }
   }
-  return { tensors, options: { ranges: recorder.ranges(1), weightBits: cpuWeightBits(), pointwiseGemm: false } };
+  return { tensors, options: { ranges: recorder.ranges(1), weightBits: cpuWeightBits(), pointwiseGemm: false, int8Pools: true } };
 }
 
 /** The op types onnxruntime runs for `bytes`, from the model it optimized. */
@@ -148,15 +148,21 @@ async function kernelsOf(bytes: Uint8Array): Promise<{ kernels: string[]; sessio
 test('a conv trunk runs in int8 kernels and computes what the float model does, to the quantization step', async () => {
   const model = trunkModel();
   const { tensors, options } = await calibrate(model, inputs);
-  // Every conv and elementwise node but the squeeze-and-excite branch's (one value per channel).
-  expect(tensors).toEqual(['x', 'c1', 'h1', 'a1', 'c2', 'h2', 'se4', 'h3', 'c3']);
+  // Every conv and elementwise node but the squeeze-and-excite branch's (one value per channel), whose
+  // pool reads the int8 map.
+  expect(tensors).toEqual(['x', 'c1', 'h1', 'a1', 'c2', 'h2', 'p', 'se4', 'h3', 'c3']);
   const { bytes, report } = rewriteModel(model, { int8: options });
-  expect(report.int8).toEqual({ nodes: 10 });
+  expect(report.int8).toEqual({ nodes: 11 });
 
   const float = await session(model);
   const { kernels, session: int8 } = await kernelsOf(bytes);
-  for (const op of ['QLinearConv', 'QLinearAdd', 'QLinearMul', 'QLinearSigmoid'])
+  for (const op of ['QLinearConv', 'QLinearAdd', 'QLinearMul', 'QLinearSigmoid', 'QLinearGlobalAveragePool'])
     assert.ok(kernels.includes(op), `${op} in ${kernels.join(' ')}`);
+  assert.ok(!kernels.includes('GlobalAveragePool'), 'the pool reads int8, not a dequantized copy of the map');
+  const floatPools = rewriteModel(model, { int8: { ...options, int8Pools: false } });
+  expect(floatPools.report.int8).toEqual({ nodes: 10 });
+  const { kernels: kept } = await kernelsOf(floatPools.bytes);
+  assert.ok(kept.includes('GlobalAveragePool') && !kept.includes('QLinearGlobalAveragePool'), kept.join(' '));
   assert.ok(!kernels.includes('Conv') || kernels.filter((k) => k === 'Conv').length === 2, 'only the squeeze-and-excite convs stay float');
 
   for (const input of inputs.slice(0, 5)) {
@@ -262,7 +268,9 @@ test('wide pointwise convolutions written for the GEMM compute what the symmetri
 });
 
 test('ranges for another model leave it in float, and say why', () => {
-  const { bytes, report } = rewriteModel(trunkModel(), { int8: { ranges: { x: [-1, 1] }, weightBits: 8, pointwiseGemm: false } });
+  const { bytes, report } = rewriteModel(trunkModel(), {
+    int8: { ranges: { x: [-1, 1] }, weightBits: 8, pointwiseGemm: false, int8Pools: true },
+  });
   assert.match(report.int8!.skipped!, /no calibrated range for c1/);
   expect(bytes).toEqual(rewriteModel(trunkModel()).bytes);
 });

@@ -13,6 +13,8 @@ export interface LoadOptions {
   int8: boolean;
   /** At most this many weight bits in int8, whatever the CPU could take (calibration.ts). */
   maxWeightBits?: 7 | 8;
+  /** Global average pools in float, whatever reads int8 around them (quantize.ts). */
+  floatPools?: boolean;
 }
 
 /**
@@ -36,7 +38,7 @@ export interface PreparedModel {
 export async function prepareModel(path: string, options: LoadOptions): Promise<PreparedModel> {
   const file = await readFile(path);
   if (!options.rewrite) return { bytes: file, precision: 'float32' };
-  const int8 = options.int8 ? await int8Options(path, file, options.maxWeightBits) : undefined;
+  const int8 = options.int8 ? await int8Options(path, file, options) : undefined;
   const quantize = int8 && 'ranges' in int8 ? int8 : undefined;
   const { bytes, report } = rewriteModel(file, { ...options.rewrite, ...(quantize ? { int8: quantize } : {}) });
   let precision = 'float32';

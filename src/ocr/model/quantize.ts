@@ -39,6 +39,8 @@ export interface QuantizeOptions {
    * convolution kernels (cpu.ts decides).
    */
   pointwiseGemm: boolean;
+  /** Global average pools read the int8 maps (see findTrunk); false keeps them in float. */
+  int8Pools: boolean;
 }
 
 export interface QuantizeReport {
@@ -72,7 +74,7 @@ const TRUNK_OPS = new Set([
  */
 const GEMM_CHANNELS = 240;
 
-/** Ops of the trunk that run in int8 (onnxruntime has QDQ fusions for each). */
+/** Ops of the trunk that run in int8 (onnxruntime has QDQ fusions for each; GlobalAveragePool too, see findTrunk). */
 const QUANTIZED_OPS = new Set(['Conv', 'Add', 'Mul', 'HardSigmoid', 'Sigmoid']);
 /** Ops whose meaning changed from opset 9 to 10 and that the upgrade below does not rewrite. */
 const CHANGED_IN_OPSET_10 = new Set(['Upsample', 'Dropout', 'ThresholdedRelu', 'Mod']);
@@ -89,27 +91,35 @@ interface Trunk {
 
 /**
  * The trunk's nodes that run in int8. Nodes working on globally pooled tensors (squeeze-and-excite
- * branches: one value per channel) stay in float: there is no time to gain there. A node writing a
- * graph output stays in float, so that the output keeps its full precision.
+ * branches: one value per channel) stay in float: there is no time to gain there. The pool itself
+ * reads int8 where its input is int8 (onnxruntime's QLinearGlobalAveragePool), over a calibrated range
+ * of its own, unless `int8Pools` is false: read in float, the whole map was dequantized for it, and in
+ * the recogniser that and the layout changes around it were 2 % of its time (onnxruntime's profiler).
+ * A node writing a graph output stays in float, so that the output keeps its full precision.
  */
-function findTrunk(g: ModelGraph): Trunk {
+function findTrunk(g: ModelGraph, int8Pools: boolean): Trunk {
   const computed = new Set(g.nodes.filter((n) => n.opType !== 'Constant').flatMap((n) => n.outputs));
   const inputs = new Set(g.inputs);
   const activation = (name: string) => computed.has(name) || inputs.has(name);
   const inTrunk = new Set(inputs);
   const pooled = new Set<string>();
   const quantized: GraphNode[] = [];
+  const written = new Set<string>();
   for (const node of g.nodes) {
     if (node.opType === 'Constant') continue;
     const read = node.inputs.filter((name) => name !== '' && activation(name));
     if (!TRUNK_OPS.has(node.opType) || !read.every((name) => inTrunk.has(name))) continue;
     node.outputs.forEach((o) => inTrunk.add(o));
+    const writesOutput = node.outputs.some((o) => g.outputs.includes(o));
     if (node.opType === 'GlobalAveragePool' || read.every((name) => pooled.has(name))) {
       node.outputs.forEach((o) => pooled.add(o));
+      if (int8Pools && node.opType === 'GlobalAveragePool' && written.has(node.inputs[0]!) && !writesOutput) quantized.push(node);
       continue;
     }
-    if (QUANTIZED_OPS.has(node.opType) && quantizable(g, node, read) && !node.outputs.some((o) => g.outputs.includes(o)))
+    if (QUANTIZED_OPS.has(node.opType) && quantizable(g, node, read) && !writesOutput) {
       quantized.push(node);
+      written.add(node.outputs[0]!);
+    }
   }
   const tensors = new Set<string>();
   for (const node of quantized) {
@@ -137,9 +147,9 @@ function hardSigmoidParameters(node: GraphNode): { alpha: number; beta: number }
   return { alpha: (alpha && floatOf(alpha, ATTR_F)) ?? 0.2, beta: (beta && floatOf(beta, ATTR_F)) ?? 0.5 };
 }
 
-/** The activations whose ranges quantization needs, by name. */
+/** The activations whose ranges quantization needs, by name (with the pools in int8: all it may need). */
 export function quantizedTensors(g: ModelGraph): string[] {
-  return findTrunk(g).tensors;
+  return findTrunk(g, true).tensors;
 }
 
 /** The model with every tensor `quantizedTensors` names added as a float output, to record their ranges. */
@@ -305,7 +315,7 @@ class QdqWriter {
 /** Rewrites the model's trunk to QDQ int8 in place. Leaves the model as it was when it cannot. */
 export function quantizeModel(model: OnnxModel, options: QuantizeOptions): QuantizeReport {
   const g = model.graph;
-  const trunk = findTrunk(g);
+  const trunk = findTrunk(g, options.int8Pools);
   if (trunk.nodes.length === 0) return { nodes: 0, skipped: 'no convolutional trunk' };
   const missing = trunk.tensors.find((t) => options.ranges[t] === undefined);
   if (missing) return { nodes: 0, skipped: `no calibrated range for ${missing}: the ranges are for another model` };
