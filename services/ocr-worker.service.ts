@@ -1,12 +1,15 @@
 /**
  * ocr-worker: reads one page image per `ocr.recognize` call with the process's OcrEngine; with a
- * sentence-embedding model (EMBED_MODEL), also turns texts into vectors per `ocr.embed` call.
+ * sentence-embedding model (EMBED_MODEL), also turns texts into vectors per `ocr.embed` call. Its
+ * engines lend recognition batches to idle engines on other workers and, when idle, read those that
+ * others lend (`ocr.readBatch`, announced by `ocr.idle`: src/broker/batch-lending.ts).
  */
 import { availableParallelism, hostname, totalmem } from 'node:os';
 import { Readable, type Stream } from 'node:stream';
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from 'moleculer';
 import { embedderMixin, type EmbedderVars } from '../mixins/embedder.mixin.ts';
 import { ocrEngineMixin, type OcrEngineVars } from '../mixins/ocr-engine.mixin.ts';
+import { IdleEnginesElsewhere } from '../src/broker/batch-lending.ts';
 import { classifyError, toMoleculerError, withBrokerErrors } from '../src/broker/broker-errors.ts';
 import { MAX_EMBED_TEXTS } from '../src/broker/embed-call.ts';
 import { OCR_METRICS, observeStages } from '../src/broker/metrics.ts';
@@ -18,10 +21,13 @@ import type {
   CallerMeta,
   EmbedParams,
   EmbedReply,
+  IdleEnginesEvent,
   JobStoppedEvent,
   PageOcr,
   PageResult,
+  ReadBatchParams,
   RecognizeParams,
+  StepMaxima,
   WorkerHealth,
 } from '../src/contracts.ts';
 import { OcrError } from '../src/errors.ts';
@@ -45,6 +51,7 @@ export interface OcrWorkerSettings extends ServiceSettingSchema {
 interface WorkerStats {
   total_requests: number;
   pages_done: number;
+  batches_read_for_others: number;
   errors: number;
 }
 
@@ -52,6 +59,12 @@ const BULKHEAD_LABELS = { action: 'ocr.recognize', service: 'ocr' };
 
 /** Stopped jobs remembered (job.stopped), the newest kept: far more than can have pages waiting here. */
 const STOPPED_JOBS_KEPT = 1000;
+
+/**
+ * How long engines stay idle before the worker says so (`ocr.idle`): a page waiting in its queue starts
+ * within this, so between two pages of a job the worker does not look idle to the others.
+ */
+const IDLE_ANNOUNCE_DELAY_MS = 50;
 
 interface CpuSample {
   at: number;
@@ -72,6 +85,12 @@ interface WorkerVars extends OcrEngineVars, Partial<EmbedderVars> {
   decoder: IsolatedDecoder;
   held: Set<HeldPage>;
   stopWatching: () => void;
+  /** Idle engines on other workers, lent recognition batches by the engines here. */
+  elsewhere: IdleEnginesElsewhere;
+  /** Pages in `ocr.recognize` here (past the bulkhead), and the idle engines last announced. */
+  pagesHere: number;
+  announcedIdle: number;
+  announceTimer: NodeJS.Timeout | undefined;
   /** Jobs cancelled or out of time, oldest first: their pages waiting here are not read. */
   stoppedJobs: Set<string>;
 }
@@ -104,6 +123,27 @@ async function readPage(
   return engine.recognizeRaster({ data, width, height, channels }, language);
 }
 
+/**
+ * Announces this worker's idle engines (slots without a page) when that number changed: at once when
+ * it fell, after IDLE_ANNOUNCE_DELAY_MS when it rose and stayed.
+ */
+function noteLoad(worker: WorkerThis): void {
+  const idle = Math.max(0, worker.settings.slots - worker.pagesHere);
+  clearTimeout(worker.announceTimer);
+  if (idle === worker.announcedIdle) return;
+  const announce = () => {
+    worker.announcedIdle = idle;
+    announceIdle(worker);
+  };
+  if (idle < worker.announcedIdle) announce();
+  else worker.announceTimer = setTimeout(announce, IDLE_ANNOUNCE_DELAY_MS);
+}
+
+function announceIdle(worker: WorkerThis): void {
+  const event: IdleEnginesEvent = { engines: worker.announcedIdle, recognisers: [...worker.engine.recognisers] };
+  void worker.broker.broadcast('ocr.idle', event);
+}
+
 /** Milliseconds since the call reached this node (Moleculer starts the clock of a call with a time limit on arrival). */
 function waitedMs(ctx: Context): number {
   if (!ctx.startHrTime) return 0;
@@ -130,11 +170,14 @@ export default function ocrWorkerService(config: NodeConfig): ServiceSchema<OcrW
     mixins: [ocrEngineMixin({ ocr: config.ocr, engines: settings.slots }), ...(config.embed ? [embedderMixin(config.embed)] : [])],
 
     created(this: WorkerThis) {
-      this.stats = { total_requests: 0, pages_done: 0, errors: 0 };
+      this.stats = { total_requests: 0, pages_done: 0, batches_read_for_others: 0, errors: 0 };
       this.cpu = { at: performance.now(), usage: process.cpuUsage() };
       this.decoder = new IsolatedDecoder(this.settings.decodeLimits);
       this.held = new Set();
       this.stoppedJobs = new Set();
+      this.elsewhere = new IdleEnginesElsewhere(this.broker);
+      this.pagesHere = 0;
+      this.announcedIdle = 0;
       // After a NATS outage, a page that was still being received will not be whole (chunks were lost)
       // and its sender sends it again: its slot is freed now rather than at its time limit.
       const connection = natsConnection(this.broker);
@@ -148,12 +191,27 @@ export default function ocrWorkerService(config: NodeConfig): ServiceSchema<OcrW
       });
     },
 
+    started(this: WorkerThis) {
+      noteLoad(this);
+    },
+
     stopped(this: WorkerThis) {
+      clearTimeout(this.announceTimer);
       this.stopWatching();
       return this.decoder.close();
     },
 
     events: {
+      'ocr.idle'(this: WorkerThis, ctx: Context<IdleEnginesEvent>) {
+        if (ctx.nodeID) this.elsewhere.heard(ctx.nodeID, ctx.params);
+      },
+      // A worker that joins (its services seen) learns who is idle now; one that left is idle no more.
+      '$services.changed'(this: WorkerThis, ctx: Context<{ localService: boolean }>) {
+        if (!ctx.params.localService && this.announcedIdle > 0) announceIdle(this);
+      },
+      '$node.disconnected'(this: WorkerThis, ctx: Context<{ node: { id: string } }>) {
+        this.elsewhere.forget(ctx.params.node.id);
+      },
       'job.stopped'(this: WorkerThis, ctx: Context<JobStoppedEvent>) {
         const { stoppedJobs } = this;
         stoppedJobs.add(ctx.params.job_id);
@@ -201,6 +259,8 @@ export default function ocrWorkerService(config: NodeConfig): ServiceSchema<OcrW
           stats.total_requests += 1;
           const held: HeldPage = { arrivedAt, deadlineAt: limit > 0 ? arrivedAt + limit : Infinity, stream: ctx.stream };
           this.held.add(held);
+          this.pagesHere += 1;
+          noteLoad(this);
           try {
             const page = await withBrokerErrors(async () => {
               // The balancer sends a page to a worker that reads its language; a lone worker gets every page.
@@ -225,7 +285,36 @@ export default function ocrWorkerService(config: NodeConfig): ServiceSchema<OcrW
             throw err;
           } finally {
             this.held.delete(held);
+            this.pagesHere -= 1;
+            noteLoad(this);
           }
+        },
+      },
+
+      // Not in the bulkhead: a batch is read only by engines with no page, and declined otherwise.
+      readBatch: {
+        params: {
+          dims: { type: 'array', items: { type: 'number', integer: true, positive: true }, length: 4 },
+          recogniser: 'string',
+        },
+        async handler(this: WorkerThis, ctx: Context<ReadBatchParams>): Promise<StepMaxima | null> {
+          const { stream } = ctx;
+          if (!(stream instanceof Readable))
+            throw toMoleculerError(new OcrError('INVALID_PARAMS', "Send the batch's values as the call's stream"));
+          const bytes = ctx.params.dims.reduce((size, dim) => size * dim, Float32Array.BYTES_PER_ELEMENT);
+          if (this.pagesHere >= this.settings.slots || bytes > this.settings.maxUploadBytes) {
+            stream.resume();
+            return null;
+          }
+          return withBrokerErrors(async () => {
+            const data = await readAll(stream, bytes);
+            if (data.length !== bytes) throw new OcrError('INVALID_PARAMS', `The stream has ${data.length} bytes, not ${bytes}`);
+            const input = new Float32Array(bytes / Float32Array.BYTES_PER_ELEMENT);
+            new Uint8Array(input.buffer).set(data);
+            const maxima = await this.engine.readLentBatch(input, ctx.params.dims, ctx.params.recogniser);
+            if (maxima) this.stats.batches_read_for_others += 1;
+            return maxima ?? null;
+          });
         },
       },
 

@@ -206,6 +206,43 @@ export interface RecognizeParams {
   language?: string;
 }
 
+/** The likeliest class at each timestep of a recognition batch and its probability: all that greedy CTC decoding reads. */
+export interface StepMaxima {
+  best: Int32Array;
+  prob: Float32Array;
+}
+
+/**
+ * Idle engines that can read recognition batches of another engine's page: other engines of the pool
+ * (src/ocr/engine-pool.ts), or engines on other workers (`ocr.readBatch`, src/broker/batch-lending.ts).
+ */
+export interface BatchHelper {
+  /** Whether an engine is free to take a batch now. */
+  free(): boolean;
+  /** Reads a packed batch there; undefined when it could not after all. The input is handed over (transferred). */
+  read(input: Float32Array<ArrayBuffer>, dims: number[]): Promise<StepMaxima | undefined>;
+}
+
+/**
+ * `ocr.readBatch`'s params: a recognition batch packed by an engine on another worker, its float32
+ * values (`dims`: lines, channels, height, width) in the call's stream. Replies its StepMaxima, or
+ * null when no engine of this worker is free (the sender then reads the batch itself).
+ */
+export interface ReadBatchParams {
+  dims: number[];
+  /** The recogniser it was packed for: its model file and dictionary (src/ocr/engine.ts, recogniserId). */
+  recogniser: string;
+}
+
+/**
+ * The `ocr.idle` event: a worker's engines with no page to read, sent to every node when that number
+ * changes, and the recognisers they have (ReadBatchParams).
+ */
+export interface IdleEnginesEvent {
+  engines: number;
+  recognisers: string[];
+}
+
 /**
  * `ocr.embed`'s params, on a worker started with EMBED_MODEL: texts to turn into sentence vectors.
  * A caller sends a few dozen at a time (src/broker/embed-call.ts), so a reply stays far below one
@@ -262,6 +299,8 @@ export interface WorkerHealth extends EngineInfo {
   in_flight: number;
   queued: number;
   pages_done: number;
+  /** Recognition batches its idle engines read for pages on other workers (`ocr.readBatch`). */
+  batches_read_for_others: number;
   errors: number;
   slots: number;
   /** Pages held past the time their senders stopped waiting (an engine that hangs): such a worker is listed `unhealthy`. */

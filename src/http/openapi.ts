@@ -121,6 +121,7 @@ const SCHEMAS: Record<string, Schema> = {
       memory_percent: num,
       total_requests: int,
       pages_done: int,
+      batches_read_for_others: { description: 'Recognition batches its idle engines read for pages on other workers', type: 'integer' },
       errors: int,
       in_flight: int,
       queued: int,
@@ -139,17 +140,18 @@ const SCHEMAS: Record<string, Schema> = {
       languages: { description: 'Each language read, with the recogniser that reads it', ...counts(str) },
     },
     // An unreachable worker is listed with its node_id, host and circuit only.
-    ['host', 'pid', 'uptime_seconds', 'cpu_percent', 'memory_mb', 'memory_percent', 'total_requests', 'pages_done', 'errors'].concat([
-      'in_flight',
-      'queued',
-      'slots',
-      'stuck',
-      'engines',
-      'threads',
-      'models',
-      'cpu',
-      'languages',
-    ]),
+    [
+      'host',
+      'pid',
+      'uptime_seconds',
+      'cpu_percent',
+      'memory_mb',
+      'memory_percent',
+      'total_requests',
+      'pages_done',
+      'batches_read_for_others',
+      'errors',
+    ].concat(['in_flight', 'queued', 'slots', 'stuck', 'engines', 'threads', 'models', 'cpu', 'languages']),
   ),
   SearchReply: object(
     {

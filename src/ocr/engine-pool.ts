@@ -4,19 +4,20 @@
  * together on one thread took 182 ms, one alone 86 ms), so pages read in parallel need threads. With
  * the int8 models one intra-op thread per engine is also the efficient split of a machine's cores:
  * a second thread made a recogniser run only 1.6x faster. An engine left without a page while another
- * reads one (the end of a job) reads some of that page's recognition batches. The engines detect
+ * reads one (the end of a job) reads some of that page's recognition batches; when none is idle here,
+ * they go to idle engines elsewhere (`elsewhere`: other workers), and idle engines here read those
+ * that engines elsewhere lend (readLentBatch). The engines detect
  * whenever their pages need it: each session keeps its activations in an arena of its own (onnx.ts),
  * so two detector runs at once hold no more memory than two in turn.
  */
 import { Worker } from 'node:worker_threads';
 import { isErrorCode, OcrError } from '../errors.ts';
-import type { EngineInfo, PageOcr } from '../contracts.ts';
+import type { EngineInfo, PageOcr, StepMaxima } from '../contracts.ts';
 import type { OcrConfig } from './config.ts';
 import { prepareModelsApart, type EngineModels } from './engine-models.ts';
-import { readEncodedPage, type PageReader } from './engine.ts';
+import { readEncodedPage, type PageReader, type PoolSharing } from './engine.ts';
 import type { Batch, ThreadData, ThreadMessage, ThreadTask } from './engine-thread.ts';
 import { decodeImage, type Raster } from './image/raster.ts';
-import type { StepMaxima } from './stages/rec/ctc.ts';
 
 interface Job {
   raster: Raster;
@@ -25,11 +26,25 @@ interface Job {
   reject: (err: Error) => void;
 }
 
+/** A batch an engine elsewhere lent, waiting for an engine here without a page. */
+interface LentBatch {
+  input: Float32Array<ArrayBuffer>;
+  dims: number[];
+  recogniser: string;
+  answer: (maxima: StepMaxima | undefined) => void;
+}
+
 interface EngineThread {
   worker: Worker;
   job: Job | undefined;
-  /** The engine whose batch this one reads, and the batch's id there. */
-  helping: { engine: EngineThread; id: number } | undefined;
+  /** Whose batch this one reads: an engine of the pool, and the batch's id there, or an engine elsewhere. */
+  helping: { engine: EngineThread; id: number } | { answer: (maxima: StepMaxima | undefined) => void } | undefined;
+}
+
+/** Idle engines elsewhere (other workers): they read batches when none here is idle. */
+export interface EnginesElsewhere extends PoolSharing {
+  /** Calls `listener` whenever engines elsewhere become idle or busy. */
+  onChange(listener: () => void): void;
 }
 
 const ENGINE_THREAD = new URL('./engine-thread.ts', import.meta.url);
@@ -48,21 +63,32 @@ export class EnginePool implements PageReader {
   private readonly entry: URL;
   private readonly threads: EngineThread[] = [];
   private readonly queue: Job[] = [];
-  /** Engines with neither a page nor a batch while no page waits: the engines reading a page lend it batches while this is above 0. */
-  private readonly idleEngines = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
+  private readonly lentQueue: LentBatch[] = [];
+  /**
+   * Engines here with neither a page nor a batch while no page waits, plus one when engines elsewhere
+   * are idle: the engines reading a page lend it batches while this is above 0.
+   */
+  private readonly helpers = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
+  private readonly elsewhere: EnginesElsewhere | undefined;
   private batchesLent = 0;
   private engineInfo: EngineInfo | undefined;
+  private recogniserIds: readonly string[] = [];
   private inferenceTotal = 0;
   private closed = false;
 
-  private constructor(config: OcrConfig, entry: URL) {
+  private constructor(config: OcrConfig, entry: URL, elsewhere: EnginesElsewhere | undefined) {
     this.config = config;
     this.entry = entry;
+    this.elsewhere = elsewhere;
+    elsewhere?.onChange(() => this.dispatch());
   }
 
-  /** Starts `engines` threads and resolves when every one has loaded its models; `entry` replaces the thread's code (tests inject a crashing one). */
-  static async start(config: OcrConfig, engines: number, entry = ENGINE_THREAD): Promise<EnginePool> {
-    const pool = new EnginePool(config, entry);
+  /**
+   * Starts `engines` threads and resolves when every one has loaded its models; `entry` replaces the
+   * thread's code (tests inject a crashing one).
+   */
+  static async start(config: OcrConfig, engines: number, entry = ENGINE_THREAD, elsewhere?: EnginesElsewhere): Promise<EnginePool> {
+    const pool = new EnginePool(config, entry, elsewhere);
     try {
       // Prepared once for all, and not kept: a thread that dies is replaced with models prepared again.
       const models = await prepareModelsApart(config);
@@ -78,9 +104,21 @@ export class EnginePool implements PageReader {
     return { ...this.engineInfo!, engines: this.threads.length };
   }
 
-  /** Recognition batches an engine read for another one's page. */
+  /** Recognition batches read by an engine other than the one reading their page (here or elsewhere). */
   get lentBatches(): number {
     return this.batchesLent;
+  }
+
+  get recognisers(): readonly string[] {
+    return this.recogniserIds;
+  }
+
+  readLentBatch(input: Float32Array<ArrayBuffer>, dims: number[], recogniser: string): Promise<StepMaxima | undefined> {
+    if (this.closed || this.queue.length > 0) return Promise.resolve(undefined);
+    return new Promise((answer) => {
+      this.lentQueue.push({ input, dims, recogniser, answer });
+      this.dispatch();
+    });
   }
 
   /** Milliseconds the engines spent inside the models, summed over threads. */
@@ -92,6 +130,8 @@ export class EnginePool implements PageReader {
     if (this.closed) return Promise.reject(new OcrError('WORKER_LOST', 'The OCR engines are shutting down'));
     return new Promise((resolve, reject) => {
       this.queue.push({ raster, language, resolve, reject });
+      // Batches lent from elsewhere and not yet begun go back: their senders read them.
+      for (const batch of this.lentQueue.splice(0)) batch.answer(undefined);
       this.dispatch();
     });
   }
@@ -103,6 +143,7 @@ export class EnginePool implements PageReader {
   async close(): Promise<void> {
     this.closed = true;
     for (const job of this.queue.splice(0)) job.reject(new OcrError('WORKER_LOST', 'The OCR engines are shutting down'));
+    for (const batch of this.lentQueue.splice(0)) batch.answer(undefined);
     await Promise.all(
       this.threads.map(async ({ worker }) => {
         const exited = new Promise((resolve) => worker.once('exit', resolve));
@@ -119,7 +160,7 @@ export class EnginePool implements PageReader {
       workerData: {
         config: this.config,
         models,
-        idleEngines: this.idleEngines.buffer,
+        helpers: this.helpers.buffer,
       } satisfies ThreadData,
       resourceLimits: { maxYoungGenerationSizeMb: ENGINE_YOUNG_GENERATION_MB },
     });
@@ -130,6 +171,7 @@ export class EnginePool implements PageReader {
         if (message.type === 'ready') {
           ready = true;
           this.engineInfo = message.info;
+          this.recogniserIds = message.recognisers;
           this.threads.push(thread);
           resolve();
           this.dispatch();
@@ -176,32 +218,52 @@ export class EnginePool implements PageReader {
 
   private dispatch(): void {
     for (const thread of this.threads) {
-      if (thread.job || thread.helping || this.queue.length === 0) continue;
-      const job = this.queue.shift()!;
-      thread.job = job;
-      thread.worker.postMessage({ type: 'page', raster: job.raster, language: job.language } satisfies ThreadTask);
+      if (thread.job || thread.helping) continue;
+      const job = this.queue.shift();
+      if (job) {
+        thread.job = job;
+        thread.worker.postMessage({ type: 'page', raster: job.raster, language: job.language } satisfies ThreadTask);
+        continue;
+      }
+      const lent = this.lentQueue.shift();
+      if (!lent) continue;
+      const { input, dims, recogniser, answer } = lent;
+      thread.helping = { answer };
+      thread.worker.postMessage({ type: 'batch', id: 0, input, dims, recogniser } satisfies ThreadTask, [input.buffer]);
     }
-    const idle = this.queue.length > 0 ? 0 : this.threads.filter((t) => !t.job && !t.helping).length;
-    Atomics.store(this.idleEngines, 0, idle);
+    const idleHere = this.threads.filter((t) => !t.job && !t.helping).length;
+    const idleElsewhere = this.recogniserIds.some((id) => this.elsewhere?.recognitionHelper(id).free());
+    Atomics.store(this.helpers, 0, this.queue.length > 0 ? 0 : idleHere + (idleElsewhere ? 1 : 0));
   }
 
-  /** Hands a batch of `lender`'s page to an idle engine, or answers at once that none is (pages come first). */
+  /**
+   * Hands a batch of `lender`'s page to an idle engine here, else to one elsewhere, or answers at once
+   * that none is (pages come first).
+   */
   private lend(lender: EngineThread, batch: Batch): void {
+    const answer = (maxima: StepMaxima | undefined) => {
+      if (this.threads.includes(lender)) lender.worker.postMessage({ type: 'helped', id: batch.id, maxima } satisfies ThreadTask);
+    };
     const helper = this.closed || this.queue.length > 0 ? undefined : this.threads.find((t) => t !== lender && !t.job && !t.helping);
-    if (!helper) {
-      lender.worker.postMessage({ type: 'helped', id: batch.id, maxima: undefined } satisfies ThreadTask);
-      return;
+    if (helper) {
+      helper.helping = { engine: lender, id: batch.id };
+      helper.worker.postMessage({ ...batch, type: 'batch' } satisfies ThreadTask, [batch.input.buffer]);
+      return this.dispatch();
     }
-    helper.helping = { engine: lender, id: batch.id };
-    helper.worker.postMessage({ ...batch, type: 'batch' } satisfies ThreadTask, [batch.input.buffer]);
-    this.dispatch();
+    const elsewhere = this.closed ? undefined : this.elsewhere?.recognitionHelper(batch.recogniser);
+    if (!elsewhere?.free()) return answer(undefined);
+    void elsewhere.read(batch.input, batch.dims).then((maxima) => {
+      if (maxima) this.batchesLent++;
+      answer(maxima);
+    });
   }
 
-  /** Gives the engine that lent `helper` its batch the batch's step maxima (undefined: it reads the batch itself). */
+  /** Gives whoever lent `helper` its batch the batch's step maxima (undefined: it reads the batch itself). */
   private answerLender(helper: EngineThread, maxima: StepMaxima | undefined): void {
     const lent = helper.helping;
     helper.helping = undefined;
-    if (lent && this.threads.includes(lent.engine))
+    if (lent && 'answer' in lent) lent.answer(maxima);
+    else if (lent && this.threads.includes(lent.engine))
       lent.engine.worker.postMessage({ type: 'helped', id: lent.id, maxima } satisfies ThreadTask);
   }
 }

@@ -3,21 +3,20 @@
  * sent, and, while idle, recognition batches of another engine's page (recognizeLines' BatchHelper).
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import type { BatchHelper, StepMaxima } from '../contracts.ts';
 import { OcrError } from '../errors.ts';
 import type { OcrConfig } from './config.ts';
 import type { EngineModels } from './engine-models.ts';
 import { OcrEngine } from './engine.ts';
 import type { Raster } from './image/raster.ts';
-import type { StepMaxima } from './stages/rec/ctc.ts';
-import type { BatchHelper } from './stages/rec/rec.ts';
 
 /** What a thread is started with: the engine's configuration, and what the pool's engines share. */
 export interface ThreadData {
   config: OcrConfig;
   /** The models, prepared by the pool (a copy each thread, let go once loaded). */
   models?: EngineModels;
-  /** One Int32: how many engines of the pool are idle with no page waiting, kept by the pool. */
-  idleEngines: SharedArrayBuffer;
+  /** One Int32, kept by the pool: above 0 while an engine of the pool or elsewhere could read a batch. */
+  helpers: SharedArrayBuffer;
 }
 
 /** A recognition batch packed by one engine for another to read. */
@@ -25,7 +24,8 @@ export interface Batch {
   id: number;
   input: Float32Array<ArrayBuffer>;
   dims: number[];
-  language: string | undefined;
+  /** The recogniser it is packed for (recogniserId). */
+  recogniser: string;
 }
 
 /**
@@ -40,7 +40,7 @@ export type ThreadTask =
   | { type: 'close' };
 
 export type ThreadMessage =
-  | { type: 'ready'; info: OcrEngine['info'] }
+  | { type: 'ready'; info: OcrEngine['info']; recognisers: string[] }
   | { type: 'page'; page: Awaited<ReturnType<OcrEngine['recognizeRaster']>>; inferenceMs: number }
   | { type: 'failed'; code: string | undefined; message: string }
   | ({ type: 'help' } & Batch)
@@ -48,27 +48,27 @@ export type ThreadMessage =
 
 const port = parentPort!;
 const data = workerData as ThreadData;
-const { config, idleEngines } = data;
-const idle = new Int32Array(idleEngines);
+const { config } = data;
+const helpers = new Int32Array(data.helpers);
 const send = (message: ThreadMessage, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
 
 /** Batches of this thread's page being read elsewhere, by id. */
 const lent = new Map<number, (maxima: StepMaxima | undefined) => void>();
 let lastLent = 0;
-const recognitionHelper = (language: string | undefined): BatchHelper => ({
-  free: () => Atomics.load(idle, 0) > 0,
+const recognitionHelper = (recogniser: string): BatchHelper => ({
+  free: () => Atomics.load(helpers, 0) > 0,
   read: (input, dims) =>
     new Promise((resolve) => {
       const id = ++lastLent;
       lent.set(id, resolve);
-      send({ type: 'help', id, input, dims, language }, [input.buffer]);
+      send({ type: 'help', id, input, dims, recogniser }, [input.buffer]);
     }),
 });
 
 const engine = await OcrEngine.load(config, { recognitionHelper }, data.models);
 // onnxruntime holds the models now; the thread's copy of their bytes (7 MB) would stay with workerData.
 delete data.models;
-send({ type: 'ready', info: engine.info });
+send({ type: 'ready', info: engine.info, recognisers: engine.recognisers });
 
 async function run(task: Exclude<ThreadTask, { type: 'helped' }>): Promise<void> {
   // Exiting from this thread's own JavaScript is safe: no inference is under way then. A terminate()
@@ -77,7 +77,7 @@ async function run(task: Exclude<ThreadTask, { type: 'helped' }>): Promise<void>
   const before = engine.inferenceMs;
   if (task.type === 'batch') {
     // A batch that fails here is read again by the engine that lent it.
-    const maxima = await engine.readBatch(task.input, task.dims, task.language).catch(() => undefined);
+    const maxima = await engine.readBatch(task.input, task.dims, task.recogniser).catch(() => undefined);
     send({ type: 'batch', id: task.id, maxima, inferenceMs: engine.inferenceMs - before });
     return;
   }

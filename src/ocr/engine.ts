@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
-import type { EngineInfo, PageOcr } from '../contracts.ts';
+import type { BatchHelper, EngineInfo, PageOcr, StepMaxima } from '../contracts.ts';
 import { OcrError } from '../errors.ts';
 import { classifyLines, pageOrientation, type LineOrientation, type PageOrientation } from './stages/cls/cls.ts';
 import { REC_HEIGHT, type OcrConfig } from './config.ts';
@@ -16,12 +16,12 @@ import { detectText } from './stages/det/det.ts';
 import { quadSize, rotateQuad } from './image/geometry.ts';
 import { assemblePage, type ReadLine } from './stages/layout/assemble.ts';
 import { cpuInfo } from './model/cpu.ts';
+import { sha256 } from './model/calibration.ts';
 import { createSession, inferenceTime, sessionPrecision, type PreparedModel, type Session } from './model/onnx.ts';
 import { prepareModelsApart, type EngineModels } from './engine-models.ts';
 import { decodeImage, turnRaster, type Raster, type Turn } from './image/raster.ts';
 import type { LineSpan } from './image/line-tensor.ts';
-import { linePieces, readSteps, recognizeLines, type BatchHelper } from './stages/rec/rec.ts';
-import type { StepMaxima } from './stages/rec/ctc.ts';
+import { linePieces, readSteps, recognizeLines } from './stages/rec/rec.ts';
 import { recoverSpaces } from './stages/rec/spaces.ts';
 import { wordBoxes } from './stages/rec/words.ts';
 
@@ -40,7 +40,8 @@ function mostlyVertical(boxes: DetectedBox[]): boolean {
 /**
  * What reads pages: one engine (OcrEngine), or several in threads of their own (EnginePool). A page's
  * `language` picks the recogniser (the default one when not given); one the engine does not read is
- * UNSUPPORTED_LANGUAGE.
+ * UNSUPPORTED_LANGUAGE. Its idle engines read recognition batches that busy engines elsewhere (on
+ * other workers) lend them.
  */
 export interface PageReader {
   readonly info: EngineInfo;
@@ -48,6 +49,21 @@ export interface PageReader {
   recognizeRaster(raster: Raster, language?: string): Promise<PageOcr>;
   /** Reads an encoded image (PNG, JPEG, WebP, TIFF); `decode` may run elsewhere (an isolated process). */
   recognizeImage(encoded: Uint8Array, maxPixels: number, decode?: typeof decodeImage, language?: string): Promise<PageOcr>;
+  /** The recognisers whose batches this reader reads, by id (recogniserId). */
+  readonly recognisers: readonly string[];
+  /**
+   * Reads a batch that an engine elsewhere packed for recogniser `recogniser`, on an engine without a
+   * page, after the other such batches; undefined when a page is here to read (pages come first).
+   */
+  readLentBatch(input: Float32Array<ArrayBuffer>, dims: number[], recogniser: string): Promise<StepMaxima | undefined>;
+}
+
+/**
+ * A recogniser's id: its model file and dictionary. Engines that share it may read each other's
+ * batches, whatever the CPU made of the model (int8 weight bits): the classes mean the same.
+ */
+export function recogniserId(modelPath: string, modelSha256: string, dictionary: string): string {
+  return `${basename(modelPath)}@${modelSha256.slice(0, 12)}/${sha256(Buffer.from(dictionary)).slice(0, 8)}`;
 }
 
 /** Decodes, then reads: the page's timings get the decode time. */
@@ -65,14 +81,15 @@ export async function readEncodedPage(
   return { ...page, timings: { ...page.timings, decode_ms: decodeMs, total_ms: performance.now() - t0 } };
 }
 
-/** What an engine of a pool (engine-pool.ts) shares with the others of its process. */
+/** Engines elsewhere (of the pool, or on other workers) that an engine lends recognition batches to. */
 export interface PoolSharing {
-  /** Idle engines that read recognition batches for a page in `language` (recognizeLines). */
-  recognitionHelper(language: string | undefined): BatchHelper;
+  /** Idle engines that read recognition batches for recogniser `recogniser` (recognizeLines). */
+  recognitionHelper(recogniser: string): BatchHelper;
 }
 
 /** A recogniser with its dictionary's classes. */
 interface Recognizer {
+  id: string;
   path: string;
   session: Session;
   alphabet: string[];
@@ -97,6 +114,8 @@ export class OcrEngine implements PageReader {
   private readonly byLanguage: ReadonlyMap<string, Recognizer>;
   private readonly cls: Session | undefined;
   private readonly sharing: PoolSharing | undefined;
+  /** Pages being read. */
+  private pages = 0;
 
   private constructor(
     config: OcrConfig,
@@ -126,7 +145,7 @@ export class OcrEngine implements PageReader {
     const session = (model: PreparedModel) => createSession(model, config.threads);
     const recognizers = [config.models, ...config.languageModels].map(async ({ rec, dict }, i): Promise<Recognizer> => {
       const [recSession, classes] = await Promise.all([session(models.rec[i]!), readFile(dict, 'utf8')]);
-      return { path: rec, session: recSession, alphabet: ctcAlphabet(classes) };
+      return { id: recogniserId(rec, models.rec[i]!.sha256, classes), path: rec, session: recSession, alphabet: ctcAlphabet(classes) };
     });
     const [det, cls, ...loaded] = await Promise.all([session(models.det), models.cls && session(models.cls), ...recognizers]);
     const engine = new OcrEngine(config, det, loaded, cls, sharing);
@@ -145,6 +164,10 @@ export class OcrEngine implements PageReader {
 
   private get recognizers(): Recognizer[] {
     return [...new Set([this.rec, ...this.byLanguage.values()])];
+  }
+
+  get recognisers(): string[] {
+    return this.recognizers.map((r) => r.id);
   }
 
   /** One small inference per model: onnxruntime's first run is slow, and no user should pay it. */
@@ -187,6 +210,15 @@ export class OcrEngine implements PageReader {
 
   /** Reads a decoded page. */
   async recognizeRaster(original: Raster, language?: string): Promise<PageOcr> {
+    this.pages++;
+    try {
+      return await this.readPage(original, language);
+    } finally {
+      this.pages--;
+    }
+  }
+
+  private async readPage(original: Raster, language: string | undefined): Promise<PageOcr> {
     const rec = this.recognizerFor(language);
     const t0 = performance.now();
     let page = original;
@@ -231,7 +263,7 @@ export class OcrEngine implements PageReader {
       [...upright, ...flipped],
       rec.alphabet,
       this.config.rec,
-      this.sharing?.recognitionHelper(language),
+      this.sharing?.recognitionHelper(rec.id),
     );
     const crops = [...upright];
     const readFlipped = new Set<number>();
@@ -270,9 +302,15 @@ export class OcrEngine implements PageReader {
     };
   }
 
-  /** Reads a batch packed by another engine of the pool for a page in `language` (recognizeLines). */
-  readBatch(input: Float32Array, dims: number[], language: string | undefined): Promise<StepMaxima> {
-    return readSteps(this.recognizerFor(language).session, input, dims);
+  /** Reads a batch packed by another engine for recogniser `recogniser` (recognizeLines). */
+  readBatch(input: Float32Array, dims: number[], recogniser: string): Promise<StepMaxima> {
+    const rec = this.recognizers.find((r) => r.id === recogniser);
+    if (!rec) return Promise.reject(new OcrError('INVALID_PARAMS', `This engine has no recogniser ${recogniser}`));
+    return readSteps(rec.session, input, dims);
+  }
+
+  async readLentBatch(input: Float32Array<ArrayBuffer>, dims: number[], recogniser: string): Promise<StepMaxima | undefined> {
+    return this.pages > 0 ? undefined : this.readBatch(input, dims, recogniser);
   }
 
   /** The upright line pieces the recogniser reads on a page: what int8 calibration (bench/calibrate.ts) records. */

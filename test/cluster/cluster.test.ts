@@ -128,6 +128,7 @@ test('GET /workers/status lists every worker with its live health', async () => 
       'in_flight',
       'queued',
       'pages_done',
+      'batches_read_for_others',
       'errors',
       'slots',
       'threads',

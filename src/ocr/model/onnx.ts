@@ -1,7 +1,7 @@
 /** One place that creates onnxruntime sessions and runs a single-input, single-output model. */
 import { readFile } from 'node:fs/promises';
 import ort, { type InferenceSession } from '../../onnxruntime.ts';
-import { int8Options } from './calibration.ts';
+import { int8Options, sha256 } from './calibration.ts';
 import { rewriteModel, type RewriteOptions } from './graph-rewrite.ts';
 
 export type Session = InferenceSession;
@@ -32,12 +32,14 @@ export interface PreparedModel {
   bytes: Uint8Array;
   /** What sessionPrecision says of a session made from it. */
   precision: string;
+  /** The SHA-256 of the file as shipped: engines elsewhere tell the same model by it (however each prepared it). */
+  sha256: string;
 }
 
 /** Reads a model and rewrites and quantizes it as `options` ask. */
 export async function prepareModel(path: string, options: LoadOptions): Promise<PreparedModel> {
   const file = await readFile(path);
-  if (!options.rewrite) return { bytes: file, precision: 'float32' };
+  if (!options.rewrite) return { bytes: file, precision: 'float32', sha256: sha256(file) };
   const int8 = options.int8 ? await int8Options(path, file, options) : undefined;
   const quantize = int8 && 'ranges' in int8 ? int8 : undefined;
   const { bytes, report } = rewriteModel(file, { ...options.rewrite, ...(quantize ? { int8: quantize } : {}) });
@@ -45,7 +47,7 @@ export async function prepareModel(path: string, options: LoadOptions): Promise<
   const gemm = report.int8?.gemmConvolutions ? `, ${report.int8.gemmConvolutions} wide 1x1 convolutions as GEMM` : '';
   if (report.int8?.nodes && quantize) precision = `int8 (${quantize.weightBits}-bit weights${gemm})`;
   else if (options.int8) precision = `float32 (${report.int8?.skipped ?? (int8 && 'unavailable' in int8 ? int8.unavailable : '')})`;
-  return { bytes, precision };
+  return { bytes, precision, sha256: sha256(file) };
 }
 
 /** A session of a prepared model, computing in `threads` threads. */

@@ -1,4 +1,5 @@
 /** Greedy CTC decoding, after PaddleOCR's CTCLabelDecode, keeping where on the timeline each character sits. */
+import type { StepMaxima } from '../../../contracts.ts';
 
 export interface DecodedChar {
   char: string;
@@ -23,12 +24,6 @@ export function ctcAlphabet(dictionary: string): string[] {
   const chars = dictionary.split(/\r?\n/);
   if (chars.at(-1) === '') chars.pop();
   return ['', ...chars, ' '];
-}
-
-/** The likeliest class at each timestep and its probability: all that greedy decoding reads. */
-export interface StepMaxima {
-  best: Int32Array;
-  prob: Float32Array;
 }
 
 /** Step maxima of `classes`-wide probability rows (for a model that outputs every class's probability). */

@@ -1,7 +1,8 @@
 /** Text recognition: PP-OCRv4 rec over line images batched by width, decoded by greedy CTC. */
 import { CUT_WINDOW, REC_HEIGHT, REC_STRIDE, WORD_SPACE, type RecParams } from '../../config.ts';
 import { blankColumns, type LineImage } from '../../image/crop.ts';
-import { ctcGreedyDecode, stepMaxima, type CtcResult, type StepMaxima } from './ctc.ts';
+import type { BatchHelper, StepMaxima } from '../../../contracts.ts';
+import { ctcGreedyDecode, stepMaxima, type CtcResult } from './ctc.ts';
 import { packLines, type LineSpan } from '../../image/line-tensor.ts';
 import { inputBuffer, inputChannels, runModelOutputs, type Session } from '../../model/onnx.ts';
 
@@ -97,14 +98,6 @@ export function linePieces(lines: readonly LineImage[], maxPieceWidth: number): 
   return lines.flatMap((image, lineIndex) =>
     pieceRanges(image, maxPieceWidth).map(([x0, x1]) => ({ lineIndex, span: { image, x0, width: x1 - x0 } })),
   );
-}
-
-/** Another engine with the same recogniser that can read a batch: an idle one of the pool. */
-export interface BatchHelper {
-  /** Whether an engine is free to take a batch now. */
-  free(): boolean;
-  /** Reads a packed batch there; undefined when it could not after all. The input is handed over (transferred). */
-  read(input: Float32Array<ArrayBuffer>, dims: number[]): Promise<StepMaxima | undefined>;
 }
 
 /**
