@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { defaultOcrConfig } from '../../src/ocr/config.ts';
-import { EnginePool } from '../../src/ocr/engine-pool.ts';
+import { EnginePool, type EnginesElsewhere } from '../../src/ocr/engine-pool.ts';
+import { decodeImage } from '../../src/ocr/image/raster.ts';
 import { POISON_WIDTH } from '../fixtures/crashing-engine-thread.ts';
 import { ENGLISH_PARAGRAPHS, renderPage } from '../helpers/render.ts';
 
@@ -53,4 +54,38 @@ test('an engine without a page reads recognition batches of the page the other i
   // Read again beside another page, its batches lent or not as the other engine happens to be free: the same text.
   const two = await Promise.all([pool.recognizeImage(image, MAX_PIXELS), pool.recognizeImage(image, MAX_PIXELS)]);
   for (const p of two) expect(p.text).toEqual(page.text);
+});
+
+test('an engine with no idle engine beside it lends batches to idle engines elsewhere, which read them between pages', async () => {
+  // "Elsewhere" is this file's pool of two, reached as a worker's `ocr.readBatch` reaches its pool.
+  let readElsewhere = 0;
+  const elsewhere: EnginesElsewhere = {
+    recognitionHelper: (recogniser) => ({
+      free: () => true,
+      read: async (input, dims) => {
+        const maxima = await pool.readLentBatch(input, dims, recogniser);
+        if (maxima) readElsewhere++;
+        return maxima;
+      },
+    }),
+    onChange: () => undefined,
+  };
+  const solo = await EnginePool.start(defaultOcrConfig(1), 1, undefined, elsewhere);
+  try {
+    expect(solo.recognisers).toEqual(pool.recognisers);
+    const paragraphs = [...ENGLISH_PARAGRAPHS, ...ENGLISH_PARAGRAPHS, ...ENGLISH_PARAGRAPHS];
+    const { image } = renderPage({ paragraphs, height: 1500 });
+    const alone = await pool.recognizeImage(image, MAX_PIXELS);
+    const page = await solo.recognizeImage(image, MAX_PIXELS);
+    assert.ok(readElsewhere > 0, 'engines elsewhere read some of its batches');
+    expect(page.lines).toEqual(alone.lines);
+
+    // With a page waiting for its engines, the pool takes no batch from elsewhere: its sender reads it.
+    const raster = await decodeImage(renderPage({ paragraphs: [['A page that keeps an engine busy.']] }).image, MAX_PIXELS);
+    const pages = [0, 1, 2].map(() => pool.recognizeRaster(raster));
+    assert.equal(await pool.readLentBatch(new Float32Array(48 * 96), [1, 1, 48, 96], pool.recognisers[0]!), undefined);
+    await Promise.all(pages);
+  } finally {
+    await solo.close();
+  }
 });
