@@ -31,13 +31,14 @@ export function sha256(bytes: Uint8Array): string {
 }
 
 /**
- * The int8 options for a model file, or why it runs in float (no ranges shipped for it, or another file).
+ * The int8 options for a model file, given its SHA-256, or why it runs in float (no ranges shipped for
+ * it, or another file).
  * For a model that reads worse with them, `maxWeightBits` caps the CPU's choice of 8 and `floatPools`
  * keeps its global pools in float.
  */
 export async function int8Options(
   modelPath: string,
-  model: Uint8Array,
+  modelSha256: string,
   { maxWeightBits = 8, floatPools = false }: { maxWeightBits?: 7 | 8; floatPools?: boolean } = {},
 ): Promise<QuantizeOptions | { unavailable: string }> {
   let calibration: Calibration;
@@ -46,7 +47,7 @@ export async function int8Options(
   } catch {
     return { unavailable: `no calibrated ranges for ${basename(modelPath)}` };
   }
-  if (calibration.sha256 !== sha256(model)) return { unavailable: `the ranges were recorded on another ${calibration.model}` };
+  if (calibration.sha256 !== modelSha256) return { unavailable: `the ranges were recorded on another ${calibration.model}` };
   return {
     ranges: calibration.ranges,
     weightBits: Math.min(cpuWeightBits(), maxWeightBits) as 7 | 8,

@@ -39,15 +39,16 @@ export interface PreparedModel {
 /** Reads a model and rewrites and quantizes it as `options` ask. */
 export async function prepareModel(path: string, options: LoadOptions): Promise<PreparedModel> {
   const file = await readFile(path);
-  if (!options.rewrite) return { bytes: file, precision: 'float32', sha256: sha256(file) };
-  const int8 = options.int8 ? await int8Options(path, file, options) : undefined;
+  const digest = sha256(file);
+  if (!options.rewrite) return { bytes: file, precision: 'float32', sha256: digest };
+  const int8 = options.int8 ? await int8Options(path, digest, options) : undefined;
   const quantize = int8 && 'ranges' in int8 ? int8 : undefined;
   const { bytes, report } = rewriteModel(file, { ...options.rewrite, ...(quantize ? { int8: quantize } : {}) });
   let precision = 'float32';
   const gemm = report.int8?.gemmConvolutions ? `, ${report.int8.gemmConvolutions} wide 1x1 convolutions as GEMM` : '';
   if (report.int8?.nodes && quantize) precision = `int8 (${quantize.weightBits}-bit weights${gemm})`;
   else if (options.int8) precision = `float32 (${report.int8?.skipped ?? (int8 && 'unavailable' in int8 ? int8.unavailable : '')})`;
-  return { bytes, precision, sha256: sha256(file) };
+  return { bytes, precision, sha256: digest };
 }
 
 /** A session of a prepared model, computing in `threads` threads. */
