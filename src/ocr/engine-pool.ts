@@ -37,8 +37,8 @@ interface LentBatch {
 interface EngineThread {
   worker: Worker;
   job: Job | undefined;
-  /** Whose batch this one reads: an engine of the pool, and the batch's id there, or an engine elsewhere. */
-  helping: { engine: EngineThread; id: number } | { answer: (maxima: StepMaxima | undefined) => void } | undefined;
+  /** While it reads another engine's batch (of the pool or elsewhere): how its step maxima go back to that engine. */
+  helping: { answer: (maxima: StepMaxima | undefined) => void } | undefined;
 }
 
 /** Idle engines elsewhere (other workers): they read batches when none here is idle. */
@@ -241,12 +241,13 @@ export class EnginePool implements PageReader {
    * that none is (pages come first).
    */
   private lend(lender: EngineThread, batch: Batch): void {
+    // The lender may have died meanwhile (a native crash), its page failed.
     const answer = (maxima: StepMaxima | undefined) => {
       if (this.threads.includes(lender)) lender.worker.postMessage({ type: 'helped', id: batch.id, maxima } satisfies ThreadTask);
     };
     const helper = this.closed || this.queue.length > 0 ? undefined : this.threads.find((t) => t !== lender && !t.job && !t.helping);
     if (helper) {
-      helper.helping = { engine: lender, id: batch.id };
+      helper.helping = { answer };
       helper.worker.postMessage({ ...batch, type: 'batch' } satisfies ThreadTask, [batch.input.buffer]);
       return this.dispatch();
     }
@@ -262,8 +263,6 @@ export class EnginePool implements PageReader {
   private answerLender(helper: EngineThread, maxima: StepMaxima | undefined): void {
     const lent = helper.helping;
     helper.helping = undefined;
-    if (lent && 'answer' in lent) lent.answer(maxima);
-    else if (lent && this.threads.includes(lent.engine))
-      lent.engine.worker.postMessage({ type: 'helped', id: lent.id, maxima } satisfies ThreadTask);
+    lent?.answer(maxima);
   }
 }
