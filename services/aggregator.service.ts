@@ -206,15 +206,17 @@ export default function aggregatorService(config: NodeConfig): ServiceSchema<Agg
           return withBrokerErrors(async () => {
             const { id, format } = ctx.params;
             if (ctx.params.wait) await this.store.ended(id, ctx.meta.user);
-            const result = this.store.result(id, ctx.meta.user);
-            if (format === 'json') return streamOfPieces(jsonPieces(result));
-            if (format !== 'pdf') return streamOf(Buffer.from(await writeOutput(format, { result })));
+            if (format !== 'json' && format !== 'pdf')
+              return streamOf(Buffer.from(await writeOutput(format, { result: this.store.result(id, ctx.meta.user) })));
+            // JSON, and the searchable PDF's input, are written from the pages' kept text, not from objects.
+            const json = streamOfPieces(jsonPieces(this.store.serializedResult(id, ctx.meta.user)));
+            if (format === 'json') return json;
             const input = this.kept.get(id);
             if (!input) throw new OcrError('NOT_FOUND', `The input of job ${id} is not kept: submit the file again`);
             const params: PdfParams = { doc_id: input.doc_id, pdfa: ctx.params.pdfa ?? this.store.spec(id).pdfa };
             return ctx.call<Readable, PdfParams>('rasterizer.pdf', params, {
               nodeID: input.node_id,
-              stream: streamOfPieces(jsonPieces(result)),
+              stream: json,
             });
           });
         },

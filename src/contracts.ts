@@ -185,6 +185,15 @@ export interface JobResult {
   combined_markdown: string;
 }
 
+/**
+ * A job's result with each page as the JSON text the job store keeps it in (JSON.stringify of the
+ * PageResult): what the JSON output and the searchable PDF's writer are sent, so the pages of a long
+ * document are not all made objects again at once.
+ */
+export interface SerializedJobResult extends Omit<JobResult, 'results'> {
+  results: string[];
+}
+
 // ---------------------------------------------------------------- actions: ocr (ocr-worker)
 
 /** Size of a decoded page whose grey or RGB bytes, row-major, come in the call's stream. */

@@ -4,8 +4,18 @@
  */
 import { randomUUID } from 'node:crypto';
 import { OcrError } from '../errors.ts';
-import { buildJobResult, jobStatus } from './results.ts';
-import type { ApiCaller, JobProgress, JobResult, JobStatus, OpenedDocument, OutputOptions, PageError, PageResult } from '../contracts.ts';
+import { jobOutline, jobStatus, pageSummary, type PageSummary } from './results.ts';
+import type {
+  ApiCaller,
+  JobProgress,
+  JobResult,
+  JobStatus,
+  OpenedDocument,
+  OutputOptions,
+  PageError,
+  PageResult,
+  SerializedJobResult,
+} from '../contracts.ts';
 
 export interface JobSpec extends OutputOptions {
   filename: string;
@@ -19,16 +29,21 @@ export interface JobSpec extends OutputOptions {
  * A page read, kept as its JSON text until asked for: as objects a page of big_100p takes some 320 KB
  * of the aggregator's heap (words, boxes, points), as text 84 KB, and the garbage collector walks every
  * object each time it marks (measured: the one-process server's heap grew 0.27 MB a page of a job, and
- * each of its 35 full collections in a 100-page job marked it all). Written once, read when the job's
- * result or a page is asked for.
+ * each of its 35 full collections in a 100-page job marked it all). Written once, read when a page is
+ * asked for; the job's result is written from the texts and the pages' summaries (the words and
+ * confidences the metrics count), so its end does not make every page an object again at once.
  */
 interface StoredPage {
   page_number: number;
   json: string;
+  summary: PageSummary;
 }
 
-const pageAsText = (page: PageResult): StoredPage => ({ page_number: page.page_number, json: JSON.stringify(page) });
-const parsedPage = (stored: StoredPage): PageResult => JSON.parse(stored.json) as PageResult;
+const pageAsText = (page: PageResult): StoredPage => ({
+  page_number: page.page_number,
+  json: JSON.stringify(page),
+  summary: pageSummary(page),
+});
 
 interface Job {
   id: string;
@@ -97,7 +112,7 @@ export class JobStore {
 
   /** Page `page` of the job once it was read. */
   page(id: string, page: number, caller?: ApiCaller | null): PageResult {
-    return parsedPage(this.storedPage(this.job(id, caller), page));
+    return JSON.parse(this.storedPage(this.job(id, caller), page).json) as PageResult;
   }
 
   /** The document that keeps the image of page `page`, once the page was read (its text is not parsed). */
@@ -194,16 +209,28 @@ export class JobStore {
     return this.job(id, caller).ended;
   }
 
-  result(id: string, caller?: ApiCaller | null): JobResult {
+  /** The finished job's result, its pages as the JSON text they are kept in; JOB_NOT_FINISHED before it ends. */
+  serializedResult(id: string, caller?: ApiCaller | null): SerializedJobResult {
     const job = this.job(id, caller);
     if (!job.end)
       throw new OcrError(
         'JOB_NOT_FINISHED',
         `Job ${id} is ${job.status}: ${job.results.length + job.errors.length} of ${job.spec.total_pages} pages done`,
       );
-    const result = buildJobResult(this.facts(job, job.end), job.results.map(parsedPage), job.errors);
-    result.metrics.status = job.status;
-    return result;
+    const pages = [...job.results].sort((a, b) => a.page_number - b.page_number);
+    const { metrics, combined_text, combined_markdown } = jobOutline(
+      this.facts(job, job.end),
+      pages.map((p) => p.summary),
+      job.errors,
+    );
+    metrics.status = job.status;
+    return { metrics, results: pages.map((p) => p.json), combined_text, combined_markdown };
+  }
+
+  /** The finished job's result, its pages as objects; JOB_NOT_FINISHED before it ends. */
+  result(id: string, caller?: ApiCaller | null): JobResult {
+    const { metrics, results, combined_text, combined_markdown } = this.serializedResult(id, caller);
+    return { metrics, results: results.map((json) => JSON.parse(json) as PageResult), combined_text, combined_markdown };
   }
 
   /** Forgets jobs that ended more than the TTL ago; returns their ids. */

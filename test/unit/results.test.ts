@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { expect, test } from '@jest/globals';
 import { buildJobResult, jobStatus } from '../../src/jobs/results.ts';
+import { JobStore } from '../../src/jobs/job-store.ts';
+import { jsonPieces } from '../../src/outputs/json.ts';
 import type { PageResult } from '../../src/contracts.ts';
 
 function page(n: number, worker: string, paragraphs: string[][]): PageResult {
@@ -74,6 +76,33 @@ test('metrics add up from the pages, in page order whatever the arrival order', 
     r.combined_markdown,
     '## Page 1\n\nalpha beta one\n\ntwo\n\n## Page 2\n\n> Page 2 could not be read (IMAGE_UNREADABLE): bad\n\n## Page 3\n\ngamma delta\n',
   );
+});
+
+test("a job's JSON is written from its pages kept as text: the text JSON.stringify makes of its result", () => {
+  const store = new JobStore(60_000);
+  const { id } = store.create({ filename: 'a.pdf', file_size_bytes: 10, total_pages: 3, output: 'json', pdfa: false });
+  store.started(id);
+  store.addPage(id, page(3, 'w2', [['gamma delta']]));
+  const failed = { page: 2, code: 'IMAGE_UNREADABLE', message: 'bad', worker: 'w1' };
+  store.addError(id, failed);
+  store.addPage(id, page(1, 'w1', [['alpha beta', 'one'], ['two']]));
+  store.finish(id);
+  const result = store.result(id);
+  const written = [...jsonPieces(store.serializedResult(id))].join('');
+  assert.equal(written, JSON.stringify(result));
+  expect(result.results.map((p) => p.page_number)).toEqual([1, 3]);
+  expect(result.results[0]).toEqual(page(1, 'w1', [['alpha beta', 'one'], ['two']]));
+  const { start_time, end_time, worker_metrics } = result.metrics;
+  const made = buildJobResult(
+    { job_id: id, filename: 'a.pdf', file_size_bytes: 10, total_pages: 3, start: new Date(start_time), end: new Date(end_time) },
+    [page(3, 'w2', [['gamma delta']]), page(1, 'w1', [['alpha beta', 'one'], ['two']])],
+    [failed],
+  );
+  expect(made).toEqual(result);
+  expect(worker_metrics).toEqual({
+    w1: { pages: 1, total_ms: 10, avg_ms: 10, errors: 1 },
+    w2: { pages: 1, total_ms: 30, avg_ms: 30, errors: 0 },
+  });
 });
 
 test('status: success, partial_success, failed', () => {
