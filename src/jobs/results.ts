@@ -98,9 +98,11 @@ export function pageSummary(page: PageResult): PageSummary {
   };
 }
 
-/** A job's result without its pages: the metrics, combined text and Markdown made from the pages' summaries. */
-export function jobOutline(facts: JobFacts, unordered: readonly PageSummary[], errors: readonly PageError[]): Omit<JobResult, 'results'> {
-  const pages = [...unordered].sort((a, b) => a.page_number - b.page_number);
+/**
+ * A job's result without its pages: the metrics, combined text and Markdown made from the summaries of
+ * its pages, given in page order.
+ */
+export function jobOutline(facts: JobFacts, pages: readonly PageSummary[], errors: readonly PageError[]): Omit<JobResult, 'results'> {
   const confidences = pages.flatMap((p) => p.line_confidences);
   const rounds: Record<string, number> = {};
   for (const p of pages) if (p.source === 'ocr') rounds[p.worker] = (rounds[p.worker] ?? 0) + 1;
